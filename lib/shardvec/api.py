@@ -1,0 +1,178 @@
+"""The Python API: one function per stage, each over the typed :class:`Config`.
+
+These are thin drivers: they check the configuration, start (or join) the
+engine a stage needs, and call the stage. The CLI and the ``jobs/`` entry
+points call them and nothing else.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from shardvec.config import Config
+from shardvec.errors import ConfigError, InputError
+from shardvec.outputs import local_path, mark_success, prepare_output_dir, staged_directory, write_json_atomic
+from shardvec.versions import library_versions
+
+# Spark hashes sentences into shards with xxhash64 and its fixed default seed.
+SHARD_HASH_SEED = 42
+
+
+def _require(value: Any, key: str, flag: str) -> None:
+    if not value:
+        raise ConfigError(f"{key} is not set: give {flag} or --set {key}=...")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def prepare(config: Config) -> Path:
+    """Spark: raw input files -> ``shards/*.parquet``, ``vocab.parquet``, ``manifest.json``."""
+    from shardvec.corpus import CORPUS_SCHEMA
+    from shardvec.readers import FORMATS, list_input_files
+
+    prep = config.prepare
+    _require(prep.input, "prepare.input", "--input PATH")
+    _require(prep.output, "prepare.output", "--output DIR")
+    if prep.format not in FORMATS:
+        raise ConfigError(f"prepare.format must be one of {', '.join(FORMATS)}; got {prep.format!r}")
+    if prep.shards < 0 or config.vocab.min_count < 1 or config.vocab.max_vocab_size < 0:
+        raise ConfigError("prepare.shards and vocab.max_vocab_size must be >= 0 and vocab.min_count >= 1")
+    files = list_input_files(prep.input)
+    if not files:
+        raise InputError(f"no input files found under {', '.join(prep.input)}")
+    output = local_path(prep.output)
+
+    from shardvec.spark.prepare_job import run_prepare
+    from shardvec.spark.session import spark_session
+
+    spark = spark_session(config.spark)
+    started = time.perf_counter()
+    with staged_directory(output, prep.overwrite) as staging:
+        body = run_prepare(spark, config, files, staging)
+        manifest = {"schema": CORPUS_SCHEMA, "created": _now(), **body,
+                    "seconds": round(time.perf_counter() - started, 2), "seed": SHARD_HASH_SEED,
+                    "config": config.to_dict(), "versions": library_versions()}
+        write_json_atomic(staging / "manifest.json", manifest)
+    r = manifest["records"]
+    print(f"[prepare] {r['in']} records in, {r['kept']} kept, {sum(r['dropped'].values())} dropped; "
+          f"{manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
+          f"{manifest['vocab']['size']} -> {output}", file=sys.stderr)
+    return output
+
+
+def train(config: Config) -> Path:
+    """Dask: corpus shards -> ``vectors.bin``, ``model/``, ``train_report.json``."""
+    from shardvec.corpus import Corpus
+    from shardvec.dask.cluster import dask_client
+    from shardvec.dask.train_job import RunSpec, check_memory, new_run_id, run_rounds
+    from shardvec.train.model_io import latest_checkpoint, save_model, write_vectors
+    from shardvec.train.params import MERGE_MODES, Word2VecParams
+    from shardvec.train.schedule import periodic_rounds, single_round
+    from shardvec.vectors import TRAIN_SCHEMA
+
+    tc = config.train
+    _require(tc.corpus, "train.corpus", "--corpus DIR")
+    _require(tc.output, "train.output", "--output DIR")
+    if tc.merge not in MERGE_MODES:
+        raise ConfigError(f"train.merge must be one of {', '.join(MERGE_MODES)}; got {tc.merge!r}")
+    if tc.rounds_per_epoch < 1 or tc.lr_scale < 0:
+        raise ConfigError("train.rounds_per_epoch must be >= 1 and train.lr_scale >= 0")
+    params = Word2VecParams.from_config(tc)
+    corpus = Corpus.open(tc.corpus)
+    vocab = corpus.vocab()
+    if len(vocab) == 0:
+        raise InputError(f"the vocabulary of {corpus.root} is empty; lower vocab.min_count when preparing")
+    n_shards = len(corpus.shard_paths)
+    if tc.merge == "periodic":
+        scale = tc.lr_scale or float(n_shards)
+        rounds = periodic_rounds(params.epochs, tc.rounds_per_epoch, params.alpha, params.min_alpha, scale)
+        n_chunks = tc.rounds_per_epoch
+    else:
+        scale = 1.0
+        rounds = single_round(params.epochs, params.alpha, params.min_alpha)
+        n_chunks = 1
+    output = local_path(tc.output)
+    prepare_output_dir(output, tc.overwrite, tc.resume)
+    meta = {"params": params.to_dict(), "merge": tc.merge, "shards": n_shards, "rounds": len(rounds),
+            "lr_scale": scale, "corpus": str(corpus.root)}
+
+    start = 0
+    if tc.resume:
+        saved = latest_checkpoint(output)
+        if saved is not None:
+            theirs = {k: saved.meta.get(k) for k in meta}
+            if theirs != meta or saved.vocab.words != vocab.words:
+                raise InputError(f"checkpoint in {output} was made with other settings or another corpus; "
+                                 "rerun with --overwrite to start over")
+            start = saved.meta["round"] + 1
+            print(f"[train] resuming after round {start}/{len(rounds)}", file=sys.stderr)
+
+    started = time.perf_counter()
+    with dask_client(config.dask) as client:
+        memory = check_memory(client, len(vocab), params.vector_size, n_shards)
+        spec = RunSpec(new_run_id(), str(output), str(corpus.root / "vocab.parquet"),
+                       tuple(str(p) for p in corpus.shard_paths), params, n_chunks, tc.merge, meta)
+        workers = len(client.scheduler_info(n_workers=-1)["workers"])
+        weights, records = run_rounds(client, spec, rounds, start, corpus)
+    train_seconds = time.perf_counter() - started
+
+    save_model(output / "model", weights, vocab, meta)
+    files = write_vectors(output, vocab, weights.vectors, tc.write_text)
+    tokens = sum(corpus.shard_tokens)
+    report: dict[str, Any] = {
+        "schema": TRAIN_SCHEMA, "created": _now(), "corpus": str(corpus.root), "vocab_size": len(vocab),
+        "corpus_tokens": tokens, "shards": n_shards, "workers": workers, "merge": tc.merge,
+        "lr_scale": scale, "rounds": len(rounds), "resumed_from_round": start, "seed": params.seed,
+        "timings": {"train_seconds": round(train_seconds, 2),
+                    "words_per_s": round(tokens * params.epochs * (len(rounds) - start) / len(rounds)
+                                         / max(train_seconds, 1e-9))},
+        "memory": memory, "round_log": records, "outputs": files + ["model/"],
+        "config": config.to_dict(), "versions": library_versions(),
+    }
+    if tc.evaluate:
+        from shardvec.evaluate import intrinsic_scores
+        from shardvec.vectors import load_keyed_vectors
+
+        report["evaluation"] = intrinsic_scores(load_keyed_vectors(output / "vectors.bin"),
+                                                config.evaluate.restrict_vocab)
+    write_json_atomic(output / "train_report.json", report)
+    mark_success(output)
+    print(f"[train] {len(vocab)} words x {params.vector_size} dims, {report['timings']['words_per_s']:,} words/s "
+          f"-> {output}", file=sys.stderr)
+    return output
+
+
+def evaluate(config: Config) -> dict[str, Any]:
+    """Analogy accuracy and word-similarity correlations of a set of vectors."""
+    from shardvec.evaluate import format_scores, intrinsic_scores
+    from shardvec.vectors import load_keyed_vectors
+
+    ev = config.evaluate
+    _require(ev.vectors, "evaluate.vectors", "--vectors PATH")
+    scores = {"vectors": ev.vectors, **intrinsic_scores(load_keyed_vectors(ev.vectors), ev.restrict_vocab)}
+    print(format_scores(scores))
+    if ev.output:
+        out = local_path(ev.output)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out, scores)
+    return scores
+
+
+def finetune(config: Config) -> dict[str, Any]:
+    """Transfer learning on a labelled target set; writes report.json and report.md."""
+    from shardvec.finetune.pipeline import format_summary, run_finetune
+
+    ft = config.finetune
+    _require(ft.vectors, "finetune.vectors", "--vectors PATH")
+    _require(ft.output, "finetune.output", "--output DIR")
+    if not ft.dataset and not ft.train:
+        raise ConfigError("give --dataset FILE, or --train FILE (with --dev/--test)")
+    report = run_finetune(config)
+    print(format_summary(report))
+    return report

@@ -1,0 +1,333 @@
+"""The typed configuration: one source of truth for every knob.
+
+Each section is a dataclass whose fields carry their documentation; the CLI,
+``conf/default.toml`` and the README's key table are all checked against it.
+Layers are applied in increasing precedence::
+
+    defaults < --config FILE < SHARDVEC_<SECTION>__<KEY> env vars < --set k=v < explicit CLI flags
+
+A key lives in exactly one section (``min_count`` is ``vocab.min_count``), so a
+dotted name is unambiguous everywhere.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from shardvec.errors import ConfigError
+
+ENV_PREFIX = "SHARDVEC_"
+
+
+def _doc(default: Any, help: str) -> Any:
+    """A dataclass field with its documentation attached (mutable defaults copied)."""
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass
+class SparkConfig:
+    """How the prepare stage reaches Spark."""
+
+    master: str = _doc("", "Spark master URL (spark://, yarn, k8s://, local[N]); empty takes spark-submit's --master, else local[*]")
+    app_name: str = _doc("shardvec-prepare", "Spark application name shown in the UI")
+    driver_memory: str = _doc("2g", "spark.driver.memory for local mode (ignored when spark-submit already set it)")
+    executor_memory: str = _doc("", "spark.executor.memory on a cluster; empty keeps Spark's default")
+    executor_cores: int = _doc(0, "spark.executor.cores on a cluster; 0 keeps Spark's default")
+    shuffle_partitions: int = _doc(0, "spark.sql.shuffle.partitions; 0 means twice the default parallelism")
+    conf: dict[str, str] = _doc({}, "extra Spark settings passed through verbatim, e.g. {\"spark.ui.port\" = \"4050\"}")
+
+
+@dataclass
+class DaskConfig:
+    """How the train stage reaches Dask."""
+
+    scheduler: str = _doc("", "Dask scheduler address; empty uses $DASK_SCHEDULER_ADDRESS, else starts a LocalCluster")
+    n_workers: int = _doc(2, "workers of the LocalCluster started when no scheduler is given")
+    threads_per_worker: int = _doc(1, "threads per LocalCluster worker")
+    memory_limit: str = _doc("auto", "memory limit per LocalCluster worker (Dask syntax: auto, 4GB, ...)")
+
+
+@dataclass
+class PrepareConfig:
+    """The Spark job that turns raw text into corpus shards and a vocabulary."""
+
+    input: list[str] = _doc([], "input paths or URLs: files, directories or globs")
+    output: str = _doc("", "corpus output directory")
+    format: str = _doc("auto", "auto, text, jsonl, parquet, wiki; auto detects from the file name")
+    text_field: str = _doc("text", "JSONL field or Parquet column holding the text")
+    shards: int = _doc(0, "number of Parquet shards; 0 means Spark's default parallelism")
+    lowercase: bool = _doc(True, "lowercase tokens")
+    min_sentence_tokens: int = _doc(2, "sentences with fewer tokens are dropped (counted in the manifest)")
+    max_sentence_length: int = _doc(10000, "longer sentences are split into pieces of this many tokens, as gensim does")
+    overwrite: bool = _doc(False, "replace an existing output directory")
+    fail_on_bad_input: bool = _doc(False, "stop the job on a damaged input file instead of reporting it")
+
+
+@dataclass
+class VocabConfig:
+    """The vocabulary built by prepare and shared by every trainer."""
+
+    min_count: int = _doc(5, "words seen fewer times are left out of the vocabulary")
+    max_vocab_size: int = _doc(0, "keep at most this many of the most frequent words; 0 keeps all")
+
+
+@dataclass
+class TrainConfig:
+    """Sharded Word2Vec on Dask; gensim's own parameter names."""
+
+    corpus: str = _doc("", "corpus directory written by prepare")
+    output: str = _doc("", "output directory for vectors.bin, model/ and train_report.json")
+    vector_size: int = _doc(100, "dimensions of the word vectors")
+    window: int = _doc(5, "maximum distance between the current and predicted word")
+    negative: int = _doc(5, "negative samples per positive pair; 0 disables negative sampling")
+    hs: int = _doc(0, "1 uses hierarchical softmax")
+    sg: int = _doc(1, "1 for skip-gram, 0 for CBOW")
+    sample: float = _doc(1e-3, "down-sampling threshold for frequent words (from global counts)")
+    epochs: int = _doc(5, "passes over the corpus")
+    alpha: float = _doc(0.025, "initial learning rate")
+    min_alpha: float = _doc(0.0001, "final learning rate; the decay is linear across all rounds and shards")
+    seed: int = _doc(1, "seed for the initial weights (identical in every trainer)")
+    workers: int = _doc(1, "gensim threads per shard trainer")
+    merge: str = _doc("periodic", "periodic, average or procrustes")
+    rounds_per_epoch: int = _doc(10, "periodic merge: synchronisations per epoch")
+    lr_scale: float = _doc(0.0, "periodic merge: learning-rate multiplier while averaging; 0 means the number of shards")
+    write_text: bool = _doc(False, "also write vectors.txt (word2vec text format)")
+    evaluate: bool = _doc(True, "run the intrinsic evaluation at the end and put it in the report")
+    overwrite: bool = _doc(False, "replace an existing output directory")
+    resume: bool = _doc(False, "continue from the last checkpoint in the output directory")
+
+
+@dataclass
+class FinetuneConfig:
+    """Transfer learning on a labelled target dataset."""
+
+    vectors: str = _doc("", "train output directory (with model/) or a word2vec vectors.bin")
+    dataset: str = _doc("", "one labelled file, split into train/dev/test")
+    train: str = _doc("", "training split (instead of dataset)")
+    dev: str = _doc("", "development split (instead of dataset)")
+    test: str = _doc("", "test split (instead of dataset)")
+    output: str = _doc("", "output directory for report.json and report.md")
+    format: str = _doc("auto", "auto, fasttext, csv, tsv, jsonl, parquet or conll")
+    text_field: str = _doc("text", "text column for csv/tsv/jsonl/parquet")
+    label_field: str = _doc("label", "label column for csv/tsv/jsonl/parquet")
+    mode: list[str] = _doc(["classify"], "classify, adapt and/or tag")
+    epochs: int = _doc(30, "maximum epochs of the classifier (early stopping on dev)")
+    learning_rate: float = _doc(0.5, "classifier learning rate")
+    l2: float = _doc(1e-4, "L2 penalty on the classifier weights")
+    patience: int = _doc(3, "epochs without dev improvement before stopping")
+    update_vectors: bool = _doc(False, "back-propagate into the word vectors (supervised fine-tuning)")
+    dev_fraction: float = _doc(0.1, "share of a single dataset used for dev")
+    test_fraction: float = _doc(0.2, "share of a single dataset used for test")
+    split_seed: int = _doc(0, "seed of the stratified split and of the baselines")
+    overwrite: bool = _doc(False, "replace an existing output directory")
+
+
+@dataclass
+class EvaluateConfig:
+    """Intrinsic evaluation of word vectors."""
+
+    vectors: str = _doc("", "train output directory or a word2vec vectors.bin")
+    output: str = _doc("", "JSON file to write the scores to (printed either way)")
+    restrict_vocab: int = _doc(30000, "analogy questions use only the most frequent words")
+
+
+@dataclass
+class Config:
+    """The whole configuration, one attribute per section."""
+
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    dask: DaskConfig = field(default_factory=DaskConfig)
+    prepare: PrepareConfig = field(default_factory=PrepareConfig)
+    vocab: VocabConfig = field(default_factory=VocabConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
+    evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
+
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        """A plain nested dict, as written into manifests and reports."""
+        return dataclasses.asdict(self)
+
+
+Layer = Mapping[str, Mapping[str, Any]]
+
+
+def sections() -> dict[str, type]:
+    """Section name -> dataclass, in declaration order."""
+    return {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+
+
+def section_fields(section: str) -> dict[str, dataclasses.Field]:
+    return {f.name: f for f in dataclasses.fields(sections()[section])}
+
+
+def _field_type(section: str, key: str) -> Any:
+    hints = typing.get_type_hints(sections()[section])
+    return hints[key]
+
+
+def _check_type(name: str, value: Any, expected: Any, source: str) -> Any:
+    """Return ``value`` converted to ``expected`` or raise a one-line ConfigError."""
+    origin = typing.get_origin(expected)
+    ok: bool
+    if expected is bool:
+        ok = isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        value = float(value) if ok else value
+    elif expected is str:
+        ok = isinstance(value, str)
+    elif origin is list:
+        (item,) = typing.get_args(expected)
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            value = [value]
+        ok = isinstance(value, list)
+        if ok:
+            value = [_check_type(name, v, item, source) for v in value]
+    elif origin is dict:
+        ok = isinstance(value, dict) and all(isinstance(v, (str, int, float, bool)) for v in value.values())
+        if ok:
+            value = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+    else:  # pragma: no cover - a new field type would land here first
+        raise TypeError(f"unsupported config type {expected!r}")
+    if not ok:
+        raise ConfigError(
+            f"config key '{name}' expects {_type_name(expected)}, got {type(value).__name__} {value!r} ({source})"
+        )
+    return value
+
+
+def _type_name(expected: Any) -> str:
+    return getattr(expected, "__name__", None) or str(expected)
+
+
+def parse_scalar(text: str) -> Any:
+    """Read a value given as text (env var or --set) the way TOML would.
+
+    ``3`` is an int, ``true`` a bool, ``["a", "b"]`` a list; anything that is
+    not valid TOML stays a string, so ``--set prepare.output=/tmp/x`` works
+    without quotes.
+    """
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignment(item: str) -> tuple[str, str, Any]:
+    """``section.key=value`` -> (section, key, value)."""
+    if "=" not in item:
+        raise ConfigError(f"--set expects section.key=value, got {item!r}")
+    name, text = item.split("=", 1)
+    section, key = split_name(name.strip())
+    return section, key, parse_scalar(text.strip())
+
+
+def split_name(name: str) -> tuple[str, str]:
+    if name.count(".") != 1:
+        raise ConfigError(f"config key '{name}' must be written section.key")
+    section, key = name.split(".")
+    return section, key
+
+
+def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Collect ``SHARDVEC_<SECTION>__<KEY>`` variables into a layer."""
+    layer: dict[str, dict[str, Any]] = {}
+    for var, text in environ.items():
+        if not var.startswith(ENV_PREFIX) or "__" not in var:
+            continue
+        section, _, key = var[len(ENV_PREFIX):].partition("__")
+        layer.setdefault(section.lower(), {})[key.lower()] = parse_scalar(text)
+    return layer
+
+
+def file_layer(path: str | Path) -> dict[str, dict[str, Any]]:
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        with p.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    for section, table in data.items():
+        if not isinstance(table, dict):
+            raise ConfigError(f"config key '{section}' in {p} must be a [section] table")
+    return data
+
+
+def apply_layer(config: Config, layer: Layer, source: str) -> Config:
+    """Validate ``layer`` against the schema and set its values on ``config``."""
+    known = sections()
+    for section, table in layer.items():
+        if section not in known:
+            raise ConfigError(f"unknown config section '{section}' ({source}); known: {', '.join(known)}")
+        fields = section_fields(section)
+        target = getattr(config, section)
+        for key, value in table.items():
+            name = f"{section}.{key}"
+            if key not in fields:
+                raise ConfigError(f"unknown config key '{name}' ({source})")
+            setattr(target, key, _check_type(name, value, _field_type(section, key), source))
+    return config
+
+
+def load_config(
+    config_file: str | Path | None = None,
+    sets: Iterable[str] = (),
+    flags: Layer | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build a Config from every layer, lowest precedence first."""
+    config = Config()
+    if config_file:
+        apply_layer(config, file_layer(config_file), f"from {config_file}")
+    apply_layer(config, env_layer(os.environ if environ is None else environ), "from environment")
+    set_layer: dict[str, dict[str, Any]] = {}
+    for item in sets:
+        section, key, value = parse_assignment(item)
+        set_layer.setdefault(section, {})[key] = value
+    apply_layer(config, set_layer, "from --set")
+    if flags:
+        apply_layer(config, flags, "from command-line flag")
+    return config
+
+
+def defaults_toml() -> str:
+    """The documented defaults, as ``conf/default.toml`` holds them."""
+    lines = ["# shardvec defaults: every key with its default value.",
+             "# Generated from lib/shardvec/config.py (python -m shardvec.config); tests keep them equal.", ""]
+    for section, cls in sections().items():
+        lines.append(f"# {cls.__doc__.strip()}")
+        lines.append(f"[{section}]")
+        defaults = cls()
+        for f in dataclasses.fields(cls):
+            lines.append(f"# {f.metadata['help']}")
+            lines.append(f"{f.name} = {_toml_value(getattr(defaults, f.name))}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_toml_value(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return repr(value)
+
+
+if __name__ == "__main__":
+    print(defaults_toml(), end="")

@@ -1,0 +1,1 @@
+"""The Dask edge: runs shardvec's training core on a Dask cluster."""

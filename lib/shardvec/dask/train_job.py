@@ -1,0 +1,197 @@
+"""Sharded training on Dask: one trainer task per shard per round, combined on a worker.
+
+Data flow of a round: the combined weights of the last round are loaded from
+their checkpoint by one worker task, trainer tasks (pinned to a worker each,
+allowed elsewhere if it dies) fetch them worker-to-worker, train on their own
+shard read straight from storage, and a combine task on a worker reduces
+their results and writes the next checkpoint. The client only sends small
+task descriptions and receives per-round statistics; corpus data and weights
+never pass through it until the final model is written.
+
+Starting each round from the checkpoint file, not from an in-memory future,
+keeps the task graph one round deep: a worker lost mid-round costs that
+round's shard tasks, which Dask reruns elsewhere from the same checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from dask.sizeof import sizeof
+
+from shardvec.corpus import Corpus, Vocab
+from shardvec.errors import ConfigError
+from shardvec.train import merge
+from shardvec.train.merge import ModelWeights
+from shardvec.train.model_io import load_model, save_checkpoint
+from shardvec.train.params import Word2VecParams
+from shardvec.train.schedule import Round
+from shardvec.train.trainer import RoundResult, build_model, initial_weights, materialise_shard, train_round
+
+@sizeof.register(ModelWeights)
+def _sizeof_weights(weights: ModelWeights) -> int:
+    """Tell Dask the real size of weights, so its memory accounting and transfer counts are true."""
+    return weights.nbytes
+
+
+@sizeof.register(RoundResult)
+def _sizeof_result(result: RoundResult) -> int:
+    return result.weights.nbytes + int(result.word_counts.nbytes)
+
+
+# Per worker process: (run id, shard) -> (gensim model, materialised chunks), reused across rounds.
+_TRAINERS: dict[tuple[str, int], tuple[Any, Any]] = {}
+PROCRUSTES_ANCHORS = 5000
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What every task of one run needs to know; small enough to ship with each task."""
+
+    run_id: str
+    output: str
+    vocab_path: str
+    shard_paths: tuple[str, ...]
+    params: Word2VecParams
+    n_chunks: int
+    merge: str
+    meta: dict[str, Any]
+
+
+def _trainer(spec: RunSpec, shard: int):
+    key = (spec.run_id, shard)
+    if key not in _TRAINERS:
+        from distributed import get_worker
+
+        vocab = Vocab.read(Path(spec.vocab_path))
+        workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
+        chunks = materialise_shard(Path(spec.shard_paths[shard]), vocab.index(), spec.n_chunks, workdir)
+        _TRAINERS[key] = (build_model(spec.params, vocab), chunks)
+    return _TRAINERS[key]
+
+
+def train_task(spec: RunSpec, shard: int, weights: ModelWeights, rnd: Round) -> RoundResult:
+    model, chunks = _trainer(spec, shard)
+    return train_round(model, chunks, weights, rnd, shard)
+
+
+def combine_task(spec: RunSpec, results: list[RoundResult]) -> ModelWeights:
+    models = [r.weights for r in results]
+    if spec.merge == "periodic":
+        return merge.average(models)
+    counts = np.stack([r.word_counts for r in results])
+    if spec.merge == "average":
+        return merge.average(models, counts)
+    return merge.procrustes(models, counts, PROCRUSTES_ANCHORS)
+
+
+def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights) -> str:
+    vocab = Vocab.read(Path(spec.vocab_path))
+    return str(save_checkpoint(Path(spec.output), round_index, weights, vocab, spec.meta))
+
+
+def load_task(path: str) -> ModelWeights:
+    return load_model(Path(path)).weights
+
+
+def init_task(spec: RunSpec) -> ModelWeights:
+    return initial_weights(spec.params, Vocab.read(Path(spec.vocab_path)))
+
+
+def round_stats(results: list[RoundResult]) -> dict[str, Any]:
+    return {"words": int(sum(r.raw_words for r in results)),
+            "shard_seconds": [round(r.seconds, 3) for r in results],
+            "loss": float(sum(r.loss for r in results))}
+
+
+def forget_run(run_id: str) -> int:
+    """Drop this run's cached trainers from a worker (run with client.run)."""
+    keys = [k for k in _TRAINERS if k[0] == run_id]
+    for k in keys:
+        del _TRAINERS[k]
+    return len(keys)
+
+
+def _bytes_sent(client) -> int:
+    return sum(client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total).values())
+
+
+def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> dict[str, Any]:
+    """Refuse a run whose weights cannot fit the workers' memory limits."""
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    state = 2 * vocab_size * vector_size * 4
+    per_worker = -(-n_shards // max(len(workers), 1))
+    # Each trainer holds its gensim model, the round's input and its result.
+    need = 3 * state * per_worker + 2 * state
+    limits = [w.get("memory_limit") or 0 for w in workers.values()]
+    limit = min(limits) if limits and all(limits) else 0
+    if limit and need > limit:
+        raise ConfigError(
+            f"training needs about {need / 2**30:.1f} GiB per worker ({vocab_size} words x {vector_size} dims, "
+            f"{per_worker} shard(s) per worker) but workers have {limit / 2**30:.1f} GiB; raise vocab.min_count "
+            "or set vocab.max_vocab_size (at prepare time), lower train.vector_size, or add workers")
+    return {"state_bytes": state, "estimated_per_worker_bytes": need, "worker_memory_limit": limit}
+
+
+def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: Corpus) -> tuple[ModelWeights, list]:
+    """Run ``rounds[start:]``; return the final combined weights and per-round records."""
+    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+    n_shards = len(spec.shard_paths)
+    if len(workers) > n_shards:
+        print(f"[train] warning: {len(workers)} workers but only {n_shards} shard(s); "
+              f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
+              file=sys.stderr)
+    pinned = [workers[i % len(workers)] for i in range(n_shards)]
+    if start:
+        state = client.submit(load_task, str(Path(spec.output) / "checkpoints" / f"round-{start - 1:05d}"),
+                              key=f"load-{spec.run_id}-{start - 1}")
+    else:
+        state = client.submit(init_task, spec, key=f"init-{spec.run_id}")
+    records = []
+    began = time.perf_counter()
+    words_done = 0
+    words_total = sum(corpus.shard_tokens) * spec.params.epochs
+    for rnd in rounds[start:]:
+        t0 = time.perf_counter()
+        sent0 = _bytes_sent(client)
+        results = [client.submit(train_task, spec, i, state, rnd, workers=[pinned[i]], allow_other_workers=True,
+                                 pure=False, key=f"train-{spec.run_id}-r{rnd.index}-s{i}")
+                   for i in range(n_shards)]
+        combined = client.submit(combine_task, spec, results, key=f"combine-{spec.run_id}-r{rnd.index}")
+        stats = client.submit(round_stats, results, key=f"stats-{spec.run_id}-r{rnd.index}")
+        path = client.submit(checkpoint_task, spec, rnd.index, combined, key=f"ckpt-{spec.run_id}-r{rnd.index}")
+        record = {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha,
+                  "end_alpha": rnd.end_alpha, **stats.result(), "checkpoint": Path(path.result()).name}
+        state = client.submit(load_task, path.result(), key=f"load-{spec.run_id}-{rnd.index}")
+        del results, combined, stats
+        record["seconds"] = round(time.perf_counter() - t0, 3)
+        record["bytes_moved"] = _bytes_sent(client) - sent0
+        record["words_per_s"] = round(record["words"] / max(record["seconds"], 1e-9))
+        records.append(record)
+        words_done += record["words"]
+        elapsed = time.perf_counter() - began
+        eta = elapsed / max(words_done, 1) * max(words_total - words_done - _words_before(rounds, start, corpus, spec), 0)
+        print(f"[train] round {rnd.index + 1}/{len(rounds)} epoch {rnd.epoch + 1} "
+              f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} "
+              f"loss {record['loss']:.4g} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
+              file=sys.stderr, flush=True)
+    final = state.result()
+    client.run(forget_run, spec.run_id)
+    return final, records
+
+
+def _words_before(rounds: list[Round], start: int, corpus: Corpus, spec: RunSpec) -> int:
+    """Words trained before ``start`` (by an earlier, resumed-from run)."""
+    if not start:
+        return 0
+    return sum(corpus.shard_tokens) * spec.params.epochs * start // len(rounds)
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]

@@ -1,0 +1,1 @@
+"""The Spark edge: distributes shardvec's pure-Python core over a cluster."""

@@ -1,0 +1,1 @@
+"""Sharded Word2Vec: the pure-Python core (gensim + numpy), distributed by shardvec.dask."""

@@ -1,0 +1,117 @@
+"""One shard's trainer: gensim Word2Vec on its fastest path, over the global vocabulary.
+
+The shard is converted once into plain line-sentence files (one per round of
+an epoch) so gensim trains with ``corpus_file=``, its multi-threaded Cython
+reader, instead of pulling sentences through Python. Every trainer builds the
+same vocabulary in the same order from the global counts, so word ``i`` is the
+same row everywhere and sub-sampling uses corpus-wide frequencies.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from shardvec.corpus import Vocab, iter_shard_sentences
+from shardvec.train.merge import ModelWeights
+from shardvec.train.params import Word2VecParams
+from shardvec.train.schedule import Round
+
+logging.getLogger("gensim").setLevel(logging.WARNING)
+
+
+@dataclass(frozen=True)
+class ShardChunks:
+    """A shard materialised as line-sentence files for ``corpus_file`` training."""
+
+    files: list[Path]
+    words: list[int]  # raw tokens per file, as gensim's total_words wants
+    word_counts: np.ndarray  # occurrences of each vocabulary word in this shard
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    shard: int
+    weights: ModelWeights
+    word_counts: np.ndarray
+    raw_words: int
+    seconds: float
+    loss: float
+
+
+def materialise_shard(shard_path: Path, vocab_index: dict[str, int], n_chunks: int, workdir: Path) -> ShardChunks:
+    """Write the shard as ``n_chunks`` text files of about equal token count.
+
+    Sentences go to chunks in contiguous runs so each file is read
+    sequentially; out-of-vocabulary words are kept (gensim skips them, and the
+    raw count drives its learning-rate decay as in a single-machine run).
+    """
+    workdir.mkdir(parents=True, exist_ok=True)
+    sentences = list(iter_shard_sentences(shard_path))
+    total = sum(len(s) for s in sentences) or 1
+    counts = np.zeros(len(vocab_index), dtype=np.int64)
+    files = [workdir / f"chunk-{c:03d}.txt" for c in range(n_chunks)]
+    words = [0] * n_chunks
+    handles = [f.open("w", encoding="utf-8") for f in files]
+    try:
+        seen = 0
+        for tokens in sentences:
+            chunk = min(n_chunks - 1, seen * n_chunks // total)
+            handles[chunk].write(" ".join(tokens) + "\n")
+            words[chunk] += len(tokens)
+            seen += len(tokens)
+            for t in tokens:
+                i = vocab_index.get(t)
+                if i is not None:
+                    counts[i] += 1
+    finally:
+        for h in handles:
+            h.close()
+    return ShardChunks(files, words, counts)
+
+
+def build_model(params: Word2VecParams, vocab: Vocab):
+    """A gensim Word2Vec whose vocabulary is exactly ``vocab``, in its order."""
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(vector_size=params.vector_size, window=params.window, negative=params.negative,
+                     hs=params.hs, sg=params.sg, sample=params.sample, alpha=params.alpha,
+                     min_alpha=params.min_alpha, seed=params.seed, workers=params.workers,
+                     min_count=1, sorted_vocab=0)
+    model.build_vocab_from_freq(dict(zip(vocab.words, vocab.counts.tolist())))
+    if model.wv.index_to_key != vocab.words:
+        raise RuntimeError("gensim reordered the vocabulary; shard trainers would disagree on word indices")
+    return model
+
+
+def get_weights(model) -> ModelWeights:
+    output = model.syn1neg if model.negative else model.syn1
+    return ModelWeights(model.wv.vectors.copy(), output.copy())
+
+
+def set_weights(model, weights: ModelWeights) -> None:
+    model.wv.vectors[...] = weights.vectors
+    (model.syn1neg if model.negative else model.syn1)[...] = weights.output
+
+
+def initial_weights(params: Word2VecParams, vocab: Vocab) -> ModelWeights:
+    """gensim's seeded initialisation; every shard starts from these weights."""
+    return get_weights(build_model(params, vocab))
+
+
+def train_round(model, chunks: ShardChunks, weights: ModelWeights, rnd: Round, shard: int) -> RoundResult:
+    """Load ``weights``, train one round on this shard's chunk, return the new weights."""
+    set_weights(model, weights)
+    path = chunks.files[rnd.chunk]
+    start = time.perf_counter()
+    raw = chunks.words[rnd.chunk]
+    if raw:
+        model.train(corpus_file=str(path), total_words=raw, epochs=rnd.epochs,
+                    start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha, compute_loss=True)
+    seconds = time.perf_counter() - start
+    return RoundResult(shard, get_weights(model), chunks.word_counts, raw * rnd.epochs, seconds,
+                       float(model.get_latest_training_loss()) if raw else 0.0)
