@@ -1,0 +1,60 @@
+"""Shared fixtures: one real local Spark per test session, no network but loopback.
+
+Tests start real engines (Spark local mode, Dask LocalCluster); nothing here
+mocks them. Data comes from the tests themselves or from gensim's installed
+``test_data``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import pytest
+
+from shardvec.config import Config, SparkConfig
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address) -> None:  # type: ignore[no-untyped-def]
+    """Refuse connections off this machine: tests must not depend on the network."""
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = address[0]
+        try:
+            ip = ipaddress.ip_address(socket.gethostbyname(host) if self.family == socket.AF_INET else host)
+        except (OSError, ValueError):
+            ip = None
+        if ip is None or not ip.is_loopback:
+            raise OSError(f"tests may not reach the network ({address!r})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """A real embedded Spark (local[2]) shared by every test of the session."""
+    from shardvec.spark.session import spark_session
+
+    session = spark_session(SparkConfig(master="local[2]", shuffle_partitions=4, driver_memory="1g"))
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Config:
+    """Defaults sized for tests: local[2] Spark, 2 Dask workers, small models."""
+    cfg = Config()
+    cfg.spark.master = "local[2]"
+    cfg.spark.shuffle_partitions = 4
+    cfg.vocab.min_count = 2
+    cfg.train.vector_size = 32
+    cfg.train.epochs = 2
+    cfg.train.rounds_per_epoch = 2
+    cfg.train.evaluate = False
+    return cfg

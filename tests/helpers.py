@@ -1,0 +1,36 @@
+"""Small helpers shared by the tests (import with ``from helpers import ...``)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from shardvec.config import Config
+
+
+def gensim_data(name: str) -> str:
+    """A file from gensim's installed ``test/test_data``."""
+    from gensim.test.utils import datapath
+
+    return datapath(name)
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def prepared_corpus(config: Config, inputs: list[str], output: Path, shards: int = 2) -> Path:
+    """Run the real prepare stage (the session's Spark) and return the corpus directory."""
+    from shardvec import api
+
+    config.prepare.input = inputs
+    config.prepare.output = str(output)
+    config.prepare.shards = shards
+    return api.prepare(config)
+
+
+def manifest(corpus: Path) -> dict[str, Any]:
+    return json.loads((corpus / "manifest.json").read_text())
