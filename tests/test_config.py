@@ -1,0 +1,87 @@
+"""The typed config: layers, precedence, and one-line errors naming the key."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from shardvec.cli import main
+from shardvec.config import Config, defaults_toml, load_config, sections
+from shardvec.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_default_toml_documents_every_key_with_its_default() -> None:
+    text = (REPO / "conf" / "default.toml").read_text()
+    assert text == defaults_toml(), "regenerate with: python -m shardvec.config > conf/default.toml"
+    loaded = tomllib.loads(text)
+    assert loaded == Config().to_dict()
+    for section, cls in sections().items():
+        for key in cls.__dataclass_fields__:
+            assert f"\n{key} = " in text.split(f"[{section}]")[1].split("\n[")[0]
+
+
+def test_precedence_flags_over_set_over_env_over_file(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text("[train]\nwindow = 3\nepochs = 3\nnegative = 3\nsample = 0.5\n")
+    env = {"SHARDVEC_TRAIN__EPOCHS": "4", "SHARDVEC_TRAIN__NEGATIVE": "4", "SHARDVEC_TRAIN__SAMPLE": "0.25"}
+    cfg = load_config(conf, sets=["train.negative=7", "train.sample=0.125"],
+                      flags={"train": {"sample": 0.0625}}, environ=env)
+    assert cfg.train.window == 3          # file over defaults (5)
+    assert cfg.train.epochs == 4          # env over file
+    assert cfg.train.negative == 7        # --set over env
+    assert cfg.train.sample == 0.0625     # flag over --set
+    assert cfg.train.vector_size == 100   # default untouched
+
+
+def test_values_parse_like_toml() -> None:
+    cfg = load_config(sets=["prepare.input=[\"a\", \"b\"]", "prepare.output=/tmp/x y", "prepare.lowercase=false",
+                            "train.alpha=1", "spark.conf={\"spark.ui.enabled\" = false}"], environ={})
+    assert cfg.prepare.input == ["a", "b"]
+    assert cfg.prepare.output == "/tmp/x y"
+    assert cfg.prepare.lowercase is False
+    assert cfg.train.alpha == 1.0 and isinstance(cfg.train.alpha, float)
+    assert cfg.spark.conf == {"spark.ui.enabled": "false"}
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["train.windw=3"], "unknown config key 'train.windw'"),
+    (["nosuch.key=1"], "unknown config section 'nosuch'"),
+    (["train.window=abc"], "config key 'train.window' expects int, got str 'abc'"),
+    (["train.window=true"], "config key 'train.window' expects int, got bool"),
+    (["prepare.lowercase=1"], "config key 'prepare.lowercase' expects bool"),
+    (["window=3"], "must be written section.key"),
+    (["train.window"], "expects section.key=value"),
+])
+def test_bad_keys_and_types_name_the_key(sets: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("[", r"\[")):
+        load_config(sets=sets, environ={})
+
+
+def test_env_errors_say_where_they_came_from() -> None:
+    with pytest.raises(ConfigError, match=r"'vocab.min_count' expects int.*from environment"):
+        load_config(environ={"SHARDVEC_VOCAB__MIN_COUNT": "many"})
+
+
+def test_cli_config_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train]\nwindow = 'wide'\n")
+    assert main(["train", "--config", str(bad), "--corpus", "x", "--output", "y"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "train.window" in err and "Traceback" not in err
+    assert main(["train", "--config", str(tmp_path / "missing.toml")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[train\n")
+    assert main(["evaluate", "--config", str(broken)]) == 2
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+def test_example_configs_load() -> None:
+    for name in ("local.toml", "cluster.example.toml"):
+        path = REPO / "conf" / name
+        if path.exists():
+            load_config(path, environ={})
