@@ -1,0 +1,112 @@
+"""The training core without a cluster: vocabulary order, schedule, merge rules, checkpoints."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from shardvec.corpus import SHARD_SCHEMA, Vocab
+from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrustes
+from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
+from shardvec.train.params import Word2VecParams
+from shardvec.train.schedule import periodic_rounds, single_round
+from shardvec.train.trainer import build_model, initial_weights, materialise_shard, train_round
+
+# Ties in count on purpose: gensim's own sort would order tied words differently.
+VOCAB = Vocab.from_pairs([("the", 9), ("cat", 4), ("dog", 4), ("sat", 4), ("mat", 2), ("log", 2), ("on", 2)])
+PARAMS = Word2VecParams(vector_size=8, window=2, negative=3, epochs=1, min_alpha=0.001)
+
+
+def write_shard(path: Path, sentences: list[list[str]]) -> Path:
+    pq.write_table(pa.table({"tokens": sentences}, schema=SHARD_SCHEMA), path)
+    return path
+
+
+def test_every_trainer_has_the_global_vocabulary_in_its_order() -> None:
+    assert VOCAB.words == ["the", "cat", "dog", "sat", "log", "mat", "on"]
+    a, b = build_model(PARAMS, VOCAB), build_model(PARAMS, VOCAB)
+    assert a.wv.index_to_key == b.wv.index_to_key == VOCAB.words
+    # Sub-sampling uses the global counts, not a shard's.
+    assert a.wv.get_vecattr("cat", "count") == 4
+    assert np.array_equal(a.wv.expandos["sample_int"], b.wv.expandos["sample_int"])
+    # Same seed, same initial weights everywhere.
+    assert np.array_equal(initial_weights(PARAMS, VOCAB).vectors, initial_weights(PARAMS, VOCAB).vectors)
+
+
+def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
+    shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat"], ["the", "dog", "xyz"], ["on", "the", "mat"],
+                                                 ["the", "log"]])
+    chunks = materialise_shard(shard, VOCAB.index(), 2, tmp_path / "work")
+    assert sum(chunks.words) == 11 and all(w > 0 for w in chunks.words)
+    lines = [line for f in chunks.files for line in f.read_text().splitlines()]
+    assert lines[0] == "the cat sat" and len(lines) == 4
+    assert chunks.word_counts.tolist() == [4, 1, 1, 1, 1, 1, 1]
+
+
+def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
+    shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
+    chunks = materialise_shard(shard, VOCAB.index(), 1, tmp_path / "work")
+    start = initial_weights(PARAMS, VOCAB)
+    rnd = single_round(1, 0.025, 0.001)[0]
+    result = train_round(build_model(PARAMS, VOCAB), chunks, start, rnd, shard=0)
+    assert result.weights.vectors.shape == start.vectors.shape
+    assert not np.array_equal(result.weights.output, start.output)
+    assert result.raw_words == 300
+
+
+def test_learning_rate_decays_once_across_all_rounds() -> None:
+    rounds = periodic_rounds(epochs=3, rounds_per_epoch=4, alpha=0.025, min_alpha=0.0001, lr_scale=2.0)
+    assert len(rounds) == 12
+    assert rounds[0].start_alpha == pytest.approx(0.05) and rounds[-1].end_alpha == pytest.approx(0.0002)
+    for before, after in zip(rounds, rounds[1:]):
+        assert after.start_alpha == pytest.approx(before.end_alpha)  # continuous
+        assert after.start_alpha < before.start_alpha                # decaying
+    assert [r.chunk for r in rounds[:5]] == [0, 1, 2, 3, 0]
+    assert [r.epoch for r in rounds[3:5]] == [0, 1]
+
+
+def test_average_weights_rows_by_counts() -> None:
+    a = ModelWeights(np.ones((3, 2), np.float32), np.zeros((3, 2), np.float32))
+    b = ModelWeights(3 * np.ones((3, 2), np.float32), np.ones((3, 2), np.float32))
+    plain = average([a, b])
+    assert np.allclose(plain.vectors, 2) and np.allclose(plain.output, 0.5)
+    weighted = average([a, b], np.array([[1, 0, 0], [3, 1, 0]]))
+    assert np.allclose(weighted.vectors[:, 0], [2.5, 3.0, 2.0])  # row 3 unseen: plain mean
+
+
+def test_procrustes_undoes_a_rotation() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=(200, 8)).astype(np.float32)
+    q, _ = np.linalg.qr(rng.normal(size=(8, 8)))
+    rotated = base @ q.astype(np.float32)
+    assert np.allclose(rotated @ orthogonal_map(rotated, base), base, atol=1e-4)
+    merged = procrustes([ModelWeights(base, base), ModelWeights(rotated, rotated)], None, anchors=100)
+    assert np.allclose(merged.vectors, base, atol=1e-4) and np.allclose(merged.output, base, atol=1e-4)
+
+
+def test_damaged_and_partial_checkpoints_are_skipped_with_a_message(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    w = initial_weights(PARAMS, VOCAB)
+    meta = {"params": PARAMS.to_dict()}
+    save_checkpoint(tmp_path, 0, w, VOCAB, meta)
+    save_checkpoint(tmp_path, 1, w, VOCAB, meta)
+    assert not (tmp_path / "checkpoints" / "round-00000").exists(), "older checkpoints are pruned"
+    good = tmp_path / "checkpoints" / "round-00001"
+    assert np.array_equal(load_model(good).weights.vectors, w.vectors)
+
+    kept = shutil.copytree(good, tmp_path / "kept")
+    newer = save_checkpoint(tmp_path, 2, w, VOCAB, meta)
+    newer_bytes = (newer / "vectors.npy").read_bytes()
+    (newer / "vectors.npy").write_bytes(newer_bytes[: len(newer_bytes) // 2])  # a torn write
+    (tmp_path / "checkpoints" / "round-00003").mkdir()  # a run killed while writing: no _SUCCESS
+    shutil.copytree(kept, good)  # a good checkpoint below the broken ones
+    found = latest_checkpoint(tmp_path)
+    err = capsys.readouterr().err
+    assert "ignoring checkpoint round-00003" in err and "incomplete" in err
+    assert "ignoring checkpoint round-00002" in err and "damaged" in err
+    assert found is not None and found.meta["round"] == 1
