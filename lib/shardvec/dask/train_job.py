@@ -1,10 +1,11 @@
-"""Sharded training on Dask: one trainer task per shard per round, combined on a worker.
+"""Sharded training on Dask: one trainer task per shard per round, reduced on the workers.
 
 Data flow of a round: the combined weights of the last round are loaded from
 their checkpoint by one worker task, trainer tasks (pinned to a worker each,
 allowed elsewhere if it dies) fetch them worker-to-worker, train on their own
-shard read straight from storage, and a combine task on a worker reduces
-their results and writes the next checkpoint. The client only sends small
+shard read straight from storage, and a tree of reduce tasks (fan-in 2,
+each placed where its inputs are) sums their weighted results; the root
+writes the next checkpoint. No worker receives every shard's weights. The client only sends small
 task descriptions and receives per-round statistics; corpus data and weights
 never pass through it until the final model is written.
 
@@ -28,7 +29,7 @@ from dask.sizeof import sizeof
 from shardvec.corpus import Corpus, Vocab
 from shardvec.errors import ConfigError
 from shardvec.train import merge
-from shardvec.train.merge import ModelWeights
+from shardvec.train.merge import ModelWeights, WeightedSum
 from shardvec.train.model_io import load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
@@ -40,6 +41,11 @@ def _sizeof_weights(weights: ModelWeights) -> int:
     return weights.nbytes
 
 
+@sizeof.register(WeightedSum)
+def _sizeof_sum(total: WeightedSum) -> int:
+    return total.nbytes
+
+
 @sizeof.register(RoundResult)
 def _sizeof_result(result: RoundResult) -> int:
     return result.weights.nbytes + int(result.word_counts.nbytes)
@@ -48,6 +54,7 @@ def _sizeof_result(result: RoundResult) -> int:
 # Per worker process: (run id, shard) -> (gensim model, materialised chunks), reused across rounds.
 _TRAINERS: dict[tuple[str, int], tuple[Any, Any]] = {}
 PROCRUSTES_ANCHORS = 5000
+REDUCE_FANIN = 2
 
 
 @dataclass(frozen=True)
@@ -81,19 +88,26 @@ def train_task(spec: RunSpec, shard: int, weights: ModelWeights, rnd: Round) -> 
     return train_round(model, chunks, weights, rnd, shard)
 
 
-def combine_task(spec: RunSpec, results: list[RoundResult]) -> ModelWeights:
-    models = [r.weights for r in results]
-    if spec.merge == "periodic":
-        return merge.average(models)
-    counts = np.stack([r.word_counts for r in results])
-    if spec.merge == "average":
-        return merge.average(models, counts)
-    return merge.procrustes(models, counts, PROCRUSTES_ANCHORS)
+def anchors_task(result: RoundResult) -> np.ndarray:
+    """The reference rows Procrustes rotates every shard model onto (small: anchors x d)."""
+    return result.weights.vectors[:PROCRUSTES_ANCHORS].copy()
 
 
-def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights) -> str:
+def reduce_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> WeightedSum:
+    """One node of the reduction tree: shard results or partial sums in, one partial sum out."""
+    total: WeightedSum | None = None
+    for part in parts:
+        if isinstance(part, RoundResult):
+            model = part.weights if anchors is None else merge.rotate_onto(part.weights, anchors)
+            part = merge.weighted(model, None if spec.merge == "periodic" else part.word_counts)
+        total = part if total is None else total + part
+    assert total is not None
+    return total
+
+
+def checkpoint_task(spec: RunSpec, round_index: int, total: WeightedSum) -> str:
     vocab = Vocab.read(Path(spec.vocab_path))
-    return str(save_checkpoint(Path(spec.output), round_index, weights, vocab, spec.meta))
+    return str(save_checkpoint(Path(spec.output), round_index, merge.finish(total), vocab, spec.meta))
 
 
 def load_task(path: str) -> ModelWeights:
@@ -104,10 +118,19 @@ def init_task(spec: RunSpec) -> ModelWeights:
     return initial_weights(spec.params, Vocab.read(Path(spec.vocab_path)))
 
 
-def round_stats(results: list[RoundResult]) -> dict[str, Any]:
-    return {"words": int(sum(r.raw_words for r in results)),
-            "shard_seconds": [round(r.seconds, 3) for r in results],
-            "loss": float(sum(r.loss for r in results))}
+def stats_task(result: RoundResult) -> dict[str, Any]:
+    """The few numbers the client wants from a shard result, computed where the result lives."""
+    return {"words": result.raw_words, "seconds": round(result.seconds, 3), "loss": result.loss}
+
+
+def reduce_tree(client, spec: RunSpec, results: list, anchors, tag: str) -> Any:
+    """Combine in a tree of fan-in REDUCE_FANIN so no worker receives every shard's weights."""
+    level, depth = results, 0
+    while len(level) > 1 or depth == 0:
+        level = [client.submit(reduce_task, spec, level[i:i + REDUCE_FANIN], anchors,
+                               key=f"reduce-{tag}-d{depth}-{i}") for i in range(0, len(level), REDUCE_FANIN)]
+        depth += 1
+    return level[0]
 
 
 def forget_run(run_id: str) -> int:
@@ -163,13 +186,17 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
         results = [client.submit(train_task, spec, i, state, rnd, workers=[pinned[i]], allow_other_workers=True,
                                  pure=False, key=f"train-{spec.run_id}-r{rnd.index}-s{i}")
                    for i in range(n_shards)]
-        combined = client.submit(combine_task, spec, results, key=f"combine-{spec.run_id}-r{rnd.index}")
-        stats = client.submit(round_stats, results, key=f"stats-{spec.run_id}-r{rnd.index}")
-        path = client.submit(checkpoint_task, spec, rnd.index, combined, key=f"ckpt-{spec.run_id}-r{rnd.index}")
+        tag = f"{spec.run_id}-r{rnd.index}"
+        anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
+        total = reduce_tree(client, spec, results, anchors, tag)
+        path = client.submit(checkpoint_task, spec, rnd.index, total, key=f"ckpt-{tag}")
+        stats = client.gather([client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)])
         record = {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha,
-                  "end_alpha": rnd.end_alpha, **stats.result(), "checkpoint": Path(path.result()).name}
+                  "end_alpha": rnd.end_alpha, "words": sum(x["words"] for x in stats),
+                  "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
+                  "checkpoint": Path(path.result()).name}
         state = client.submit(load_task, path.result(), key=f"load-{spec.run_id}-{rnd.index}")
-        del results, combined, stats
+        del results, total, anchors
         record["seconds"] = round(time.perf_counter() - t0, 3)
         record["bytes_moved"] = _bytes_sent(client) - sent0
         record["words_per_s"] = round(record["words"] / max(record["seconds"], 1e-9))

@@ -26,26 +26,50 @@ class ModelWeights:
         return int(self.vectors.nbytes + self.output.nbytes)
 
 
+@dataclass
+class WeightedSum:
+    """A partial combination: per-row weighted sums and the weights summed so far.
+
+    Partial sums add associatively, so a round's shard models can be reduced
+    in a tree on the workers instead of all at once on one of them.
+    """
+
+    vectors: np.ndarray
+    output: np.ndarray
+    weight: np.ndarray  # one weight per vocabulary row
+
+    def __add__(self, other: "WeightedSum") -> "WeightedSum":
+        return WeightedSum(self.vectors + other.vectors, self.output + other.output, self.weight + other.weight)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.vectors.nbytes + self.output.nbytes + self.weight.nbytes)
+
+
+# Added to every row weight so a word no shard has seen gets the plain mean.
+_UNSEEN = 1e-6
+
+
+def weighted(model: ModelWeights, row_weights: np.ndarray | None = None) -> WeightedSum:
+    """A model as a one-term partial sum; without weights every row counts once."""
+    n = model.vectors.shape[0]
+    w = np.ones(n) if row_weights is None else np.asarray(row_weights, dtype=np.float64) + _UNSEEN
+    w32 = w.astype(np.float32)[:, None]
+    return WeightedSum(model.vectors * w32, model.output * w32, w)
+
+
+def finish(total: WeightedSum) -> ModelWeights:
+    scale = (1.0 / total.weight).astype(np.float32)[:, None]
+    return ModelWeights(total.vectors * scale, total.output * scale)
+
+
 def average(models: list[ModelWeights], row_weights: np.ndarray | None = None) -> ModelWeights:
     """Mean of the models; ``row_weights`` (shards x V) weights each word's rows.
 
     A word with zero weight in every shard falls back to the plain mean.
     """
-    if row_weights is None:
-        w = np.ones((len(models), models[0].vectors.shape[0]), dtype=np.float64)
-    else:
-        w = np.asarray(row_weights, dtype=np.float64).copy()
-        unseen = w.sum(axis=0) == 0
-        w[:, unseen] = 1.0
-    w /= w.sum(axis=0, keepdims=True)
-
-    def mix(mats: list[np.ndarray]) -> np.ndarray:
-        out = np.zeros_like(mats[0], dtype=np.float32)
-        for k, m in enumerate(mats):
-            out += (w[k][:, None] * m).astype(np.float32)
-        return out
-
-    return ModelWeights(mix([m.vectors for m in models]), mix([m.output for m in models]))
+    parts = [weighted(m, None if row_weights is None else row_weights[k]) for k, m in enumerate(models)]
+    return finish(sum(parts[1:], parts[0]))
 
 
 def orthogonal_map(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -54,11 +78,13 @@ def orthogonal_map(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return (u @ vt).astype(np.float32)
 
 
+def rotate_onto(model: ModelWeights, reference_anchors: np.ndarray) -> ModelWeights:
+    """Rotate a model so its first ``len(reference_anchors)`` rows best match the reference's."""
+    r = orthogonal_map(model.vectors[:len(reference_anchors)], reference_anchors)
+    return ModelWeights(model.vectors @ r, model.output @ r)
+
+
 def procrustes(models: list[ModelWeights], row_weights: np.ndarray | None, anchors: int) -> ModelWeights:
     """Rotate every model onto the first over the ``anchors`` most frequent words, then average."""
     reference = models[0].vectors[:anchors]
-    aligned = [models[0]]
-    for m in models[1:]:
-        r = orthogonal_map(m.vectors[:anchors], reference)
-        aligned.append(ModelWeights(m.vectors @ r, m.output @ r))
-    return average(aligned, row_weights)
+    return average([rotate_onto(m, reference) for m in models], row_weights)
