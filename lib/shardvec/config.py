@@ -128,6 +128,17 @@ class FinetuneConfig:
     test_fraction: float = _doc(0.2, "share of a single dataset used for test")
     split_seed: int = _doc(0, "seed of the stratified split and of the baselines")
     overwrite: bool = _doc(False, "replace an existing output directory")
+    compare: list[str] = _doc(["random", "target", "pretrained", "adapted", "finetuned"],
+                              "vector settings compared on the same splits: random, target, pretrained, adapted, finetuned")
+    budgets: list[float] = _doc([0.01, 0.05, 0.25, 1.0], "label budgets of the learning curve, as shares of the train split (1.0 always runs)")
+    repeats: int = _doc(3, "runs per setting and budget, with different subsets and seeds")
+    batch_size: int = _doc(16, "examples per classifier update")
+    bigram_buckets: int = _doc(0, "hashed word-bigram buckets added to the document representation, as fastText's -bucket; 0 disables")
+    tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees")
+    adapt_epochs: int = _doc(5, "Word2Vec passes over the target texts, for adapted and target-only vectors")
+    adapt_min_count: int = _doc(2, "target words seen fewer times are not added to the vocabulary when adapting")
+    adapt_lock: float = _doc(1.0, "learning-rate factor of pretrained words while adapting (gensim vectors_lockf): 1 trains them fully, 0 freezes them")
+    intrinsic_vocab: int = _doc(5000, "analogy questions of each vector set's intrinsic scores use this many most frequent words; 0 skips the scores")
 
 
 @dataclass

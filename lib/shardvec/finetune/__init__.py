@@ -1,0 +1,1 @@
+"""Transfer learning: adapt pretrained vectors to a labelled target task."""

@@ -1,0 +1,223 @@
+"""``shardvec finetune``: read the target data, build the vector settings, compare them, report.
+
+Everything is written into a staging directory that replaces the output only
+when the whole run succeeded, ``_SUCCESS`` last. Configuration mistakes are
+found before any data is read; data mistakes before any training starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shardvec.config import Config, FinetuneConfig, PrepareConfig
+from shardvec.errors import ConfigError, InputError
+from shardvec.evaluate import intrinsic_scores
+from shardvec.finetune.adapt import AdaptSettings, Pretrained, load_pretrained, save_vectors
+from shardvec.finetune.classifier import TrainOptions
+from shardvec.finetune.datasets import FORMATS, Dataset, ReadOptions, read_dataset
+from shardvec.finetune.experiment import CurveOptions, Trained, compare
+from shardvec.finetune.progress import log
+from shardvec.finetune.report import format_summary, markdown, write_plots
+from shardvec.finetune.splits import Split, split_indices
+from shardvec.finetune.task import build_task
+from shardvec.finetune.vectorsets import SETTINGS, VectorSet, adapt, build_vector_sets
+from shardvec.outputs import local_path, staged_directory, write_json_atomic
+
+__all__ = ["run_finetune", "format_summary"]
+
+REPORT_SCHEMA = "shardvec.finetune/1"
+MODES = ("classify", "adapt", "tag")
+
+
+def check_config(ft: FinetuneConfig) -> None:
+    """Every impossible combination, as a one-line ConfigError."""
+    unknown = sorted(set(ft.mode) - set(MODES))
+    separate = ft.train or ft.dev or ft.test
+    checks = [
+        (bool(ft.mode) and not unknown, f"finetune.mode must list {', '.join(MODES)}; got {', '.join(ft.mode) or 'nothing'}"),
+        (not {"classify", "tag"} <= set(ft.mode), "finetune.mode cannot hold both classify and tag: they need different data"),
+        (ft.format in FORMATS, f"finetune.format must be one of {', '.join(FORMATS)}, got {ft.format!r}"),
+        (bool(ft.vectors), "finetune.vectors is required: a train output directory or a vectors file"),
+        (bool(ft.output), "finetune.output is required"),
+        (bool(ft.dataset) != bool(separate), "give either finetune.dataset or finetune.train (with optional dev/test)"),
+        (not separate or bool(ft.train), "finetune.dev/test need finetune.train"),
+        (0 <= ft.dev_fraction < 1 and 0 <= ft.test_fraction < 1 and ft.dev_fraction + ft.test_fraction < 1,
+         "finetune.dev_fraction and finetune.test_fraction must be in [0, 1) and sum below 1"),
+        (set(ft.compare) <= set(SETTINGS), f"finetune.compare must list {', '.join(SETTINGS)}"),
+        (bool(ft.budgets) and all(0 < b <= 1 for b in ft.budgets), "finetune.budgets must be shares in (0, 1]"),
+        (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0,
+         "finetune.epochs, patience, repeats and batch_size must be positive"),
+        (ft.learning_rate > 0 and ft.l2 >= 0, "finetune.learning_rate must be positive and finetune.l2 >= 0"),
+        (ft.bigram_buckets >= 0 and ft.tag_window >= 0 and ft.intrinsic_vocab >= 0,
+         "finetune.bigram_buckets, tag_window and intrinsic_vocab must be >= 0"),
+        (ft.adapt_epochs > 0 and ft.adapt_min_count > 0 and ft.adapt_lock >= 0,
+         "finetune.adapt_epochs and adapt_min_count must be positive and adapt_lock >= 0"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ConfigError(message)
+    supervised = bool({"classify", "tag"} & set(ft.mode))
+    if supervised and ft.dataset and (ft.dev_fraction == 0 or ft.test_fraction == 0):
+        raise ConfigError("one finetune.dataset needs dev_fraction > 0 (early stopping) and test_fraction > 0")
+    if supervised and separate and ((not ft.dev and ft.dev_fraction == 0) or (not ft.test and ft.test_fraction == 0)):
+        raise ConfigError("without finetune.dev/test files, dev_fraction/test_fraction must carve them from train")
+
+
+def _concat(parts: dict[str, Dataset]) -> Dataset:
+    kinds = {d.kind for d in parts.values()}
+    if len(kinds) > 1:
+        raise InputError(f"train/dev/test mix documents and tagged tokens: {', '.join(f'{k} {d.format}' for k, d in parts.items())}")
+    first = next(iter(parts.values()))
+    return Dataset(first.kind, [t for d in parts.values() for t in d.tokens],
+                   [ls for d in parts.values() for ls in d.labels], first.source, first.format)
+
+
+def load_data(ft: FinetuneConfig, prepare: PrepareConfig) -> tuple[Dataset, Split, dict[str, str]]:
+    """One dataset split by ``split_seed``, or separate files (a missing dev/test carved from train).
+
+    Text is tokenized with the ``[prepare]`` settings, which built the vectors.
+    """
+    options = ReadOptions(ft.format, ft.text_field, ft.label_field, prepare.lowercase, prepare.fold_numbers,
+                          prepare.fix_mojibake)
+    if ft.dataset:
+        data = read_dataset(ft.dataset, options)
+        return data, split_indices(len(data), data.strata, ft.dev_fraction, ft.test_fraction, ft.split_seed), \
+            {"dataset": ft.dataset}
+    sources = {name: getattr(ft, name) for name in ("train", "dev", "test") if getattr(ft, name)}
+    parts = {name: read_dataset(path, options) for name, path in sources.items()}
+    data = _concat(parts)
+    n_train = len(parts["train"])
+    carved = split_indices(n_train, None if data.strata is None else data.strata[:n_train],
+                           0.0 if "dev" in parts else ft.dev_fraction, 0.0 if "test" in parts else ft.test_fraction,
+                           ft.split_seed)
+    given, offset = {}, n_train
+    for name in ("dev", "test"):
+        if name in parts:
+            given[name] = np.arange(offset, offset + len(parts[name]))
+            offset += len(parts[name])
+    return data, Split(carved.train, given.get("dev", carved.dev), given.get("test", carved.test)), sources
+
+
+def _check_mode_fits(modes: list[str], data: Dataset) -> None:
+    for mode, kind, what in (("classify", "classify", "labelled documents"), ("tag", "tag", "a CoNLL token file")):
+        if mode in modes and data.kind != kind:
+            raise InputError(f"finetune.mode {mode} needs {what}; {data.source} was read as {data.format}")
+
+
+def _setting_names(ft: FinetuneConfig) -> tuple[list[str], str]:
+    """Settings to compare (the primary one always included) and the primary one.
+
+    The primary setting is what the user's switches ask for: fine-tuned
+    vectors with ``update_vectors``, else adapted ones with mode ``adapt``,
+    else the pretrained vectors as they are.
+    """
+    primary = "finetuned" if ft.update_vectors else "adapted" if "adapt" in ft.mode else "pretrained"
+    names = list(dict.fromkeys([*ft.compare, primary]))
+    return names, primary
+
+
+def _with_rows(kv, trained: Trained):
+    """A copy of ``kv`` whose rows of the trained words hold the fine-tuned vectors."""
+    from gensim.models import KeyedVectors
+
+    out = KeyedVectors(kv.vector_size, count=0)
+    out.add_vectors(list(kv.index_to_key), np.array(kv.vectors, dtype=np.float32))
+    rows = [kv.key_to_index[w] for w in trained.words.words]
+    out.vectors[rows] = trained.encoder.table[:len(rows)]
+    return out
+
+
+def _intrinsic(sets: dict[str, Any], restrict_vocab: int) -> dict[str, Any]:
+    """Scores of each vector set; a set too small to answer any pair is recorded as such."""
+    scores: dict[str, Any] = {}
+    for name, kv in sets.items():
+        log(f"intrinsic scores of {name} vectors ({len(kv)} words)")
+        try:
+            scores[name] = intrinsic_scores(kv, restrict_vocab)
+        except (ValueError, ZeroDivisionError) as exc:  # scipy needs two answered pairs
+            scores[name] = {"vocab_size": len(kv), "skipped": f"too few known words to score: {exc}"}
+    return scores
+
+
+def _data_summary(data: Dataset, split: Split, sources: dict[str, str]) -> dict[str, Any]:
+    def counts(units: np.ndarray) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for u in units:
+            for label in data.labels[u]:
+                found[label] = found.get(label, 0) + 1
+        return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
+
+    return {"kind": data.kind, "format": data.format, "sources": sources,
+            "units": "documents" if data.kind == "classify" else "sentences", "multilabel": data.multilabel,
+            "splits": split.sizes(),
+            "label_counts": {name: counts(getattr(split, name)) for name in ("train", "dev", "test")}}
+
+
+def run_finetune(config: Config) -> dict[str, Any]:
+    """Run every mode of ``config.finetune``; write and return the report."""
+    ft = config.finetune
+    check_config(ft)
+    started = time.perf_counter()
+    output = local_path(ft.output)
+    with staged_directory(output, ft.overwrite) as stage:
+        report = _run(config, stage)
+        report["output"] = str(output)
+        report["seconds"] = round(time.perf_counter() - started, 2)
+        (stage / "report.md").write_text(markdown(report) + "\n", encoding="utf-8")
+        write_json_atomic(stage / "report.json", report)
+    log(f"wrote {output}")
+    return report
+
+
+def _run(config: Config, stage: Path) -> dict[str, Any]:
+    ft = config.finetune
+    supervised = bool({"classify", "tag"} & set(ft.mode))
+    log("reading the target data")
+    data, split, sources = load_data(ft, config.prepare)
+    _check_mode_fits(ft.mode, data)
+    task = build_task(data, split) if supervised else None
+    log(f"loading vectors from {ft.vectors}")
+    pretrained: Pretrained = load_pretrained(ft.vectors)
+    texts = [data.tokens[u] for u in (split.train if supervised else range(len(data)))]
+    settings = AdaptSettings(ft.adapt_epochs, ft.adapt_min_count, ft.adapt_lock, ft.split_seed)
+    names, primary = _setting_names(ft) if supervised else ([], "adapted")
+    sets, adapt_report = build_vector_sets(names, pretrained, texts, settings)
+    if "adapt" in ft.mode and adapt_report is None:
+        kv, adapt_report = adapt(pretrained, texts, settings)
+        sets["adapted"] = VectorSet("adapted", kv, False)
+    report: dict[str, Any] = {
+        "schema": REPORT_SCHEMA, "modes": list(ft.mode), "primary": primary,
+        "data": _data_summary(data, split, sources),
+        "vectors": {"source": ft.vectors, "vocab_size": len(pretrained.kv), "dim": pretrained.kv.vector_size,
+                    "has_model": pretrained.model is not None},
+    }
+    files = []
+    if "adapt" in ft.mode:
+        save_vectors(sets["adapted"].kv, stage / "adapted_vectors.bin")
+        files.append("adapted_vectors.bin")
+        adapt_report["vectors_file"] = "adapted_vectors.bin"
+    report["adapt"] = adapt_report
+    scored = {name: s.kv for name, s in sets.items() if not s.update} if supervised else \
+        {"pretrained": pretrained.kv, "adapted": sets["adapted"].kv}
+    if task is not None:
+        options = CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed,
+                               TrainOptions(ft.epochs, ft.learning_rate, ft.l2, ft.patience, ft.batch_size),
+                               ft.bigram_buckets, ft.tag_window)
+        log(f"{task.kind}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
+            f"on {split.sizes()}")
+        report[task.kind], trained = compare(task, sets, options)
+        for name, done in trained.items():
+            scored[name] = _with_rows(pretrained.kv, done)
+        if ft.update_vectors and "finetuned" in scored:
+            save_vectors(scored["finetuned"], stage / "finetuned_vectors.bin")
+            files.append("finetuned_vectors.bin")
+    report["intrinsic"] = _intrinsic(scored, ft.intrinsic_vocab) if ft.intrinsic_vocab else {}
+    files += write_plots(report, stage)
+    report["files"] = files + ["report.md", "report.json"]
+    report["config"] = dataclasses.asdict(ft)
+    return report

@@ -1,0 +1,188 @@
+"""The human side of the report: Markdown with GitHub tables, PNG plots, a terminal summary.
+
+Everything here reads the report dictionary only, so ``report.md`` and the
+plots can be regenerated from ``report.json`` alone. Plots use matplotlib's
+object API on an Agg canvas, leaving pyplot's global state alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+_TASKS = ("classify", "tag")
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_cell(v) for v in row) + " |" for row in rows]
+    return lines + [""]
+
+
+def _budget(b: float) -> str:
+    return f"{b:.0%}" if b >= 0.01 else f"{b:.1%}"
+
+
+def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str]:
+    metric, settings, best = section["metric"], section["settings"], section["best"]["setting"]
+    lines = [f"## {kind}: settings compared", "",
+             f"Full training split, {section['repeats']} repeat(s); headline score **{metric}**. "
+             f"Best on dev: **{best}** ({section['best']['chosen_on']}); each run scores the test split once. "
+             f"Primary setting: {primary}.", ""]
+    rows = []
+    for name, s in settings.items():
+        mark = f"**{name}**" if name == best else name
+        rows.append([mark, s["description"], s["dev_score"], s["test_score"]["mean"], s["test_score"]["std"],
+                     s["test_means"].get("accuracy"), s["coverage"]["test"]])
+    lines += _table(["setting", "vectors", f"dev {metric}", f"test {metric}", "± std", "test accuracy",
+                     "test token coverage"], rows)
+    lines += [f"### {kind}: learning curve (test {metric}, mean ± std)", ""]
+    budgets = section["budgets"]
+    header = ["setting"] + [f"{_budget(b)} ({settings[best]['curve'][i]['train_units']})" for i, b in enumerate(budgets)]
+    rows = [[name] + [f"{c['test_score']['mean']:.4f} ± {c['test_score']['std']:.4f}" for c in s["curve"]]
+            for name, s in settings.items()]
+    lines += _table(header, rows)
+    lines += [f"- budget {_budget(e['budget'])} skipped: {e['reason']}" for e in section["skipped_budgets"]]
+    lines += ["" if section["skipped_budgets"] else "", f"![learning curve](learning_curve_{kind}.png)", ""]
+    metrics = settings[best]["test_metrics"]
+    per = metrics.get("per_type") or metrics["per_class"]
+    lines += [f"### {kind}: {best} per {'entity type' if 'per_type' in metrics else 'class'} (test, first repeat)", ""]
+    lines += _table(["label", "precision", "recall", "F1", "support"],
+                    [[k, v["precision"], v["recall"], v["f1"], v["support"]] for k, v in per.items()])
+    confusion = metrics.get("confusion")
+    if confusion:
+        labels = confusion["labels"]
+        lines += ["Confusion matrix (rows: true, columns: predicted):", ""]
+        lines += _table(["true \\ predicted"] + labels, [[l] + row for l, row in zip(labels, confusion["matrix"])])
+        lines += [f"![confusion matrix](confusion_{kind}.png)", ""]
+    else:
+        lines += ["No confusion matrix: examples may carry several labels.", ""]
+    return lines
+
+
+def markdown(report: dict[str, Any]) -> str:
+    data, vectors = report["data"], report["vectors"]
+    lines = ["# shardvec finetune report", "",
+             f"- modes: {', '.join(report['modes'])}",
+             f"- vectors: `{vectors['source']}` ({vectors['vocab_size']} words, {vectors['dim']} dimensions, "
+             f"{'with' if vectors['has_model'] else 'without'} the trainable model)",
+             f"- data: {', '.join(f'{k} `{v}`' for k, v in data['sources'].items())} "
+             f"({data['format']}, {data['units']})",
+             f"- seconds: {report['seconds']}", "", "## Splits", ""]
+    lines += _table(["split", data["units"], "labels"],
+                    [[name, n, ", ".join(f"{k} {v}" for k, v in list(data["label_counts"][name].items())[:12])]
+                     for name, n in data["splits"].items()])
+    for kind in _TASKS:
+        if kind in report:
+            lines += _task_markdown(kind, report[kind], report["primary"])
+    if report.get("adapt"):
+        a = report["adapt"]
+        lines += ["## adapt", ""]
+        lines += _table(["key", "value"], [[k, v] for k, v in a.items() if k != "params"])
+    if report.get("intrinsic"):
+        lines += ["## Intrinsic scores", "", "Share of questions or pairs skipped as out of vocabulary in brackets.", ""]
+        rows = []
+        for name, s in report["intrinsic"].items():
+            if "skipped" in s:
+                rows.append([name, s["vocab_size"], s["skipped"], "", ""])
+                continue
+            a, w, x = s["analogy"], s["wordsim353"], s["simlex999"]
+            rows.append([name, s["vocab_size"], f"{_cell(a['accuracy'])} ({a['oov_share']:.0%})",
+                         f"{_cell(w['spearman'])} ({w['oov_share']:.0%})", f"{_cell(x['spearman'])} ({x['oov_share']:.0%})"])
+        lines += _table(["vectors", "words", "analogy accuracy", "WordSim353 Spearman", "SimLex-999 Spearman"], rows)
+    return "\n".join(lines)
+
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def plot_learning_curve(section: dict[str, Any], path: Path) -> None:
+    figure = _figure(6.4, 4.2)
+    axes = figure.add_subplot()
+    for name, s in section["settings"].items():
+        budgets = [c["budget"] for c in s["curve"]]
+        means = [c["test_score"]["mean"] for c in s["curve"]]
+        stds = [c["test_score"]["std"] for c in s["curve"]]
+        axes.errorbar(budgets, means, yerr=stds, marker="o", capsize=3, label=name)
+    axes.set_xscale("log")
+    axes.set_xlabel("share of the training split with labels")
+    axes.set_ylabel(f"test {section['metric']}")
+    axes.set_title("learning curve (mean ± std over repeats)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def plot_confusion(confusion: dict[str, Any], title: str, path: Path) -> None:
+    labels, matrix = confusion["labels"], np.asarray(confusion["matrix"])
+    size = 2.5 + 0.45 * len(labels)
+    figure = _figure(size + 1, size)
+    axes = figure.add_subplot()
+    image = axes.imshow(matrix, cmap="Blues")
+    axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")
+    axes.set_yticks(range(len(labels)), labels)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(title)
+    if len(labels) <= 20:
+        threshold = matrix.max() / 2 if matrix.size else 0
+        for (i, j), n in np.ndenumerate(matrix):
+            axes.text(j, i, str(n), ha="center", va="center", color="white" if n > threshold else "black",
+                      fontsize="small")
+    figure.colorbar(image)
+    figure.tight_layout()
+    figure.savefig(path)
+
+
+def write_plots(report: dict[str, Any], directory: Path) -> list[str]:
+    """The learning curve and best-setting confusion matrix of each task; returns file names."""
+    written = []
+    for kind in _TASKS:
+        section = report.get(kind)
+        if not section:
+            continue
+        plot_learning_curve(section, directory / f"learning_curve_{kind}.png")
+        written.append(f"learning_curve_{kind}.png")
+        best = section["best"]["setting"]
+        confusion = section["settings"][best]["test_metrics"].get("confusion")
+        if confusion:
+            plot_confusion(confusion, f"{kind}: {best} (test)", directory / f"confusion_{kind}.png")
+            written.append(f"confusion_{kind}.png")
+    return written
+
+
+def format_summary(report: dict[str, Any]) -> str:
+    """A short table for the terminal: each setting's dev and test score, the best one marked."""
+    lines = []
+    for kind in _TASKS:
+        section = report.get(kind)
+        if not section:
+            continue
+        metric, best = section["metric"], section["best"]["setting"]
+        lines.append(f"{kind}: {metric} at the full budget, {section['repeats']} repeat(s)")
+        lines.append(f"  {'setting':<12}{'dev':>8}{'test':>10}{'± std':>9}")
+        for name, s in section["settings"].items():
+            mark = "  <- best on dev" if name == best else ""
+            lines.append(f"  {name:<12}{s['dev_score']:>8.4f}{s['test_score']['mean']:>10.4f}"
+                         f"{s['test_score']['std']:>9.4f}{mark}")
+        lines += [f"  skipped budget {_budget(e['budget'])}: {e['reason']}" for e in section["skipped_budgets"]]
+    if report.get("adapt"):
+        a = report["adapt"]
+        lines.append(f"adapt: {a['words_added']} words added, {a['epochs']} epochs, output weights {a['output_weights']}")
+    lines.append(f"report: {report['output']}/report.md ({report['seconds']} s)")
+    return "\n".join(lines)

@@ -1,0 +1,78 @@
+"""The vector settings a report compares, all built from the same training texts.
+
+* ``random``: random vectors for every training word, frozen: what word
+  identity alone gives, with no pretraining at all.
+* ``target``: Word2Vec trained on the target training texts alone, frozen.
+* ``pretrained``: the pretrained vectors, frozen.
+* ``adapted``: the pretrained model trained further on the target texts, frozen.
+* ``finetuned``: the pretrained vectors, updated by the classifier's gradient.
+
+Only texts of the training split are used for the unsupervised settings, so
+no dev or test sentence ever shapes vectors that are then scored on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from shardvec.finetune.adapt import AdaptSettings, Pretrained, adapt_vectors, train_target_vectors
+from shardvec.finetune.progress import log
+
+SETTINGS = ("random", "target", "pretrained", "adapted", "finetuned")
+DESCRIPTIONS = {
+    "random": "random vectors, no pretraining (frozen)",
+    "target": "Word2Vec on the target training texts alone (frozen)",
+    "pretrained": "pretrained vectors (frozen)",
+    "adapted": "pretrained + adapt on the target texts (frozen)",
+    "finetuned": "pretrained + supervised fine-tuning of the vectors",
+}
+
+
+@dataclass(frozen=True)
+class VectorSet:
+    name: str
+    kv: Any  # gensim KeyedVectors
+    update: bool  # the classifier back-propagates into these vectors
+
+
+def random_vectors(words: list[str], dim: int, seed: int):
+    """Unit-scale Gaussian vectors (scale is irrelevant: features are standardised)."""
+    from gensim.models import KeyedVectors
+
+    kv = KeyedVectors(dim)
+    if words:
+        rng = np.random.default_rng(seed)
+        kv.add_vectors(words, (rng.standard_normal((len(words), dim)) / np.sqrt(dim)).astype(np.float32))
+    return kv
+
+
+def build_vector_sets(names: list[str], pretrained: Pretrained, texts: list[list[str]],
+                      settings: AdaptSettings) -> tuple[dict[str, VectorSet], dict[str, Any] | None]:
+    """The requested settings, in the order given, and the adapt report when adapting ran."""
+    sets: dict[str, VectorSet] = {}
+    adapt_report = None
+    for name in names:
+        if name == "random":
+            words = list(dict.fromkeys(t for s in texts for t in s))
+            sets[name] = VectorSet(name, random_vectors(words, pretrained.kv.vector_size, settings.seed), False)
+        elif name == "target":
+            log(f"training target-only Word2Vec on {len(texts)} texts")
+            sets[name] = VectorSet(name, train_target_vectors(texts, pretrained.params(settings.seed), settings), False)
+        elif name == "pretrained":
+            sets[name] = VectorSet(name, pretrained.kv, False)
+        elif name == "adapted":
+            kv, adapt_report = adapt(pretrained, texts, settings)
+            sets[name] = VectorSet(name, kv, False)
+        elif name == "finetuned":
+            sets[name] = VectorSet(name, pretrained.kv, True)
+    return sets, adapt_report
+
+
+def adapt(pretrained: Pretrained, texts: list[list[str]], settings: AdaptSettings):
+    log(f"adapting the pretrained model on {len(texts)} texts ({settings.epochs} epochs)")
+    kv, report = adapt_vectors(pretrained, texts, settings)
+    log(f"adapted: {report['words_added']} words added, output weights {report['output_weights']}")
+    return kv, report
