@@ -1,0 +1,99 @@
+"""Real English text for the benchmarks, obtained at bench time and never committed.
+
+Debian packages carry large real text: a dictionary (GCIDE), WordNet glosses,
+fortunes, Perl's manual and the Python and Linux kernel documentation (reST
+sources and real HTML pages). The Brown Corpus comes from ``../shared/data/brown.tar.gz``
+when it is there. Everything is cached under ``$SHARDVEC_BENCH_CACHE``
+(default ``~/.cache/shardvec-bench``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+PACKAGES = ("dict-gcide", "wordnet-base", "fortunes", "python3.11-doc", "linux-doc-6.1", "perl-doc")
+REPO = Path(__file__).resolve().parents[1]
+BROWN = REPO.parent / "shared" / "data" / "brown.tar.gz"
+
+
+def cache_dir() -> Path:
+    path = Path(os.environ.get("SHARDVEC_BENCH_CACHE", Path.home() / ".cache" / "shardvec-bench"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def fetch_packages(cache: Path | None = None) -> Path:
+    """Download and unpack the Debian packages once; return the unpacked root."""
+    cache = cache or cache_dir()
+    root = cache / "debian"
+    marker = root / ".complete"
+    if marker.exists():
+        return root
+    debs = cache / "debs"
+    debs.mkdir(exist_ok=True)
+    print(f"[bench] downloading {', '.join(PACKAGES)}", file=sys.stderr)
+    subprocess.run(["apt-get", "download", "-q", *PACKAGES], cwd=debs, check=True)
+    root.mkdir(exist_ok=True)
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
+    marker.touch()
+    return root
+
+
+def brown_sentences(cache: Path | None = None) -> Path | None:
+    """The Brown Corpus as plain text, one file per source file, tags removed.
+
+    Returns None when ``../shared/data/brown.tar.gz`` is missing.
+    """
+    if not BROWN.exists():
+        print(f"[bench] {BROWN} is missing: the Brown Corpus is left out", file=sys.stderr)
+        return None
+    out = (cache or cache_dir()) / "brown-plain"
+    if (out / ".complete").exists():
+        return out
+    out.mkdir(exist_ok=True)
+    with tarfile.open(BROWN) as tar:
+        for member in tar:
+            name = Path(member.name).name
+            if not member.isfile() or not re.fullmatch(r"c[a-r]\d\d", name):
+                continue
+            raw = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
+            lines = [" ".join(tok.rsplit("/", 1)[0] for tok in line.split())
+                     for line in raw.splitlines() if line.strip()]
+            (out / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (out / ".complete").touch()
+    return out
+
+
+def text_inputs(cache: Path | None = None) -> list[Path]:
+    """Plain-text inputs (documentation sources, dictionary, glosses, scripture, fortunes, Brown)."""
+    root = fetch_packages(cache)
+    share = root / "usr" / "share"
+    files = sorted((share / "doc" / "python3.11" / "html" / "_sources").rglob("*.txt"))
+    files += sorted((share / "doc" / "linux-doc-6.1" / "html" / "_sources").rglob("*.txt"))
+    files += sorted((share / "perl").rglob("*.pod"))
+    files += sorted((share / "dictd").glob("*.dict.dz"))
+    files += sorted((share / "wordnet").glob("data.*"))
+    files += sorted(p for p in (share / "games" / "fortunes").glob("*") if p.is_file() and not p.suffix)
+    brown = brown_sentences(cache)
+    if brown:
+        files += sorted(brown.glob("*.txt"))
+    return files
+
+
+def html_inputs(cache: Path | None = None) -> list[Path]:
+    """Real web-like HTML pages (the Python and Linux kernel documentation)."""
+    doc = fetch_packages(cache) / "usr" / "share" / "doc"
+    return sorted(p for d in ("python3.11", "linux-doc-6.1") for p in (doc / d / "html").rglob("*.html")
+                  if "_sources" not in p.parts)
+
+
+if __name__ == "__main__":
+    for label, files in (("text", text_inputs()), ("html", html_inputs())):
+        size = sum(f.stat().st_size for f in files)
+        print(f"{label}: {len(files)} files, {size / 2**20:.1f} MiB")
