@@ -102,7 +102,7 @@ def test_train_each_merge_mode_writes_loadable_vectors(corpus: Path, tmp_path: P
 
     cfg = small_config()
     cfg.train.corpus, cfg.train.output, cfg.train.merge = str(corpus), str(tmp_path / "vectors"), merge
-    cfg.train.write_text = True
+    cfg.train.write_text = cfg.train.write_kv = True
     out = api.train(cfg)
     assert (out / "_SUCCESS").is_file()
     vocab = Vocab.read(corpus / "vocab.parquet")
@@ -110,6 +110,8 @@ def test_train_each_merge_mode_writes_loadable_vectors(corpus: Path, tmp_path: P
     assert kv.index_to_key == vocab.words and kv.vector_size == 32
     text = KeyedVectors.load_word2vec_format(str(out / "vectors.txt"), binary=False)
     assert np.allclose(text.vectors, kv.vectors, atol=1e-5)
+    mapped = KeyedVectors.load(str(out / "vectors.kv"), mmap="r")
+    assert isinstance(mapped.vectors, np.memmap) and np.array_equal(mapped.vectors, kv.vectors)
 
     vectors = np.load(out / "model" / "vectors.npy", allow_pickle=False)
     output = np.load(out / "model" / "output_weights.npy", allow_pickle=False)

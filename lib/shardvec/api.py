@@ -123,7 +123,7 @@ def train(config: Config) -> Path:
     train_seconds = time.perf_counter() - started
 
     save_model(output / "model", weights, vocab, meta)
-    files = write_vectors(output, vocab, weights.vectors, tc.write_text)
+    files = write_vectors(output, vocab, weights.vectors, tc.write_text, tc.write_kv)
     tokens = sum(corpus.shard_tokens)
     report: dict[str, Any] = {
         "schema": TRAIN_SCHEMA, "created": _now(), "corpus": str(corpus.root), "vocab_size": len(vocab),

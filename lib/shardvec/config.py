@@ -100,6 +100,7 @@ class TrainConfig:
     rounds_per_epoch: int = _doc(10, "periodic merge: synchronisations per epoch")
     lr_scale: float = _doc(0.0, "periodic merge: learning-rate multiplier while averaging; 0 means the number of shards")
     write_text: bool = _doc(False, "also write vectors.txt (word2vec text format)")
+    write_kv: bool = _doc(False, "also write vectors.kv (gensim's format, memory-mappable; a pickle: trusted use only)")
     evaluate: bool = _doc(True, "run the intrinsic evaluation at the end and put it in the report")
     overwrite: bool = _doc(False, "replace an existing output directory")
     resume: bool = _doc(False, "continue from the last checkpoint in the output directory")

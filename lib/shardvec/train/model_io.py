@@ -91,8 +91,14 @@ def latest_checkpoint(output: Path) -> SavedModel | None:
     return None
 
 
-def write_vectors(output: Path, vocab: Vocab, vectors: np.ndarray, write_text: bool) -> list[str]:
-    """``vectors.bin`` (word2vec binary), ``vectors.parquet`` and optionally ``vectors.txt``."""
+def write_vectors(output: Path, vocab: Vocab, vectors: np.ndarray, write_text: bool = False,
+                  write_kv: bool = False) -> list[str]:
+    """``vectors.bin`` (word2vec binary), ``vectors.parquet``, optionally ``vectors.txt`` and ``vectors.kv``.
+
+    ``vectors.kv`` is gensim's native format, a pickle: fast to open with
+    ``KeyedVectors.load(path, mmap="r")`` because the matrix is a separate
+    ``.npy`` that is memory-mapped, not read. Load it only from a trusted source.
+    """
     from gensim.models import KeyedVectors
 
     kv = KeyedVectors(vectors.shape[1])
@@ -104,6 +110,9 @@ def write_vectors(output: Path, vocab: Vocab, vectors: np.ndarray, write_text: b
     if write_text:
         _save_w2v(kv, output / "vectors.txt", binary=False)
         written.append("vectors.txt")
+    if write_kv:
+        kv.save(str(output / "vectors.kv"), separately=["vectors"])
+        written.append("vectors.kv")
     d = vectors.shape[1]
     flat = pa.array(vectors.astype(np.float32).reshape(-1))
     table = pa.table({"word": vocab.words, "count": vocab.counts,
