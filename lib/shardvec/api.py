@@ -18,10 +18,6 @@ from shardvec.errors import ConfigError, InputError
 from shardvec.outputs import local_path, mark_success, prepare_output_dir, staged_directory, write_json_atomic
 from shardvec.versions import library_versions
 
-# Spark hashes sentences into shards with xxhash64 and its fixed default seed.
-SHARD_HASH_SEED = 42
-
-
 def _require(value: Any, key: str, flag: str) -> None:
     if not value:
         raise ConfigError(f"{key} is not set: give {flag} or --set {key}=...")
@@ -34,29 +30,27 @@ def _now() -> str:
 def prepare(config: Config) -> Path:
     """Spark: raw input files -> ``shards/*.parquet``, ``vocab.parquet``, ``manifest.json``."""
     from shardvec.corpus import CORPUS_SCHEMA
-    from shardvec.readers import FORMATS, list_input_files
+    from shardvec.readers import expand_inputs
 
     prep = config.prepare
     _require(prep.input, "prepare.input", "--input PATH")
     _require(prep.output, "prepare.output", "--output DIR")
-    if prep.format not in FORMATS:
-        raise ConfigError(f"prepare.format must be one of {', '.join(FORMATS)}; got {prep.format!r}")
-    if prep.shards < 0 or config.vocab.min_count < 1 or config.vocab.max_vocab_size < 0:
-        raise ConfigError("prepare.shards and vocab.max_vocab_size must be >= 0 and vocab.min_count >= 1")
-    files = list_input_files(prep.input)
-    if not files:
+    _check_prepare(config)
+    locations = expand_inputs(prep.input)
+    if not any(loc.files for loc in locations):
         raise InputError(f"no input files found under {', '.join(prep.input)}")
     output = local_path(prep.output)
 
+    from shardvec.spark.dedup import MINHASH_SEED
     from shardvec.spark.prepare_job import run_prepare
     from shardvec.spark.session import spark_session
 
     spark = spark_session(config.spark)
     started = time.perf_counter()
     with staged_directory(output, prep.overwrite) as staging:
-        body = run_prepare(spark, config, files, staging)
+        body = run_prepare(spark, config, locations, staging)
         manifest = {"schema": CORPUS_SCHEMA, "created": _now(), **body,
-                    "seconds": round(time.perf_counter() - started, 2), "seed": SHARD_HASH_SEED,
+                    "seconds": round(time.perf_counter() - started, 2), "seed": MINHASH_SEED,
                     "config": config.to_dict(), "versions": library_versions()}
         write_json_atomic(staging / "manifest.json", manifest)
     r = manifest["records"]
@@ -64,6 +58,30 @@ def prepare(config: Config) -> Path:
           f"{manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
           f"{manifest['vocab']['size']} -> {output}", file=sys.stderr)
     return output
+
+
+def _check_prepare(config: Config) -> None:
+    """One-line errors for prepare settings no run could honour."""
+    from shardvec.readers import FORMATS
+    from shardvec.text.pii import PII_KINDS
+
+    prep = config.prepare
+    choices = {"prepare.format": ([prep.format], FORMATS), "prepare.text_document": ([prep.text_document], ("line", "file")),
+               "prepare.dedup": (prep.dedup, ("exact", "lines", "near")), "prepare.mask_pii": (prep.mask_pii, PII_KINDS)}
+    for key, (values, allowed) in choices.items():
+        for value in values:
+            if value not in allowed:
+                raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+    if prep.shards < 0 or config.vocab.min_count < 1 or config.vocab.max_vocab_size < 0:
+        raise ConfigError("prepare.shards and vocab.max_vocab_size must be >= 0 and vocab.min_count >= 1")
+    if not 0 <= prep.phrase_passes <= 4:
+        raise ConfigError(f"prepare.phrase_passes must be 0 to 4; got {prep.phrase_passes}")
+    if not 0.0 < prep.near_dup_threshold <= 1.0 or prep.minhash_perm < 2 or prep.minhash_ngram < 1:
+        raise ConfigError("prepare.near_dup_threshold must be in (0, 1], prepare.minhash_perm >= 2 "
+                          "and prepare.minhash_ngram >= 1")
+    if prep.max_record_bytes < 1 or prep.max_sentence_length < 1 or prep.min_sentence_tokens < 1:
+        raise ConfigError("prepare.max_record_bytes, prepare.max_sentence_length and "
+                          "prepare.min_sentence_tokens must be >= 1")
 
 
 def train(config: Config) -> Path:

@@ -17,7 +17,11 @@ from shardvec.errors import ShardvecError
 # flag destination -> config key; a flag left unset leaves the key to the lower layers.
 FLAG_KEYS: dict[str, dict[str, str]] = {
     "prepare": {"input": "prepare.input", "output": "prepare.output", "format": "prepare.format",
-                "text_field": "prepare.text_field", "shards": "prepare.shards", "master": "spark.master",
+                "text_field": "prepare.text_field", "text_document": "prepare.text_document",
+                "quality": "prepare.quality", "languages": "prepare.languages", "mask_pii": "prepare.mask_pii",
+                "dedup": "prepare.dedup", "fold_numbers": "prepare.fold_numbers", "phrases": "prepare.phrase_passes",
+                "min_count": "vocab.min_count", "max_vocab_size": "vocab.max_vocab_size",
+                "shards": "prepare.shards", "master": "spark.master",
                 "overwrite": "prepare.overwrite", "fail_on_bad_input": "prepare.fail_on_bad_input"},
     "train": {"corpus": "train.corpus", "output": "train.output", "scheduler": "dask.scheduler",
               "merge": "train.merge", "overwrite": "train.overwrite", "resume": "train.resume"},
@@ -52,9 +56,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("prepare", help="Spark: raw corpora -> clean sentence shards + vocabulary")
     _flag(p, "--input", "input files, directories or globs", nargs="+", metavar="PATH")
     _flag(p, "--output", "corpus output directory", metavar="DIR")
-    _flag(p, "--format", "auto, text, jsonl, parquet, wiki")
+    _flag(p, "--format", "auto, text, html, jsonl, parquet, warc (also WET), wiki")
     _flag(p, "--text-field", "JSONL field / Parquet column with the text", dest="text_field")
-    _flag(p, "--shards", "number of output shards", type=int)
+    _flag(p, "--text-document", "plain text: one document per 'line' or per 'file'", dest="text_document")
+    _switch(p, "--quality", "drop documents failing the Gopher/C4 quality rules (thresholds in [prepare])")
+    _flag(p, "--languages", "keep only these languages (ISO 639-1 codes)", nargs="+", metavar="CODE")
+    _flag(p, "--mask-pii", "mask email, ip and/or phone", nargs="+", dest="mask_pii", metavar="KIND")
+    _flag(p, "--dedup", "exact, lines and/or near", nargs="+", metavar="MODE")
+    _switch(p, "--fold-numbers", "replace every digit by 0")
+    _flag(p, "--phrases", "word2phrase passes (0-4): new york -> new_york", type=int, metavar="PASSES")
+    _flag(p, "--min-count", "leave rarer words out of the vocabulary", type=int, dest="min_count")
+    _flag(p, "--max-vocab-size", "keep at most this many words", type=int, dest="max_vocab_size")
+    _flag(p, "--shards", "number of output shards (balanced by tokens)", type=int)
     _flag(p, "--master", "Spark master URL (default: spark-submit's, else local[*])")
     _switch(p, "--overwrite", "replace an existing output directory")
     _switch(p, "--fail-on-bad-input", "stop on a damaged input file instead of reporting it")

@@ -199,12 +199,13 @@ def _read_delimited(path: Path, options: ReadOptions, delimiter: str):
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
         reader = csv.DictReader(fh, delimiter=delimiter)
         try:
+            columns = reader.fieldnames
             rows = list(reader)
         except csv.Error as exc:
             raise InputError(f"{path}:{reader.line_num}: not valid {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}") from None
-    if reader.fieldnames is None:
+    if columns is None:
         raise InputError(f"{path} is empty")
-    return _read_rows(path, options, rows, list(reader.fieldnames))
+    return _read_rows(path, options, rows, list(columns))
 
 
 def _read_jsonl(path: Path, options: ReadOptions):

@@ -4,7 +4,8 @@ Subsets and seeds depend only on the split seed, the budget and the repeat,
 never on the setting, so settings are compared on identical training data
 and identical shuffles. Each run early-stops on dev and then scores the test
 split once. The best setting is the one with the highest mean dev score at
-the full budget; test scores play no part in any choice.
+the full budget (ties go to the lower dev loss); test scores play no part
+in any choice.
 """
 
 from __future__ import annotations
@@ -101,6 +102,7 @@ def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarra
         "coverage": {name: words.coverage([task.data.tokens[u] for u in getattr(task.split, name)])
                      for name in ("train", "test")},
         "dev_score": full["dev_score"]["mean"],
+        "dev_loss": round(float(np.mean([min(r["dev_losses"]) for r in full["runs"]])), 5),
         "test_score": full["test_score"],
         "test_means": {k: round(float(np.mean([r["test"][k] for r in full["runs"]])), 4)
                        for k in full["runs"][0]["test"]},
@@ -122,7 +124,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         results[name], done = run_setting(task, vectors, plan, options)
         if done is not None:
             trained[name] = done
-    best = max(results, key=lambda n: results[n]["dev_score"])
+    best = max(results, key=lambda n: (results[n]["dev_score"], -results[n]["dev_loss"]))
     section = {
         "metric": task.metric, "labels": task.labels, "multilabel": task.multilabel, "bio": task.bio,
         "budgets": list(plan), "skipped_budgets": skipped, "repeats": options.repeats,

@@ -80,9 +80,6 @@ def entity_metrics(truth: list[list[str]], pred: list[list[str]]) -> dict[str, A
         g = {e for e in gold if e[1] == t}
         f = {e for e in found if e[1] == t}
         per_type[t] = {**_prf(len(g & f), len(f - g), len(g - f)), "support": len(g)}
-    tokens = sum(len(t) for t in truth)
-    correct = sum(a == b for ts, ps in zip(truth, pred) for a, b in zip(ts, ps))
     return {"sentences": len(truth), "entities": len(gold), "predicted_entities": len(found),
-            "token_accuracy": round(correct / tokens, 4) if tokens else 0.0,
             **_averages(per_type, len(gold & found), len(found - gold), len(gold - found)),
             "per_type": per_type}

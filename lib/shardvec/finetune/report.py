@@ -51,7 +51,7 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
             for name, s in settings.items()]
     lines += _table(header, rows)
     lines += [f"- budget {_budget(e['budget'])} skipped: {e['reason']}" for e in section["skipped_budgets"]]
-    lines += ["" if section["skipped_budgets"] else "", f"![learning curve](learning_curve_{kind}.png)", ""]
+    lines += ["", f"![learning curve](learning_curve_{kind}.png)", ""]
     metrics = settings[best]["test_metrics"]
     per = metrics.get("per_type") or metrics["per_class"]
     lines += [f"### {kind}: {best} per {'entity type' if 'per_type' in metrics else 'class'} (test, first repeat)", ""]

@@ -61,7 +61,10 @@ class Task:
         return WindowEncoder(words, self.data.tokens, window, update)
 
     def score(self, units: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
-        """Metrics of ``predicted`` (indicator rows for ``self.examples(units)``)."""
+        """Metrics of ``predicted`` (indicator rows for ``self.examples(units)``).
+
+        BIO tagging is scored on entities, plus token accuracy and the token confusion matrix.
+        """
         truth = self.targets[self.examples(units)]
         metrics = class_metrics(truth, predicted, self.labels)
         if not self.bio:
@@ -73,7 +76,7 @@ class Task:
             pred_seqs.append(tags[start:start + n])
             start += n
         return {**entity_metrics([list(self.data.labels[u]) for u in units], pred_seqs),
-                "confusion": metrics.get("confusion")}
+                "accuracy": metrics["accuracy"], "confusion": metrics.get("confusion")}
 
 
 def build_task(data: Dataset, split: Split) -> Task:

@@ -10,12 +10,28 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\uf
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 
 
-def normalize_text(text: str) -> str:
-    """NFKC-normalize, drop control characters and collapse runs of spaces.
+def repair_mojibake(text: str) -> str:
+    """Undo UTF-8 read as Latin-1/cp1252 (``donâ€™t`` -> ``don’t``) with ftfy.
+
+    ftfy is only asked about non-ASCII text that its badness heuristic flags:
+    ASCII cannot be mojibake, and most text is clean, so the cost stays small.
+    """
+    if text.isascii():
+        return text
+    import ftfy
+    from ftfy.badness import is_bad
+
+    return ftfy.fix_encoding(text) if is_bad(text) else text
+
+
+def normalize_text(text: str, fix_mojibake: bool = True) -> str:
+    """Repair mojibake, NFKC-normalize, drop control characters and collapse runs of spaces.
 
     NFKC folds compatibility forms (ligatures, full-width letters) so that the
     same word is one vocabulary entry whatever its encoding history.
     """
+    if fix_mojibake:
+        text = repair_mojibake(text)
     text = unicodedata.normalize("NFKC", text)
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()

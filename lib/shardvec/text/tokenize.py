@@ -1,8 +1,9 @@
 """Sentences of tokens from normalized text.
 
 The token pattern is Unicode-aware (letters and digits of any script), keeps
-inner apostrophes and hyphens (``don't``, ``state-of-the-art``) and drops
-punctuation, which Word2Vec would only learn as noise.
+inner apostrophes and hyphens (``don't``, ``state-of-the-art``) and PII
+placeholders (``<email>``), and drops punctuation, which Word2Vec would only
+learn as noise.
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ import re
 from dataclasses import dataclass
 from typing import Iterator
 
-_TOKEN = re.compile(r"[^\W_]+(?:['’\-][^\W_]+)*")
+from shardvec.text.pii import PLACEHOLDERS
+
+_TOKEN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()) + r"|[^\W_]+(?:['’\-][^\W_]+)*")
 # A sentence ends at . ! ? (optionally followed by quotes/brackets) before
 # whitespace, or at a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True)
@@ -24,15 +28,20 @@ class TokenizerSettings:
     lowercase: bool = True
     min_sentence_tokens: int = 2
     max_sentence_length: int = 10000
+    fold_numbers: bool = False
 
 
 def split_sentences(text: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(text) if s and not s.isspace()]
 
 
-def tokenize(sentence: str, lowercase: bool = True) -> list[str]:
+def tokenize(sentence: str, lowercase: bool = True, fold_numbers: bool = False) -> list[str]:
+    """Word tokens of one sentence; with ``fold_numbers`` every digit becomes 0 (``1984`` -> ``0000``),
+    so years and prices share a few vocabulary entries instead of thousands."""
     if lowercase:
         sentence = sentence.lower()
+    if fold_numbers:
+        sentence = _DIGIT.sub("0", sentence)
     return _TOKEN.findall(sentence)
 
 
@@ -44,7 +53,7 @@ def sentences_from_text(text: str, settings: TokenizerSettings) -> Iterator[list
     """
     step = settings.max_sentence_length
     for sentence in split_sentences(text):
-        tokens = tokenize(sentence, settings.lowercase)
+        tokens = tokenize(sentence, settings.lowercase, settings.fold_numbers)
         for start in range(0, len(tokens), step):
             piece = tokens[start:start + step]
             if len(piece) >= settings.min_sentence_tokens:

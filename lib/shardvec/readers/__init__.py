@@ -1,0 +1,91 @@
+"""Read raw input files into documents, accounting for every record.
+
+One module per format, all yielding the events of :mod:`.base`; storage is
+reached only through :mod:`.fs`. :func:`read_file` picks the reader (from
+``--format`` or by sniffing the file) and turns any damage into a
+:class:`FileStatus` instead of an exception.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import zlib
+from typing import Callable, Iterator
+
+from shardvec.readers.base import Document, Dropped, Event, FileStatus, ReaderSettings
+from shardvec.readers.fs import InputLocation, expand_inputs, filesystem_for, list_input_files, open_input
+from shardvec.readers.jsonl import read_jsonl
+from shardvec.readers.parquet import read_parquet
+from shardvec.readers.text import read_html, read_text
+from shardvec.readers.warc import read_warc
+from shardvec.readers.wiki import read_wiki
+
+__all__ = ["FORMATS", "Document", "Dropped", "Event", "FileStatus", "InputLocation", "ReaderSettings",
+           "detect_format", "expand_inputs", "list_input_files", "read_file"]
+
+READERS: dict[str, Callable[[str, ReaderSettings], Iterator[Event]]] = {
+    "text": read_text,
+    "html": read_html,
+    "jsonl": read_jsonl,
+    "parquet": read_parquet,
+    "warc": read_warc,
+    "wiki": read_wiki,
+}
+FORMATS = ("auto", *READERS)
+_SNIFF_BYTES = 4096
+# What a damaged file raises while being read (SyntaxError: xml.etree.ParseError
+# on a cut-off dump; zstd and pyarrow errors are subclasses of these).
+_DAMAGE = (EOFError, gzip.BadGzipFile, OSError, ValueError, lzma.LZMAError, zlib.error, SyntaxError)
+
+
+def detect_format(path: str) -> str:
+    """Guess the format from the file's first (decompressed) bytes, then from its name."""
+    with filesystem_for(path).open(path) as raw:
+        if raw.read(4) == b"PAR1":
+            return "parquet"
+    try:
+        with open_input(path) as fh:
+            head = fh.read(_SNIFF_BYTES).lstrip()
+    except _DAMAGE:
+        head = b""
+    lower = head[:512].lower()
+    name = path.lower()
+    if head.startswith(b"<mediawiki"):
+        return "wiki"
+    if head.startswith(b"WARC/"):
+        return "warc"
+    if head.startswith(b"{"):
+        return "jsonl"
+    if lower.startswith((b"<!doctype html", b"<html")) or name.endswith((".html", ".htm", ".xhtml")):
+        return "html"
+    if ".jsonl" in name or name.endswith(".json"):
+        return "jsonl"
+    return "text"
+
+
+def _is_binary(path: str) -> bool:
+    """NUL bytes in the first decompressed block: not text, whatever its name says."""
+    with open_input(path) as fh:
+        return b"\x00" in fh.read(_SNIFF_BYTES)
+
+
+def read_file(path: str, settings: ReaderSettings) -> Iterator[Event]:
+    """Every event of one file, ending with its FileStatus; never raises on bad data."""
+    fmt = settings.format
+    records = 0
+    try:
+        if fmt == "auto":
+            fmt = detect_format(path)
+        if fmt in ("text", "html", "jsonl") and _is_binary(path):
+            yield FileStatus(path, "unreadable", 0, fmt, "binary file (NUL bytes), not text")
+            return
+        for event in READERS[fmt](path, settings):
+            if isinstance(event, FileStatus):
+                yield event
+                return
+            records += 1
+            yield event
+    except _DAMAGE as exc:
+        status = "truncated" if records else "unreadable"
+        yield FileStatus(path, status, records, fmt, f"{type(exc).__name__}: {exc}")

@@ -1,0 +1,192 @@
+"""Deduplication distributed by Spark; the rules are :mod:`shardvec.text.dedup`.
+
+Every function takes and returns DataFrames of the record schema; nothing is
+collected to the driver (the only actions are counts that decide when the
+connected-components loop has converged). Duplicates become ``drop`` rows
+with reason ``exact_duplicate``, ``near_duplicate`` or ``duplicate_lines``;
+the representative kept of a group is the longest document, ties broken by
+the smallest ``doc_id``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from shardvec.spark.records import RECORD_SCHEMA, to_batch
+from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines
+
+EXACT = "exact_duplicate"
+NEAR = "near_duplicate"
+LINES = "duplicate_lines"
+MINHASH_SEED = 1
+_SIGNATURE_DDL = "doc_id string, length long, signature array<long>, bands array<long>"
+_LINES_DDL = "doc_id string, line_idx int, line_key long"
+
+
+def _representative_window(group_col: str):  # type: ignore[no-untyped-def]
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    return Window.partitionBy(group_col).orderBy(F.desc("length"), F.asc("doc_id"))
+
+
+def mark_dropped(records, dropped, reason: str):  # type: ignore[no-untyped-def]
+    """Turn the documents listed in ``dropped`` (column doc_id) into drop rows with ``reason``."""
+    from pyspark.sql import functions as F
+
+    flagged = records.join(dropped.select("doc_id", F.lit(True).alias("_dup")), "doc_id", "left")
+    hit = F.col("_dup").isNotNull() & (F.col("kind") == "doc")
+    return flagged.select(*[
+        F.when(hit, F.lit(reason)).otherwise(F.col("reason")).alias("reason") if name == "reason"
+        else F.when(hit, F.lit("drop")).otherwise(F.col("kind")).alias("kind") if name == "kind"
+        else F.when(hit, F.lit(None)).otherwise(F.col("text")).alias("text") if name == "text"
+        else F.col(name) for name in RECORD_SCHEMA.names])
+
+
+def exact_duplicates(records):  # type: ignore[no-untyped-def]
+    """Documents whose normalized text (``exact_key``) another, preferred document shares."""
+    from pyspark.sql import functions as F
+
+    docs = records.where("kind = 'doc'").select("doc_id", "exact_key", F.length("text").alias("length"))
+    ranked = docs.withColumn("rank", F.row_number().over(_representative_window("exact_key")))
+    return ranked.where("rank > 1").select("doc_id")
+
+
+def _signature_step(num_perm: int, ngram: int, bands: int, rows: int):  # type: ignore[no-untyped-def]
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            ids, lengths, sigs, keys = [], [], [], []
+            for doc_id, text in zip(batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()):
+                sig = minhash(text, num_perm, ngram, MINHASH_SEED)
+                ids.append(doc_id), lengths.append(len(text)), sigs.append(sig.tolist())
+                keys.append(band_keys(sig, bands, rows))
+            yield pa.RecordBatch.from_pydict(
+                {"doc_id": ids, "length": lengths, "signature": sigs, "bands": keys},
+                schema=pa.schema([("doc_id", pa.string()), ("length", pa.int64()),
+                                  ("signature", pa.list_(pa.int64())), ("bands", pa.list_(pa.int64()))]))
+
+    return run
+
+
+def near_duplicates(records, threshold: float, num_perm: int, ngram: int):  # type: ignore[no-untyped-def]
+    """Documents in a MinHash-LSH cluster whose representative is another document.
+
+    Candidates share a band key; each is linked to the smallest id of its
+    bucket (a star, linear in the bucket size) if their estimated Jaccard
+    similarity reaches ``threshold``; clusters are the connected components.
+    """
+    from pyspark import StorageLevel
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    bands, rows = lsh_params(threshold, num_perm)
+    sigs = (records.where("kind = 'doc'").select("doc_id", "text")
+            .mapInArrow(_signature_step(num_perm, ngram, bands, rows), _SIGNATURE_DDL)
+            .persist(StorageLevel.MEMORY_AND_DISK))
+    buckets = sigs.select("doc_id", F.posexplode("bands").alias("band", "key"))
+    edges = (buckets.withColumn("root", F.min("doc_id").over(Window.partitionBy("band", "key")))
+             .where("doc_id != root").select(F.col("root").alias("src"), F.col("doc_id").alias("dst")).distinct())
+    a, b = sigs.select("doc_id", "signature").alias("a"), sigs.select("doc_id", "signature").alias("b")
+    same = F.expr(f"aggregate(zip_with(a.signature, b.signature, (x, y) -> if(x = y, 1, 0)), 0, (s, v) -> s + v)")
+    verified = (edges.join(a, F.col("src") == F.col("a.doc_id")).join(b, F.col("dst") == F.col("b.doc_id"))
+                .where(same >= F.lit(threshold * num_perm)).select("src", "dst"))
+    components = connected_components(verified)
+    ranked = (components.join(sigs.select("doc_id", "length"), components.node == sigs.doc_id)
+              .withColumn("rank", F.row_number().over(_representative_window("component"))))
+    return ranked.where("rank > 1").select("doc_id"), sigs
+
+
+def connected_components(edges, max_rounds: int = 100):  # type: ignore[no-untyped-def]
+    """(node, component) for every node of ``edges`` (src, dst); component is the smallest node id.
+
+    Min-label propagation with pointer jumping: each round a node takes the
+    smallest label among its neighbours, then the label of its label, so
+    long chains collapse in about log(diameter) rounds. Each round's labels
+    are checkpointed to keep the plan short; the loop stops when no label
+    changes (a count, the only thing the driver sees).
+    """
+    from pyspark.sql import functions as F
+
+    und = edges.select(F.col("src").alias("a"), F.col("dst").alias("b")).union(
+        edges.select(F.col("dst").alias("a"), F.col("src").alias("b"))).distinct().localCheckpoint()
+    labels = (und.groupBy(F.col("a").alias("node")).agg(F.min("b").alias("m"))
+              .select("node", F.least("node", "m").alias("label")).localCheckpoint())
+    for _ in range(max_rounds):
+        offered = (und.join(labels.withColumnRenamed("node", "b"), "b")
+                   .groupBy(F.col("a").alias("node")).agg(F.min("label").alias("offer")))
+        stepped = (labels.join(offered, "node", "left")
+                   .select("node", F.least("label", F.coalesce("offer", "label")).alias("label")))
+        jumped = (stepped.alias("x").join(stepped.alias("y"), F.col("x.label") == F.col("y.node"), "left")
+                  .select(F.col("x.node").alias("node"),
+                          F.least("x.label", F.coalesce("y.label", "x.label")).alias("label"))).localCheckpoint()
+        changed = jumped.join(labels.withColumnRenamed("label", "old"), "node").where("label != old").count()
+        labels = jumped
+        if changed == 0:
+            return labels.withColumnRenamed("label", "component")
+    print(f"[prepare] connected components did not converge in {max_rounds} rounds", file=sys.stderr)
+    return labels.withColumnRenamed("label", "component")
+
+
+def _line_keys_step(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        ids, idxs, keys = [], [], []
+        for doc_id, text in zip(batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()):
+            for i, key in enumerate(line_keys(text)):
+                if key is not None:
+                    ids.append(doc_id), idxs.append(i), keys.append(key)
+        yield pa.RecordBatch.from_pydict({"doc_id": ids, "line_idx": idxs, "line_key": keys},
+                                         schema=pa.schema([("doc_id", pa.string()), ("line_idx", pa.int32()),
+                                                           ("line_key", pa.int64())]))
+
+
+def _remove_lines_step(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        rows = batch.to_pylist()
+        for row in rows:
+            text = remove_lines(row["text"], set(row.pop("drop_lines")))
+            if text:
+                row["text"] = text
+            else:
+                row.update(kind="drop", reason=LINES, text=None)
+        yield to_batch(rows)
+
+
+def remove_duplicate_lines(records):  # type: ignore[no-untyped-def]
+    """CCNet-style: a normalized line seen before (smaller doc_id, then line index) is removed;
+    a document left without lines is dropped as ``duplicate_lines``."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from shardvec.spark.records import RECORD_DDL
+
+    docs = records.where("kind = 'doc'")
+    lines = docs.select("doc_id", "text").mapInArrow(_line_keys_step, _LINES_DDL)
+    first = Window.partitionBy("line_key").orderBy("doc_id", "line_idx")
+    repeated = (lines.withColumn("rank", F.row_number().over(first)).where("rank > 1")
+                .groupBy("doc_id").agg(F.collect_list("line_idx").alias("drop_lines")))
+    touched = docs.join(repeated, "doc_id").select(*RECORD_SCHEMA.names, "drop_lines")
+    rewritten = touched.mapInArrow(_remove_lines_step, RECORD_DDL)
+    untouched = records.join(repeated.select("doc_id"), "doc_id", "left_anti").select(*RECORD_SCHEMA.names)
+    return untouched.unionByName(rewritten)
+
+
+def apply_dedup(records, modes: list[str], threshold: float, num_perm: int, ngram: int):  # type: ignore[no-untyped-def]
+    """Exact, then near, then line dedup, as asked; whole-document reasons come first so a
+    duplicated document is reported as such, not as a document of duplicated lines."""
+    from pyspark import StorageLevel
+
+    cached = []
+    if "exact" in modes:
+        records = mark_dropped(records, exact_duplicates(records), EXACT).persist(StorageLevel.MEMORY_AND_DISK)
+        cached.append(records)
+    if "near" in modes:
+        dups, sigs = near_duplicates(records, threshold, num_perm, ngram)
+        records = mark_dropped(records, dups, NEAR).persist(StorageLevel.MEMORY_AND_DISK)
+        cached += [sigs, records]
+    if "lines" in modes:
+        records = remove_duplicate_lines(records)
+    return records, cached

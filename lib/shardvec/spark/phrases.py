@@ -1,0 +1,58 @@
+"""word2phrase passes with counts distributed by Spark; scoring and joining are
+:mod:`shardvec.text.phrases`.
+
+Unigram and bigram counts and the scores are Spark aggregations and joins;
+only the bigrams that pass the threshold reach the driver, to be broadcast
+to the join step (word2phrase itself keeps them in memory the same way).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from shardvec.spark.records import RECORD_DDL, phrase_step
+
+
+def find_phrases(sentences, threshold: float, min_count: int) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """Bigrams of ``sentences`` (a tokens column) whose word2phrase score exceeds ``threshold``."""
+    from pyspark.sql import functions as F
+
+    words = sentences.select(F.explode("tokens").alias("w"))
+    total = words.count()
+    if total == 0:
+        return set()
+    unigrams = words.groupBy("w").count().where(F.col("count") >= min_count)
+    pairs = (sentences.where(F.size("tokens") >= 2)
+             .select(F.explode(F.arrays_zip(F.slice("tokens", 1, F.size("tokens") - 1),
+                                            F.slice("tokens", 2, F.size("tokens") - 1))).alias("p"))
+             .select(F.col("p.0").alias("a"), F.col("p.1").alias("b"))
+             .groupBy("a", "b").count().where(F.col("count") >= min_count))
+    ua = unigrams.select(F.col("w").alias("a"), F.col("count").alias("n_a"))
+    ub = unigrams.select(F.col("w").alias("b"), F.col("count").alias("n_b"))
+    # Same formula as shardvec.text.phrases.phrase_score, in Spark SQL so it runs in the JVM.
+    score = (F.col("count") - F.lit(min_count)) / (F.col("n_a") * F.col("n_b")) * F.lit(total)
+    scored = pairs.join(ua, "a").join(ub, "b").where(score > F.lit(threshold))
+    return {(r["a"], r["b"]) for r in scored.select("a", "b").collect()}
+
+
+def apply_phrases(spark, records, passes: int, threshold: float, min_count: int):  # type: ignore[no-untyped-def]
+    """Run ``passes`` word2phrase passes over the sentence rows of ``records``.
+
+    Returns the new records and the number of phrases found per pass; each
+    pass's result is persisted and the previous one released.
+    """
+    from pyspark import StorageLevel
+
+    found = []
+    for n in range(1, passes + 1):
+        phrases = find_phrases(records.where("kind = 'sent'").select("tokens"), threshold, min_count)
+        found.append(len(phrases))
+        print(f"[prepare] phrase pass {n}/{passes}: {len(phrases)} phrase(s)", file=sys.stderr, flush=True)
+        if not phrases:
+            break
+        table = spark.sparkContext.broadcast(frozenset(phrases))
+        joined = records.mapInArrow(phrase_step(table), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+        joined.count()
+        records.unpersist()
+        records = joined
+    return records, found

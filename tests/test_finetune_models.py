@@ -1,0 +1,191 @@
+"""The numpy models, metrics and splits, on data whose right answers are known."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from finetune_helpers import conll_sentences, topic_docs, topic_sentences, train_word2vec
+from shardvec.finetune.classifier import TrainOptions, fit
+from shardvec.finetune.datasets import Dataset
+from shardvec.finetune.features import BagEncoder, WordTable, bigram_bucket
+from shardvec.finetune.metrics import class_metrics, entities, entity_metrics, is_bio
+from shardvec.finetune.splits import budget_subset, split_indices, too_rare
+from shardvec.finetune.task import build_task
+from shardvec.finetune.vectorsets import random_vectors
+
+OPTIONS = TrainOptions(epochs=30, learning_rate=0.5, l2=1e-4, patience=3, batch_size=16)
+
+
+@pytest.fixture(scope="module")
+def topic_task():
+    docs = topic_docs(60)
+    data = Dataset("classify", [text.split() for _, text in docs], [(label,) for label, _ in docs], "mem", "fasttext")
+    return build_task(data, split_indices(len(data), data.strata, 0.15, 0.25, seed=0))
+
+
+@pytest.fixture(scope="module")
+def topic_vectors():
+    return train_word2vec(topic_sentences(1500), vector_size=24).wv
+
+
+def _train_and_score(task, kv, update=False, buckets=0, window=2):
+    words = WordTable(kv, task.data.tokens)
+    encoder = task.encoder(words, update, buckets, window).fresh()
+    model = fit(encoder, task.targets, task.examples(task.split.train), task.examples(task.split.dev), OPTIONS,
+                task.multilabel, seed=0)
+    test = task.examples(task.split.test)
+    return words, encoder, model, task.score(task.split.test, model.predict(encoder.forward(test)))
+
+
+def test_separable_topics_reach_high_f1(topic_task, topic_vectors):
+    _, _, model, metrics = _train_and_score(topic_task, topic_vectors)
+    assert metrics["macro_f1"] > 0.9
+    assert metrics["accuracy"] > 0.9
+    assert 1 <= model.best_epoch <= model.epochs_run <= OPTIONS.epochs
+    assert sum(sum(row) for row in metrics["confusion"]["matrix"]) == len(topic_task.split.test)
+
+
+@pytest.mark.parametrize("buckets", [0, 64])
+def test_frozen_vectors_stay_bitwise_unchanged(topic_task, topic_vectors, buckets):
+    before = topic_vectors.vectors.copy()
+    words, encoder, _, metrics = _train_and_score(topic_task, topic_vectors, update=False, buckets=buckets)
+    n = len(words.words)
+    assert np.array_equal(encoder.table[:n], words.vectors)
+    assert np.array_equal(words.vectors, before[[topic_vectors.key_to_index[w] for w in words.words]])
+    assert np.array_equal(topic_vectors.vectors, before)
+    if buckets:  # bigram rows are the classifier's own parameters and do learn
+        assert np.abs(encoder.table[n:]).sum() > 0
+    assert metrics["macro_f1"] > 0.9
+
+
+def test_update_vectors_trains_a_private_copy(topic_task, topic_vectors):
+    before = topic_vectors.vectors.copy()
+    words, encoder, _, metrics = _train_and_score(topic_task, topic_vectors, update=True)
+    changed = ~np.all(encoder.table == words.vectors, axis=1)
+    train_words = {t for u in topic_task.split.train for t in topic_task.data.tokens[u]}
+    assert changed.any()
+    assert all(words.words[i] in train_words for i in np.flatnonzero(changed))  # only rows seen in training move
+    assert np.array_equal(topic_vectors.vectors, before)
+    assert metrics["macro_f1"] > 0.9
+
+
+def test_random_vectors_learn_word_identity(topic_task):
+    words = sorted({t for doc in topic_task.data.tokens for t in doc})
+    _, _, _, metrics = _train_and_score(topic_task, random_vectors(words, 64, seed=0))
+    assert metrics["macro_f1"] > 0.9
+
+
+def test_early_stopping_keeps_the_best_dev_epoch(topic_task, topic_vectors):
+    _, _, model, _ = _train_and_score(topic_task, topic_vectors)
+    assert model.dev_losses[model.best_epoch - 1] == min(model.dev_losses)
+    assert model.epochs_run == OPTIONS.epochs or model.epochs_run - model.best_epoch == OPTIONS.patience
+
+
+def test_multilabel_classifier():
+    rng = np.random.default_rng(0)
+    vocab = {"a": "alpha apple", "b": "beta banana"}
+    docs, labels = [], []
+    for _ in range(150):
+        chosen = [k for k in "ab" if rng.random() < 0.6] or ["a"]
+        words = [w for k in chosen for w in vocab[k].split()] + list(rng.choice(["x", "y", "z"], size=3))
+        docs.append(words)
+        labels.append(tuple(chosen))
+    data = Dataset("classify", docs, labels, "mem", "jsonl")
+    task = build_task(data, split_indices(len(data), data.strata, 0.2, 0.2, seed=1))
+    assert task.multilabel
+    words = sorted({t for d in docs for t in d})
+    _, _, model, metrics = _train_and_score(task, random_vectors(words, 16, seed=0))
+    assert model.multilabel
+    assert metrics["micro_f1"] > 0.9
+    assert "confusion" not in metrics  # undefined when an example has several labels
+
+
+def test_window_tagger_finds_bio_entities():
+    sentences = conll_sentences(250)
+    data = Dataset("tag", [[w for w, _ in s] for s in sentences], [tuple(t for _, t in s) for s in sentences],
+                   "mem", "conll")
+    task = build_task(data, split_indices(len(data), None, 0.15, 0.25, seed=0))
+    assert task.bio and task.metric == "micro_f1"
+    words = sorted({t for s in data.tokens for t in s})
+    _, encoder, _, metrics = _train_and_score(task, random_vectors(words, 16, seed=0), window=1)
+    assert encoder.windows.shape == (sum(len(s) for s in data.tokens), 3)
+    assert metrics["micro_f1"] > 0.9
+    assert set(metrics["per_type"]) == {"LOC", "PER"}
+    assert metrics["accuracy"] > 0.95
+
+
+def test_window_tagger_frozen_and_padding_row():
+    sentences = conll_sentences(80)
+    data = Dataset("tag", [[w for w, _ in s] for s in sentences], [tuple(t for _, t in s) for s in sentences],
+                   "mem", "conll")
+    task = build_task(data, split_indices(len(data), None, 0.2, 0.2, seed=0))
+    kv = random_vectors(sorted({t for s in data.tokens for t in s}), 8, seed=1)
+    for update in (False, True):
+        words, encoder, _, _ = _train_and_score(task, kv, update=update)
+        assert np.array_equal(encoder.table[:len(words.words)], words.vectors) != update
+        assert not encoder.table[-1].any()  # the padding row never learns
+
+
+def test_bag_encoder_means_and_buckets():
+    kv = random_vectors(["a", "b"], 4, seed=0)
+    words = WordTable(kv, [["a", "b", "zzz"]])
+    assert words.coverage([["a", "b", "zzz"]]) == pytest.approx(2 / 3, abs=1e-4)
+    encoder = BagEncoder(words, [["a", "b", "zzz"], ["zzz"]], update_vectors=False, buckets=8)
+    row = encoder.matrix.toarray()
+    assert row[0, :2].tolist() == [0.25, 0.25] and row[0].sum() == pytest.approx(1.0)
+    assert row[0, 2 + bigram_bucket("a", "b", 8)] > 0 and row[1].sum() == 0
+    assert bigram_bucket("a", "b", 1000) == bigram_bucket("a", "b", 1000) != bigram_bucket("b", "a", 1000)
+
+
+def test_class_metrics_numbers():
+    labels = ["a", "b", "c"]
+    truth = np.eye(3)[[0, 0, 1, 1, 2, 2]]
+    pred = np.eye(3)[[0, 1, 1, 1, 2, 0]]
+    m = class_metrics(truth, pred, labels)
+    assert m["accuracy"] == pytest.approx(4 / 6, abs=1e-4)
+    assert m["per_class"]["a"] == {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    assert m["per_class"]["b"]["precision"] == pytest.approx(2 / 3, abs=1e-4)
+    assert m["per_class"]["b"]["recall"] == 1.0
+    assert m["macro_f1"] == pytest.approx((0.5 + 0.8 + 2 / 3) / 3, abs=1e-4)
+    assert m["micro_f1"] == pytest.approx(4 / 6, abs=1e-4)
+    assert m["confusion"]["matrix"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]
+
+
+def test_bio_entities_and_entity_scores():
+    assert is_bio({"O", "B-PER", "I-PER"}) and not is_bio({"NN", "VB"}) and not is_bio({"O"})
+    assert entities(["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "I-PER", "B-PER", "B-PER"]) == {
+        ("PER", 0, 2), ("LOC", 3, 5), ("PER", 5, 6), ("PER", 6, 7), ("PER", 7, 8)}
+    assert entities(["I-LOC", "I-LOC"]) == {("LOC", 0, 2)}
+    truth = [["B-PER", "I-PER", "O", "B-LOC"]]
+    pred = [["B-PER", "O", "O", "B-LOC"]]
+    m = entity_metrics(truth, pred)
+    assert (m["entities"], m["predicted_entities"]) == (2, 2)
+    assert m["micro_precision"] == 0.5 and m["micro_recall"] == 0.5
+    assert m["per_type"]["LOC"]["f1"] == 1.0 and m["per_type"]["PER"]["f1"] == 0.0
+    assert m["macro_f1"] == 0.5
+
+
+def test_stratified_split_and_budgets():
+    strata = ["a"] * 50 + ["b"] * 30 + ["c"] * 20
+    split = split_indices(100, strata, 0.1, 0.2, seed=3)
+    assert split.sizes() == {"train": 70, "dev": 10, "test": 20}
+    assert set(np.concatenate([split.train, split.dev, split.test]).tolist()) == set(range(100))
+    assert Counter(strata[i] for i in split.test) == {"a": 10, "b": 6, "c": 4}
+    again = split_indices(100, strata, 0.1, 0.2, seed=3)
+    assert np.array_equal(split.test, again.test)
+    assert not np.array_equal(split.test, split_indices(100, strata, 0.1, 0.2, seed=4).test)
+    subset = budget_subset(split.train, strata, 0.2, seed=0)
+    assert Counter(strata[i] for i in subset) == {"a": 7, "b": 4, "c": 3}
+    assert set(subset) <= set(split.train)
+    assert np.array_equal(budget_subset(split.train, strata, 1.0, seed=0), split.train)
+    tiny = budget_subset(split.train, strata, 0.05, seed=0)
+    assert too_rare(Counter(strata[i] for i in tiny), ["a", "b", "c"]) == ["b", "c"]
+
+
+def test_tiny_classes_keep_a_training_example():
+    split = split_indices(3, ["a", "b", "b"], 0.3, 0.4, seed=0)
+    assert {0} <= set(split.train.tolist())
+    assert len(split.train) >= 2

@@ -1,0 +1,182 @@
+"""``run_finetune`` end to end: outputs, report contents, modes and the errors users meet."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from gensim.test.utils import datapath
+
+from finetune_helpers import (conll_sentences, lee_sentences, quick_config, topic_docs, topic_sentences,
+                              train_word2vec, write_conll, write_fasttext, write_train_dir, write_vectors_file)
+from shardvec.config import Config
+from shardvec.errors import ConfigError, InputError, OutputError
+from shardvec.finetune.pipeline import format_summary, run_finetune
+from shardvec.outputs import SUCCESS
+from shardvec.vectors import load_keyed_vectors
+
+PNG = b"\x89PNG\r\n\x1a\n"
+SETTINGS = ["random", "target", "pretrained", "adapted", "finetuned"]
+
+
+@pytest.fixture(scope="module")
+def lee_dir(tmp_path_factory):
+    """A train directory with 50-dimensional vectors and output weights from gensim's Lee corpus."""
+    model = train_word2vec(lee_sentences(), vector_size=50, epochs=3)
+    return write_train_dir(model, tmp_path_factory.mktemp("lee") / "train")
+
+
+@pytest.fixture(scope="module")
+def topic_vectors(tmp_path_factory):
+    return write_vectors_file(train_word2vec(topic_sentences(1500), vector_size=24),
+                              tmp_path_factory.mktemp("topics") / "vectors.bin")
+
+
+def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
+    config = Config()
+    config.finetune.vectors = str(lee_dir)
+    config.finetune.dataset = datapath("pang_lee_polarity.cor")
+    config.finetune.output = str(tmp_path / "out")
+    config.finetune.mode = ["classify", "adapt"]
+    started = time.perf_counter()
+    report = run_finetune(config)
+    assert time.perf_counter() - started < 45
+
+    out = tmp_path / "out"
+    assert (out / SUCCESS).is_file()
+    for name in ("report.json", "report.md", "adapted_vectors.bin", "learning_curve_classify.png",
+                 "confusion_classify.png"):
+        assert (out / name).is_file(), name
+    assert (out / "learning_curve_classify.png").read_bytes()[:8] == PNG
+    assert json.loads((out / "report.json").read_text()) == json.loads(json.dumps(report, default=str))
+    assert not list(tmp_path.glob(".out.staging-*"))
+
+    assert report["schema"] == "shardvec.finetune/1" and report["primary"] == "adapted"
+    assert report["data"]["splits"] == {"train": 140, "dev": 20, "test": 40}
+    assert report["data"]["label_counts"]["test"] == {"neg": 20, "pos": 20}
+    section = report["classify"]
+    assert list(section["settings"]) == SETTINGS
+    assert section["budgets"] == [0.05, 0.25, 1.0] and section["repeats"] == 3
+    assert section["skipped_budgets"][0]["budget"] == 0.01
+    assert "fewer than 2 training examples" in section["skipped_budgets"][0]["reason"]
+    for name, s in section["settings"].items():
+        assert [c["budget"] for c in s["curve"]] == [0.05, 0.25, 1.0]
+        assert [c["train_units"] for c in s["curve"]] == [8, 36, 140]
+        assert all(len(c["runs"]) == 3 for c in s["curve"])
+        assert 0 <= s["test_score"]["mean"] <= 1 and s["test_metrics"]["examples"] == 40
+        assert s["test_score"]["min"] <= s["test_score"]["mean"] <= s["test_score"]["max"]
+    best = section["best"]["setting"]
+    assert section["best"]["dev_score"] == max(s["dev_score"] for s in section["settings"].values())
+    assert section["settings"][best]["test_metrics"]["confusion"]["labels"] == ["neg", "pos"]
+    assert report["adapt"]["output_weights"] == "continued from model/" and report["adapt"]["sentences"] == 140
+    assert set(report["intrinsic"]) == set(SETTINGS)
+    assert 0 < report["intrinsic"]["pretrained"]["wordsim353"]["oov_share"] < 1
+
+    markdown = (out / "report.md").read_text()
+    assert "| train | 140 | neg 70, pos 70 |" in markdown
+    assert "budget 1% skipped" in markdown and "![learning curve](learning_curve_classify.png)" in markdown
+    summary = format_summary(report)
+    assert all(name in summary for name in SETTINGS) and "<- best on dev" in summary
+    assert "[finetune]" in capsys.readouterr().err
+
+
+def test_separable_task_from_separate_files(tmp_path, topic_vectors):
+    docs = topic_docs(50)
+    train = tmp_path / "train.csv"
+    train.write_text("text,label\n" + "".join(f"{t},{l}\n" for l, t in docs[:120]))
+    test = tmp_path / "test.jsonl"
+    test.write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for l, t in docs[120:]))
+    config = quick_config(tmp_path / "out", topic_vectors, train=str(train), test=str(test), dev_fraction=0.2,
+                          compare=["random", "pretrained"], update_vectors=True)
+    report = run_finetune(config)
+    assert report["data"]["splits"] == {"train": 96, "dev": 24, "test": 30}
+    assert report["data"]["sources"] == {"train": str(train), "test": str(test)}
+    section = report["classify"]
+    assert list(section["settings"]) == ["random", "pretrained", "finetuned"]  # the primary one is added
+    assert report["primary"] == "finetuned"
+    assert section["settings"]["pretrained"]["test_metrics"]["macro_f1"] > 0.9
+    assert report["adapt"] is None and "adapted_vectors.bin" not in report["files"]
+    finetuned = load_keyed_vectors(tmp_path / "out" / "finetuned_vectors.bin")
+    assert len(finetuned) == len(load_keyed_vectors(topic_vectors))
+
+
+def test_tag_mode_on_conll(tmp_path, topic_vectors):
+    path = write_conll(tmp_path / "ner.txt", conll_sentences(200))
+    report = run_finetune(quick_config(tmp_path / "out", topic_vectors, dataset=str(path), mode=["tag"],
+                                       compare=["random", "pretrained"], intrinsic_vocab=0))
+    section = report["tag"]
+    assert report["data"]["kind"] == "tag" and report["data"]["units"] == "sentences"
+    assert section["metric"] == "micro_f1" and section["bio"]
+    assert section["settings"]["random"]["test_metrics"]["micro_f1"] > 0.9
+    assert set(section["settings"]["random"]["test_metrics"]["per_type"]) == {"PER", "LOC"}
+    assert report["intrinsic"] == {}
+    assert (tmp_path / "out" / "confusion_tag.png").read_bytes()[:8] == PNG
+
+
+def test_adapt_only(tmp_path, topic_vectors):
+    path = write_fasttext(tmp_path / "data.txt", topic_docs(10))
+    report = run_finetune(quick_config(tmp_path / "out", topic_vectors, dataset=str(path), mode=["adapt"]))
+    assert "classify" not in report and report["adapt"]["sentences"] == 30
+    assert report["adapt"]["output_weights"].startswith("started fresh")
+    assert set(report["intrinsic"]) == {"pretrained", "adapted"}
+    assert load_keyed_vectors(tmp_path / "out" / "adapted_vectors.bin").vector_size == 24
+
+
+def test_existing_output_needs_overwrite(tmp_path, topic_vectors):
+    path = write_fasttext(tmp_path / "data.txt", topic_docs(10))
+    config = quick_config(tmp_path / "out", topic_vectors, dataset=str(path), mode=["adapt"], intrinsic_vocab=0)
+    run_finetune(config)
+    with pytest.raises(OutputError, match="overwrite"):
+        run_finetune(config)
+    config.finetune.overwrite = True
+    assert run_finetune(config)["modes"] == ["adapt"]
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"mode": ["classify", "dance"]}, "finetune.mode must list"),
+    ({"mode": ["classify", "tag"]}, "cannot hold both"),
+    ({"format": "xml"}, "finetune.format"),
+    ({"vectors": ""}, "finetune.vectors is required"),
+    ({"output": ""}, "finetune.output is required"),
+    ({"train": "x.csv"}, "either finetune.dataset or finetune.train"),
+    ({"dataset": "", "dev": "x.csv"}, "dev/test need finetune.train"),
+    ({"dev_fraction": 0.6, "test_fraction": 0.5}, "sum below 1"),
+    ({"dev_fraction": 0.0}, "dev_fraction > 0"),
+    ({"compare": ["random", "glove"]}, "finetune.compare"),
+    ({"budgets": [0.0, 1.0]}, "finetune.budgets"),
+    ({"repeats": 0}, "must be positive"),
+    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"adapt_lock": -1.0}, "adapt_lock"),
+])
+def test_config_errors(tmp_path, changes, message):
+    config = quick_config(tmp_path / "out", tmp_path / "v.bin", dataset=str(tmp_path / "d.txt"))
+    for key, value in changes.items():
+        setattr(config.finetune, key, value)
+    with pytest.raises(ConfigError, match=message):
+        run_finetune(config)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("lines,changes,message", [
+    (["__label__a x y"] * 20, {}, "single class"),
+    (["__label__a x y", "__label__b y z"] * 10, {"mode": ["tag"]}, "mode tag needs a CoNLL token file"),
+    (["__label__a x", "__label__b y"] * 2, {"test_fraction": 0.1, "dev_fraction": 0.1}, "split .* is empty"),
+])
+def test_data_errors(tmp_path, topic_vectors, lines, changes, message):
+    path = tmp_path / "data.txt"
+    path.write_text("\n".join(lines) + "\n")
+    config = quick_config(tmp_path / "out", topic_vectors, dataset=str(path), **changes)
+    with pytest.raises(InputError, match=message):
+        run_finetune(config)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out.*"))
+
+
+def test_unseen_test_labels_and_mixed_kinds(tmp_path, topic_vectors):
+    train = write_fasttext(tmp_path / "train.txt", [("a", "x y"), ("b", "y z")] * 10)
+    test = write_fasttext(tmp_path / "test.txt", [("a", "x"), ("c", "z"), ("d", "w")])
+    with pytest.raises(InputError, match="labels in test but not in train: c, d"):
+        run_finetune(quick_config(tmp_path / "out", topic_vectors, train=str(train), test=str(test)))
+    conll = write_conll(tmp_path / "tags.conll", conll_sentences(5))
+    with pytest.raises(InputError, match="mix documents and tagged tokens"):
+        run_finetune(quick_config(tmp_path / "out", topic_vectors, train=str(train), test=str(conll)))

@@ -1,0 +1,82 @@
+"""The pure cleaning core (no Spark): normalization, HTML, quality rules, language id, PII, tokens."""
+
+from __future__ import annotations
+
+import pytest
+from prepare_helpers import html_page, prose
+
+from shardvec.text.clean import NO_TEXT, CleanSettings, clean_document
+from shardvec.text.html import decode_html, html_to_text
+from shardvec.text.langid import identify, language_reason
+from shardvec.text.normalize import normalize_text, repair_mojibake
+from shardvec.text.pii import mask_pii
+from shardvec.text.quality import QualitySettings, quality_reason
+from shardvec.text.tokenize import TokenizerSettings, sentences_from_text, tokenize
+
+
+def test_normalize_repairs_mojibake_folds_compatibility_forms_and_drops_controls() -> None:
+    assert repair_mojibake("The Mona Lisa doesnâ€™t have eyebrows.") == "The Mona Lisa doesn’t have eyebrows."
+    assert repair_mojibake("plain ascii") == "plain ascii"
+    assert normalize_text("ﬁne  ｗｏｒｄ\x00\x07 here\u200b") == "fine word here"
+    assert normalize_text("doesnâ€™t", fix_mojibake=False) != normalize_text("doesnâ€™t")
+
+
+def test_html_main_text_without_boilerplate() -> None:
+    text = html_to_text(html_page("The actual article body is here."))
+    assert "actual article body" in text and "tracking" not in text and "Home" not in text
+    assert decode_html("<html><head><meta charset='latin-1'></head><p>café</p></html>".encode("latin-1")).endswith(
+        "<p>café</p></html>")
+
+
+@pytest.mark.parametrize("text, settings, reason", [
+    ("too short", QualitySettings(), "too_few_words"),
+    (prose(40), QualitySettings(max_words=100), "too_many_words"),
+    ("a b c d e f g h i j " * 10, QualitySettings(), "mean_word_length"),
+    (prose(10) + " #tag" * 30, QualitySettings(), "symbol_word_ratio"),
+    (prose(10) + " 123 456 789" * 20, QualitySettings(), "alpha_word_share"),
+    ("Lorem ipsum dolor sit amet consectetur adipiscing elit " * 10, QualitySettings(), "few_stop_words"),
+    ("\n".join([prose(2, seed=i) + " ..." for i in range(5)] + [prose(2)]), QualitySettings(), "ellipsis_lines"),
+])
+def test_each_quality_rule_drops_with_its_reason(text: str, settings: QualitySettings, reason: str) -> None:
+    assert quality_reason(text, settings) == reason
+
+
+def test_quality_keeps_prose_and_zero_turns_a_rule_off() -> None:
+    assert quality_reason(prose(10), QualitySettings()) is None
+    assert quality_reason("too short", QualitySettings(min_words=0, min_stop_words=0)) is None
+
+
+def test_language_id_ships_its_model() -> None:
+    assert identify(prose(3))[0] == "en"
+    german = "Die Kinder spielen im Garten, während die Eltern in der Küche das Abendessen vorbereiten."
+    assert identify(german)[0] == "de"
+    assert language_reason(german, ("en",), 0.5) == "wrong_language"
+    assert language_reason(prose(3), ("en",), 0.5) is None
+
+
+def test_pii_masking() -> None:
+    text = "Mail jane.doe@example.org or call +44 20 7946 0958 or (555) 123-4567; server 192.168.1.20 is up."
+    masked = mask_pii(text, ["email", "ip", "phone"])
+    assert masked == "Mail <email> or call <phone> or <phone>; server <ip> is up."
+    assert mask_pii(text, ["email"]).count("<") == 1
+    assert tokenize(masked)[:2] == ["mail", "<email>"]
+
+
+def test_tokenizer_lowercases_folds_numbers_and_splits_long_sentences() -> None:
+    assert tokenize("Don't stop: state-of-the-art, Ünïcode_words!") == ["don't", "stop", "state-of-the-art",
+                                                                         "ünïcode", "words"]
+    assert tokenize("In 1984 it cost $3.50", fold_numbers=True) == ["in", "0000", "it", "cost", "0", "00"]
+    settings = TokenizerSettings(min_sentence_tokens=2, max_sentence_length=3)
+    assert list(sentences_from_text("One two three four five. Six!\nSeven eight", settings)) == [
+        ["one", "two", "three"], ["four", "five"], ["seven", "eight"]]
+
+
+def test_clean_document_order_of_steps() -> None:
+    settings = CleanSettings(quality=QualitySettings(), languages=("en",), mask_pii=("email",))
+    text, reason = clean_document(html_page(prose(10) + " Write to a@b.com."), "html", settings)
+    assert reason is None and "<email>" in text and "Copyright" not in text
+    assert clean_document("<html><body><script>x</script></body></html>", "html", settings) == ("", NO_TEXT)
+    assert clean_document("short", "text", settings) == ("", "too_few_words")
+    french = "Les enfants jouent dans le jardin pendant que les parents préparent le dîner. " * 10
+    assert clean_document(french, "text", CleanSettings(languages=("en",), min_language_score=0.5))[1] == \
+        "wrong_language"
