@@ -90,3 +90,14 @@ def truncated_gzip(path: Path, text: str) -> Path:
     data = gzip.compress(text.encode())
     path.write_bytes(data[: len(data) * 2 // 3])
     return path
+
+
+_SYLLABLES = ["ka", "lo", "mi", "re", "tu", "sa", "ne", "po", "di", "ga", "ve", "zu", "ri", "ho", "fa", "bel"]
+WORDS = sorted({a + b + c for a in _SYLLABLES for b in _SYLLABLES for c in ("", "n", "s")})
+
+
+def random_text(n_words: int, seed: int) -> str:
+    """Sentences of made-up words: two texts with different seeds share almost no 5-word shingle."""
+    rng = random.Random(seed)
+    words = [rng.choice(WORDS) for _ in range(n_words)]
+    return " ".join(w + ("." if i % 12 == 11 else "") for i, w in enumerate(words))

@@ -39,11 +39,14 @@ class Document:
 
 @dataclass(frozen=True)
 class Dropped:
-    """A record that was read but cannot become a document, and why."""
+    """A record that was read but cannot become a document, and why (with its lineage where known)."""
 
     id: str
     source: str
     reason: str
+    record_id: str | None = None
+    url: str | None = None
+    date: str | None = None
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,17 @@ def read_jsonl(path: str, settings: ReaderSettings) -> Iterator[Event]:
             except (json.JSONDecodeError, UnicodeDecodeError):
                 yield Dropped(doc_id, path, MALFORMED)
                 continue
-            text = obj.get(settings.text_field) if isinstance(obj, dict) else None
-            if not isinstance(text, str):
+            if not isinstance(obj, dict):
                 yield Dropped(doc_id, path, MISSING_TEXT)
+                continue
+            text = obj.get(settings.text_field)
+            lineage = {"record_id": optional_str(obj.get(settings.id_field)),
+                       "url": optional_str(obj.get(settings.url_field)),
+                       "date": optional_str(obj.get(settings.date_field))}
+            if not isinstance(text, str):
+                yield Dropped(doc_id, path, MISSING_TEXT, **lineage)
             elif not text.strip():
-                yield Dropped(doc_id, path, EMPTY)
+                yield Dropped(doc_id, path, EMPTY, **lineage)
             else:
-                yield Document(doc_id, text, path, record_id=optional_str(obj.get(settings.id_field)),
-                               url=optional_str(obj.get(settings.url_field)),
-                               date=optional_str(obj.get(settings.date_field)))
+                yield Document(doc_id, text, path, **lineage)
     yield FileStatus(path, "ok", records, "jsonl")

@@ -36,11 +36,10 @@ def read_parquet(path: str, settings: ReaderSettings) -> Iterator[Event]:
             for i, text in enumerate(columns[settings.text_field]):
                 records += 1
                 doc_id = record_id(path, records)
+                lineage = {key: optional_str(columns[f][i]) if f in columns else None for key, f in
+                           (("record_id", settings.id_field), ("url", settings.url_field), ("date", settings.date_field))}
                 if not isinstance(text, str) or not text.strip():
-                    yield Dropped(doc_id, path, EMPTY)
-                    continue
-                lineage = {f: optional_str(columns[f][i]) if f in columns else None
-                           for f in (settings.id_field, settings.url_field, settings.date_field)}
-                yield Document(doc_id, text, path, record_id=lineage[settings.id_field],
-                               url=lineage[settings.url_field], date=lineage[settings.date_field])
+                    yield Dropped(doc_id, path, EMPTY, **lineage)
+                else:
+                    yield Document(doc_id, text, path, **lineage)
     yield FileStatus(path, "ok", records, "parquet")

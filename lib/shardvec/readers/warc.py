@@ -33,24 +33,25 @@ def read_warc(path: str, settings: ReaderSettings) -> Iterator[Event]:
             records += 1
             doc_id = record_id(path, records)
             content_type = _content_type(record)
+            lineage = {"record_id": record.record_id, "url": record.headers.get("WARC-Target-URI"),
+                       "date": record.headers.get("WARC-Date")}
             payload = read_bounded(record.reader, settings.max_record_bytes)
             if payload is None:
-                yield Dropped(doc_id, path, TOO_LONG)
+                yield Dropped(doc_id, path, TOO_LONG, **lineage)
                 continue
             if content_type in HTML_TYPES:
                 kind, text = "html", decode_html(payload)
             elif content_type == "text/plain":
                 kind, text = "text", decode_text(payload)
             else:
-                yield Dropped(doc_id, path, UNSUPPORTED)
+                yield Dropped(doc_id, path, UNSUPPORTED, **lineage)
                 continue
             if text is None:
-                yield Dropped(doc_id, path, INVALID_UTF8)
+                yield Dropped(doc_id, path, INVALID_UTF8, **lineage)
             elif not text.strip():
-                yield Dropped(doc_id, path, EMPTY)
+                yield Dropped(doc_id, path, EMPTY, **lineage)
             else:
-                yield Document(doc_id, text, path, content_type=kind, record_id=record.record_id,
-                               url=record.headers.get("WARC-Target-URI"), date=record.headers.get("WARC-Date"))
+                yield Document(doc_id, text, path, content_type=kind, **lineage)
     yield FileStatus(path, "ok", records, "warc")
 
 

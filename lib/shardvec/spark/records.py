@@ -58,7 +58,8 @@ def _event_row(event: Document | Dropped | FileStatus) -> dict[str, Any]:
                 "content_type": event.content_type, "record_id": event.record_id, "url": event.url,
                 "date": event.date}
     if isinstance(event, Dropped):
-        return {"kind": "drop", "source": event.source, "doc_id": event.id, "reason": event.reason}
+        return {"kind": "drop", "source": event.source, "doc_id": event.id, "reason": event.reason,
+                "record_id": event.record_id, "url": event.url, "date": event.date}
     return {"kind": "file", "source": event.source, "status": event.status, "records": event.records,
             "format": event.format, "error": event.error}
 
