@@ -1,8 +1,10 @@
 """One document's way from raw record to clean text, or to a drop reason.
 
 The steps run in a fixed order: HTML extraction, mojibake repair and
-Unicode normalization, quality rules, language id, then PII masking (last,
-so placeholders never sway the rules). Spark applies :func:`clean_document`
+Unicode normalization, language id (before the quality rules, whose stop
+words are English: a French page is reported as ``wrong_language``, not as
+``few_stop_words``), quality rules, then PII masking (last, so placeholders
+never sway the rules). Spark applies :func:`clean_document`
 to whole Arrow batches; the benchmark's single-process pipeline calls it as is.
 """
 
@@ -35,12 +37,12 @@ def clean_document(text: str, content_type: str, settings: CleanSettings) -> tup
     text = normalize_text(text, settings.fix_mojibake)
     if not text:
         return "", NO_TEXT
-    if settings.quality is not None:
-        reason = quality_reason(text, settings.quality)
-        if reason:
-            return "", reason
     if settings.languages:
         reason = language_reason(text, settings.languages, settings.min_language_score)
+        if reason:
+            return "", reason
+    if settings.quality is not None:
+        reason = quality_reason(text, settings.quality)
         if reason:
             return "", reason
     if settings.mask_pii:
