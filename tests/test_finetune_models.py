@@ -117,6 +117,19 @@ def test_window_tagger_finds_bio_entities():
     assert metrics["accuracy"] > 0.95
 
 
+def test_plain_tags_are_scored_by_token_accuracy():
+    rng = np.random.default_rng(0)
+    lexicon = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "runs": "VERB", "sleeps": "VERB"}
+    words = list(lexicon)
+    sentences = [list(rng.choice(words, size=5)) for _ in range(120)]
+    data = Dataset("tag", sentences, [tuple(lexicon[w] for w in s) for s in sentences], "mem", "conll")
+    task = build_task(data, split_indices(len(data), None, 0.2, 0.2, seed=0))
+    assert not task.bio and task.metric == "accuracy"
+    _, _, _, metrics = _train_and_score(task, random_vectors(words, 8, seed=0))
+    assert metrics["accuracy"] == 1.0 and "per_type" not in metrics
+    assert metrics["examples"] == 5 * len(task.split.test)
+
+
 def test_window_tagger_frozen_and_padding_row():
     sentences = conll_sentences(80)
     data = Dataset("tag", [[w for w, _ in s] for s in sentences], [tuple(t for _, t in s) for s in sentences],

@@ -166,7 +166,7 @@ class FinetuneConfig:
     adapt_epochs: int = _doc(5, "Word2Vec passes over the target texts, for adapted and target-only vectors")
     adapt_min_count: int = _doc(2, "target words seen fewer times are not added to the vocabulary when adapting")
     adapt_lock: float = _doc(1.0, "learning-rate factor of pretrained words while adapting (gensim vectors_lockf): 1 trains them fully, 0 freezes them")
-    intrinsic_vocab: int = _doc(5000, "analogy questions of each vector set's intrinsic scores use this many most frequent words; 0 skips the scores")
+    intrinsic_vocab: int = _doc(2000, "analogy questions of each vector set's intrinsic scores use only this many most frequent words (each answered question scans them all; shardvec evaluate gives full scores); 0 skips the scores")
 
 
 @dataclass

@@ -48,11 +48,11 @@ def bigram_bucket(first: str, second: str, buckets: int) -> int:
 def top_variance(z: np.ndarray, iterations: int = 30) -> float:
     """The largest eigenvalue of ``z.T @ z / n`` by power iteration (z centred).
 
-    Dividing features by its square root bounds the curvature of the loss, so
-    SGD is stable for any learning rate below 2 / (1/2); the many smaller
-    directions then learn as fast as that bound allows. Dividing by the
-    dimension instead would be safe too, but needlessly slow when word-vector
-    dimensions are strongly correlated, as they are.
+    Dividing features by its square root bounds the curvature of the
+    cross-entropy in the classifier weights by 1/2, so SGD is stable for
+    learning rates up to about 4, and the smaller directions learn as fast as
+    that bound allows. Dividing by the dimension instead would be safe too,
+    but needlessly slow: word-vector dimensions are strongly correlated.
     """
     if len(z) == 0:
         return 1.0

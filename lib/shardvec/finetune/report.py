@@ -119,6 +119,8 @@ def plot_learning_curve(section: dict[str, Any], path: Path) -> None:
         stds = [c["test_score"]["std"] for c in s["curve"]]
         axes.errorbar(budgets, means, yerr=stds, marker="o", capsize=3, label=name)
     axes.set_xscale("log")
+    axes.set_xticks(section["budgets"], [_budget(b) for b in section["budgets"]])
+    axes.minorticks_off()
     axes.set_xlabel("share of the training split with labels")
     axes.set_ylabel(f"test {section['metric']}")
     axes.set_title("learning curve (mean ± std over repeats)")
@@ -161,7 +163,7 @@ def write_plots(report: dict[str, Any], directory: Path) -> list[str]:
         best = section["best"]["setting"]
         confusion = section["settings"][best]["test_metrics"].get("confusion")
         if confusion:
-            plot_confusion(confusion, f"{kind}: {best} (test)", directory / f"confusion_{kind}.png")
+            plot_confusion(confusion, f"{kind}: {best} (test, first repeat)", directory / f"confusion_{kind}.png")
             written.append(f"confusion_{kind}.png")
     return written
 
