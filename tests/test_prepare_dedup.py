@@ -1,0 +1,73 @@
+"""prepare on real local Spark with exact, near and line dedup and word2phrase passes, in one run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from helpers import manifest
+from prepare_helpers import random_text, write_jsonl
+from test_prepare_inputs import assert_accounting
+
+from shardvec.config import Config
+from shardvec.corpus import Vocab
+
+BOILERPLATE = "Subscribe to our newsletter for weekly kalomi updates"
+
+
+@pytest.fixture(scope="module")
+def corpus(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("dedup")
+    base, near = random_text(200, seed=1), random_text(200, seed=2)
+    docs = [
+        {"id": "orig", "text": base},
+        {"id": "exact-copy", "text": base.upper().replace(".", "!")},  # same after normalization
+        {"id": "near-short", "text": near},
+        {"id": "near-long", "text": near + " kalo mire tusa."},  # longest of its cluster: the representative
+        {"id": "near-chain", "text": near + " kalo mire tusa. nepo diga."},
+        {"id": "line-a", "text": random_text(60, seed=3) + "\n" + BOILERPLATE},
+        {"id": "line-b", "text": random_text(60, seed=4) + "\n" + BOILERPLATE},
+        {"id": "only-boilerplate", "text": BOILERPLATE + "!"},
+    ]
+    # "new york" appears together far more than new or york alone: word2phrase joins it.
+    docs += [{"id": f"ny{i}", "text": f"{random_text(4, seed=100 + i)} new york {random_text(20, seed=200 + i)}"}
+             for i in range(30)]
+    docs += [{"id": "new", "text": "A new idea. The york minster."}]
+    path = write_jsonl(root / "docs.jsonl", docs)
+    cfg = Config()
+    cfg.spark.master, cfg.vocab.min_count = "local[2]", 1
+    p = cfg.prepare
+    p.input, p.output, p.shards = [str(path)], str(root / "out"), 2
+    p.dedup, p.near_dup_threshold, p.phrase_passes, p.phrase_threshold = ["exact", "near", "lines"], 0.7, 2, 10.0
+    from shardvec import api
+
+    return api.prepare(cfg)
+
+
+def fates(corpus: Path) -> dict[str, str | None]:
+    return {r["record_id"]: r["reason"] for r in pq.read_table(corpus / "lineage").to_pylist()}
+
+
+def test_each_dedup_mode_drops_with_its_reason(corpus: Path) -> None:
+    m = manifest(corpus)
+    assert_accounting(m)
+    assert m["records"]["dropped"] == {"duplicate_lines": 1, "exact_duplicate": 1, "near_duplicate": 2}
+    f = fates(corpus)
+    assert f["orig"] is None and f["exact-copy"] == "exact_duplicate"  # same length: the smaller id stays
+    assert f["near-chain"] is None and f["near-short"] == f["near-long"] == "near_duplicate"  # longest stays
+    assert f["line-a"] is None and f["line-b"] is None and f["only-boilerplate"] == "duplicate_lines"
+    d = m["dedup"]
+    assert d["lsh_bands"] * d["lsh_rows"] <= d["minhash_perm"] and d["modes"] == ["exact", "near", "lines"]
+
+
+def test_repeated_lines_are_kept_once(corpus: Path) -> None:
+    sentences = [s for p in (corpus / "shards").glob("*.parquet") for s in pq.read_table(p).column(0).to_pylist()]
+    assert sum(1 for s in sentences if s[:2] == ["subscribe", "to"]) == 1
+
+
+def test_phrase_passes_join_collocations(corpus: Path) -> None:
+    m = manifest(corpus)
+    words = set(Vocab.read(corpus / "vocab.parquet").words)
+    assert "new_york" in words and m["phrases"]["found_per_pass"][0] >= 1
+    assert "new" in words  # "a new idea" stays a single word
