@@ -16,7 +16,7 @@ from typing import Iterator
 import numpy as np
 import pyarrow as pa
 
-from shardvec.spark.records import RECORD_SCHEMA, to_batch
+from shardvec.spark.records import RECORD_SCHEMA, conform, replace
 from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines
 
 EXACT = "exact_duplicate"
@@ -145,14 +145,10 @@ def _line_keys_step(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatc
 
 def _remove_lines_step(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     for batch in batches:
-        rows = batch.to_pylist()
-        for row in rows:
-            text = remove_lines(row["text"], set(row.pop("drop_lines")))
-            if text:
-                row["text"] = text
-            else:
-                row.update(kind="drop", reason=LINES, text=None)
-        yield to_batch(rows)
+        texts = [remove_lines(text, set(drop)) or None for text, drop in
+                 zip(batch.column("text").to_pylist(), batch.column("drop_lines").to_pylist())]
+        yield replace(conform(batch), text=texts, kind=["doc" if t else "drop" for t in texts],
+                      reason=[None if t else LINES for t in texts])
 
 
 def remove_duplicate_lines(records):  # type: ignore[no-untyped-def]

@@ -29,6 +29,10 @@ from shardvec.text.quality import QualitySettings
 from shardvec.text.tokenize import TokenizerSettings
 
 
+# Below this many input bytes, skewed files are not worth a shuffle.
+_REBALANCE_MIN_BYTES = 8 << 20
+
+
 def _log(message: str) -> None:
     print(f"[prepare] {message}", file=sys.stderr, flush=True)
 
@@ -67,7 +71,12 @@ class _Timer:
 
 
 def _file_frame(spark, files: list[str]):  # type: ignore[no-untyped-def]
-    """One partition per group of files, groups balanced by size (largest first)."""
+    """One partition per group of files, groups balanced by size (largest first).
+
+    Also says whether the groups keep every core equally busy: one big file
+    (a dictionary, a dump) cannot be split across tasks by file, so its
+    documents are then spread over the cluster after reading.
+    """
     parallelism = spark.sparkContext.defaultParallelism
     n_groups = max(1, min(len(files), parallelism * 2))
     groups: list[list[str]] = [[] for _ in range(n_groups)]
@@ -78,7 +87,10 @@ def _file_frame(spark, files: list[str]):  # type: ignore[no-untyped-def]
         groups[i].append(path)
         loads[i] += max(sizes[path], 1)
     rdd = spark.sparkContext.parallelize(groups, n_groups).flatMap(lambda group: [(p,) for p in group])
-    return spark.createDataFrame(rdd, "path string")
+    total = sum(loads)
+    balanced = total < _REBALANCE_MIN_BYTES or max(loads) <= 1.25 * total / min(parallelism, n_groups) \
+        and n_groups >= parallelism
+    return spark.createDataFrame(rdd, "path string"), balanced
 
 
 def run_prepare(spark, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
@@ -96,19 +108,23 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
     for loc in locations:
         if not loc.files:
             _log(f"input {loc.location} holds no files")
-    paths = _file_frame(spark, files)
+    paths, balanced = _file_frame(spark, files)
     read, clean = read_step(reader_settings(prep)), clean_step(clean_settings(prep), "exact" in prep.dedup)
     tokenize = tokenize_step(tokenizer_settings(prep))
-    cached = []
+    steps, cached = [read, clean], []
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
+        if not balanced:
+            _log("input sizes are skewed: spreading documents over all tasks after reading")
+            paths = paths.mapInArrow(read, RECORD_DDL).repartition(2 * spark.sparkContext.defaultParallelism)
+            steps = [clean]
         if prep.dedup:
-            events = paths.mapInArrow(chain(read, clean), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+            events = paths.mapInArrow(chain(*steps), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
             events, dedup_cached = apply_dedup(events, prep.dedup, prep.near_dup_threshold, prep.minhash_perm,
                                                prep.minhash_ngram)
             cached += [events, *dedup_cached]
             source = events.mapInArrow(tokenize, RECORD_DDL)
         else:
-            source = paths.mapInArrow(chain(read, clean, tokenize), RECORD_DDL)
+            source = paths.mapInArrow(chain(*steps, tokenize), RECORD_DDL)
         records = source.persist(StorageLevel.MEMORY_AND_DISK)
         file_rows = [r.asDict() for r in records.where("kind = 'file'").select(
             "source", "status", "records", "format", "error").collect()]

@@ -5,14 +5,16 @@ record (``drop``, with its reason) or a sentence (``sent``, with tokens).
 Because every step maps batches of this one schema to batches of it, steps
 compose (:func:`chain`) into a single ``mapInArrow`` pass where no shuffle
 separates them, and the JVM sees the text only once. Each step only loops
-over a batch and calls shardvec's pure core; no Spark logic lives here.
+over a batch and calls shardvec's pure core; rows it does not touch pass
+through as Arrow data, never as Python objects.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shardvec.readers import Document, Dropped, FileStatus, ReaderSettings, read_file
 from shardvec.text.clean import CleanSettings, clean_document
@@ -31,7 +33,7 @@ _SPARK_TYPES = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa
 RECORD_DDL = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in RECORD_SCHEMA)
 # A document with no sentence of at least min_sentence_tokens tokens.
 NO_SENTENCES = "no_sentences"
-# Rows per output batch of the reader, which starts from one row per file.
+# Documents per output batch of the reader, which starts from one row per file.
 _READ_BATCH = 8192
 
 Step = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
@@ -48,83 +50,126 @@ def chain(*steps: Step) -> Step:
     return run
 
 
-def to_batch(rows: list[dict[str, Any]]) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist(rows, schema=RECORD_SCHEMA)
+def make_batch(n: int, **columns: Any) -> pa.RecordBatch:
+    """A record batch of ``n`` rows: the given columns (lists, arrays or one scalar for all rows), nulls elsewhere."""
+    arrays = []
+    for field in RECORD_SCHEMA:
+        value = columns.get(field.name)
+        if value is None:
+            arrays.append(pa.nulls(n, field.type))
+        elif isinstance(value, (str, int)):
+            arrays.append(pa.array([value] * n, field.type))
+        else:
+            arrays.append(value if isinstance(value, pa.Array) else pa.array(value, field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=RECORD_SCHEMA)
 
 
-def _event_row(event: Document | Dropped | FileStatus) -> dict[str, Any]:
-    if isinstance(event, Document):
-        return {"kind": "doc", "source": event.source, "doc_id": event.id, "text": event.text,
-                "content_type": event.content_type, "record_id": event.record_id, "url": event.url,
-                "date": event.date}
-    if isinstance(event, Dropped):
-        return {"kind": "drop", "source": event.source, "doc_id": event.id, "reason": event.reason,
-                "record_id": event.record_id, "url": event.url, "date": event.date}
-    return {"kind": "file", "source": event.source, "status": event.status, "records": event.records,
-            "format": event.format, "error": event.error}
+def replace(batch: pa.RecordBatch, **columns: Any) -> pa.RecordBatch:
+    """``batch`` with some columns replaced (lists or arrays)."""
+    for name, value in columns.items():
+        i = RECORD_SCHEMA.get_field_index(name)
+        field = RECORD_SCHEMA.field(i)
+        batch = batch.set_column(i, field, value if isinstance(value, pa.Array) else pa.array(value, field.type))
+    return batch
+
+
+def conform(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """``batch`` in exactly the record schema (Spark may hand over extra columns or large string types)."""
+    if batch.schema.equals(RECORD_SCHEMA):
+        return batch
+    return pa.RecordBatch.from_arrays([batch.column(name) for name in RECORD_SCHEMA.names],
+                                      names=RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
+
+
+def split_docs(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """(document rows, all other rows) of a batch, in the record schema."""
+    batch = conform(batch)
+    is_doc = pc.fill_null(pc.equal(batch.column("kind"), "doc"), False)
+    return batch.filter(is_doc), batch.filter(pc.invert(is_doc))
+
+
+def _event_batches(events: list[Document | Dropped | FileStatus]) -> Iterator[pa.RecordBatch]:
+    docs = [e for e in events if isinstance(e, Document)]
+    drops = [e for e in events if isinstance(e, Dropped)]
+    files = [e for e in events if isinstance(e, FileStatus)]
+    lineage = ("record_id", "url", "date")
+    if docs:
+        yield make_batch(len(docs), kind="doc", source=[d.source for d in docs], doc_id=[d.id for d in docs],
+                         text=[d.text for d in docs], content_type=[d.content_type for d in docs],
+                         **{f: [getattr(d, f) for d in docs] for f in lineage})
+    if drops:
+        yield make_batch(len(drops), kind="drop", source=[d.source for d in drops], doc_id=[d.id for d in drops],
+                         reason=[d.reason for d in drops], **{f: [getattr(d, f) for d in drops] for f in lineage})
+    if files:
+        yield make_batch(len(files), kind="file", **{f: [getattr(s, f) for s in files]
+                                                      for f in ("source", "status", "records", "format", "error")})
 
 
 def read_step(settings: ReaderSettings) -> Step:
     """Batches of ``path`` rows -> the events of those files."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        rows: list[dict[str, Any]] = []
+        events: list[Document | Dropped | FileStatus] = []
         for batch in batches:
             for path in batch.column("path").to_pylist():
                 for event in read_file(path, settings):
-                    rows.append(_event_row(event))
-                    if len(rows) >= _READ_BATCH:
-                        yield to_batch(rows)
-                        rows = []
-        if rows:
-            yield to_batch(rows)
+                    events.append(event)
+                    if len(events) >= _READ_BATCH:
+                        yield from _event_batches(events)
+                        events = []
+        yield from _event_batches(events)
 
     return run
 
 
-def _map_docs(batches: Iterable[pa.RecordBatch],
-              on_doc: Callable[[dict[str, Any]], Iterable[dict[str, Any]]]) -> Iterator[pa.RecordBatch]:
-    """Apply ``on_doc`` to each document row of each batch; other rows pass unchanged."""
-    for batch in batches:
-        out: list[dict[str, Any]] = []
-        for row in batch.to_pylist():
-            if row["kind"] == "doc":
-                out.extend(on_doc(row))
-            else:
-                out.append(row)
-        yield to_batch(out)
-
-
 def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
-    """Documents -> clean text, or a drop with the reason (HTML, normalization, quality, language, PII)."""
+    """Documents -> clean text, or a drop with the reason (HTML, normalization, language, quality, PII)."""
 
-    def on_doc(row: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        text, reason = clean_document(row["text"], row["content_type"], settings)
-        if reason:
-            row.update(kind="drop", reason=reason, text=None)
-        else:
-            row.update(text=text, content_type="text", exact_key=exact_key(text) if with_exact_key else None)
-        return (row,)
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            docs, others = split_docs(batch)
+            if docs.num_rows:
+                results = [clean_document(text, ctype, settings) for text, ctype in
+                           zip(docs.column("text").to_pylist(), docs.column("content_type").to_pylist())]
+                texts = [None if reason else text for text, reason in results]
+                reasons = [reason for _, reason in results]
+                keys = [exact_key(t) if t is not None else None for t in texts] if with_exact_key else None
+                yield replace(docs, text=texts, reason=reasons, kind=["drop" if r else "doc" for r in reasons],
+                              content_type=["text"] * docs.num_rows, **({"exact_key": keys} if keys else {}))
+            if others.num_rows:
+                yield others
 
-    return lambda batches: _map_docs(batches, on_doc)
+    return run
 
 
 def tokenize_step(settings: TokenizerSettings) -> Step:
-    """Documents -> one ``doc`` row (the kept record) plus one ``sent`` row per sentence.
+    """Documents -> one ``doc`` row (the kept record, text dropped) plus one ``sent`` row per sentence.
 
     A document without a usable sentence becomes a ``drop`` row (``no_sentences``).
     """
 
-    def on_doc(row: dict[str, Any]) -> Iterable[dict[str, Any]]:
-        text = row.pop("text")
-        row["exact_key"] = None
-        sentences = [{"kind": "sent", "source": row["source"], "doc_id": row["doc_id"], "sent_idx": i,
-                      "tokens": tokens} for i, tokens in enumerate(sentences_from_text(text, settings))]
-        if not sentences:
-            row.update(kind="drop", reason=NO_SENTENCES)
-        return [row, *sentences]
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            docs, others = split_docs(batch)
+            if others.num_rows:
+                yield others
+            if not docs.num_rows:
+                continue
+            ids, sources, idxs, tokens, kinds = [], [], [], [], []
+            for doc_id, source, text in zip(docs.column("doc_id").to_pylist(), docs.column("source").to_pylist(),
+                                            docs.column("text").to_pylist()):
+                before = len(tokens)
+                tokens.extend(sentences_from_text(text, settings))
+                n = len(tokens) - before
+                ids.extend([doc_id] * n), sources.extend([source] * n), idxs.extend(range(n))
+                kinds.append("doc" if n else "drop")
+            yield replace(docs, kind=kinds, text=pa.nulls(docs.num_rows, pa.string()),
+                          exact_key=pa.nulls(docs.num_rows, pa.int64()),
+                          reason=[None if k == "doc" else NO_SENTENCES for k in kinds])
+            if tokens:
+                yield make_batch(len(tokens), kind="sent", doc_id=ids, source=sources, sent_idx=idxs, tokens=tokens)
 
-    return lambda batches: _map_docs(batches, on_doc)
+    return run
 
 
 def phrase_step(phrases: Any) -> Step:
@@ -132,11 +177,9 @@ def phrase_step(phrases: Any) -> Step:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         table = phrases.value
-        for batch in batches:
+        for batch in map(conform, batches):
             kinds = batch.column("kind").to_pylist()
             tokens = batch.column("tokens").to_pylist()
-            joined = [join_phrases(t, table) if k == "sent" else t for k, t in zip(kinds, tokens)]
-            index = RECORD_SCHEMA.get_field_index("tokens")
-            yield batch.set_column(index, RECORD_SCHEMA.field(index), pa.array(joined, pa.list_(pa.string())))
+            yield replace(batch, tokens=[join_phrases(t, table) if k == "sent" else t for k, t in zip(kinds, tokens)])
 
     return run

@@ -16,13 +16,13 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
 
-_SUMS_DDL = "partition int, tokens long"
 _PIECES_DDL = "shard int, doc_id string, sent_idx int, piece int, tokens array<string>"
 _PIECES_SCHEMA = pa.schema([("shard", pa.int32()), ("doc_id", pa.string()), ("sent_idx", pa.int32()),
                             ("piece", pa.int32()), ("tokens", pa.list_(pa.string()))])
@@ -52,24 +52,32 @@ def _partition_id() -> int:
     return TaskContext.get().partitionId()
 
 
-def _sums_step(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    total = sum(pc.sum(pc.list_value_length(b.column("tokens"))).as_py() or 0 for b in batches)
-    yield pa.RecordBatch.from_pydict({"partition": [_partition_id()], "tokens": [total]},
-                                     schema=pa.schema([("partition", pa.int32()), ("tokens", pa.int64())]))
-
-
 def _assign_step(offsets: dict[int, int], boundaries: list[int]):  # type: ignore[no-untyped-def]
+    """Each sentence's shard from its global token offset (numpy over the batch); only the
+    at most ``N - 1`` sentences that straddle a boundary are cut, in Python."""
+
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pos = offsets.get(_partition_id(), 0)
+        bounds = np.asarray(boundaries, dtype=np.int64)
         for batch in batches:
-            cols: dict[str, list[Any]] = {name: [] for name in _PIECES_SCHEMA.names}
-            for doc_id, idx, tokens in zip(batch.column("doc_id").to_pylist(), batch.column("sent_idx").to_pylist(),
-                                           batch.column("tokens").to_pylist()):
-                for piece, (shard, part) in enumerate(split_at_boundaries(pos, tokens, boundaries)):
-                    for name, value in zip(_PIECES_SCHEMA.names, (shard, doc_id, idx, piece, part)):
-                        cols[name].append(value)
-                pos += len(tokens)
-            yield pa.RecordBatch.from_pydict(cols, schema=_PIECES_SCHEMA)
+            lengths = pc.list_value_length(batch.column("tokens")).to_numpy(zero_copy_only=False).astype(np.int64)
+            ends = pos + np.cumsum(lengths)
+            starts = ends - lengths
+            first = np.searchsorted(bounds, starts, side="right") - 1
+            last = np.searchsorted(bounds, np.maximum(ends - 1, starts), side="right") - 1
+            whole = first == last
+            yield pa.RecordBatch.from_arrays(
+                [pa.array(first[whole], pa.int32()), batch.column("doc_id").filter(whole),
+                 batch.column("sent_idx").filter(whole), pa.array(np.zeros(int(whole.sum()), np.int32)),
+                 batch.column("tokens").filter(whole)], schema=_PIECES_SCHEMA)
+            cut = np.flatnonzero(~whole)
+            if len(cut):
+                rows = batch.take(pa.array(cut)).to_pylist()
+                pieces = [(shard, row["doc_id"], row["sent_idx"], i, part) for row, start in zip(rows, starts[cut])
+                          for i, (shard, part) in enumerate(split_at_boundaries(int(start), row["tokens"], boundaries))]
+                yield pa.RecordBatch.from_arrays([pa.array(col, t) for col, t in zip(zip(*pieces), _PIECES_SCHEMA.types)],
+                                                 schema=_PIECES_SCHEMA)
+            pos = int(ends[-1]) if len(ends) else pos
 
     return run
 
@@ -77,10 +85,12 @@ def _assign_step(offsets: dict[int, int], boundaries: list[int]):  # type: ignor
 def write_balanced_shards(sentences, n_shards: int, staging: Path) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """Write ``staging/shards/shard-NNNNN.parquet``; return each shard's file, sentences and tokens."""
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     ordered = (sentences.select("doc_id", "sent_idx", "tokens").orderBy("doc_id", "sent_idx")
                .persist(StorageLevel.MEMORY_AND_DISK))
-    sums = {r["partition"]: r["tokens"] for r in ordered.mapInArrow(_sums_step, _SUMS_DDL).collect()}
+    sums = {r["partition"]: r["tokens"] for r in ordered.groupBy(F.spark_partition_id().alias("partition"))
+            .agg(F.sum(F.size("tokens")).alias("tokens")).collect()}
     offsets, running = {}, 0
     for partition in sorted(sums):
         offsets[partition] = running
