@@ -44,7 +44,14 @@ def test_values_parse_like_toml() -> None:
     assert cfg.prepare.output == "/tmp/x y"
     assert cfg.prepare.lowercase is False
     assert cfg.train.alpha == 1.0 and isinstance(cfg.train.alpha, float)
-    assert cfg.spark.conf == {"spark.ui.enabled": "false"}
+    assert cfg.spark.conf == {"spark.ui.enabled": False}
+
+
+def test_credentials_never_reach_reports() -> None:
+    cfg = load_config(sets=['storage.options={key = "AKIA", secret = "s3cr3t", endpoint_url = "http://x"}'],
+                      environ={})
+    assert cfg.storage.options["secret"] == "s3cr3t"
+    assert cfg.to_dict()["storage"]["options"] == {"key": "***", "secret": "***", "endpoint_url": "http://x"}
 
 
 @pytest.mark.parametrize("sets, message", [

@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from shardvec.corpus import SHARD_SCHEMA, Vocab
+from shardvec.storage import Store
 from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrustes
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
@@ -41,7 +42,7 @@ def test_every_trainer_has_the_global_vocabulary_in_its_order() -> None:
 def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
     shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat"], ["the", "dog", "xyz"], ["on", "the", "mat"],
                                                  ["the", "log"]])
-    chunks = materialise_shard(shard, VOCAB.index(), 2, tmp_path / "work")
+    chunks = materialise_shard(Store(str(shard)), VOCAB.index(), 2, tmp_path / "work")
     assert sum(chunks.words) == 11 and all(w > 0 for w in chunks.words)
     lines = [line for f in chunks.files for line in f.read_text().splitlines()]
     assert lines[0] == "the cat sat" and len(lines) == 4
@@ -50,7 +51,7 @@ def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
 
 def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
-    chunks = materialise_shard(shard, VOCAB.index(), 1, tmp_path / "work")
+    chunks = materialise_shard(Store(str(shard)), VOCAB.index(), 1, tmp_path / "work")
     start = initial_weights(PARAMS, VOCAB)
     rnd = single_round(1, 0.025, 0.001)[0]
     result = train_round(build_model(PARAMS, VOCAB), chunks, start, rnd, shard=0)
@@ -93,19 +94,20 @@ def test_damaged_and_partial_checkpoints_are_skipped_with_a_message(tmp_path: Pa
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     w = initial_weights(PARAMS, VOCAB)
     meta = {"params": PARAMS.to_dict()}
-    save_checkpoint(tmp_path, 0, w, VOCAB, meta)
-    save_checkpoint(tmp_path, 1, w, VOCAB, meta)
+    out = Store(str(tmp_path))
+    save_checkpoint(out, 0, w, VOCAB, meta)
+    save_checkpoint(out, 1, w, VOCAB, meta)
     assert not (tmp_path / "checkpoints" / "round-00000").exists(), "older checkpoints are pruned"
     good = tmp_path / "checkpoints" / "round-00001"
-    assert np.array_equal(load_model(good).weights.vectors, w.vectors)
+    assert np.array_equal(load_model(Store(str(good))).weights.vectors, w.vectors)
 
     kept = shutil.copytree(good, tmp_path / "kept")
-    newer = save_checkpoint(tmp_path, 2, w, VOCAB, meta)
+    newer = save_checkpoint(out, 2, w, VOCAB, meta).local
     newer_bytes = (newer / "vectors.npy").read_bytes()
     (newer / "vectors.npy").write_bytes(newer_bytes[: len(newer_bytes) // 2])  # a torn write
     (tmp_path / "checkpoints" / "round-00003").mkdir()  # a run killed while writing: no _SUCCESS
     shutil.copytree(kept, good)  # a good checkpoint below the broken ones
-    found = latest_checkpoint(tmp_path)
+    found = latest_checkpoint(out)
     err = capsys.readouterr().err
     assert "ignoring checkpoint round-00003" in err and "incomplete" in err
     assert "ignoring checkpoint round-00002" in err and "damaged" in err

@@ -7,15 +7,18 @@ points call them and nothing else.
 
 from __future__ import annotations
 
+import copy
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from shardvec.config import Config
+from shardvec.config import Config, TrainConfig
 from shardvec.errors import ConfigError, InputError
-from shardvec.outputs import local_path, mark_success, prepare_output_dir, staged_directory, write_json_atomic
+from shardvec.outputs import local_path, staged_directory, write_json_atomic
+from shardvec.storage import Store, is_remote, mark_success, prepare_output
 from shardvec.versions import library_versions
 
 def _require(value: Any, key: str, flag: str) -> None:
@@ -84,14 +87,13 @@ def _check_prepare(config: Config) -> None:
                           "prepare.min_sentence_tokens must be >= 1")
 
 
-def train(config: Config) -> Path:
-    """Dask: corpus shards -> ``vectors.bin``, ``model/``, ``train_report.json``."""
+def train(config: Config) -> Path | str:
+    """Dask: corpus shards -> ``vectors.bin``, ``model/``, ``train_report.json`` (any storage)."""
     from shardvec.corpus import Corpus
     from shardvec.dask.cluster import dask_client
     from shardvec.dask.train_job import RunSpec, check_memory, new_run_id, run_rounds
-    from shardvec.train.model_io import latest_checkpoint, save_model, write_vectors
+    from shardvec.train.model_io import save_model, write_vectors
     from shardvec.train.params import MERGE_MODES, Word2VecParams
-    from shardvec.train.schedule import periodic_rounds, single_round
     from shardvec.vectors import TRAIN_SCHEMA
 
     tc = config.train
@@ -102,40 +104,24 @@ def train(config: Config) -> Path:
     if tc.rounds_per_epoch < 1 or tc.lr_scale < 0:
         raise ConfigError("train.rounds_per_epoch must be >= 1 and train.lr_scale >= 0")
     params = Word2VecParams.from_config(tc)
-    corpus = Corpus.open(tc.corpus)
+    options = config.storage.options
+    corpus = Corpus.open(tc.corpus, options)
     vocab = corpus.vocab()
     if len(vocab) == 0:
-        raise InputError(f"the vocabulary of {corpus.root} is empty; lower vocab.min_count when preparing")
-    n_shards = len(corpus.shard_paths)
-    if tc.merge == "periodic":
-        scale = tc.lr_scale or float(n_shards)
-        rounds = periodic_rounds(params.epochs, tc.rounds_per_epoch, params.alpha, params.min_alpha, scale)
-        n_chunks = tc.rounds_per_epoch
-    else:
-        scale = 1.0
-        rounds = single_round(params.epochs, params.alpha, params.min_alpha)
-        n_chunks = 1
-    output = local_path(tc.output)
-    prepare_output_dir(output, tc.overwrite, tc.resume)
+        raise InputError(f"the vocabulary of {corpus.root.url} is empty; lower vocab.min_count when preparing")
+    n_shards = len(corpus.shards)
+    rounds, n_chunks, scale = _round_plan(tc, params, n_shards)
+    output = Store(tc.output, options)
+    prepare_output(output, tc.overwrite, tc.resume)
     meta = {"params": params.to_dict(), "merge": tc.merge, "shards": n_shards, "rounds": len(rounds),
-            "lr_scale": scale, "corpus": str(corpus.root)}
-
-    start = 0
-    if tc.resume:
-        saved = latest_checkpoint(output)
-        if saved is not None:
-            theirs = {k: saved.meta.get(k) for k in meta}
-            if theirs != meta or saved.vocab.words != vocab.words:
-                raise InputError(f"checkpoint in {output} was made with other settings or another corpus; "
-                                 "rerun with --overwrite to start over")
-            start = saved.meta["round"] + 1
-            print(f"[train] resuming after round {start}/{len(rounds)}", file=sys.stderr)
+            "lr_scale": scale, "corpus": corpus.root.url}
+    start = _resume_point(output, meta, vocab.words) if tc.resume else 0
 
     started = time.perf_counter()
     with dask_client(config.dask) as client:
         memory = check_memory(client, len(vocab), params.vector_size, n_shards)
-        spec = RunSpec(new_run_id(), str(output), str(corpus.root / "vocab.parquet"),
-                       tuple(str(p) for p in corpus.shard_paths), params, n_chunks, tc.merge, meta)
+        spec = RunSpec(new_run_id(), output, corpus.root / "vocab.parquet", tuple(corpus.shards), params,
+                       n_chunks, tc.merge, meta)
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         weights, records = run_rounds(client, spec, rounds, start, corpus)
     train_seconds = time.perf_counter() - started
@@ -144,7 +130,7 @@ def train(config: Config) -> Path:
     files = write_vectors(output, vocab, weights.vectors, tc.write_text, tc.write_kv)
     tokens = sum(corpus.shard_tokens)
     report: dict[str, Any] = {
-        "schema": TRAIN_SCHEMA, "created": _now(), "corpus": str(corpus.root), "vocab_size": len(vocab),
+        "schema": TRAIN_SCHEMA, "created": _now(), "corpus": corpus.root.url, "vocab_size": len(vocab),
         "corpus_tokens": tokens, "shards": n_shards, "workers": workers, "merge": tc.merge,
         "lr_scale": scale, "rounds": len(rounds), "resumed_from_round": start, "seed": params.seed,
         "timings": {"train_seconds": round(train_seconds, 2),
@@ -157,13 +143,39 @@ def train(config: Config) -> Path:
         from shardvec.evaluate import intrinsic_scores
         from shardvec.vectors import load_keyed_vectors
 
-        report["evaluation"] = intrinsic_scores(load_keyed_vectors(output / "vectors.bin"),
+        report["evaluation"] = intrinsic_scores(load_keyed_vectors((output / "vectors.bin").url, options),
                                                 config.evaluate.restrict_vocab)
-    write_json_atomic(output / "train_report.json", report)
+    (output / "train_report.json").write_json(report)
     mark_success(output)
     print(f"[train] {len(vocab)} words x {params.vector_size} dims, {report['timings']['words_per_s']:,} words/s "
-          f"-> {output}", file=sys.stderr)
-    return output
+          f"-> {output.url}", file=sys.stderr)
+    return output.local or output.url
+
+
+def _round_plan(tc: TrainConfig, params: Any, n_shards: int) -> tuple[list[Any], int, float]:
+    """Rounds, chunks per shard and learning-rate scale for the merge mode."""
+    from shardvec.train.schedule import periodic_rounds, single_round
+
+    if tc.merge == "periodic":
+        scale = tc.lr_scale or float(n_shards)
+        rounds = periodic_rounds(params.epochs, tc.rounds_per_epoch, params.alpha, params.min_alpha, scale)
+        return rounds, tc.rounds_per_epoch, scale
+    return single_round(params.epochs, params.alpha, params.min_alpha), 1, 1.0
+
+
+def _resume_point(output: Store, meta: dict[str, Any], words: list[str]) -> int:
+    """The first round still to run, after the newest good checkpoint of the same run."""
+    from shardvec.train.model_io import latest_checkpoint
+
+    saved = latest_checkpoint(output)
+    if saved is None:
+        return 0
+    if {k: saved.meta.get(k) for k in meta} != meta or saved.vocab.words != words:
+        raise InputError(f"checkpoint in {output.url} was made with other settings or another corpus; "
+                         "rerun with --overwrite to start over")
+    start = saved.meta["round"] + 1
+    print(f"[train] resuming after round {start}/{meta['rounds']}", file=sys.stderr)
+    return start
 
 
 def evaluate(config: Config) -> dict[str, Any]:
@@ -173,17 +185,24 @@ def evaluate(config: Config) -> dict[str, Any]:
 
     ev = config.evaluate
     _require(ev.vectors, "evaluate.vectors", "--vectors PATH")
-    scores = {"vectors": ev.vectors, **intrinsic_scores(load_keyed_vectors(ev.vectors), ev.restrict_vocab)}
+    kv = load_keyed_vectors(ev.vectors, config.storage.options)
+    scores = {"vectors": ev.vectors, **intrinsic_scores(kv, ev.restrict_vocab)}
     print(format_scores(scores))
     if ev.output:
-        out = local_path(ev.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out, scores)
+        Store(ev.output, config.storage.options).write_json(scores)
     return scores
 
 
+# What fine-tuning needs from a train output directory (checkpoints are left behind).
+_TRAIN_ENTRIES = ("vectors.bin", "train_report.json", "_SUCCESS", "model")
+
+
 def finetune(config: Config) -> dict[str, Any]:
-    """Transfer learning on a labelled target set; writes report.json and report.md."""
+    """Transfer learning on a labelled target set; writes report.json and report.md.
+
+    Inputs and output may be remote: inputs are copied to a local temporary
+    directory, and the report is written there and then stored, ``_SUCCESS`` last.
+    """
     from shardvec.finetune.pipeline import format_summary, run_finetune
 
     ft = config.finetune
@@ -191,6 +210,34 @@ def finetune(config: Config) -> dict[str, Any]:
     _require(ft.output, "finetune.output", "--output DIR")
     if not ft.dataset and not ft.train:
         raise ConfigError("give --dataset FILE, or --train FILE (with --dev/--test)")
-    report = run_finetune(config)
+    options = config.storage.options
+    with tempfile.TemporaryDirectory(prefix="shardvec-finetune-") as tmp:
+        local = copy.deepcopy(config)
+        for key in ("vectors", "dataset", "train", "dev", "test"):
+            value = getattr(ft, key)
+            if value and is_remote(value):
+                setattr(local.finetune, key, str(_download(Store(value, options), Path(tmp) / key)))
+        output = Store(ft.output, options)
+        if output.local is None:
+            prepare_output(output, ft.overwrite)
+            local.finetune.output = str(Path(tmp) / "report")
+        report = run_finetune(local)
+        if output.local is None:
+            output.upload_dir(Path(local.finetune.output))
     print(format_summary(report))
     return report
+
+
+def _download(source: Store, target: Path) -> Path:
+    """A local copy of a file, or of the parts of a train directory that fine-tuning reads."""
+    if not source.exists():
+        raise InputError(f"{source.url} does not exist")
+    if not source.is_dir():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.fs.get_file(source.path, str(target))
+        return target
+    for name in _TRAIN_ENTRIES:
+        part = source / name
+        if part.exists():
+            source.fs.get(part.path, str(target / name), recursive=part.is_dir())
+    return target

@@ -56,6 +56,15 @@ class DaskConfig:
 
 
 @dataclass
+class StorageConfig:
+    """How the train and fine-tune stages reach data lakes (fsspec)."""
+
+    options: dict[str, Any] = _doc({}, "fsspec storage options for s3:// (= s3a://), gs://, hdfs:// paths, e.g. "
+                                   "{endpoint_url = \"http://127.0.0.1:9000\"}; credentials are best left to the "
+                                   "usual environment variables and are never written into reports")
+
+
+@dataclass
 class PrepareConfig:
     """The Spark job that turns raw text into corpus shards and a vocabulary."""
 
@@ -184,6 +193,7 @@ class Config:
 
     spark: SparkConfig = field(default_factory=SparkConfig)
     dask: DaskConfig = field(default_factory=DaskConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     vocab: VocabConfig = field(default_factory=VocabConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -191,8 +201,12 @@ class Config:
     evaluate: EvaluateConfig = field(default_factory=EvaluateConfig)
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
-        """A plain nested dict, as written into manifests and reports."""
-        return dataclasses.asdict(self)
+        """A plain nested dict, as written into manifests and reports: credentials redacted."""
+        from shardvec.storage import redact
+
+        document = dataclasses.asdict(self)
+        document["storage"]["options"] = redact(document["storage"]["options"])
+        return document
 
 
 Layer = Mapping[str, Mapping[str, Any]]
@@ -234,8 +248,6 @@ def _check_type(name: str, value: Any, expected: Any, source: str) -> Any:
             value = [_check_type(name, v, item, source) for v in value]
     elif origin is dict:
         ok = isinstance(value, dict) and all(isinstance(v, (str, int, float, bool)) for v in value.values())
-        if ok:
-            value = {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
     else:  # pragma: no cover - a new field type would land here first
         raise TypeError(f"unsupported config type {expected!r}")
     if not ok:

@@ -8,6 +8,7 @@ descending then word ascending, so a word's index is the same everywhere),
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -17,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shardvec.errors import InputError
-from shardvec.outputs import local_path, require_complete
+from shardvec.storage import Store, require_complete
 
 CORPUS_SCHEMA = "shardvec.corpus/1"
 SHARD_SCHEMA = pa.schema([pa.field("tokens", pa.list_(pa.string()))])
@@ -61,24 +62,34 @@ class Vocab:
 
     @classmethod
     def read(cls, path: Path) -> "Vocab":
-        return cls.from_table(pq.read_table(path))
+        return cls.load(Store(str(path)))
+
+    @classmethod
+    def load(cls, store: Store) -> "Vocab":
+        """Read ``vocab.parquet`` from any storage."""
+        return cls.from_table(pq.read_table(io.BytesIO(store.read_bytes())))
+
+    def save(self, store: Store) -> None:
+        buffer = io.BytesIO()
+        pq.write_table(self.to_table(), buffer)
+        store.write_bytes(buffer.getvalue())
 
 
 @dataclass(frozen=True)
 class Corpus:
-    """A finished corpus directory, checked on open."""
+    """A finished corpus directory on any storage, checked on open."""
 
-    root: Path
+    root: Store
     manifest: dict[str, Any]
 
     @classmethod
-    def open(cls, location: str | Path) -> "Corpus":
-        root = local_path(location)
+    def open(cls, location: str, options: dict[str, Any] | None = None) -> "Corpus":
+        root = Store(location, options or {})
         manifest = require_complete(root, "manifest.json", CORPUS_SCHEMA, "shardvec prepare")
         return cls(root, manifest)
 
     @property
-    def shard_paths(self) -> list[Path]:
+    def shards(self) -> list[Store]:
         return [self.root / "shards" / s["file"] for s in self.manifest["shards"]]
 
     @property
@@ -86,11 +97,11 @@ class Corpus:
         return [int(s["tokens"]) for s in self.manifest["shards"]]
 
     def vocab(self) -> Vocab:
-        return Vocab.read(self.root / "vocab.parquet")
+        return Vocab.load(self.root / "vocab.parquet")
 
 
-def iter_shard_sentences(path: Path, batch_size: int = 8192) -> Iterator[list[str]]:
-    """Sentences of one shard, streamed batch by batch."""
-    parquet = pq.ParquetFile(path)
-    for batch in parquet.iter_batches(columns=["tokens"], batch_size=batch_size):
-        yield from batch.column(0).to_pylist()
+def iter_shard_sentences(shard: Store, batch_size: int = 8192) -> Iterator[list[str]]:
+    """Sentences of one shard, streamed batch by batch from wherever it is stored."""
+    with shard.open() as fh:
+        for batch in pq.ParquetFile(fh).iter_batches(columns=["tokens"], batch_size=batch_size):
+            yield from batch.column(0).to_pylist()

@@ -30,7 +30,8 @@ from shardvec.corpus import Corpus, Vocab
 from shardvec.errors import ConfigError
 from shardvec.train import merge
 from shardvec.train.merge import ModelWeights, WeightedSum
-from shardvec.train.model_io import load_model, save_checkpoint
+from shardvec.storage import Store
+from shardvec.train.model_io import checkpoint_dir, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
 from shardvec.train.trainer import RoundResult, build_model, initial_weights, materialise_shard, train_round
@@ -62,9 +63,9 @@ class RunSpec:
     """What every task of one run needs to know; small enough to ship with each task."""
 
     run_id: str
-    output: str
-    vocab_path: str
-    shard_paths: tuple[str, ...]
+    output: Store
+    vocab: Store
+    shards: tuple[Store, ...]
     params: Word2VecParams
     n_chunks: int
     merge: str
@@ -76,9 +77,9 @@ def _trainer(spec: RunSpec, shard: int):
     if key not in _TRAINERS:
         from distributed import get_worker
 
-        vocab = Vocab.read(Path(spec.vocab_path))
+        vocab = Vocab.load(spec.vocab)
         workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
-        chunks = materialise_shard(Path(spec.shard_paths[shard]), vocab.index(), spec.n_chunks, workdir)
+        chunks = materialise_shard(spec.shards[shard], vocab.index(), spec.n_chunks, workdir)
         _TRAINERS[key] = (build_model(spec.params, vocab), chunks)
     return _TRAINERS[key]
 
@@ -105,17 +106,16 @@ def reduce_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Weigh
     return total
 
 
-def checkpoint_task(spec: RunSpec, round_index: int, total: WeightedSum) -> str:
-    vocab = Vocab.read(Path(spec.vocab_path))
-    return str(save_checkpoint(Path(spec.output), round_index, merge.finish(total), vocab, spec.meta))
+def checkpoint_task(spec: RunSpec, round_index: int, total: WeightedSum) -> Store:
+    return save_checkpoint(spec.output, round_index, merge.finish(total), Vocab.load(spec.vocab), spec.meta)
 
 
-def load_task(path: str) -> ModelWeights:
-    return load_model(Path(path)).weights
+def load_task(checkpoint: Store) -> ModelWeights:
+    return load_model(checkpoint).weights
 
 
 def init_task(spec: RunSpec) -> ModelWeights:
-    return initial_weights(spec.params, Vocab.read(Path(spec.vocab_path)))
+    return initial_weights(spec.params, Vocab.load(spec.vocab))
 
 
 def stats_task(result: RoundResult) -> dict[str, Any]:
@@ -165,15 +165,14 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> di
 def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: Corpus) -> tuple[ModelWeights, list]:
     """Run ``rounds[start:]``; return the final combined weights and per-round records."""
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
-    n_shards = len(spec.shard_paths)
+    n_shards = len(spec.shards)
     if len(workers) > n_shards:
         print(f"[train] warning: {len(workers)} workers but only {n_shards} shard(s); "
               f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
               file=sys.stderr)
     pinned = [workers[i % len(workers)] for i in range(n_shards)]
     if start:
-        state = client.submit(load_task, str(Path(spec.output) / "checkpoints" / f"round-{start - 1:05d}"),
-                              key=f"load-{spec.run_id}-{start - 1}")
+        state = client.submit(load_task, checkpoint_dir(spec.output, start - 1), key=f"load-{spec.run_id}-{start - 1}")
     else:
         state = client.submit(init_task, spec, key=f"init-{spec.run_id}")
     records = []
@@ -194,7 +193,7 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
         record = {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha,
                   "end_alpha": rnd.end_alpha, "words": sum(x["words"] for x in stats),
                   "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
-                  "checkpoint": Path(path.result()).name}
+                  "checkpoint": path.result().name}
         state = client.submit(load_task, path.result(), key=f"load-{spec.run_id}-{rnd.index}")
         del results, total, anchors
         record["seconds"] = round(time.perf_counter() - t0, 3)

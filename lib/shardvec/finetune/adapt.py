@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from shardvec.corpus import Vocab
-from shardvec.outputs import local_path
 from shardvec.train.merge import ModelWeights
+from shardvec.storage import Store
 from shardvec.train.model_io import SavedModel, load_model
 from shardvec.train.params import Word2VecParams
 from shardvec.train.trainer import build_model, set_weights
@@ -55,7 +55,7 @@ class Pretrained:
 def load_pretrained(location: str) -> Pretrained:
     """Vectors from a train directory or file; the model too when ``model/`` exists."""
     kv = load_keyed_vectors(location)
-    model_dir = local_path(location) / "model"
+    model_dir = Store(str(location)) / "model"
     model = load_model(model_dir) if model_dir.is_dir() else None
     return Pretrained(kv, model, str(location))
 

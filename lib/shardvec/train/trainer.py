@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from shardvec.corpus import Vocab, iter_shard_sentences
+from shardvec.storage import Store
 from shardvec.train.merge import ModelWeights
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
@@ -43,7 +44,7 @@ class RoundResult:
     loss: float
 
 
-def materialise_shard(shard_path: Path, vocab_index: dict[str, int], n_chunks: int, workdir: Path) -> ShardChunks:
+def materialise_shard(shard: Store, vocab_index: dict[str, int], n_chunks: int, workdir: Path) -> ShardChunks:
     """Write the shard as ``n_chunks`` text files of about equal token count.
 
     Sentences go to chunks in contiguous runs so each file is read
@@ -51,7 +52,7 @@ def materialise_shard(shard_path: Path, vocab_index: dict[str, int], n_chunks: i
     raw count drives its learning-rate decay as in a single-machine run).
     """
     workdir.mkdir(parents=True, exist_ok=True)
-    sentences = list(iter_shard_sentences(shard_path))
+    sentences = list(iter_shard_sentences(shard))
     total = sum(len(s) for s in sentences) or 1
     counts = np.zeros(len(vocab_index), dtype=np.int64)
     files = [workdir / f"chunk-{c:03d}.txt" for c in range(n_chunks)]
