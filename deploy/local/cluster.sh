@@ -47,6 +47,11 @@ die() { log "error: $*"; exit 1; }
 # ---------------------------------------------------------------- options
 COMMAND=${1:-}
 [[ $# -gt 0 ]] && shift
+case $COMMAND in
+    start|stop|status|env) ;;
+    -h|--help|help) usage; exit 0 ;;
+    *) usage >&2; exit 2 ;;
+esac
 STATE=${SHARDVEC_LOCAL_STATE:-${TMPDIR:-/tmp}/shardvec-cluster}
 WORKERS=${SHARDVEC_LOCAL_WORKERS:-2}
 DASK_MEMORY=${SHARDVEC_LOCAL_DASK_MEMORY:-2GiB}
@@ -415,6 +420,4 @@ case $COMMAND in
     stop) cmd_stop ;;
     status) cmd_status ;;
     env) cmd_env ;;
-    -h|--help|help) usage ;;
-    *) usage >&2; exit 2 ;;
 esac
