@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from pathlib import Path
 
 import pytest
 
@@ -47,14 +46,8 @@ def spark():
 
 
 @pytest.fixture
-def config(tmp_path: Path) -> Config:
-    """Defaults sized for tests: local[2] Spark, 2 Dask workers, small models."""
-    cfg = Config()
-    cfg.spark.master = "local[2]"
-    cfg.spark.shuffle_partitions = 4
-    cfg.vocab.min_count = 2
-    cfg.train.vector_size = 32
-    cfg.train.epochs = 2
-    cfg.train.rounds_per_epoch = 2
-    cfg.train.evaluate = False
-    return cfg
+def config() -> Config:
+    """Defaults sized for tests (see helpers.small_config)."""
+    from helpers import small_config
+
+    return small_config()

@@ -9,6 +9,21 @@ from typing import Any
 from shardvec.config import Config
 
 
+def small_config(**train: object) -> Config:
+    """Defaults sized for tests: local[2] Spark, small models, no end-of-run evaluation.
+
+    Keyword arguments override ``[train]`` keys.
+    """
+    cfg = Config()
+    cfg.spark.master = "local[2]"
+    cfg.spark.shuffle_partitions = 4
+    cfg.vocab.min_count = 2
+    settings = {"vector_size": 32, "epochs": 2, "rounds_per_epoch": 2, "evaluate": False, **train}
+    for key, value in settings.items():
+        setattr(cfg.train, key, value)
+    return cfg
+
+
 def gensim_data(name: str) -> str:
     """A file from gensim's installed ``test/test_data``."""
     from gensim.test.utils import datapath

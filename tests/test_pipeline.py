@@ -9,25 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from helpers import gensim_data, manifest, prepared_corpus, write_lines
+from helpers import gensim_data, manifest, prepared_corpus, small_config, write_lines
 
 from shardvec import api
 from shardvec.cli import main
-from shardvec.config import Config
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
-
-
-def small_config() -> Config:
-    cfg = Config()
-    cfg.spark.master = "local[2]"
-    cfg.spark.shuffle_partitions = 4
-    cfg.vocab.min_count = 2
-    cfg.train.vector_size = 32
-    cfg.train.epochs = 2
-    cfg.train.rounds_per_epoch = 2
-    cfg.train.evaluate = False
-    return cfg
 
 
 @pytest.fixture(scope="module")

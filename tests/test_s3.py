@@ -14,7 +14,7 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-from helpers import gensim_data, prepared_corpus
+from helpers import gensim_data, prepared_corpus, small_config
 
 from shardvec import api
 from shardvec.cli import main
@@ -45,21 +45,15 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     server.stop()
 
 
-def small_config(options: dict[str, str]) -> Config:
-    cfg = Config()
-    cfg.spark.master = "local[2]"
-    cfg.vocab.min_count = 2
-    cfg.train.vector_size = 24
-    cfg.train.epochs = 2
-    cfg.train.rounds_per_epoch = 2
-    cfg.train.evaluate = False
+def s3_config(options: dict[str, str]) -> Config:
+    cfg = small_config(vector_size=24)
     # A credential in the options must work and must never reach a report.
     cfg.storage.options = {**options, "key": "testing", "secret": "testing"}
     return cfg
 
 
 def test_train_evaluate_finetune_round_trip_through_s3(spark, s3: dict[str, str], tmp_path: Path) -> None:
-    cfg = small_config(s3)
+    cfg = s3_config(s3)
     local = prepared_corpus(cfg, [gensim_data("lee_background.cor")], tmp_path / "corpus")
     lake = Store(f"s3://{BUCKET}", cfg.storage.options)
     (lake / "corpus").upload_dir(local)

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import numpy as np
 import pytest
-from helpers import gensim_data, prepared_corpus
+from helpers import gensim_data, prepared_corpus, small_config
 
 from shardvec import api
 from shardvec.cli import main
@@ -26,17 +26,8 @@ BIN = Path(sys.executable).parent
 
 
 def base_config() -> Config:
-    cfg = Config()
-    cfg.spark.master = "local[2]"
-    cfg.spark.shuffle_partitions = 4
-    cfg.vocab.min_count = 2
-    cfg.train.vector_size = 48
-    cfg.train.window = 8
-    cfg.train.negative = 10
-    cfg.train.epochs = 3
-    cfg.train.rounds_per_epoch = 4
-    cfg.train.evaluate = False
-    return cfg
+    """Rounds long enough that a worker can be killed in the middle of one."""
+    return small_config(vector_size=48, window=8, negative=10, epochs=3, rounds_per_epoch=4)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,9 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from shardvec.errors import InputError, OutputError
-from shardvec.storage import SUCCESS, Store, mark_success, write_bytes_atomic  # noqa: F401  (re-exported)
+from shardvec.storage import SUCCESS, Store, mark_success, write_bytes_atomic
+
+__all__ = ["SUCCESS", "local_path", "staged_directory", "write_bytes_atomic", "write_json_atomic"]
 
 
 def local_path(location: str | os.PathLike[str]) -> Path:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from shardvec.config import DaskConfig
 from shardvec.errors import EnvironmentProblem
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def scheduler_address(config: DaskConfig) -> str:
@@ -20,7 +23,7 @@ def scheduler_address(config: DaskConfig) -> str:
 
 
 @contextmanager
-def dask_client(config: DaskConfig) -> Iterator["distributed.Client"]:  # noqa: F821
+def dask_client(config: DaskConfig) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     address = scheduler_address(config)
