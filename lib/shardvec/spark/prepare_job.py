@@ -7,6 +7,11 @@ never a row-at-a-time UDF. Without dedup, reading, cleaning and tokenizing
 run as one Python pass; dedup needs the JVM (shuffles) between cleaning and
 tokenizing. Every input record ends as exactly one ``doc`` (kept) or
 ``drop`` (with a reason) row, which the accounting checks.
+
+The order of the sentence rows (partition by partition) is what the shards
+follow, so it is made deterministic for a given input, config and Spark
+parallelism: files are grouped by a fixed rule, and wherever a shuffle
+moves documents they are hash-partitioned by ``doc_id`` and sorted by it.
 """
 
 from __future__ import annotations
@@ -115,26 +120,26 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
         if not balanced:
             _log("input sizes are skewed: spreading documents over all tasks after reading")
-            paths = paths.mapInArrow(read, RECORD_DDL).repartition(2 * spark.sparkContext.defaultParallelism)
+            paths = (paths.mapInArrow(read, RECORD_DDL)
+                     .repartition(2 * spark.sparkContext.defaultParallelism, "doc_id").sortWithinPartitions("doc_id"))
             steps = [clean]
         if prep.dedup:
             events = paths.mapInArrow(chain(*steps), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
             events, dedup_cached = apply_dedup(events, prep.dedup, prep.near_dup_threshold, prep.minhash_perm,
                                                prep.minhash_ngram)
             cached += [events, *dedup_cached]
-            source = events.mapInArrow(tokenize, RECORD_DDL)
+            source = events.sortWithinPartitions("doc_id").mapInArrow(tokenize, RECORD_DDL)
         else:
             source = paths.mapInArrow(chain(*steps, tokenize), RECORD_DDL)
         records = source.persist(StorageLevel.MEMORY_AND_DISK)
-        file_rows = [r.asDict() for r in records.where("kind = 'file'").select(
-            "source", "status", "records", "format", "error").collect()]
+        # One small row per file and per (file, fate): the whole accounting in one job.
+        summary = [r.asDict() for r in records.where("kind != 'sent'").groupBy(
+            "kind", "source", "reason", "status", "records", "format", "error").count().collect()]
     for frame in cached:
         frame.unpersist()
+    file_rows = [r for r in summary if r["kind"] == "file"]
+    fates = [r for r in summary if r["kind"] != "file"]
     _check_inputs(file_rows, prep.fail_on_bad_input)
-
-    with timer.stage("accounting", "counting records per file and reason"):
-        fates = [r.asDict() for r in records.where("kind in ('doc', 'drop')")
-                 .groupBy("source", "kind", "reason").count().collect()]
 
     found: list[int] = []
     if prep.phrase_passes:

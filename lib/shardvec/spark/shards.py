@@ -1,11 +1,15 @@
 """Shards balanced by token count, deterministically and without a driver-side pass over data.
 
-Sentences are ordered globally by ``(doc_id, sent_idx)``; each partition's
-token total (one number per partition) gives every partition its starting
-offset, so each sentence knows its global token range. Shard ``k`` takes the
-tokens in ``[floor(k*T/N), floor((k+1)*T/N))``: a sentence that straddles a
-boundary is cut there, so shard sizes differ by at most one token whatever
-the input size. The same input and config always give the same shards.
+The sentences' global order is their partitions' order, then their order
+within a partition (both fixed by the input files, the config and Spark's
+parallelism: see :mod:`shardvec.spark.prepare_job`). Each partition's token
+total (one number per partition reaches the driver) gives every partition
+its starting offset, so each sentence knows its global token range without a
+global sort. Shard ``k`` takes the tokens in ``[floor(k*T/N),
+floor((k+1)*T/N))``: a sentence that straddles a boundary is cut there, so
+shard sizes differ by at most one token whatever the input size. One
+shuffle groups the pieces by shard; within a shard they keep the global
+order.
 """
 
 from __future__ import annotations
@@ -23,9 +27,8 @@ import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
 
-_PIECES_DDL = "shard int, doc_id string, sent_idx int, piece int, tokens array<string>"
-_PIECES_SCHEMA = pa.schema([("shard", pa.int32()), ("doc_id", pa.string()), ("sent_idx", pa.int32()),
-                            ("piece", pa.int32()), ("tokens", pa.list_(pa.string()))])
+_PIECES_DDL = "shard int, pos long, tokens array<string>"
+_PIECES_SCHEMA = pa.schema([("shard", pa.int32()), ("pos", pa.int64()), ("tokens", pa.list_(pa.string()))])
 
 
 def shard_boundaries(total: int, n_shards: int) -> list[int]:
@@ -53,55 +56,59 @@ def _partition_id() -> int:
 
 
 def _assign_step(offsets: dict[int, int], boundaries: list[int]):  # type: ignore[no-untyped-def]
-    """Each sentence's shard from its global token offset (numpy over the batch); only the
-    at most ``N - 1`` sentences that straddle a boundary are cut, in Python."""
+    """Each sentence's shard and global offset (numpy over the batch); only the at most
+    ``N - 1`` sentences that straddle a boundary are cut, in Python."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         pos = offsets.get(_partition_id(), 0)
         bounds = np.asarray(boundaries, dtype=np.int64)
         for batch in batches:
-            lengths = pc.list_value_length(batch.column("tokens")).to_numpy(zero_copy_only=False).astype(np.int64)
+            tokens = batch.column("tokens")
+            lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
             ends = pos + np.cumsum(lengths)
             starts = ends - lengths
             first = np.searchsorted(bounds, starts, side="right") - 1
             last = np.searchsorted(bounds, np.maximum(ends - 1, starts), side="right") - 1
             whole = first == last
-            yield pa.RecordBatch.from_arrays(
-                [pa.array(first[whole], pa.int32()), batch.column("doc_id").filter(whole),
-                 batch.column("sent_idx").filter(whole), pa.array(np.zeros(int(whole.sum()), np.int32)),
-                 batch.column("tokens").filter(whole)], schema=_PIECES_SCHEMA)
+            yield pa.RecordBatch.from_arrays([pa.array(first[whole], pa.int32()), pa.array(starts[whole]),
+                                              tokens.filter(pa.array(whole))], schema=_PIECES_SCHEMA)
             cut = np.flatnonzero(~whole)
             if len(cut):
-                rows = batch.take(pa.array(cut)).to_pylist()
-                pieces = [(shard, row["doc_id"], row["sent_idx"], i, part) for row, start in zip(rows, starts[cut])
-                          for i, (shard, part) in enumerate(split_at_boundaries(int(start), row["tokens"], boundaries))]
+                pieces = [(shard, int(start) + offset, part) for start, sentence in
+                          zip(starts[cut], tokens.take(pa.array(cut)).to_pylist())
+                          for shard, part, offset in _with_offsets(int(start), sentence, boundaries)]
                 yield pa.RecordBatch.from_arrays([pa.array(col, t) for col, t in zip(zip(*pieces), _PIECES_SCHEMA.types)],
                                                  schema=_PIECES_SCHEMA)
-            pos = int(ends[-1]) if len(ends) else pos
+            if len(ends):
+                pos = int(ends[-1])
 
     return run
 
 
+def _with_offsets(start: int, tokens: list[str], boundaries: list[int]) -> Iterator[tuple[int, list[str], int]]:
+    offset = 0
+    for shard, part in split_at_boundaries(start, tokens, boundaries):
+        yield shard, part, offset
+        offset += len(part)
+
+
 def write_balanced_shards(sentences, n_shards: int, staging: Path) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     """Write ``staging/shards/shard-NNNNN.parquet``; return each shard's file, sentences and tokens."""
-    from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
-    ordered = (sentences.select("doc_id", "sent_idx", "tokens").orderBy("doc_id", "sent_idx")
-               .persist(StorageLevel.MEMORY_AND_DISK))
-    sums = {r["partition"]: r["tokens"] for r in ordered.groupBy(F.spark_partition_id().alias("partition"))
+    tokens = sentences.select("tokens")
+    sums = {r["partition"]: r["tokens"] for r in tokens.groupBy(F.spark_partition_id().alias("partition"))
             .agg(F.sum(F.size("tokens")).alias("tokens")).collect()}
     offsets, running = {}, 0
     for partition in sorted(sums):
         offsets[partition] = running
-        running += sums[partition]
+        running += sums[partition] or 0
     boundaries = shard_boundaries(running, n_shards)
-    pieces = ordered.mapInArrow(_assign_step(offsets, boundaries), _PIECES_DDL)
+    pieces = tokens.mapInArrow(_assign_step(offsets, boundaries), _PIECES_DDL)
 
     tmp = staging / "_shards_tmp"
-    (pieces.repartition(n_shards, "shard").sortWithinPartitions("shard", "doc_id", "sent_idx", "piece")
+    (pieces.repartition(n_shards, "shard").sortWithinPartitions("shard", "pos")
      .select("shard", "tokens").write.partitionBy("shard").parquet(str(tmp)))
-    ordered.unpersist()
     out = staging / "shards"
     out.mkdir()
     ends = boundaries[1:] + [running]

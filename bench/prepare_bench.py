@@ -1,0 +1,197 @@
+"""Prepare throughput on ~100 MB of real text: Spark local[2] beside one Python process.
+
+Not run by the tests. Measures, in one run and on the same input files (MB/s
+of input bytes as stored):
+
+1. ``spark.read.text(...).count()``: the I/O floor of this Spark;
+2. ``shardvec prepare`` end to end with the default configuration;
+3. the plain-text path alone (``--format text``, no lineage): read ->
+   normalize -> tokenize -> vocab -> shards;
+4. a single-process pure-Python pipeline doing the same plain-text steps with
+   the same library functions (``read_file``, ``normalize_text``,
+   ``sentences_from_text``, ``split_at_boundaries``).
+
+The text comes from Debian packages and the Brown Corpus via
+``bench/realtext.py`` (fetched at bench time, never committed): the plain-text
+sources first, then real HTML pages until the target size is reached.
+
+    .venv/bin/python bench/prepare_bench.py [--mb 100]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import realtext  # noqa: E402
+
+SECTION = "## Prepare stage"
+
+
+def pick_inputs(target_mb: float) -> list[Path]:
+    """Plain-text sources, then HTML pages, until ``target_mb`` of stored bytes."""
+    chosen, total = [], 0
+    for path in realtext.text_inputs() + realtext.html_inputs():
+        if total >= target_mb * 2 ** 20:
+            break
+        chosen.append(path)
+        total += path.stat().st_size
+    return chosen
+
+
+def link_dir(files: list[Path], root: Path) -> Path:
+    """One directory of symlinks, so every run gets the same single ``--input``."""
+    d = root / "inputs"
+    d.mkdir()
+    for i, f in enumerate(files):
+        (d / f"{i:05d}-{f.name}").symlink_to(f)
+    return d
+
+
+def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> dict[str, float]:
+    """The plain-text path in one process; returns seconds per step."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shardvec.corpus import SHARD_SCHEMA, Vocab
+    from shardvec.readers import Document, ReaderSettings, read_file
+    from shardvec.spark.shards import shard_boundaries, split_at_boundaries
+    from shardvec.text.normalize import normalize_text
+    from shardvec.text.tokenize import TokenizerSettings, sentences_from_text
+
+    seconds = dict.fromkeys(("read", "normalize", "tokenize", "vocab", "shards"), 0.0)
+    settings, tokenizer = ReaderSettings(format="text"), TokenizerSettings()
+    sentences: list[list[str]] = []
+    counts: Counter = Counter()
+    for path in files:
+        t0 = time.perf_counter()
+        docs = [e.text for e in read_file(str(path), settings) if isinstance(e, Document)]
+        t1 = time.perf_counter()
+        texts = [normalize_text(t) for t in docs]
+        t2 = time.perf_counter()
+        new = [s for t in texts for s in sentences_from_text(t, tokenizer)]
+        t3 = time.perf_counter()
+        for s in new:
+            counts.update(s)
+        t4 = time.perf_counter()
+        sentences += new
+        for step, (a, b) in zip(("read", "normalize", "tokenize", "vocab"), ((t0, t1), (t1, t2), (t2, t3), (t3, t4))):
+            seconds[step] += b - a
+    t0 = time.perf_counter()
+    Vocab.from_pairs([(w, c) for w, c in counts.items() if c >= min_count]).write(out)
+    seconds["vocab"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    total = sum(map(len, sentences))
+    bounds = shard_boundaries(total, n_shards)
+    per_shard: list[list[list[str]]] = [[] for _ in range(n_shards)]
+    pos = 0
+    for s in sentences:
+        for shard, piece in split_at_boundaries(pos, s, bounds):
+            per_shard[shard].append(piece)
+        pos += len(s)
+    (out / "shards").mkdir()
+    for k, rows in enumerate(per_shard):
+        pq.write_table(pa.table({"tokens": pa.array(rows, pa.list_(pa.string()))}, schema=SHARD_SCHEMA),
+                       out / "shards" / f"shard-{k:05d}.parquet")
+    seconds["shards"] = time.perf_counter() - t0
+    return seconds
+
+
+def run_prepare(config, inputs: Path, out: Path) -> dict:  # type: ignore[no-untyped-def]
+    from shardvec import api
+
+    config.prepare.input, config.prepare.output = [str(inputs)], str(out)
+    started = time.perf_counter()
+    api.prepare(config)
+    manifest = json.loads((out / "manifest.json").read_text())
+    return {"seconds": time.perf_counter() - started, "timings": manifest["timings"], "tokens": manifest["tokens"],
+            "records": manifest["records"]["in"]}
+
+
+def share(timings: dict[str, float]) -> str:
+    total = sum(timings.values()) or 1.0
+    return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in timings.items())
+
+
+def markdown(mb: float, n_files: int, rows: list[tuple[str, float, str]], command: str, tokens: int) -> str:
+    pure = next(s for name, s, _ in rows if name.startswith("pure"))
+    plain = next(s for name, s, _ in rows if name.startswith("plain"))
+    lines = [SECTION, "", f"`{command}` on {mb:.1f} MB ({n_files} files: Python/Linux/Perl documentation sources, "
+             "GCIDE dictionary, WordNet, fortunes, Brown Corpus, then real HTML pages), "
+             f"{tokens:,} tokens after prepare, Spark local[2] on the 2-core machine.", "",
+             "| run | seconds | MB/s | time share by step |", "|---|---|---|---|"]
+    lines += [f"| {name} | {s:.1f} | {mb / s:.2f} | {steps} |" for name, s, steps in rows]
+    lines += ["", f"Plain-text path on Spark vs. pure Python: **{pure / plain:.2f}x** (target >= 1.6x).",
+              "Spark steps are the manifest's stage timings (reading, cleaning and tokenizing run fused in one "
+              "Arrow pass); the first Spark job's JVM warm-up is paid by the I/O-floor run.", ""]
+    return "\n".join(lines)
+
+
+def write_results(section: str) -> None:
+    """Replace this benchmark's section of bench/RESULTS.md, keeping the others."""
+    path = BENCH / "RESULTS.md"
+    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
+    start = text.find(SECTION)
+    if start >= 0:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + (text[end + 1:] if end >= 0 else "")
+    path.write_text(text.rstrip() + "\n\n" + section)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mb", type=float, default=100.0, help="input size in MB (default 100)")
+    args = parser.parse_args()
+    load = os.getloadavg()[0]
+    if load >= 1.5:
+        print(f"[bench] warning: load average {load:.2f} >= 1.5; the figures will be noisy", file=sys.stderr)
+
+    from shardvec.config import Config
+    from shardvec.spark.session import spark_session
+
+    files = pick_inputs(args.mb)
+    mb = sum(f.stat().st_size for f in files) / 2 ** 20
+    with tempfile.TemporaryDirectory(prefix="prepare-bench-") as tmp:
+        root = Path(tmp)
+        inputs = link_dir(files, root)
+        config = Config()
+        config.spark.master = "local[2]"
+        spark = spark_session(config.spark)
+        n_shards = spark.sparkContext.defaultParallelism
+        rows = []
+
+        started = time.perf_counter()
+        spark.read.option("recursiveFileLookup", "true").text(str(inputs)).count()
+        rows.append(("spark.read.text().count() (I/O floor)", time.perf_counter() - started, "-"))
+
+        defaults = run_prepare(Config(spark=config.spark), inputs, root / "defaults")
+        rows.append(("shardvec prepare, defaults", defaults["seconds"], share(defaults["timings"])))
+
+        plain_config = Config(spark=config.spark)
+        plain_config.prepare.format, plain_config.prepare.lineage = "text", False
+        plain = run_prepare(plain_config, inputs, root / "plain")
+        rows.append(("plain-text path on Spark", plain["seconds"], share(plain["timings"])))
+        spark.stop()
+
+        (root / "pure").mkdir()
+        started = time.perf_counter()
+        steps = pure_python(files, n_shards, root / "pure", Config().vocab.min_count)
+        rows.append(("pure Python, one process", time.perf_counter() - started, share(steps)))
+
+    command = ".venv/bin/python bench/prepare_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
+    section = markdown(mb, len(files), rows, command, defaults["tokens"])
+    write_results(section)
+    print(section)
+
+
+if __name__ == "__main__":
+    main()
