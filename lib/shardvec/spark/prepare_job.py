@@ -27,7 +27,7 @@ from shardvec.config import Config, PrepareConfig
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
 from shardvec.readers import InputLocation, ReaderSettings
-from shardvec.readers.fs import filesystem_for
+from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
 from shardvec.spark.records import RECORD_DDL, chain, clean_step, read_step, tokenize_step
 from shardvec.text.clean import CleanSettings
 from shardvec.text.quality import QualitySettings
@@ -36,6 +36,7 @@ from shardvec.text.tokenize import TokenizerSettings
 
 # Below this many input bytes, skewed files are not worth a shuffle.
 _REBALANCE_MIN_BYTES = 8 << 20
+_COMPRESSION_RATIO = 4
 
 
 def _log(message: str) -> None:
@@ -75,26 +76,34 @@ class _Timer:
         _log(f"{message}: done in {self.seconds[name]:.1f}s")
 
 
-def _file_frame(spark, files: list[str]):  # type: ignore[no-untyped-def]
-    """One partition per group of files, groups balanced by size (largest first).
+def _work_estimate(path: str) -> int:
+    """Bytes to process, roughly: compressed text expands about four times."""
+    fs = filesystem_for(path)
+    with fs.open(path) as fh:
+        compressed = fh.read(4).startswith(COMPRESSED_MAGIC)
+    return max(fs.size(path), 1) * (_COMPRESSION_RATIO if compressed else 1)
 
-    Also says whether the groups keep every core equally busy: one big file
-    (a dictionary, a dump) cannot be split across tasks by file, so its
-    documents are then spread over the cluster after reading.
+
+def _file_frame(spark, files: list[str]):  # type: ignore[no-untyped-def]
+    """One partition per group of files, groups balanced by estimated work, the largest first.
+
+    Also says whether the groups can keep every core equally busy: a file
+    bigger than one core's share (a dictionary, a dump) cannot be split
+    across tasks, so its documents are then spread over all tasks after
+    reading.
     """
     parallelism = spark.sparkContext.defaultParallelism
-    n_groups = max(1, min(len(files), parallelism * 2))
+    n_groups = max(1, min(len(files), parallelism * 4))
     groups: list[list[str]] = [[] for _ in range(n_groups)]
     loads = [0] * n_groups
-    sizes = {path: filesystem_for(path).size(path) for path in files}
-    for path in sorted(files, key=lambda p: (-sizes[p], p)):
+    work = {path: _work_estimate(path) for path in files}
+    for path in sorted(files, key=lambda p: (-work[p], p)):
         i = loads.index(min(loads))
         groups[i].append(path)
-        loads[i] += max(sizes[path], 1)
+        loads[i] += work[path]
     rdd = spark.sparkContext.parallelize(groups, n_groups).flatMap(lambda group: [(p,) for p in group])
     total = sum(loads)
-    balanced = total < _REBALANCE_MIN_BYTES or max(loads) <= 1.25 * total / min(parallelism, n_groups) \
-        and n_groups >= parallelism
+    balanced = total < _REBALANCE_MIN_BYTES or max(loads) <= 1.1 * total / parallelism
     return spark.createDataFrame(rdd, "path string"), balanced
 
 
