@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from helpers import manifest, prepared_corpus
+from helpers import manifest
 from prepare_helpers import prose, write_jsonl
 from test_prepare_inputs import assert_accounting
 
@@ -22,7 +22,8 @@ def cleaning_config(inputs: list[str], output: Path) -> Config:
     cfg = Config()
     cfg.spark.master, cfg.vocab.min_count = "local[2]", 1
     p = cfg.prepare
-    p.quality, p.min_doc_words, p.languages, p.mask_pii, p.fold_numbers = True, 30, ["en"], ["email", "ip", "phone"], True
+    p.quality, p.min_doc_words, p.max_doc_words = True, 30, 400
+    p.languages, p.mask_pii, p.fold_numbers = ["en"], ["email", "ip", "phone"], True
     p.input, p.output, p.shards = inputs, str(output), 3
     return cfg
 
@@ -39,6 +40,10 @@ def corpus(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
         {"text": GERMAN},
         {"text": prose(6, 53) + " #seo" * 40},
         {"text": prose(6, 54) + " 1234 5678 9012 3456 7890" * 40},
+        {"text": prose(30, 55)},
+        {"text": "The extraordinarily incomprehensible characteristically uncharacteristic internationalization "
+                 "of the counterrevolutionaries was and is disproportionately overrepresented. " * 4},
+        {"text": "\n".join(prose(2, seed=60 + i) + " and then..." for i in range(4))},
         {"text": "Cheap shoes online, discount boots sale, best price sneakers, free shipping, winter jackets "
                  "clearance, running shoes deals. " * 6},
     ]
@@ -55,7 +60,8 @@ def shard_tokens(corpus: Path) -> list[list[str]]:
 def test_quality_and_language_drops_have_reasons(corpus: Path) -> None:
     m = manifest(corpus)
     assert_accounting(m)
-    assert m["records"]["dropped"] == {"too_few_words": 1, "wrong_language": 1, "symbol_word_ratio": 1,
+    assert m["records"]["dropped"] == {"too_few_words": 1, "too_many_words": 1, "mean_word_length": 1,
+                                       "ellipsis_lines": 1, "wrong_language": 1, "symbol_word_ratio": 1,
                                        "alpha_word_share": 1, "few_stop_words": 1}
     assert m["records"]["kept"] == 23
 
@@ -66,11 +72,17 @@ def test_pii_is_masked_mojibake_repaired_and_numbers_folded(corpus: Path) -> Non
     assert not any("@" in w or "â" in w or any(c in "123456789" for c in w) for w in words)
 
 
-def test_same_input_and_config_give_the_same_corpus(corpus: Path, tmp_path: Path) -> None:
-    from shardvec import api
-
-    first = shard_tokens(corpus)
-    again = api.prepare(cleaning_config(manifest(corpus)["config"]["prepare"]["input"], tmp_path / "again"))
-    assert shard_tokens(again) == first
+def test_same_input_and_config_give_the_same_corpus_and_overwrite_replaces(corpus: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again"
+    again.mkdir()
+    (again / "stale.txt").write_text("from an earlier run")
+    args = ["prepare", "--input", *manifest(corpus)["config"]["prepare"]["input"], "--output", str(again),
+            "--master", "local[2]", "--quality", "--languages", "en", "--mask-pii", "email", "ip", "phone",
+            "--fold-numbers", "--min-count", "1", "--shards", "3", "--set", "prepare.min_doc_words=30",
+            "--set", "prepare.max_doc_words=400"]
+    assert main(args) == 2  # not empty: refused without --overwrite
+    assert main([*args, "--overwrite"]) == 0
+    assert not (again / "stale.txt").exists() and (again / "_SUCCESS").is_file()
+    assert shard_tokens(again) == shard_tokens(corpus)
     assert manifest(again)["shards"] == manifest(corpus)["shards"]
     assert (again / "vocab.tsv").read_text() == (corpus / "vocab.tsv").read_text()

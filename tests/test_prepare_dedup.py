@@ -33,6 +33,8 @@ def corpus(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # "new york" appears together far more than new or york alone: word2phrase joins it.
     docs += [{"id": f"ny{i}", "text": f"{random_text(4, seed=100 + i)} new york {random_text(20, seed=200 + i)}"}
              for i in range(30)]
+    docs += [{"id": f"nyt{i}", "text": f"{random_text(4, seed=300 + i)} new york times {random_text(9, seed=400 + i)}"}
+             for i in range(20)]
     docs += [{"id": "new", "text": "A new idea. The york minster."}]
     path = write_jsonl(root / "docs.jsonl", docs)
     cfg = Config()
@@ -70,4 +72,5 @@ def test_phrase_passes_join_collocations(corpus: Path) -> None:
     m = manifest(corpus)
     words = set(Vocab.read(corpus / "vocab.parquet").words)
     assert "new_york" in words and m["phrases"]["found_per_pass"][0] >= 1
+    assert "new_york_times" in words  # the second pass extends the first pass's phrase
     assert "new" in words  # "a new idea" stays a single word
