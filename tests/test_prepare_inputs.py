@@ -44,7 +44,8 @@ def make_inputs(raw: Path) -> None:
         ("http://news.example/logo.png", b"\x89PNG\r\n\x1a\n\x00binary", "image/png"),
     ])
     write_wet(raw / "crawl.warc.wet.gz", [("http://wet.example/", prose(4, 6))])
-    write_wiki(raw / "wiki-pages-articles.xml.bz2", [("History", "0", prose(4, 7)), ("Alias", "0", "#REDIRECT [[History]]")])
+    write_wiki(raw / "wiki-pages-articles.xml.bz2",
+               [("History", "0", prose(4, 7)), ("Alias", "0", "#REDIRECT [[History]]")])
     (raw / "page.html").write_text(html_page(prose(4, 8), "Docs"))
     truncated_gzip(raw / "truncated.txt.gz", "".join(line + "\n" for line in LINES * 200))
     (raw / "bad_header.txt.gz").write_bytes(b"\x1f\x8b\x07not really gzip at all")

@@ -69,8 +69,10 @@ def _check_prepare(config: Config) -> None:
     from shardvec.text.pii import PII_KINDS
 
     prep = config.prepare
-    choices = {"prepare.format": ([prep.format], FORMATS), "prepare.text_document": ([prep.text_document], ("line", "file")),
-               "prepare.dedup": (prep.dedup, ("exact", "lines", "near")), "prepare.mask_pii": (prep.mask_pii, PII_KINDS)}
+    choices = {"prepare.format": ([prep.format], FORMATS),
+               "prepare.text_document": ([prep.text_document], ("line", "file")),
+               "prepare.dedup": (prep.dedup, ("exact", "lines", "near")),
+               "prepare.mask_pii": (prep.mask_pii, PII_KINDS)}
     for key, (values, allowed) in choices.items():
         for value in values:
             if value not in allowed:

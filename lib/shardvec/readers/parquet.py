@@ -37,7 +37,8 @@ def read_parquet(path: str, settings: ReaderSettings) -> Iterator[Event]:
                 records += 1
                 doc_id = record_id(path, records)
                 lineage = {key: optional_str(columns[f][i]) if f in columns else None for key, f in
-                           (("record_id", settings.id_field), ("url", settings.url_field), ("date", settings.date_field))}
+                           (("record_id", settings.id_field), ("url", settings.url_field),
+                            ("date", settings.date_field))}
                 if not isinstance(text, str) or not text.strip():
                     yield Dropped(doc_id, path, EMPTY, **lineage)
                 else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import sys
 from typing import Iterator
 
-import numpy as np
 import pyarrow as pa
 
 from shardvec.spark.records import RECORD_SCHEMA, conform, replace
@@ -91,7 +90,7 @@ def near_duplicates(records, threshold: float, num_perm: int, ngram: int):  # ty
     edges = (buckets.withColumn("root", F.min("doc_id").over(Window.partitionBy("band", "key")))
              .where("doc_id != root").select(F.col("root").alias("src"), F.col("doc_id").alias("dst")).distinct())
     a, b = sigs.select("doc_id", "signature").alias("a"), sigs.select("doc_id", "signature").alias("b")
-    same = F.expr(f"aggregate(zip_with(a.signature, b.signature, (x, y) -> if(x = y, 1, 0)), 0, (s, v) -> s + v)")
+    same = F.expr("aggregate(zip_with(a.signature, b.signature, (x, y) -> if(x = y, 1, 0)), 0, (s, v) -> s + v)")
     verified = (edges.join(a, F.col("src") == F.col("a.doc_id")).join(b, F.col("dst") == F.col("b.doc_id"))
                 .where(same >= F.lit(threshold * num_perm)).select("src", "dst"))
     components = connected_components(verified)

@@ -33,8 +33,10 @@ _SPARK_TYPES = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa
 RECORD_DDL = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in RECORD_SCHEMA)
 # A document with no sentence of at least min_sentence_tokens tokens.
 NO_SENTENCES = "no_sentences"
-# Documents per output batch of the reader, which starts from one row per file.
+# The reader starts from one row per file; it emits a batch every this many
+# records or text bytes, whichever comes first (whole-file documents are large).
 _READ_BATCH = 8192
+_READ_BATCH_BYTES = 64 << 20
 
 Step = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
@@ -110,13 +112,15 @@ def read_step(settings: ReaderSettings) -> Step:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         events: list[Document | Dropped | FileStatus] = []
+        size = 0
         for batch in batches:
             for path in batch.column("path").to_pylist():
                 for event in read_file(path, settings):
                     events.append(event)
-                    if len(events) >= _READ_BATCH:
+                    size += len(event.text) if isinstance(event, Document) else 0
+                    if len(events) >= _READ_BATCH or size >= _READ_BATCH_BYTES:
                         yield from _event_batches(events)
-                        events = []
+                        events, size = [], 0
         yield from _event_batches(events)
 
     return run

@@ -77,8 +77,8 @@ def _assign_step(offsets: dict[int, int], boundaries: list[int]):  # type: ignor
                 pieces = [(shard, int(start) + offset, part) for start, sentence in
                           zip(starts[cut], tokens.take(pa.array(cut)).to_pylist())
                           for shard, part, offset in _with_offsets(int(start), sentence, boundaries)]
-                yield pa.RecordBatch.from_arrays([pa.array(col, t) for col, t in zip(zip(*pieces), _PIECES_SCHEMA.types)],
-                                                 schema=_PIECES_SCHEMA)
+                columns = [pa.array(col, t) for col, t in zip(zip(*pieces), _PIECES_SCHEMA.types)]
+                yield pa.RecordBatch.from_arrays(columns, schema=_PIECES_SCHEMA)
             if len(ends):
                 pos = int(ends[-1])
 
@@ -92,7 +92,8 @@ def _with_offsets(start: int, tokens: list[str], boundaries: list[int]) -> Itera
         offset += len(part)
 
 
-def write_balanced_shards(sentences, n_shards: int, staging: Path) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+def write_balanced_shards(sentences, n_shards: int,  # type: ignore[no-untyped-def]
+                          staging: Path) -> list[dict[str, Any]]:
     """Write ``staging/shards/shard-NNNNN.parquet``; return each shard's file, sentences and tokens."""
     from pyspark.sql import functions as F
 
