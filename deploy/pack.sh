@@ -99,13 +99,22 @@ for optional in README.md LICENSE NOTICE setup.cfg; do
 done
 tar -C "$REPO" --exclude='*.egg-info' --exclude=__pycache__ --exclude='*.pyc' -cf - "${sources[@]}" | tar -C "$WORK/src" -xf -
 pip_quiet "$VENV/bin/pip" "$WORK/src" "${EXTRA[@]}"
-"$VENV/bin/python" - "$VENV" <<'EOF' || die "the new environment is not usable"
-import os, sys
-import distributed, gensim, pyspark, shardvec
-from shardvec.cli import build_parser
-build_parser()
+# The environment must stand alone: every shardvec module imports with only
+# the declared dependencies (an undeclared one would fail later, on an executor).
+"$VENV/bin/python" - "$VENV" <<'EOF' || die "the new environment is incomplete (see above)"
+import importlib, os, pkgutil, sys
+import shardvec
 here = os.path.realpath(os.path.dirname(shardvec.__file__))
 assert here.startswith(os.path.realpath(sys.argv[1])), f"shardvec imported from {here}, not from the new environment"
+failed = []
+for mod in pkgutil.walk_packages(shardvec.__path__, "shardvec."):
+    try:
+        importlib.import_module(mod.name)
+    except ImportError as exc:
+        failed.append(f"{mod.name}: {exc}")
+for line in failed:
+    print(f"pack.sh: {line} (a dependency missing from pyproject.toml?)", file=sys.stderr)
+sys.exit(1 if failed else 0)
 EOF
 
 log "installing venv-pack into a separate tools environment"

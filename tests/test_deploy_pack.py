@@ -43,8 +43,17 @@ def _clean_env(tmp: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def workdir(tmp_path: Path):
+    """tmp_path, with the ~4 GB of environments and archive removed afterwards (logs stay)."""
+    yield tmp_path
+    for big in ("build-env", "build-env.moved", "node", "dist", "cluster/spark-work"):
+        shutil.rmtree(tmp_path / big, ignore_errors=True)
+
+
 @pytest.mark.slow
-def test_packed_env_runs_prepare_on_a_standalone_cluster(tmp_path: Path) -> None:
+def test_packed_env_runs_prepare_on_a_standalone_cluster(workdir: Path) -> None:
+    tmp_path = workdir
     archive = tmp_path / "dist" / "env.tar.gz"
     build = tmp_path / "build-env"
     pack = subprocess.run(
