@@ -1,7 +1,9 @@
 """One row schema for every step of prepare, and the Arrow-batch steps over it.
 
 A row is a file status (``kind = file``), a document (``doc``), a dropped
-record (``drop``, with its reason) or a sentence (``sent``, with tokens).
+record (``drop``, with its reason) or a sentence (``sent``, with tokens and
+``pos``, the offset of its first token among the tokens of its partition,
+which is what the shards are cut by).
 Because every step maps batches of this one schema to batches of it, steps
 compose (:func:`chain`) into a single ``mapInArrow`` pass where no shuffle
 separates them, and the JVM sees the text only once. Each step only loops
@@ -27,7 +29,7 @@ RECORD_SCHEMA = pa.schema([
     ("content_type", pa.string()), ("record_id", pa.string()), ("url", pa.string()), ("date", pa.string()),
     ("reason", pa.string()), ("status", pa.string()), ("records", pa.int64()), ("format", pa.string()),
     ("error", pa.string()), ("exact_key", pa.int64()), ("sent_idx", pa.int32()),
-    ("tokens", pa.list_(pa.string())),
+    ("tokens", pa.list_(pa.string())), ("pos", pa.int64()),
 ])
 _SPARK_TYPES = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa.list_(pa.string()): "array<string>"}
 RECORD_DDL = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in RECORD_SCHEMA)
@@ -83,11 +85,11 @@ def conform(batch: pa.RecordBatch) -> pa.RecordBatch:
                                       names=RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
 
 
-def split_docs(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch]:
-    """(document rows, all other rows) of a batch, in the record schema."""
+def split_kind(batch: pa.RecordBatch, kind: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """(rows of ``kind``, all other rows) of a batch, in the record schema."""
     batch = conform(batch)
-    is_doc = pc.fill_null(pc.equal(batch.column("kind"), "doc"), False)
-    return batch.filter(is_doc), batch.filter(pc.invert(is_doc))
+    is_kind = pc.fill_null(pc.equal(batch.column("kind"), kind), False)
+    return batch.filter(is_kind), batch.filter(pc.invert(is_kind))
 
 
 def _event_batches(events: list[Document | Dropped | FileStatus]) -> Iterator[pa.RecordBatch]:
@@ -131,7 +133,7 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            docs, others = split_docs(batch)
+            docs, others = split_kind(batch, "doc")
             if docs.num_rows:
                 results = [clean_document(text, ctype, settings) for text, ctype in
                            zip(docs.column("text").to_pylist(), docs.column("content_type").to_pylist())]
@@ -146,6 +148,15 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
     return run
 
 
+def _positions(tokens: list[list[str]], start: int) -> tuple[list[int], int]:
+    """Offsets of each sentence's first token, counting from ``start``; and the offset after them."""
+    positions = []
+    for sentence in tokens:
+        positions.append(start)
+        start += len(sentence)
+    return positions, start
+
+
 def tokenize_step(settings: TokenizerSettings) -> Step:
     """Documents -> one ``doc`` row (the kept record, text dropped) plus one ``sent`` row per sentence.
 
@@ -153,8 +164,9 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        pos = 0
         for batch in batches:
-            docs, others = split_docs(batch)
+            docs, others = split_kind(batch, "doc")
             if others.num_rows:
                 yield others
             if not docs.num_rows:
@@ -171,7 +183,9 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                           exact_key=pa.nulls(docs.num_rows, pa.int64()),
                           reason=[None if k == "doc" else NO_SENTENCES for k in kinds])
             if tokens:
-                yield make_batch(len(tokens), kind="sent", doc_id=ids, source=sources, sent_idx=idxs, tokens=tokens)
+                positions, pos = _positions(tokens, pos)
+                yield make_batch(len(tokens), kind="sent", doc_id=ids, source=sources, sent_idx=idxs, tokens=tokens,
+                                 pos=positions)
 
     return run
 
@@ -180,10 +194,14 @@ def phrase_step(phrases: Any) -> Step:
     """Sentences -> the same sentences with phrase bigrams joined (``phrases``: a Spark broadcast)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        table = phrases.value
+        table, pos = phrases.value, 0
         for batch in map(conform, batches):
-            kinds = batch.column("kind").to_pylist()
-            tokens = batch.column("tokens").to_pylist()
-            yield replace(batch, tokens=[join_phrases(t, table) if k == "sent" else t for k, t in zip(kinds, tokens)])
+            sents, others = split_kind(batch, "sent")
+            if others.num_rows:
+                yield others
+            if sents.num_rows:
+                joined = [join_phrases(t, table) for t in sents.column("tokens").to_pylist()]
+                positions, pos = _positions(joined, pos)
+                yield replace(sents, tokens=joined, pos=positions)
 
     return run

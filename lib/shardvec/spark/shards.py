@@ -2,14 +2,16 @@
 
 The sentences' global order is their partitions' order, then their order
 within a partition (both fixed by the input files, the config and Spark's
-parallelism: see :mod:`shardvec.spark.prepare_job`). Each partition's token
-total (one number per partition reaches the driver) gives every partition
-its starting offset, so each sentence knows its global token range without a
-global sort. Shard ``k`` takes the tokens in ``[floor(k*T/N),
-floor((k+1)*T/N))``: a sentence that straddles a boundary is cut there, so
-shard sizes differ by at most one token whatever the input size. One
-shuffle groups the pieces by shard; within a shard they keep the global
-order.
+parallelism: see :mod:`shardvec.spark.prepare_job`); each sentence row
+carries ``pos``, its first token's offset within its partition. Each
+partition's token total (one number per partition reaches the driver) gives
+every partition its starting offset, so each sentence knows its global token
+range without a global sort. Shard ``k`` takes the tokens in
+``[floor(k*T/N), floor((k+1)*T/N))``: a sentence that straddles a boundary
+is cut there, so shard sizes differ by at most one token whatever the input
+size. The cut is Spark SQL (the same arithmetic as :func:`split_at_boundaries`,
+which the single-process pipeline uses); one shuffle groups the pieces by
+shard, and within a shard they keep the global order.
 """
 
 from __future__ import annotations
@@ -18,17 +20,13 @@ import bisect
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
 
-_PIECES_DDL = "shard int, pos long, tokens array<string>"
-_PIECES_SCHEMA = pa.schema([("shard", pa.int32()), ("pos", pa.int64()), ("tokens", pa.list_(pa.string()))])
 
 
 def shard_boundaries(total: int, n_shards: int) -> list[int]:
@@ -49,47 +47,25 @@ def split_at_boundaries(start: int, tokens: list[str], boundaries: list[int]) ->
     return pieces
 
 
-def _partition_id() -> int:
-    from pyspark import TaskContext
+def _pieces(sentences, offsets: dict[int, int], total: int, n_shards: int):  # type: ignore[no-untyped-def]
+    """(shard, pos, tokens) rows: each sentence, or its pieces where it straddles shard boundaries.
 
-    return TaskContext.get().partitionId()
+    Integer SQL arithmetic (``div``), so offsets stay exact at any corpus size.
+    """
+    t, n = f"{total}L", f"{n_shards}L"
+    mapping = ", ".join(f"{partition}, {offset}L" for partition, offset in sorted(offsets.items()))
+    placed = sentences.selectExpr("tokens", f"element_at(map({mapping}), spark_partition_id()) + pos AS start")
+    placed = placed.selectExpr("tokens", "start", "start + size(tokens) AS end")
 
+    def shard_of(token: str) -> str:  # the largest k with floor(k*T/N) <= token
+        return f"least((({token} + 1) * {n} + {t} - 1) div {t}, {n}) - 1"
 
-def _assign_step(offsets: dict[int, int], boundaries: list[int]):  # type: ignore[no-untyped-def]
-    """Each sentence's shard and global offset (numpy over the batch); only the at most
-    ``N - 1`` sentences that straddle a boundary are cut, in Python."""
-
-    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        pos = offsets.get(_partition_id(), 0)
-        bounds = np.asarray(boundaries, dtype=np.int64)
-        for batch in batches:
-            tokens = batch.column("tokens")
-            lengths = pc.list_value_length(tokens).to_numpy(zero_copy_only=False).astype(np.int64)
-            ends = pos + np.cumsum(lengths)
-            starts = ends - lengths
-            first = np.searchsorted(bounds, starts, side="right") - 1
-            last = np.searchsorted(bounds, np.maximum(ends - 1, starts), side="right") - 1
-            whole = first == last
-            yield pa.RecordBatch.from_arrays([pa.array(first[whole], pa.int32()), pa.array(starts[whole]),
-                                              tokens.filter(pa.array(whole))], schema=_PIECES_SCHEMA)
-            cut = np.flatnonzero(~whole)
-            if len(cut):
-                pieces = [(shard, int(start) + offset, part) for start, sentence in
-                          zip(starts[cut], tokens.take(pa.array(cut)).to_pylist())
-                          for shard, part, offset in _with_offsets(int(start), sentence, boundaries)]
-                columns = [pa.array(col, t) for col, t in zip(zip(*pieces), _PIECES_SCHEMA.types)]
-                yield pa.RecordBatch.from_arrays(columns, schema=_PIECES_SCHEMA)
-            if len(ends):
-                pos = int(ends[-1])
-
-    return run
-
-
-def _with_offsets(start: int, tokens: list[str], boundaries: list[int]) -> Iterator[tuple[int, list[str], int]]:
-    offset = 0
-    for shard, part in split_at_boundaries(start, tokens, boundaries):
-        yield shard, part, offset
-        offset += len(part)
+    placed = placed.selectExpr("tokens", "start", "end", f"explode(sequence({shard_of('start')}, "
+                               f"{shard_of('end - 1')})) AS shard")
+    placed = placed.selectExpr("tokens", "start", "shard", f"greatest(start, shard * {t} div {n}) AS lo",
+                               f"least(end, (shard + 1) * {t} div {n}) AS hi")
+    return placed.selectExpr("CAST(shard AS INT) AS shard", "lo AS pos",
+                             "slice(tokens, CAST(lo - start + 1 AS INT), CAST(hi - lo AS INT)) AS tokens")
 
 
 def write_balanced_shards(sentences, n_shards: int,  # type: ignore[no-untyped-def]
@@ -97,15 +73,15 @@ def write_balanced_shards(sentences, n_shards: int,  # type: ignore[no-untyped-d
     """Write ``staging/shards/shard-NNNNN.parquet``; return each shard's file, sentences and tokens."""
     from pyspark.sql import functions as F
 
-    tokens = sentences.select("tokens")
-    sums = {r["partition"]: r["tokens"] for r in tokens.groupBy(F.spark_partition_id().alias("partition"))
+    sums = {r["partition"]: r["tokens"] for r in sentences.groupBy(F.spark_partition_id().alias("partition"))
             .agg(F.sum(F.size("tokens")).alias("tokens")).collect()}
     offsets, running = {}, 0
     for partition in sorted(sums):
         offsets[partition] = running
         running += sums[partition] or 0
     boundaries = shard_boundaries(running, n_shards)
-    pieces = tokens.mapInArrow(_assign_step(offsets, boundaries), _PIECES_DDL)
+    pieces = _pieces(sentences, offsets, running, n_shards) if running else sentences.selectExpr(
+        "0 AS shard", "0L AS pos", "tokens")
 
     tmp = staging / "_shards_tmp"
     (pieces.repartition(n_shards, "shard").sortWithinPartitions("shard", "pos")
