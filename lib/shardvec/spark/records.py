@@ -177,7 +177,9 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                 before = len(tokens)
                 tokens.extend(sentences_from_text(text, settings))
                 n = len(tokens) - before
-                ids.extend([doc_id] * n), sources.extend([source] * n), idxs.extend(range(n))
+                ids += [doc_id] * n
+                sources += [source] * n
+                idxs += range(n)
                 kinds.append("doc" if n else "drop")
             yield replace(docs, kind=kinds, text=pa.nulls(docs.num_rows, pa.string()),
                           exact_key=pa.nulls(docs.num_rows, pa.int64()),
@@ -195,7 +197,7 @@ def phrase_step(phrases: Any) -> Step:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         table, pos = phrases.value, 0
-        for batch in map(conform, batches):
+        for batch in batches:
             sents, others = split_kind(batch, "sent")
             if others.num_rows:
                 yield others
