@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+from urllib.parse import urlparse
 
 from shardvec.config import SparkConfig
 from shardvec.errors import EnvironmentProblem
@@ -48,6 +49,14 @@ def check_java() -> None:
             "install openjdk-17-jre-headless (or newer) and point JAVA_HOME at it")
 
 
+def _on_loopback(master: str) -> bool:
+    """True for an embedded Spark and for a standalone master on this machine."""
+    if not master or master.startswith("local"):
+        return True
+    host = urlparse(master).hostname or ""
+    return host == "localhost" or host.startswith("127.")
+
+
 def _submitted() -> bool:
     """True when this process was started by spark-submit (a gateway is already up)."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -63,8 +72,8 @@ def spark_session(config: SparkConfig):
         # "python3" is first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(config.app_name)
-    if (config.master or "local").startswith("local") and not _submitted():
-        # An embedded Spark listens on loopback only (and stops warning about the hostname).
+    if _on_loopback(config.master) and not _submitted():
+        # A Spark on this machine listens on loopback only (and stops warning about the hostname).
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     if config.master:
         builder = builder.master(config.master)
@@ -85,8 +94,11 @@ def spark_session(config: SparkConfig):
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
-    partitions = config.shuffle_partitions or 2 * spark.sparkContext.defaultParallelism
-    spark.conf.set("spark.sql.shuffle.partitions", str(partitions))
+    if config.shuffle_partitions:
+        spark.conf.set("spark.sql.shuffle.partitions", str(config.shuffle_partitions))
+    elif not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+        # Spark's 200 is far too many for small inputs; a --conf from spark-submit is kept.
+        spark.conf.set("spark.sql.shuffle.partitions", str(2 * spark.sparkContext.defaultParallelism))
     url = spark.sparkContext.uiWebUrl
     print(f"[prepare] Spark {spark.version} master={spark.sparkContext.master}"
           + (f" UI={url}" if url else ""), file=sys.stderr)
