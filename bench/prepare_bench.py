@@ -15,7 +15,10 @@ The text comes from Debian packages and the Brown Corpus via
 ``bench/realtext.py`` (fetched at bench time, never committed): the plain-text
 sources first, then real HTML pages until the target size is reached.
 
-    .venv/bin/python bench/prepare_bench.py [--mb 100]
+    flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_bench.py [--mb 100]
+
+(the lock keeps two benchmarks from sharing the machine; the script also
+waits, up to ten minutes, for the load average to fall below 1.5).
 """
 
 from __future__ import annotations
@@ -35,6 +38,16 @@ sys.path.insert(0, str(BENCH))
 import realtext  # noqa: E402
 
 SECTION = "## Prepare stage"
+
+
+def wait_for_quiet(limit_s: float) -> float:
+    """Wait until the 1-minute load average is below 1.5 (or ``limit_s`` passes); return it."""
+    deadline = time.monotonic() + limit_s
+    while (load := os.getloadavg()[0]) >= 1.5 and time.monotonic() < deadline:
+        time.sleep(15)
+    if load >= 1.5:
+        print(f"[bench] warning: load average {load:.2f} >= 1.5; the figures will be noisy", file=sys.stderr)
+    return load
 
 
 def pick_inputs(target_mb: float) -> list[Path]:
@@ -122,12 +135,14 @@ def share(timings: dict[str, float]) -> str:
     return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in timings.items())
 
 
-def markdown(mb: float, n_files: int, rows: list[tuple[str, float, str]], command: str, tokens: int) -> str:
+def markdown(mb: float, n_files: int, rows: list[tuple[str, float, str]], command: str, tokens: int,
+             load: float) -> str:
     pure = next(s for name, s, _ in rows if name.startswith("pure"))
     plain = next(s for name, s, _ in rows if name.startswith("plain"))
     lines = [SECTION, "", f"`{command}` on {mb:.1f} MB ({n_files} files: Python/Linux/Perl documentation sources, "
              "GCIDE dictionary, WordNet, fortunes, Brown Corpus, then real HTML pages), "
-             f"{tokens:,} tokens after prepare, Spark local[2] on the 2-core machine.", "",
+             f"{tokens:,} tokens after prepare, Spark local[2] on the 2-core machine (load average {load:.2f} at the "
+             "start). MB/s are of input bytes as stored.", "",
              "| run | seconds | MB/s | time share by step |", "|---|---|---|---|"]
     lines += [f"| {name} | {s:.1f} | {mb / s:.2f} | {steps} |" for name, s, steps in rows]
     lines += ["", f"Plain-text path on Spark vs. pure Python: **{pure / plain:.2f}x** (target >= 1.6x).",
@@ -151,9 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=100.0, help="input size in MB (default 100)")
     args = parser.parse_args()
-    load = os.getloadavg()[0]
-    if load >= 1.5:
-        print(f"[bench] warning: load average {load:.2f} >= 1.5; the figures will be noisy", file=sys.stderr)
+    load = wait_for_quiet(600)
 
     from shardvec.config import Config
     from shardvec.spark.session import spark_session
@@ -187,8 +200,9 @@ def main() -> None:
         steps = pure_python(files, n_shards, root / "pure", Config().vocab.min_count)
         rows.append(("pure Python, one process", time.perf_counter() - started, share(steps)))
 
-    command = ".venv/bin/python bench/prepare_bench.py" + "".join(f" {a}" for a in sys.argv[1:])
-    section = markdown(mb, len(files), rows, command, defaults["tokens"])
+    command = "flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_bench.py" + "".join(
+        f" {a}" for a in sys.argv[1:])
+    section = markdown(mb, len(files), rows, command, defaults["tokens"], load)
     write_results(section)
     print(section)
 
