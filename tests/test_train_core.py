@@ -42,7 +42,7 @@ def test_every_trainer_has_the_global_vocabulary_in_its_order() -> None:
 def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
     shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat"], ["the", "dog", "xyz"], ["on", "the", "mat"],
                                                  ["the", "log"]])
-    chunks = materialise_shard(Store(str(shard)), VOCAB.index(), 2, tmp_path / "work")
+    chunks = materialise_shard(Store(str(shard)), VOCAB, 2, tmp_path / "work")
     assert sum(chunks.words) == 11 and all(w > 0 for w in chunks.words)
     lines = [line for f in chunks.files for line in f.read_text().splitlines()]
     assert lines[0] == "the cat sat" and len(lines) == 4
@@ -51,7 +51,7 @@ def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
 
 def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
-    chunks = materialise_shard(Store(str(shard)), VOCAB.index(), 1, tmp_path / "work")
+    chunks = materialise_shard(Store(str(shard)), VOCAB, 1, tmp_path / "work")
     start = initial_weights(PARAMS, VOCAB)
     rnd = single_round(1, 0.025, 0.001)[0]
     result = train_round(build_model(PARAMS, VOCAB), chunks, start, rnd, shard=0)

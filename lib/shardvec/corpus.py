@@ -11,7 +11,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -34,9 +34,6 @@ class Vocab:
 
     def __len__(self) -> int:
         return len(self.words)
-
-    def index(self) -> dict[str, int]:
-        return {w: i for i, w in enumerate(self.words)}
 
     @classmethod
     def from_pairs(cls, pairs: list[tuple[str, int]]) -> "Vocab":
@@ -98,10 +95,3 @@ class Corpus:
 
     def vocab(self) -> Vocab:
         return Vocab.load(self.root / "vocab.parquet")
-
-
-def iter_shard_sentences(shard: Store, batch_size: int = 8192) -> Iterator[list[str]]:
-    """Sentences of one shard, streamed batch by batch from wherever it is stored."""
-    with shard.open() as fh:
-        for batch in pq.ParquetFile(fh).iter_batches(columns=["tokens"], batch_size=batch_size):
-            yield from batch.column(0).to_pylist()

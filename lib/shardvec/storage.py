@@ -126,11 +126,24 @@ class Store:
         self.write_bytes((json.dumps(document, indent=2, default=str) + "\n").encode())
 
     def save_npy(self, array: np.ndarray) -> None:
-        buffer = io.BytesIO()
-        np.save(buffer, array, allow_pickle=False)
-        self.write_bytes(buffer.getvalue())
+        local = self.local
+        if local is None:
+            buffer = io.BytesIO()
+            np.save(buffer, array, allow_pickle=False)
+            self.write_bytes(buffer.getvalue())
+            return
+        local.parent.mkdir(parents=True, exist_ok=True)
+        tmp = local.with_name(f".{local.name}.{uuid.uuid4().hex}.tmp")
+        with tmp.open("wb") as fh:  # straight to disk: no in-memory copy of a large matrix
+            np.save(fh, array, allow_pickle=False)
+        os.replace(tmp, local)
 
     def load_npy(self) -> np.ndarray:
+        if self.local is not None:
+            try:
+                return np.load(self.local, allow_pickle=False)
+            except FileNotFoundError:
+                raise InputError(f"{self.url} does not exist") from None
         return np.load(io.BytesIO(self.read_bytes()), allow_pickle=False)
 
     def open(self, mode: str = "rb"):

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 from dask.sizeof import sizeof
+from distributed import wait
 
 from shardvec.corpus import Corpus, Vocab
 from shardvec.errors import ConfigError
@@ -54,6 +55,9 @@ def _sizeof_result(result: RoundResult) -> int:
 
 # Per worker process: (run id, shard) -> (gensim model, materialised chunks), reused across rounds.
 _TRAINERS: dict[tuple[str, int], tuple[Any, Any]] = {}
+_VOCABS: dict[str, Vocab] = {}
+# A round that fails (a worker lost with data no other worker holds) is rerun from the last checkpoint.
+ROUND_ATTEMPTS = 3
 PROCRUSTES_ANCHORS = 5000
 REDUCE_FANIN = 2
 
@@ -77,9 +81,9 @@ def _trainer(spec: RunSpec, shard: int):
     if key not in _TRAINERS:
         from distributed import get_worker
 
-        vocab = Vocab.load(spec.vocab)
+        vocab = _vocab(spec)
         workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
-        chunks = materialise_shard(spec.shards[shard], vocab.index(), spec.n_chunks, workdir)
+        chunks = materialise_shard(spec.shards[shard], vocab, spec.n_chunks, workdir)
         _TRAINERS[key] = (build_model(spec.params, vocab), chunks)
     return _TRAINERS[key]
 
@@ -106,8 +110,18 @@ def reduce_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Weigh
     return total
 
 
-def checkpoint_task(spec: RunSpec, round_index: int, total: WeightedSum) -> Store:
-    return save_checkpoint(spec.output, round_index, merge.finish(total), Vocab.load(spec.vocab), spec.meta)
+def commit_task(spec: RunSpec, round_index: int, total: WeightedSum) -> ModelWeights:
+    """Finish the combination, checkpoint it, and hand it to the next round in memory."""
+    weights = merge.finish(total)
+    save_checkpoint(spec.output, round_index, weights, _vocab(spec), spec.meta)
+    return weights
+
+
+def _vocab(spec: RunSpec) -> Vocab:
+    """The run's vocabulary, read once per worker process."""
+    if spec.run_id not in _VOCABS:
+        _VOCABS[spec.run_id] = Vocab.load(spec.vocab)
+    return _VOCABS[spec.run_id]
 
 
 def load_task(checkpoint: Store) -> ModelWeights:
@@ -115,7 +129,7 @@ def load_task(checkpoint: Store) -> ModelWeights:
 
 
 def init_task(spec: RunSpec) -> ModelWeights:
-    return initial_weights(spec.params, Vocab.load(spec.vocab))
+    return initial_weights(spec.params, _vocab(spec))
 
 
 def stats_task(result: RoundResult) -> dict[str, Any]:
@@ -138,11 +152,14 @@ def forget_run(run_id: str) -> int:
     keys = [k for k in _TRAINERS if k[0] == run_id]
     for k in keys:
         del _TRAINERS[k]
+    _VOCABS.pop(run_id, None)
     return len(keys)
 
 
 def _bytes_sent(client) -> int:
-    return sum(client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total).values())
+    """Bytes all live workers have sent to each other so far (a lost worker's are not counted)."""
+    sent = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total, on_error="ignore")
+    return sum(v for v in sent.values() if isinstance(v, int))
 
 
 def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> dict[str, Any]:
@@ -163,7 +180,13 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> di
 
 
 def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: Corpus) -> tuple[ModelWeights, list]:
-    """Run ``rounds[start:]``; return the final combined weights and per-round records."""
+    """Run ``rounds[start:]``; return the final combined weights and per-round records.
+
+    The combined weights stay on the workers from one round to the next; each
+    round's are checkpointed before the next round starts. If a round fails,
+    e.g. because the worker holding the only copy of the weights died, it is
+    rerun from that checkpoint, whose weights are the same.
+    """
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     n_shards = len(spec.shards)
     if len(workers) > n_shards:
@@ -171,38 +194,24 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
               f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
               file=sys.stderr)
     pinned = [workers[i % len(workers)] for i in range(n_shards)]
-    if start:
-        state = client.submit(load_task, checkpoint_dir(spec.output, start - 1), key=f"load-{spec.run_id}-{start - 1}")
-    else:
-        state = client.submit(init_task, spec, key=f"init-{spec.run_id}")
+    state = _restart_state(client, spec, start)
     records = []
     began = time.perf_counter()
-    words_done = 0
-    words_total = sum(corpus.shard_tokens) * spec.params.epochs
+    words_total = sum(corpus.shard_tokens) * spec.params.epochs * (len(rounds) - start) // len(rounds)
     for rnd in rounds[start:]:
-        t0 = time.perf_counter()
-        sent0 = _bytes_sent(client)
-        results = [client.submit(train_task, spec, i, state, rnd, workers=[pinned[i]], allow_other_workers=True,
-                                 pure=False, key=f"train-{spec.run_id}-r{rnd.index}-s{i}")
-                   for i in range(n_shards)]
-        tag = f"{spec.run_id}-r{rnd.index}"
-        anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
-        total = reduce_tree(client, spec, results, anchors, tag)
-        path = client.submit(checkpoint_task, spec, rnd.index, total, key=f"ckpt-{tag}")
-        stats = client.gather([client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)])
-        record = {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha,
-                  "end_alpha": rnd.end_alpha, "words": sum(x["words"] for x in stats),
-                  "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
-                  "checkpoint": path.result().name}
-        state = client.submit(load_task, path.result(), key=f"load-{spec.run_id}-{rnd.index}")
-        del results, total, anchors
-        record["seconds"] = round(time.perf_counter() - t0, 3)
-        record["bytes_moved"] = _bytes_sent(client) - sent0
-        record["words_per_s"] = round(record["words"] / max(record["seconds"], 1e-9))
+        for attempt in range(1, ROUND_ATTEMPTS + 1):
+            try:
+                state, record = _run_round(client, spec, rnd, state, pinned)
+                break
+            except Exception as exc:  # noqa: BLE001 - any distributed failure: retry from the checkpoint
+                if attempt == ROUND_ATTEMPTS:
+                    raise
+                print(f"[train] round {rnd.index + 1} failed ({type(exc).__name__}: {exc}); "
+                      f"rerunning it from the last checkpoint", file=sys.stderr, flush=True)
+                state = _restart_state(client, spec, rnd.index, attempt)
         records.append(record)
-        words_done += record["words"]
-        elapsed = time.perf_counter() - began
-        eta = elapsed / max(words_done, 1) * max(words_total - words_done - _words_before(rounds, start, corpus, spec), 0)
+        done = sum(r["words"] for r in records)
+        eta = (time.perf_counter() - began) / done * max(words_total - done, 0)
         print(f"[train] round {rnd.index + 1}/{len(rounds)} epoch {rnd.epoch + 1} "
               f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} "
               f"loss {record['loss']:.4g} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
@@ -212,11 +221,35 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
     return final, records
 
 
-def _words_before(rounds: list[Round], start: int, corpus: Corpus, spec: RunSpec) -> int:
-    """Words trained before ``start`` (by an earlier, resumed-from run)."""
-    if not start:
-        return 0
-    return sum(corpus.shard_tokens) * spec.params.epochs * start // len(rounds)
+def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0):
+    """The weights round ``start`` begins from: the previous checkpoint, or the seeded start."""
+    if start == 0:
+        return client.submit(init_task, spec, key=f"init-{spec.run_id}-{attempt}")
+    return client.submit(load_task, checkpoint_dir(spec.output, start - 1),
+                         key=f"load-{spec.run_id}-{start - 1}-{attempt}")
+
+
+def _run_round(client, spec: RunSpec, rnd: Round, state, pinned: list[str]) -> tuple[Any, dict[str, Any]]:
+    t0 = time.perf_counter()
+    sent0 = _bytes_sent(client)
+    tag = f"{spec.run_id}-r{rnd.index}-{uuid.uuid4().hex[:6]}"
+    results = [client.submit(train_task, spec, i, state, rnd, workers=[pinned[i]], allow_other_workers=True,
+                             pure=False, key=f"train-{tag}-s{i}")
+               for i in range(len(pinned))]
+    anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
+    combined = client.submit(commit_task, spec, rnd.index, reduce_tree(client, spec, results, anchors, tag),
+                             key=f"commit-{tag}")
+    stats = client.gather([client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)])
+    wait(combined)
+    if combined.status != "finished":
+        combined.result()  # raises the round's failure
+    seconds = time.perf_counter() - t0
+    words = sum(x["words"] for x in stats)
+    record = {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
+              "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
+              "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
+              "bytes_moved": _bytes_sent(client) - sent0, "words_per_s": round(words / max(seconds, 1e-9))}
+    return combined, record
 
 
 def new_run_id() -> str:

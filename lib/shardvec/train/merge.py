@@ -53,7 +53,9 @@ _UNSEEN = 1e-6
 def weighted(model: ModelWeights, row_weights: np.ndarray | None = None) -> WeightedSum:
     """A model as a one-term partial sum; without weights every row counts once."""
     n = model.vectors.shape[0]
-    w = np.ones(n) if row_weights is None else np.asarray(row_weights, dtype=np.float64) + _UNSEEN
+    if row_weights is None:
+        return WeightedSum(model.vectors, model.output, np.ones(n))
+    w = np.asarray(row_weights, dtype=np.float64) + _UNSEEN
     w32 = w.astype(np.float32)[:, None]
     return WeightedSum(model.vectors * w32, model.output * w32, w)
 
