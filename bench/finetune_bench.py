@@ -64,11 +64,25 @@ TRAIN_SETTINGS = ["--merge", "periodic", "--set", "train.vector_size=100", "--se
                   "--set", "train.sg=1", "--set", "train.window=5", "--set", "dask.n_workers=2",
                   "--set", "dask.threads_per_worker=1", "--set", "train.evaluate=false"]
 SEED = 0
+LOCK = "/tmp/shardvec-bench.lock"
 FASTTEXT = shutil.which("fasttext") or "/usr/bin/fasttext"
 
 
 def log(message: str) -> None:
     print(f"[finetune-bench] {time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+def lock_held() -> bool:
+    """Whether the shared benchmark lock is held (by the ``flock`` this bench should run under)."""
+    import fcntl
+
+    with open(LOCK, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        return False
 
 
 def cli(*args: str) -> list[str]:
@@ -359,14 +373,61 @@ def curve_table(curves, metrics: list[str], budgets: list[float], best: str | No
     return lines
 
 
+def facts(work: Path, ft: dict[str, Any]) -> dict[str, Any]:
+    """Figures behind the notes, from the finetune reports of this run."""
+    genre = json.loads((work / "shardvec-genre" / "report.json").read_text())
+    pos = json.loads((work / "shardvec-pos" / "report.json").read_text())
+    full = {name: s["curve"][-1] for name, s in genre["classify"]["settings"].items()}
+    return {
+        "genre_best_epochs": {name: [r["best_epoch"] for r in c["runs"]] for name, c in full.items()},
+        "genre_fit_seconds": {name: mean([r["seconds"] for r in c["runs"]]) for name, c in full.items()},
+        "vectors_vocab": genre["vectors"]["vocab_size"],
+        "adapt_seconds": {"genre": genre["adapt"]["seconds"], "pos": pos["adapt"]["seconds"]},
+        "adapt_tokens": {"genre": genre["adapt"]["tokens"], "pos": pos["adapt"]["tokens"]},
+        "pos_test_coverage": {name: s["coverage"]["test"] for name, s in pos["tag"]["settings"].items()},
+        "fasttext_fit_seconds": {variant: {c["budget"]: mean([r["seconds"] for r in c["runs"]])
+                                           for c in ft[variant]["curve"]}
+                                 for variant in ("fasttext", "fasttext+pretrained")},
+    }
+
+
+def notes(f: dict[str, Any], result: dict[str, Any]) -> list[str]:
+    ftp = f["fasttext_fit_seconds"]["fasttext+pretrained"]
+    ft0 = f["fasttext_fit_seconds"]["fasttext"]
+    epochs = [e for runs in f["genre_best_epochs"].values() for e in runs]
+    cov = f["pos_test_coverage"]
+    return [
+        "### Notes", "",
+        "* Not a like-for-like tuning budget: fastText's hyperparameters were chosen on dev from 8 configurations "
+        "per variant; shardvec ran its defaults (learning rate 0.5, patience 3, no bigram buckets). Bigram "
+        "buckets (`finetune.bigram_buckets`, shardvec's counterpart of fastText's `-wordNgrams 2`) were left out "
+        "for time: in a smoke test one full-budget run of the five settings over 2,000 paragraphs with 100,000 "
+        "buckets took 200 s on a busy machine.",
+        f"* At the full genre budget shardvec's early stopping (on dev loss) kept the first epoch in "
+        f"{epochs.count(1)} of {len(epochs)} runs (at most epoch {max(epochs)}): at the default learning rate the "
+        "dev loss rises after one pass over the 10k paragraphs.",
+        f"* Where the time goes: adapting Word2Vec on the {f['adapt_tokens']['genre']:,} training tokens takes "
+        f"{f['adapt_seconds']['genre']:.0f} s of shardvec's genre step (one gensim thread); one classifier fit "
+        f"takes {f['genre_fit_seconds'][result['genre_best'].split(' ')[0]]:.1f} s. fastText spends most of its "
+        f"step reading the {f['vectors_vocab']:,}-word `.vec` text file: "
+        f"{ftp[0.01]:.1f} s at the 1% budget against {ft0[0.01]:.1f} s without it.",
+        "* POS: `shardvec prepare` drops punctuation, so the pretrained vectors have none; `pretrained` and "
+        f"`finetuned` cover {cov['pretrained']:.1%} of test tokens and read a zero vector for punctuation and "
+        f"unknown words alike, while `adapted` ({cov['adapted']:.1%}) and `target` learn vectors for the target's "
+        "punctuation.",
+    ]
+
+
 def markdown(result: dict[str, Any], command: str) -> str:
     d, pre, t = result["data"], result["pretrain"], result["timing"]
     g_curves, p_curves = result["genre_curves"], result["pos_curves"]
     targets = result["targets"]
     yes = {True: "**met**", False: "**missed**"}
-    lines = [SECTION, "", f"Command: `{command}` (total {result['seconds'] / 60:.1f} min, pretraining "
-             f"{'cached' if result['pretrain_cached'] else 'included'}; the bench held `/tmp/shardvec-bench.lock`; "
-             "2 shared cores).", "",
+    lock = f"under the benchmark lock `{LOCK}`" if result["lock_held"] else "WITHOUT the benchmark lock"
+    lines = [SECTION, "", f"Command: `{command}`", "",
+             f"Total {result['seconds'] / 60:.1f} min (pretraining "
+             f"{'cached' if result['pretrain_cached'] else 'included'}), "
+             f"{lock}, on 2 shared cores.", "",
              "Data: Brown Corpus (`../shared/data/brown.tar.gz`), split by source file, stratified by genre "
              f"(seed {SEED}): {d['files']['train']} train, {d['files']['dev']} dev, {d['files']['test']} test files "
              "(`bench/finetune_brown.py`).", "",
@@ -411,6 +472,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
               "### Targets", "", "| target | result | figures |", "|---|---|---|"]
     for row in targets:
         lines.append(f"| {row['target']} | {yes[row['met']]} | {row['figures']} |")
+    if "facts" in result:
+        lines += [""] + notes(result["facts"], result)
     return "\n".join(lines) + "\n"
 
 
@@ -460,6 +523,22 @@ def time_steps(work: Path, vectors: Path, vec: Path, ft: dict[str, Any], genre_b
                                           "all": [round(s, 2) for s in seconds[name]]} for name in steps}}
 
 
+def render(work: Path) -> None:
+    """The section again from ``finetune_bench.json`` (JSON turned the budget keys into strings)."""
+    result = json.loads((work / "finetune_bench.json").read_text())
+    for key in ("genre_curves", "pos_curves"):
+        result[key] = {name: {float(b): v for b, v in by_budget.items()} for name, by_budget in result[key].items()}
+    result["facts"] = facts(work, result["fasttext"])
+    for variant in ("fasttext", "fasttext+pretrained"):
+        result["facts"]["fasttext_fit_seconds"][variant] = {
+            float(b): v for b, v in result["facts"]["fasttext_fit_seconds"][variant].items()}
+    command = result.get("command") or (f"flock {LOCK} " if result["lock_held"] else "") + \
+        ".venv/bin/python bench/finetune_bench.py"
+    section = markdown(result, command)
+    write_results(section)
+    print(section)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="draws per budget (default 3)")
@@ -473,7 +552,12 @@ def main() -> None:
     parser.add_argument("--vectors", type=Path, help="use these vectors instead of pretraining (smoke tests)")
     parser.add_argument("--quick", action="store_true", help="small subsets; do not write RESULTS.md")
     parser.add_argument("--pretrain-only", action="store_true", help="build the cached pretrained vectors and stop")
+    parser.add_argument("--render", action="store_true",
+                        help="rewrite the RESULTS.md section from the last full run's saved results, no training")
     args = parser.parse_args()
+    if args.render:
+        render(realtext.cache_dir() / "finetune-bench")
+        return
     if args.quick:
         args.pos_train, args.pos_dev, args.pos_test, args.genre_train = 600, 200, 300, 2000
         args.repeats, args.time_repeats = min(args.repeats, 2), 1
@@ -533,14 +617,17 @@ def main() -> None:
                     "met": ratio <= 3.0, "figures": f"{timing['shardvec genre']['seconds']:.1f} s vs "
                                                     f"{timing['fasttext+pretrained']['seconds']:.1f} s = {ratio:.2f}x"})
 
-    result = {"data": data, "pretrain": pre, "pretrain_cached": cached, "repeats": args.repeats,
+    result = {"lock_held": lock_held(), "data": data, "pretrain": pre, "pretrain_cached": cached,
+              "repeats": args.repeats,
               "fasttext": ft, "genre_curves": g_curves, "pos_curves": p_curves, "genre_best": genre_best,
               "pos_best": pos_best, "timing": timing, "targets": targets,
               "shardvec_seconds": {f"genre{k}": v["seconds"] for k, v in sv_genre.items()} | {"pos": sv_pos["seconds"]},
               "seconds": time.perf_counter() - started}
+    result["facts"] = facts(work, ft)
+    result["command"] = ((f"flock {LOCK} " if result["lock_held"] else "") +
+                         ".venv/bin/python bench/finetune_bench.py " + " ".join(sys.argv[1:])).strip()
     (work / "finetune_bench.json").write_text(json.dumps(result, indent=1, default=str))
-    command = ".venv/bin/python bench/finetune_bench.py " + " ".join(sys.argv[1:])
-    section = markdown(result, command.strip())
+    section = markdown(result, result["command"])
     if not args.quick and not args.vectors:
         write_results(section)
     print(section)
