@@ -402,7 +402,7 @@ def notes(f: dict[str, Any], result: dict[str, Any]) -> list[str]:
         "per variant; shardvec ran its defaults (learning rate 0.5, patience 3, no bigram buckets). Bigram "
         "buckets (`finetune.bigram_buckets`, shardvec's counterpart of fastText's `-wordNgrams 2`) were left out "
         "for time: in a smoke test one full-budget run of the five settings over 2,000 paragraphs with 100,000 "
-        "buckets took 200 s on a busy machine.",
+        "buckets took 200 s of wall time (40 s user, 51 s system CPU) while other jobs shared the cores.",
         f"* At the full genre budget shardvec's early stopping (on dev loss) kept the first epoch in "
         f"{epochs.count(1)} of {len(epochs)} runs (at most epoch {max(epochs)}): at the default learning rate the "
         "dev loss rises after one pass over the 10k paragraphs.",
