@@ -404,8 +404,10 @@ def notes(f: dict[str, Any], result: dict[str, Any]) -> list[str]:
         "for time: in a smoke test one full-budget run of the five settings over 2,000 paragraphs with 100,000 "
         "buckets took 200 s of wall time (40 s user, 51 s system CPU) while other jobs shared the cores.",
         f"* At the full genre budget shardvec's early stopping (on dev loss) kept the first epoch in "
-        f"{epochs.count(1)} of {len(epochs)} runs (at most epoch {max(epochs)}): at the default learning rate the "
-        "dev loss rises after one pass over the 10k paragraphs.",
+        f"{epochs.count(1)} of {len(epochs)} runs (at most epoch {max(epochs)})"
+        + (": at the default learning rate the dev loss rises after one pass over the "
+           f"{result['data']['genre']['train']['paragraphs']:,} paragraphs." if 2 * epochs.count(1) > len(epochs)
+           else "."),
         f"* Where the time goes: adapting Word2Vec on the {f['adapt_tokens']['genre']:,} training tokens takes "
         f"{f['adapt_seconds']['genre']:.0f} s of shardvec's genre step (one gensim thread); one classifier fit "
         f"takes {f['genre_fit_seconds'][result['genre_best'].split(' ')[0]]:.1f} s. fastText spends most of its "
