@@ -53,6 +53,7 @@ sys.path.insert(0, str(BENCH))
 
 import finetune_brown as fb  # noqa: E402
 import realtext  # noqa: E402
+import results  # noqa: E402
 
 SECTION = "## Fine-tune stage"
 BUDGETS = [0.01, 0.05, 0.25, 1.0]
@@ -479,17 +480,6 @@ def markdown(result: dict[str, Any], command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str) -> None:
-    """Replace this benchmark's section of bench/RESULTS.md, keeping the others."""
-    path = BENCH / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text.rstrip() + "\n\n" + section)
-
-
 # ---------------------------------------------------------------- main
 
 def time_steps(work: Path, vectors: Path, vec: Path, ft: dict[str, Any], genre_best: str, pos_best: str,
@@ -537,7 +527,7 @@ def render(work: Path) -> None:
     command = result.get("command") or (f"flock {LOCK} " if result["lock_held"] else "") + \
         ".venv/bin/python bench/finetune_bench.py"
     section = markdown(result, command)
-    write_results(section)
+    results.write_section(section)
     print(section)
 
 
@@ -631,7 +621,7 @@ def main() -> None:
     (work / "finetune_bench.json").write_text(json.dumps(result, indent=1, default=str))
     section = markdown(result, result["command"])
     if not args.quick and not args.vectors:
-        write_results(section)
+        results.write_section(section)
     print(section)
 
 

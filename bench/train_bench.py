@@ -25,8 +25,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realtext  # noqa: E402
+import results  # noqa: E402
 
-BENCH = Path(__file__).resolve().parent
 SETTINGS = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "epochs": 5, "sg": 1}
 METHODS = ("gensim-file", "gensim-iterable", "periodic", "average", "procrustes", "mllib-1", "mllib-2")
 
@@ -172,17 +172,6 @@ def markdown(rows: list[dict[str, Any]], tokens: int, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_results(section: str) -> None:
-    """Replace this benchmark's section of bench/RESULTS.md, keeping the others."""
-    path = BENCH / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find("## Train stage")
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text.rstrip() + "\n\n" + section)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
@@ -210,7 +199,7 @@ def main() -> None:
     (realtext.cache_dir() / "train_bench.json").write_text(json.dumps(runs, indent=1))
     command = "python bench/train_bench.py " + " ".join(sys.argv[1:])
     section = markdown(summarise(runs), runs[0]["tokens"], command.strip())
-    write_results(section)
+    results.write_section(section)
     print(section)
 
 
