@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -62,7 +63,7 @@ def make_batch(n: int, **columns: Any) -> pa.RecordBatch:
         if value is None:
             arrays.append(pa.nulls(n, field.type))
         elif isinstance(value, (str, int)):
-            arrays.append(pa.array([value] * n, field.type))
+            arrays.append(pa.repeat(pa.scalar(value, field.type), n))
         else:
             arrays.append(value if isinstance(value, pa.Array) else pa.array(value, field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=RECORD_SCHEMA)
@@ -171,23 +172,30 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                 yield others
             if not docs.num_rows:
                 continue
-            ids, sources, idxs, tokens, kinds = [], [], [], [], []
-            for doc_id, source, text in zip(docs.column("doc_id").to_pylist(), docs.column("source").to_pylist(),
-                                            docs.column("text").to_pylist()):
-                before = len(tokens)
-                tokens.extend(sentences_from_text(text, settings))
-                n = len(tokens) - before
-                ids += [doc_id] * n
-                sources += [source] * n
+            owners: list[int] = []
+            idxs: list[int] = []
+            kinds, flat, offsets = [], [], [0]
+            for i, text in enumerate(docs.column("text").to_pylist()):
+                n = 0
+                for sentence in sentences_from_text(text, settings):
+                    flat += sentence
+                    offsets.append(len(flat))
+                    n += 1
+                owners += [i] * n
                 idxs += range(n)
                 kinds.append("doc" if n else "drop")
             yield replace(docs, kind=kinds, text=pa.nulls(docs.num_rows, pa.string()),
                           exact_key=pa.nulls(docs.num_rows, pa.int64()),
                           reason=[None if k == "doc" else NO_SENTENCES for k in kinds])
-            if tokens:
-                positions, pos = _positions(tokens, pos)
-                yield make_batch(len(tokens), kind="sent", doc_id=ids, source=sources, sent_idx=idxs, tokens=tokens,
-                                 pos=positions)
+            if owners:
+                bounds = np.asarray(offsets, dtype=np.int64)
+                take = pa.array(owners, pa.int32())
+                yield make_batch(len(owners), kind="sent", doc_id=docs.column("doc_id").take(take),
+                                 source=docs.column("source").take(take), sent_idx=idxs,
+                                 tokens=pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)),
+                                                                 pa.array(flat, pa.string())),
+                                 pos=pa.array(pos + bounds[:-1]))
+                pos += int(bounds[-1])
 
     return run
 
