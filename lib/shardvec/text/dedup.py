@@ -112,7 +112,7 @@ def representative_order(length: int, doc_id: str) -> tuple[int, str]:
 
 
 def connected_components(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
-    """Node -> smallest node of its component (union-find), the single-process twin of the Spark one."""
+    """Node -> smallest node of its component (union-find): the reference the Spark version is tested against."""
     parent = {n: n for n in nodes}
 
     def find(n: str) -> str:
