@@ -36,6 +36,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import realtext  # noqa: E402
+import results  # noqa: E402
 
 SECTION = "## Prepare stage"
 
@@ -151,17 +152,6 @@ def markdown(mb: float, n_files: int, rows: list[tuple[str, float, str]], comman
     return "\n".join(lines)
 
 
-def write_results(section: str) -> None:
-    """Replace this benchmark's section of bench/RESULTS.md, keeping the others."""
-    path = BENCH / "RESULTS.md"
-    text = path.read_text() if path.exists() else "# Benchmark results\n\n"
-    start = text.find(SECTION)
-    if start >= 0:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + (text[end + 1:] if end >= 0 else "")
-    path.write_text(text.rstrip() + "\n\n" + section)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=100.0, help="input size in MB (default 100)")
@@ -203,7 +193,7 @@ def main() -> None:
     command = "flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_bench.py" + "".join(
         f" {a}" for a in sys.argv[1:])
     section = markdown(mb, len(files), rows, command, defaults["tokens"], load)
-    write_results(section)
+    results.write_section(section)
     print(section)
 
 
