@@ -155,7 +155,7 @@ def write_tasks(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     """Genre (fastText format) and POS (CoNLL) files split by source file; returns their description."""
     from shardvec.finetune.datasets import ReadOptions, text_tokens
 
-    brown = fb.read_brown(realtext.BROWN)
+    brown = realtext.read_brown()
     split = fb.split_files(list(brown), SEED)
     options = ReadOptions()
     info: dict[str, Any] = {"files": {k: len(getattr(split, k)) for k in ("train", "dev", "test")},

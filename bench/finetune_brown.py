@@ -31,7 +31,6 @@ of ``word/tag`` tokens.
 from __future__ import annotations
 
 import re
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,20 +75,6 @@ def coarse_tag(tag: str) -> str | None:
     if fine == "nil":
         return None
     return COARSE[fine]
-
-
-def read_brown(path: Path) -> dict[str, list[Sentence]]:
-    """Source file name -> its sentences of (word, original tag)."""
-    files: dict[str, list[Sentence]] = {}
-    with tarfile.open(path) as tar:
-        for member in tar:
-            name = Path(member.name).name
-            if not member.isfile() or not re.fullmatch(r"c[a-r]\d\d", name):
-                continue
-            raw = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
-            files[name] = [[tuple(tok.rsplit("/", 1)) for tok in line.split()]  # type: ignore[misc]
-                           for line in raw.splitlines() if line.strip()]
-    return dict(sorted(files.items()))
 
 
 @dataclass(frozen=True)

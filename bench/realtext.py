@@ -45,6 +45,20 @@ def fetch_packages(cache: Path | None = None) -> Path:
     return root
 
 
+def read_brown(path: Path = BROWN) -> dict[str, list[list[tuple[str, str]]]]:
+    """Source file name (``ca01`` ...) -> its sentences of (word, tag), in name order."""
+    files: dict[str, list[list[tuple[str, str]]]] = {}
+    with tarfile.open(path) as tar:
+        for member in tar:
+            name = Path(member.name).name
+            if not member.isfile() or not re.fullmatch(r"c[a-r]\d\d", name):
+                continue
+            raw = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
+            files[name] = [[tuple(tok.rsplit("/", 1)) for tok in line.split()]  # type: ignore[misc]
+                           for line in raw.splitlines() if line.strip()]
+    return dict(sorted(files.items()))
+
+
 def brown_sentences(cache: Path | None = None) -> Path | None:
     """The Brown Corpus as plain text, one file per source file, tags removed.
 
@@ -57,15 +71,9 @@ def brown_sentences(cache: Path | None = None) -> Path | None:
     if (out / ".complete").exists():
         return out
     out.mkdir(exist_ok=True)
-    with tarfile.open(BROWN) as tar:
-        for member in tar:
-            name = Path(member.name).name
-            if not member.isfile() or not re.fullmatch(r"c[a-r]\d\d", name):
-                continue
-            raw = tar.extractfile(member).read().decode("utf-8")  # type: ignore[union-attr]
-            lines = [" ".join(tok.rsplit("/", 1)[0] for tok in line.split())
-                     for line in raw.splitlines() if line.strip()]
-            (out / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    for name, sentences in read_brown().items():
+        lines = [" ".join(word for word, _ in sentence) for sentence in sentences]
+        (out / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (out / ".complete").touch()
     return out
 
