@@ -210,7 +210,7 @@ def write_lineage(records, staging: Path) -> dict[str, Any]:  # type: ignore[no-
     (null when kept), sorted by id. The manifest holds the counts; this holds the detail."""
     tmp, out = staging / "_lineage_tmp", staging / "lineage"
     (records.where("kind in ('doc', 'drop')").select("doc_id", "source", "record_id", "url", "date", "reason")
-     .orderBy("doc_id").write.parquet(str(tmp)))
+     .orderBy("doc_id").write.parquet(tmp.resolve().as_uri()))
     out.mkdir()
     parts = sorted(tmp.glob("part-*.parquet"))
     for i, part in enumerate(parts):

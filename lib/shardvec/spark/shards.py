@@ -85,7 +85,7 @@ def write_balanced_shards(sentences, n_shards: int,  # type: ignore[no-untyped-d
 
     tmp = staging / "_shards_tmp"
     (pieces.repartition(n_shards, "shard").sortWithinPartitions("shard", "pos")
-     .select("shard", "tokens").write.partitionBy("shard").parquet(str(tmp)))
+     .select("shard", "tokens").write.partitionBy("shard").parquet(tmp.resolve().as_uri()))
     out = staging / "shards"
     out.mkdir()
     ends = boundaries[1:] + [running]
