@@ -90,5 +90,5 @@ def test_cli_config_errors_exit_2_with_one_line(tmp_path: Path, capsys: pytest.C
 def test_example_configs_load() -> None:
     for name in ("local.toml", "cluster.example.toml"):
         path = REPO / "conf" / name
-        if path.exists():
-            load_config(path, environ={})
+        assert path.is_file(), f"conf/{name} is missing"
+        load_config(path, environ={})
