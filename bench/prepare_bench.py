@@ -9,7 +9,8 @@ of input bytes as stored):
    normalize -> tokenize -> vocab -> shards;
 4. a single-process pure-Python pipeline doing the same plain-text steps with
    the same library functions (``read_file``, ``normalize_text``,
-   ``sentences_from_text``, ``split_at_boundaries``).
+   ``sentences_from_text``, ``shard_boundaries``), cutting sentences at
+   shard boundaries one by one as a hand-written script would.
 
 The text comes from Debian packages and the Brown Corpus via
 ``bench/realtext.py`` (fetched at bench time, never committed): the plain-text
@@ -24,6 +25,7 @@ waits, up to ten minutes, for the load average to fall below 1.5).
 from __future__ import annotations
 
 import argparse
+import bisect
 import json
 import os
 import sys
@@ -71,6 +73,18 @@ def link_dir(files: list[Path], root: Path) -> Path:
     return d
 
 
+def split_at_boundaries(start: int, tokens: list[str], boundaries: list[int]) -> list[tuple[int, list[str]]]:
+    """(shard, piece) for a sentence whose first token has global offset ``start``."""
+    pieces = []
+    pos, end = start, start + len(tokens)
+    while pos < end:
+        shard = bisect.bisect_right(boundaries, pos) - 1
+        stop = min(boundaries[shard + 1] if shard + 1 < len(boundaries) else end, end)
+        pieces.append((shard, tokens[pos - start:stop - start]))
+        pos = stop
+    return pieces
+
+
 def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> dict[str, float]:
     """The plain-text path in one process; returns seconds per step."""
     import pyarrow as pa
@@ -78,7 +92,7 @@ def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> 
 
     from shardvec.corpus import SHARD_SCHEMA, Vocab
     from shardvec.readers import Document, ReaderSettings, read_file
-    from shardvec.spark.shards import shard_boundaries, split_at_boundaries
+    from shardvec.spark.shards import shard_boundaries
     from shardvec.text.normalize import normalize_text
     from shardvec.text.tokenize import TokenizerSettings, sentences_from_text
 

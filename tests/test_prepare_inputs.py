@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import bz2
+from collections import Counter
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -122,10 +123,15 @@ def test_shards_are_balanced_by_tokens(corpus: Path) -> None:
     shards = manifest(corpus)["shards"]
     tokens = [s["tokens"] for s in shards]
     assert len(tokens) == 4 and max(tokens) - min(tokens) <= 1
+    counts: Counter[str] = Counter()
     for spec in shards:
         table = pq.read_table(corpus / "shards" / spec["file"])
         assert sum(len(t) for t in table.column("tokens").to_pylist()) == spec["tokens"]
         assert table.num_rows == spec["sentences"]
+        counts.update(w for t in table.column("tokens").to_pylist() for w in t)
+    # The vocabulary is summed from per-task counts: it must equal a count over the shards.
+    vocab = pq.read_table(corpus / "vocab.parquet").to_pylist()
+    assert {r["word"]: r["count"] for r in vocab} == dict(counts) and sum(counts.values()) == sum(tokens)
 
 
 def test_missing_path_existing_output_and_bad_input_flag_exit_2(corpus: Path, tmp_path: Path,

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from prepare_helpers import prose
 
-from shardvec.spark.shards import shard_boundaries, split_at_boundaries
+from shardvec.spark.shards import cut, place_parts, shard_boundaries, shard_pieces
 from shardvec.text.dedup import (band_keys, connected_components, estimated_jaccard, exact_key, line_keys,
                                  lsh_params, minhash, normalize_for_hash, remove_lines, representative_order)
 from shardvec.text.phrases import count_ngrams, find_phrases, join_phrases, phrase_score
@@ -57,6 +61,24 @@ def test_word2phrase_scoring_and_joining() -> None:
 def test_shard_boundaries_cut_straddling_sentences() -> None:
     bounds = shard_boundaries(10, 3)
     assert bounds == [0, 3, 6]
-    assert split_at_boundaries(2, ["a", "b", "c", "d", "e"], bounds) == [(0, ["a"]), (1, ["b", "c", "d"]),
-                                                                        (2, ["e"])]
-    assert split_at_boundaries(7, ["x", "y"], bounds) == [(2, ["x", "y"])]
+    sentences = pa.array([["a", "b"], ["c", "d", "e", "f", "g"], ["h", "i", "j"]], pa.list_(pa.string()))
+    assert cut(sentences, 0, 0, 3).to_pylist() == [["a", "b"], ["c"]]
+    assert cut(sentences, 0, 3, 6).to_pylist() == [["d", "e", "f"]]
+    assert cut(sentences, 0, 6, 10).to_pylist() == [["g"], ["h", "i", "j"]]
+    assert cut(sentences.slice(1), 2, 2, 7).to_pylist() == [["c", "d", "e", "f", "g"]]  # a sliced batch
+
+
+def test_shards_are_read_across_part_files_in_partition_order(tmp_path: Path) -> None:
+    rows = {1: [["d", "e"], ["f"]], 0: [["a", "b", "c"]], 2: [["g", "h", "i", "j"]]}
+    found = []
+    for partition, sentences in rows.items():
+        path = str(tmp_path / f"part-{partition}.parquet")
+        pq.write_table(pa.table({"tokens": pa.array(sentences, pa.list_(pa.string()))}), path, row_group_size=1)
+        found.append((partition, path, sum(map(len, sentences))))
+    parts, total = place_parts(found)
+    assert total == 10 and [p.start for p in parts] == [0, 3, 6]
+    pieces = [[s for piece in shard_pieces(parts, lo, hi) for s in piece.to_pylist()]
+              for lo, hi in zip(shard_boundaries(total, 3), [3, 6, 10])]
+    assert pieces == [[["a", "b", "c"]], [["d", "e"], ["f"]], [["g", "h", "i", "j"]]]
+    assert [s for piece in shard_pieces(parts, 2, 8) for s in piece.to_pylist()] == [["c"], ["d", "e"], ["f"],
+                                                                                      ["g", "h"]]

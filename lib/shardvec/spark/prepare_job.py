@@ -6,7 +6,11 @@ whole Arrow batches with ``mapInArrow`` (:mod:`shardvec.spark.records`),
 never a row-at-a-time UDF. Without dedup, reading, cleaning and tokenizing
 run as one Python pass; dedup needs the JVM (shuffles) between cleaning and
 tokenizing. Every input record ends as exactly one ``doc`` (kept) or
-``drop`` (with a reason) row, which the accounting checks.
+``drop`` (with a reason) row, which the accounting checks. The sentences
+themselves are written to Parquet part files by the Python worker that
+tokenized them (or, with phrases, that joined the phrases), together with
+that task's word counts: the JVM only ever sees small rows, and the shards
+are cut from the part files by token range.
 
 The order of the sentence rows (partition by partition) is what the shards
 follow, so it is made deterministic for a given input, config and Spark
@@ -28,7 +32,7 @@ from shardvec.corpus import Vocab
 from shardvec.errors import InputError
 from shardvec.readers import InputLocation, ReaderSettings
 from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
-from shardvec.spark.records import RECORD_DDL, chain, clean_step, read_step, tokenize_step
+from shardvec.spark.records import RECORD_DDL, chain, clean_step, read_step, spill_step, tokenize_step
 from shardvec.text.clean import CleanSettings
 from shardvec.text.quality import QualitySettings
 from shardvec.text.tokenize import TokenizerSettings
@@ -113,7 +117,7 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
 
     from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
     from shardvec.spark.phrases import apply_phrases
-    from shardvec.spark.shards import write_balanced_shards
+    from shardvec.spark.shards import place_parts, write_balanced_shards
     from shardvec.text.dedup import lsh_params
 
     prep = config.prepare
@@ -124,7 +128,10 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
             _log(f"input {loc.location} holds no files")
     paths, balanced = _file_frame(spark, files)
     read, clean = read_step(reader_settings(prep)), clean_step(clean_settings(prep), "exact" in prep.dedup)
-    tokenize = tokenize_step(tokenizer_settings(prep))
+    tokenize, spill = tokenize_step(tokenizer_settings(prep)), spill_step(str((staging / "_parts").resolve()))
+    (staging / "_parts").mkdir()
+    # Phrases need the sentences in Spark to count bigrams; otherwise they are spilled where they are made.
+    last = [tokenize] if prep.phrase_passes else [tokenize, spill]
     steps, cached = [read, clean], []
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
         if not balanced:
@@ -137,12 +144,12 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
             events, dedup_cached = apply_dedup(events, prep.dedup, prep.near_dup_threshold, prep.minhash_perm,
                                                prep.minhash_ngram)
             cached += [events, *dedup_cached]
-            source = events.sortWithinPartitions("doc_id").mapInArrow(tokenize, RECORD_DDL)
+            source = events.sortWithinPartitions("doc_id").mapInArrow(chain(*last), RECORD_DDL)
         else:
-            source = paths.mapInArrow(chain(*steps, tokenize), RECORD_DDL)
+            source = paths.mapInArrow(chain(*steps, *last), RECORD_DDL)
         records = source.persist(StorageLevel.MEMORY_AND_DISK)
         # One small row per file and per (file, fate): the whole accounting in one job.
-        summary = [r.asDict() for r in records.where("kind != 'sent'").groupBy(
+        summary = [r.asDict() for r in records.where("kind in ('file', 'doc', 'drop')").groupBy(
             "kind", "source", "reason", "status", "records", "format", "error").count().collect()]
     for frame in cached:
         frame.unpersist()
@@ -155,15 +162,21 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
         with timer.stage("phrases", f"finding phrases ({prep.phrase_passes} pass(es))"):
             records, found = apply_phrases(spark, records, prep.phrase_passes, prep.phrase_threshold,
                                            prep.phrase_min_count)
-    sentences = records.where("kind = 'sent'")
+            spilled = records.mapInArrow(spill, RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+            spilled.count()
+            records.unpersist()
+            records = spilled
 
     with timer.stage("vocab", "counting the vocabulary"):
-        vocab = build_vocab(sentences, config.vocab.min_count, config.vocab.max_vocab_size)
+        vocab = build_vocab(records, config.vocab.min_count, config.vocab.max_vocab_size)
         vocab.write(staging)
 
     n_shards = prep.shards or spark.sparkContext.defaultParallelism
     with timer.stage("shards", f"writing {n_shards} shard(s) balanced by tokens"):
-        shards = write_balanced_shards(sentences, n_shards, staging)
+        parts, total = place_parts([(r["partition"], r["source"], r["count"])
+                                    for r in records.where("kind = 'part'").collect()])
+        shards = write_balanced_shards(spark, parts, total, n_shards, staging)
+        shutil.rmtree(staging / "_parts")
 
     lineage = None
     if prep.lineage:
@@ -195,10 +208,11 @@ def _check_inputs(file_rows: list[dict[str, Any]], fail_on_bad_input: bool) -> N
                          "rerun without --fail-on-bad-input to skip and report them")
 
 
-def build_vocab(sentences, min_count: int, max_vocab_size: int) -> Vocab:  # type: ignore[no-untyped-def]
+def build_vocab(records, min_count: int, max_vocab_size: int) -> Vocab:  # type: ignore[no-untyped-def]
+    """Sum the per-task ``word`` counts of :func:`~shardvec.spark.records.spill_step`."""
     from pyspark.sql import functions as F
 
-    counts = (sentences.select(F.explode("tokens").alias("word")).groupBy("word").count()
+    counts = (records.where("kind = 'word'").groupBy(F.col("text").alias("word")).agg(F.sum("count").alias("count"))
               .where(F.col("count") >= min_count).orderBy(F.desc("count"), F.asc("word")))
     if max_vocab_size:
         counts = counts.limit(max_vocab_size)

@@ -1,9 +1,11 @@
 """One row schema for every step of prepare, and the Arrow-batch steps over it.
 
 A row is a file status (``kind = file``), a document (``doc``), a dropped
-record (``drop``, with its reason) or a sentence (``sent``, with tokens and
-``pos``, the offset of its first token among the tokens of its partition,
-which is what the shards are cut by).
+record (``drop``, with its reason), a sentence (``sent``, with tokens), or,
+once :func:`spill_step` has written a task's sentences to a Parquet part
+file, that file (``part``: path in ``source``, sentences in ``records``,
+tokens in ``count``, Spark partition in ``partition``) and the task's word
+counts (``word``: the word in ``text``, its count in ``count``).
 Because every step maps batches of this one schema to batches of it, steps
 compose (:func:`chain`) into a single ``mapInArrow`` pass where no shuffle
 separates them, and the JVM sees the text only once. Each step only loops
@@ -13,11 +15,14 @@ through as Arrow data, never as Python objects.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Callable, Iterator
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from shardvec.corpus import SHARD_SCHEMA
 
 from shardvec.readers import Document, Dropped, FileStatus, ReaderSettings, read_file
 from shardvec.text.clean import CleanSettings, clean_document
@@ -30,7 +35,7 @@ RECORD_SCHEMA = pa.schema([
     ("content_type", pa.string()), ("record_id", pa.string()), ("url", pa.string()), ("date", pa.string()),
     ("reason", pa.string()), ("status", pa.string()), ("records", pa.int64()), ("format", pa.string()),
     ("error", pa.string()), ("exact_key", pa.int64()), ("sent_idx", pa.int32()),
-    ("tokens", pa.list_(pa.string())), ("pos", pa.int64()),
+    ("tokens", pa.list_(pa.string())), ("count", pa.int64()), ("partition", pa.int32()),
 ])
 _SPARK_TYPES = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa.list_(pa.string()): "array<string>"}
 RECORD_DDL = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in RECORD_SCHEMA)
@@ -149,15 +154,6 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
     return run
 
 
-def _positions(tokens: list[list[str]], start: int) -> tuple[list[int], int]:
-    """Offsets of each sentence's first token, counting from ``start``; and the offset after them."""
-    positions = []
-    for sentence in tokens:
-        positions.append(start)
-        start += len(sentence)
-    return positions, start
-
-
 def tokenize_step(settings: TokenizerSettings) -> Step:
     """Documents -> one ``doc`` row (the kept record, text dropped) plus one ``sent`` row per sentence.
 
@@ -165,7 +161,6 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        pos = 0
         for batch in batches:
             docs, others = split_kind(batch, "doc")
             if others.num_rows:
@@ -188,14 +183,11 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                           exact_key=pa.nulls(docs.num_rows, pa.int64()),
                           reason=[None if k == "doc" else NO_SENTENCES for k in kinds])
             if owners:
-                bounds = np.asarray(offsets, dtype=np.int64)
                 take = pa.array(owners, pa.int32())
                 yield make_batch(len(owners), kind="sent", doc_id=docs.column("doc_id").take(take),
                                  source=docs.column("source").take(take), sent_idx=idxs,
-                                 tokens=pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)),
-                                                                 pa.array(flat, pa.string())),
-                                 pos=pa.array(pos + bounds[:-1]))
-                pos += int(bounds[-1])
+                                 tokens=pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
+                                                                 pa.array(flat, pa.string())))
 
     return run
 
@@ -204,14 +196,57 @@ def phrase_step(phrases: Any) -> Step:
     """Sentences -> the same sentences with phrase bigrams joined (``phrases``: a Spark broadcast)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        table, pos = phrases.value, 0
+        table = phrases.value
         for batch in batches:
             sents, others = split_kind(batch, "sent")
             if others.num_rows:
                 yield others
             if sents.num_rows:
-                joined = [join_phrases(t, table) for t in sents.column("tokens").to_pylist()]
-                positions, pos = _positions(joined, pos)
-                yield replace(sents, tokens=joined, pos=positions)
+                yield replace(sents, tokens=[join_phrases(t, table) for t in sents.column("tokens").to_pylist()])
+
+    return run
+
+
+def spill_step(directory: str) -> Step:
+    """Sentences -> this task's Parquet part file in ``directory``, one ``part`` row and its ``word`` counts.
+
+    Why: the tokens are the bulk of the data, and every step after
+    tokenizing only needs them in order and counted. Writing them here, in
+    the Python worker that made them, keeps them out of JVM rows, the cache
+    and any shuffle; the vocabulary is summed from the small per-task counts
+    and the shards are cut from the part files by token range
+    (:mod:`shardvec.spark.shards`). The file name carries the stage and
+    attempt, so a retried task never writes over a file another attempt
+    reported.
+    """
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        task = TaskContext.get()
+        path = os.path.join(directory, f"part-{task.partitionId():05d}-{task.stageId()}-{task.attemptNumber()}.parquet")
+        writer, counts, sentences, tokens = None, [], 0, 0
+        for batch in batches:
+            sents, others = split_kind(batch, "sent")
+            if others.num_rows:
+                yield others
+            if not sents.num_rows:
+                continue
+            column = sents.column("tokens")
+            if writer is None:
+                writer = pq.ParquetWriter(path, SHARD_SCHEMA, compression="none", use_dictionary=False)
+            writer.write_batch(pa.record_batch([column], schema=SHARD_SCHEMA))
+            words = column.flatten()
+            counts.append(pc.value_counts(words))
+            sentences, tokens = sentences + len(column), tokens + len(words)
+        if writer is None:
+            return
+        writer.close()
+        yield make_batch(1, kind="part", source=path, records=sentences, count=tokens, partition=task.partitionId())
+        merged = (pa.Table.from_arrays([pa.concat_arrays([c.field("values") for c in counts]),
+                                        pa.concat_arrays([c.field("counts") for c in counts])], ["word", "n"])
+                  .group_by("word").aggregate([("n", "sum")]))
+        yield make_batch(merged.num_rows, kind="word", text=merged.column("word").combine_chunks(),
+                         count=merged.column("n_sum").combine_chunks())
 
     return run

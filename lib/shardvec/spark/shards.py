@@ -1,32 +1,38 @@
-"""Shards balanced by token count, deterministically and without a driver-side pass over data.
+"""Shards balanced by token count, cut from the spilled part files by token range.
 
-The sentences' global order is their partitions' order, then their order
-within a partition (both fixed by the input files, the config and Spark's
-parallelism: see :mod:`shardvec.spark.prepare_job`); each sentence row
-carries ``pos``, its first token's offset within its partition. Each
-partition's token total (one number per partition reaches the driver) gives
-every partition its starting offset, so each sentence knows its global token
-range without a global sort. Shard ``k`` takes the tokens in
-``[floor(k*T/N), floor((k+1)*T/N))``: a sentence that straddles a boundary
-is cut there, so shard sizes differ by at most one token whatever the input
-size. The cut is Spark SQL (the same arithmetic as :func:`split_at_boundaries`,
-which the single-process pipeline uses); one shuffle groups the pieces by
-shard, and within a shard they keep the global order.
+The sentences' global order is the order of the Spark partitions that
+produced them, then their order within a partition (both fixed by the input
+files, the config and Spark's parallelism: see
+:mod:`shardvec.spark.prepare_job`). Each partition's part file
+(:func:`shardvec.spark.records.spill_step`) reports its token count, which
+gives every part its global token offset. Shard ``k`` takes the tokens in
+``[floor(k*T/N), floor((k+1)*T/N))``: a sentence that straddles a boundary is
+cut there, so shard sizes differ by at most one token whatever the input
+size. One Spark task per shard reads only the parts its range overlaps,
+streaming them batch by batch; no token passes through the JVM.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
-import shutil
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
 
+
+@dataclass(frozen=True)
+class Part:
+    """One task's spilled sentences: the file, and the global offset of its first token."""
+
+    path: str
+    start: int
+    tokens: int
 
 
 def shard_boundaries(total: int, n_shards: int) -> list[int]:
@@ -34,74 +40,60 @@ def shard_boundaries(total: int, n_shards: int) -> list[int]:
     return [k * total // n_shards for k in range(n_shards)]
 
 
-def split_at_boundaries(start: int, tokens: list[str], boundaries: list[int]) -> list[tuple[int, list[str]]]:
-    """(shard, piece) for a sentence whose first token has global offset ``start``."""
-    pieces = []
-    pos, end = start, start + len(tokens)
-    while pos < end:
-        shard = bisect.bisect_right(boundaries, pos) - 1
-        stop = boundaries[shard + 1] if shard + 1 < len(boundaries) else end
-        stop = min(stop, end)
-        pieces.append((shard, tokens[pos - start:stop - start]))
-        pos = stop
-    return pieces
+def place_parts(parts: list[tuple[int, str, int]]) -> tuple[list[Part], int]:
+    """(partition, path, tokens) rows -> parts in partition order with global offsets, and the total."""
+    placed, running = [], 0
+    for _, path, tokens in sorted(parts):
+        placed.append(Part(path, running, tokens))
+        running += tokens
+    return placed, running
 
 
-def _pieces(sentences, offsets: dict[int, int], total: int, n_shards: int):  # type: ignore[no-untyped-def]
-    """(shard, pos, tokens) rows: each sentence, or its pieces where it straddles shard boundaries.
+def cut(batch: pa.ListArray, start: int, lo: int, hi: int) -> pa.ListArray:
+    """The tokens of ``batch`` (first token at global offset ``start``) within ``[lo, hi)``.
 
-    Integer SQL arithmetic (``div``), so offsets stay exact at any corpus size.
+    Sentences wholly inside stay whole, those straddling ``lo`` or ``hi`` are
+    cut there, the rest are left out; done on the offsets, not per sentence.
     """
-    t, n = f"{total}L", f"{n_shards}L"
-    mapping = ", ".join(f"{partition}, {offset}L" for partition, offset in sorted(offsets.items()))
-    placed = sentences.selectExpr("tokens", f"element_at(map({mapping}), spark_partition_id()) + pos AS start")
-    placed = placed.selectExpr("tokens", "start", "start + size(tokens) AS end")
-
-    def shard_of(token: str) -> str:  # the largest k with floor(k*T/N) <= token
-        return f"least((({token} + 1) * {n} + {t} - 1) div {t}, {n}) - 1"
-
-    placed = placed.selectExpr("tokens", "start", "end", f"explode(sequence({shard_of('start')}, "
-                               f"{shard_of('end - 1')})) AS shard")
-    placed = placed.selectExpr("tokens", "start", "shard", f"greatest(start, shard * {t} div {n}) AS lo",
-                               f"least(end, (shard + 1) * {t} div {n}) AS hi")
-    return placed.selectExpr("CAST(shard AS INT) AS shard", "lo AS pos",
-                             "slice(tokens, CAST(lo - start + 1 AS INT), CAST(hi - lo AS INT)) AS tokens")
+    offsets = np.asarray(batch.offsets, dtype=np.int64) - batch.offsets[0].as_py() + start
+    first = max(int(np.searchsorted(offsets, lo, side="right")) - 1, 0)
+    last = int(np.searchsorted(offsets, hi, side="left"))
+    bounds = np.clip(offsets[first:last + 1], lo, hi) - lo
+    values = batch.flatten().slice(lo - start, hi - lo)
+    return pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)), values)
 
 
-def write_balanced_shards(sentences, n_shards: int,  # type: ignore[no-untyped-def]
+def shard_pieces(parts: list[Part], lo: int, hi: int) -> Iterator[pa.ListArray]:
+    """The sentences (and cut sentences) of the global token range ``[lo, hi)``, in order."""
+    for part in parts:
+        if part.start >= hi or part.start + part.tokens <= lo:
+            continue
+        start = part.start
+        for batch in pq.ParquetFile(part.path).iter_batches(columns=["tokens"]):
+            column = batch.column(0)
+            end = start + len(column.flatten())
+            if end > lo and start < hi:
+                yield cut(column, start, max(lo, start), min(hi, end))
+            start = end
+
+
+def write_shard(parts: list[Part], lo: int, hi: int, path: str) -> dict[str, Any]:
+    """Write one shard file; return its sentence and token counts."""
+    sentences = 0
+    with pq.ParquetWriter(path, SHARD_SCHEMA) as writer:
+        for piece in shard_pieces(parts, lo, hi):
+            writer.write_batch(pa.record_batch([piece], schema=SHARD_SCHEMA))
+            sentences += len(piece)
+    return {"file": os.path.basename(path), "sentences": sentences, "tokens": hi - lo}
+
+
+def write_balanced_shards(spark, parts: list[Part], total: int, n_shards: int,  # type: ignore[no-untyped-def]
                           staging: Path) -> list[dict[str, Any]]:
-    """Write ``staging/shards/shard-NNNNN.parquet``; return each shard's file, sentences and tokens."""
-    from pyspark.sql import functions as F
-
-    sums = {r["partition"]: r["tokens"] for r in sentences.groupBy(F.spark_partition_id().alias("partition"))
-            .agg(F.sum(F.size("tokens")).alias("tokens")).collect()}
-    offsets, running = {}, 0
-    for partition in sorted(sums):
-        offsets[partition] = running
-        running += sums[partition] or 0
-    boundaries = shard_boundaries(running, n_shards)
-    pieces = _pieces(sentences, offsets, running, n_shards) if running else sentences.selectExpr(
-        "0 AS shard", "0L AS pos", "tokens")
-
-    tmp = staging / "_shards_tmp"
-    (pieces.repartition(n_shards, "shard").sortWithinPartitions("shard", "pos")
-     .select("shard", "tokens").write.partitionBy("shard").parquet(tmp.resolve().as_uri()))
+    """Write ``staging/shards/shard-NNNNN.parquet`` with one Spark task per shard; return each shard's counts."""
     out = staging / "shards"
     out.mkdir()
-    ends = boundaries[1:] + [running]
-    shards = []
-    for k in range(n_shards):
-        name = f"shard-{k:05d}.parquet"
-        folder = tmp / f"shard={k}"
-        parts = sorted(folder.glob("*.parquet")) if folder.exists() else []
-        if len(parts) > 1:
-            raise RuntimeError(f"shard {k} was written as {len(parts)} files; expected one")
-        if parts:
-            os.replace(parts[0], out / name)
-        else:
-            pq.write_table(pa.table({"tokens": pa.array([], pa.list_(pa.string()))}, schema=SHARD_SCHEMA), out / name)
-        sentences_in = pq.ParquetFile(out / name).metadata.num_rows
-        shards.append({"file": name, "sentences": sentences_in, "tokens": ends[k] - boundaries[k]})
-    shutil.rmtree(tmp)
-    return shards
-
+    ends = shard_boundaries(total, n_shards)[1:] + [total]
+    plans = [(lo, hi, str((out / f"shard-{k:05d}.parquet").resolve()))
+             for k, (lo, hi) in enumerate(zip(shard_boundaries(total, n_shards), ends))]
+    return (spark.sparkContext.parallelize(plans, n_shards)
+            .map(lambda plan: write_shard(parts, *plan)).collect())
