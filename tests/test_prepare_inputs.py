@@ -134,6 +134,26 @@ def test_shards_are_balanced_by_tokens(corpus: Path) -> None:
     assert {r["word"]: r["count"] for r in vocab} == dict(counts) and sum(counts.values()) == sum(tokens)
 
 
+def test_without_lineage_the_workers_sum_the_fates_and_the_manifest_is_the_same(corpus: Path, tmp_path: Path) -> None:
+    """With lineage off each task sends per-file sums, not a row per record: same accounting, same shards."""
+    raw = corpus.parent / "raw"
+    inputs = sorted(str(p) for p in raw.iterdir() if p.name != "one_line_50mb.txt")
+    cfg = Config()
+    cfg.spark.master, cfg.vocab.min_count, cfg.prepare.lineage = "local[2]", 1, False
+    m = manifest(prepared_corpus(cfg, inputs, tmp_path / "out", shards=2))
+    assert_accounting(m)
+    assert "lineage" not in m and not (tmp_path / "out" / "lineage").exists()
+    with_lineage = by_name(manifest(corpus))
+    assert {name: entry for name, entry in by_name(m).items()} == {
+        name: entry for name, entry in with_lineage.items() if name != "one_line_50mb.txt"}
+    counts: Counter[str] = Counter()
+    for spec in m["shards"]:
+        counts.update(w for t in pq.read_table(tmp_path / "out" / "shards" / spec["file"]).column("tokens").to_pylist()
+                      for w in t)
+    vocab = pq.read_table(tmp_path / "out" / "vocab.parquet").to_pylist()
+    assert {r["word"]: r["count"] for r in vocab} == dict(counts) and sum(counts.values()) == m["tokens"]
+
+
 def test_missing_path_existing_output_and_bad_input_flag_exit_2(corpus: Path, tmp_path: Path,
                                                                 capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prepare", "--input", str(tmp_path / "nope"), "--output", str(tmp_path / "o")]) == 2

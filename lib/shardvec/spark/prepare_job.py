@@ -32,7 +32,8 @@ from shardvec.corpus import Vocab
 from shardvec.errors import InputError
 from shardvec.readers import InputLocation, ReaderSettings
 from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
-from shardvec.spark.records import RECORD_DDL, chain, clean_step, read_step, spill_step, tokenize_step
+from shardvec.spark.records import (RECORD_DDL, chain, clean_step, read_step, spill_step, tally_step, tokenize_step,
+                                    word_counts_path)
 from shardvec.text.clean import CleanSettings
 from shardvec.text.quality import QualitySettings
 from shardvec.text.tokenize import TokenizerSettings
@@ -114,6 +115,7 @@ def _file_frame(spark, files: list[str]):  # type: ignore[no-untyped-def]
 def run_prepare(spark, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
     """Write shards, vocabulary and lineage under ``staging``; return the manifest's body."""
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
 
     from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
     from shardvec.spark.phrases import apply_phrases
@@ -131,7 +133,10 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
     tokenize, spill = tokenize_step(tokenizer_settings(prep)), spill_step(str((staging / "_parts").resolve()))
     (staging / "_parts").mkdir()
     # Phrases need the sentences in Spark to count bigrams; otherwise they are spilled where they are made.
+    # Without lineage no step needs the records one by one after tokenizing, only their sums.
     last = [tokenize] if prep.phrase_passes else [tokenize, spill]
+    if not prep.lineage:
+        last.append(tally_step())
     steps, cached = [read, clean], []
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
         if not balanced:
@@ -150,7 +155,8 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
         records = source.persist(StorageLevel.MEMORY_AND_DISK)
         # One small row per file and per (file, fate): the whole accounting in one job.
         summary = [r.asDict() for r in records.where("kind in ('file', 'doc', 'drop')").groupBy(
-            "kind", "source", "reason", "status", "records", "format", "error").count().collect()]
+            "kind", "source", "reason", "status", "records", "format", "error").agg(F.sum("count").alias("count"))
+            .collect()]
     for frame in cached:
         frame.unpersist()
     file_rows = [r for r in summary if r["kind"] == "file"]
@@ -167,14 +173,15 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
             records.unpersist()
             records = spilled
 
+    parts, total = place_parts([(r["partition"], r["source"], r["count"])
+                                for r in records.where("kind = 'part'").collect()])
     with timer.stage("vocab", "counting the vocabulary"):
-        vocab = build_vocab(records, config.vocab.min_count, config.vocab.max_vocab_size)
+        vocab = build_vocab(spark, [word_counts_path(p.path) for p in parts], config.vocab.min_count,
+                            config.vocab.max_vocab_size)
         vocab.write(staging)
 
     n_shards = prep.shards or spark.sparkContext.defaultParallelism
     with timer.stage("shards", f"writing {n_shards} shard(s) balanced by tokens"):
-        parts, total = place_parts([(r["partition"], r["source"], r["count"])
-                                    for r in records.where("kind = 'part'").collect()])
         shards = write_balanced_shards(spark, parts, total, n_shards, staging)
         shutil.rmtree(staging / "_parts")
 
@@ -208,11 +215,14 @@ def _check_inputs(file_rows: list[dict[str, Any]], fail_on_bad_input: bool) -> N
                          "rerun without --fail-on-bad-input to skip and report them")
 
 
-def build_vocab(records, min_count: int, max_vocab_size: int) -> Vocab:  # type: ignore[no-untyped-def]
-    """Sum the per-task ``word`` counts of :func:`~shardvec.spark.records.spill_step`."""
+def build_vocab(spark, word_files: list[str], min_count: int, max_vocab_size: int) -> Vocab:  # type: ignore[no-untyped-def]
+    """Sum the per-task word counts that :func:`~shardvec.spark.records.spill_step` wrote."""
     from pyspark.sql import functions as F
 
-    counts = (records.where("kind = 'word'").groupBy(F.col("text").alias("word")).agg(F.sum("count").alias("count"))
+    if not word_files:
+        return Vocab.from_pairs([])
+    counts = (spark.read.parquet(*[Path(f).as_uri() for f in word_files]).groupBy("word")
+              .agg(F.sum("count").alias("count"))
               .where(F.col("count") >= min_count).orderBy(F.desc("count"), F.asc("word")))
     if max_vocab_size:
         counts = counts.limit(max_vocab_size)

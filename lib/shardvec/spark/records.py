@@ -4,8 +4,10 @@ A row is a file status (``kind = file``), a document (``doc``), a dropped
 record (``drop``, with its reason), a sentence (``sent``, with tokens), or,
 once :func:`spill_step` has written a task's sentences to a Parquet part
 file, that file (``part``: path in ``source``, sentences in ``records``,
-tokens in ``count``, Spark partition in ``partition``) and the task's word
-counts (``word``: the word in ``text``, its count in ``count``).
+tokens in ``count``, Spark partition in ``partition``; the task's word
+counts are in the file beside it, :func:`word_counts_path`). A ``doc`` or
+``drop`` row stands for ``count`` records: one, until :func:`tally_step`
+sums them per file, fate and reason where no step needs them one by one.
 Because every step maps batches of this one schema to batches of it, steps
 compose (:func:`chain`) into a single ``mapInArrow`` pass where no shuffle
 separates them, and the JVM sees the text only once. Each step only loops
@@ -105,11 +107,11 @@ def _event_batches(events: list[Document | Dropped | FileStatus]) -> Iterator[pa
     lineage = ("record_id", "url", "date")
     if docs:
         yield make_batch(len(docs), kind="doc", source=[d.source for d in docs], doc_id=[d.id for d in docs],
-                         text=[d.text for d in docs], content_type=[d.content_type for d in docs],
+                         text=[d.text for d in docs], content_type=[d.content_type for d in docs], count=1,
                          **{f: [getattr(d, f) for d in docs] for f in lineage})
     if drops:
         yield make_batch(len(drops), kind="drop", source=[d.source for d in drops], doc_id=[d.id for d in drops],
-                         reason=[d.reason for d in drops], **{f: [getattr(d, f) for d in drops] for f in lineage})
+                         reason=[d.reason for d in drops], count=1, **{f: [getattr(d, f) for d in drops] for f in lineage})
     if files:
         yield make_batch(len(files), kind="file", **{f: [getattr(s, f) for s in files]
                                                       for f in ("source", "status", "records", "format", "error")})
@@ -242,11 +244,44 @@ def spill_step(directory: str) -> Step:
         if writer is None:
             return
         writer.close()
-        yield make_batch(1, kind="part", source=path, records=sentences, count=tokens, partition=task.partitionId())
         merged = (pa.Table.from_arrays([pa.concat_arrays([c.field("values") for c in counts]),
-                                        pa.concat_arrays([c.field("counts") for c in counts])], ["word", "n"])
-                  .group_by("word").aggregate([("n", "sum")]))
-        yield make_batch(merged.num_rows, kind="word", text=merged.column("word").combine_chunks(),
-                         count=merged.column("n_sum").combine_chunks())
+                                        pa.concat_arrays([c.field("counts") for c in counts])], ["word", "count"])
+                  .group_by("word", use_threads=False).aggregate([("count", "sum")]))
+        pq.write_table(pa.table({"word": merged["word"], "count": merged["count_sum"]}), word_counts_path(path),
+                       compression="none")
+        yield make_batch(1, kind="part", source=path, records=sentences, count=tokens, partition=task.partitionId())
+
+    return run
+
+
+def word_counts_path(part: str) -> str:
+    """The file of (word, count) rows written beside a part file."""
+    return part.removesuffix(".parquet") + ".words.parquet"
+
+
+def tally_step() -> Step:
+    """``doc`` and ``drop`` rows -> one row per (kind, source, reason) with the sum of their ``count``.
+
+    Why: a corpus has millions of records but few files and reasons; once
+    nothing needs the records one by one (no lineage to write), sending
+    only these sums keeps the JVM's side of the job small.
+    """
+    keys = ["kind", "source", "reason"]
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        sums = []
+        for batch in batches:
+            batch = conform(batch)
+            is_fate = pc.is_in(batch.column("kind"), pa.array(["doc", "drop"]))
+            fates, others = batch.filter(is_fate), batch.filter(pc.invert(is_fate))
+            if others.num_rows:
+                yield others
+            if fates.num_rows:
+                sums.append(pa.Table.from_batches([fates]).select([*keys, "count"])
+                            .group_by(keys, use_threads=False).aggregate([("count", "sum")]))
+        if sums:
+            total = pa.concat_tables(sums).group_by(keys, use_threads=False).aggregate([("count_sum", "sum")])
+            yield make_batch(total.num_rows, count=total["count_sum_sum"].combine_chunks(),
+                             **{key: total[key].combine_chunks() for key in keys})
 
     return run
