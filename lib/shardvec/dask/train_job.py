@@ -1,17 +1,20 @@
 """Sharded training on Dask: one trainer task per shard per round, reduced on the workers.
 
-Data flow of a round: the combined weights of the last round are loaded from
-their checkpoint by one worker task, trainer tasks (pinned to a worker each,
-allowed elsewhere if it dies) fetch them worker-to-worker, train on their own
-shard read straight from storage, and a tree of reduce tasks (fan-in 2,
-each placed where its inputs are) sums their weighted results; the root
-writes the next checkpoint. No worker receives every shard's weights. The client only sends small
-task descriptions and receives per-round statistics; corpus data and weights
-never pass through it until the final model is written.
+Data flow of a round: trainer tasks (pinned to a worker each, allowed
+elsewhere if it dies) take the last round's combined weights worker-to-worker,
+train on their own shard read straight from storage, and a tree of reduce
+tasks (fan-in 2, each placed where its inputs are) sums their weighted
+results into the next combined weights. No worker receives every shard's
+weights. The client only sends small task descriptions and receives
+per-round statistics; corpus data and weights never pass through it until
+the final model is written.
 
-Starting each round from the checkpoint file, not from an in-memory future,
-keeps the task graph one round deep: a worker lost mid-round costs that
-round's shard tasks, which Dask reruns elsewhere from the same checkpoint.
+Each round's combined weights are checkpointed by a task of their own that
+runs while the next round trains, so the write is off the critical path.
+The client waits for checkpoint ``r`` before it submits round ``r + 2``:
+at most one checkpoint is ever outstanding. If a round fails (a worker lost
+with data no other worker holds), the run goes back to the newest checkpoint
+that was committed and reruns from there; its weights are the same ones.
 """
 
 from __future__ import annotations
@@ -110,11 +113,14 @@ def reduce_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Weigh
     return total
 
 
-def commit_task(spec: RunSpec, round_index: int, total: WeightedSum) -> ModelWeights:
-    """Finish the combination, checkpoint it, and hand it to the next round in memory."""
-    weights = merge.finish(total)
-    save_checkpoint(spec.output, round_index, weights, _vocab(spec), spec.meta)
-    return weights
+def finish_task(total: WeightedSum) -> ModelWeights:
+    """The round's combined weights, handed to the next round in memory."""
+    return merge.finish(total)
+
+
+def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights, previous: str | None) -> str:
+    """Commit the round's weights to storage; taking the ``previous`` checkpoint's name orders the writes."""
+    return save_checkpoint(spec.output, round_index, weights, _vocab(spec), spec.meta).name
 
 
 def _vocab(spec: RunSpec) -> Vocab:
@@ -182,10 +188,10 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> di
 def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: Corpus) -> tuple[ModelWeights, list]:
     """Run ``rounds[start:]``; return the final combined weights and per-round records.
 
-    The combined weights stay on the workers from one round to the next; each
-    round's are checkpointed before the next round starts. If a round fails,
-    e.g. because the worker holding the only copy of the weights died, it is
-    rerun from that checkpoint, whose weights are the same.
+    The combined weights stay on the workers from one round to the next, and
+    every round's are checkpointed while the next one trains. A failed round
+    is retried from the newest committed checkpoint, at most ROUND_ATTEMPTS
+    times per round.
     """
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     n_shards = len(spec.shards)
@@ -194,31 +200,48 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
               f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
               file=sys.stderr)
     pinned = [workers[i % len(workers)] for i in range(n_shards)]
-    state = _restart_state(client, spec, start)
-    records = []
-    began = time.perf_counter()
+    state, pending = _restart_state(client, spec, start), None
+    records: dict[int, dict[str, Any]] = {}
+    failures: dict[int, int] = {}
+    began, sent = time.perf_counter(), _bytes_sent(client)
     words_total = sum(corpus.shard_tokens) * spec.params.epochs * (len(rounds) - start) // len(rounds)
-    for rnd in rounds[start:]:
-        for attempt in range(1, ROUND_ATTEMPTS + 1):
-            try:
-                state, record = _run_round(client, spec, rnd, state, pinned)
-                break
-            except Exception as exc:  # noqa: BLE001 - any distributed failure: retry from the checkpoint
-                if attempt == ROUND_ATTEMPTS:
-                    raise
-                print(f"[train] round {rnd.index + 1} failed ({type(exc).__name__}: {exc}); "
-                      f"rerunning it from the last checkpoint", file=sys.stderr, flush=True)
-                state = _restart_state(client, spec, rnd.index, attempt)
-        records.append(record)
-        done = sum(r["words"] for r in records)
+    index = start
+    while index < len(rounds):
+        rnd = rounds[index]
+        try:
+            state, pending, record = _run_round(client, spec, rnd, state, pinned, pending)
+        except Exception as exc:  # noqa: BLE001 - any distributed failure: retry from the checkpoint
+            failures[index] = failures.get(index, 0) + 1
+            if failures[index] >= ROUND_ATTEMPTS:
+                raise
+            index = _committed_round(pending, index) + 1
+            print(f"[train] round {rnd.index + 1} failed ({type(exc).__name__}: {exc}); "
+                  f"rerunning from round {index + 1}, after the last checkpoint", file=sys.stderr, flush=True)
+            state, pending = _restart_state(client, spec, index, sum(failures.values())), None
+            continue
+        now = _bytes_sent(client)
+        record["bytes_moved"], sent = now - sent, now
+        records[index] = record
+        index += 1
+        done = sum(r["words"] for r in records.values())
         eta = (time.perf_counter() - began) / done * max(words_total - done, 0)
         print(f"[train] round {rnd.index + 1}/{len(rounds)} epoch {rnd.epoch + 1} "
               f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} "
               f"loss {record['loss']:.4g} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
               file=sys.stderr, flush=True)
+    if pending is not None:
+        pending.result()  # the last checkpoint is committed before the run counts as done
     final = state.result()
     client.run(forget_run, spec.run_id)
-    return final, records
+    return final, [records[i] for i in sorted(records)]
+
+
+def _committed_round(pending, failed: int) -> int:
+    """The newest round whose checkpoint is committed, once the outstanding write has settled."""
+    if pending is None:
+        return failed - 1
+    wait(pending)
+    return failed - 1 if pending.status == "finished" else failed - 2
 
 
 def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0):
@@ -229,27 +252,33 @@ def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0):
                          key=f"load-{spec.run_id}-{start - 1}-{attempt}")
 
 
-def _run_round(client, spec: RunSpec, rnd: Round, state, pinned: list[str]) -> tuple[Any, dict[str, Any]]:
+def _run_round(client, spec: RunSpec, rnd: Round, state, pinned: list[str], previous) -> tuple[Any, Any, dict]:
+    """Submit one round and wait for its combined weights (not for its checkpoint).
+
+    Returns the combined weights' future, the checkpoint's future and the
+    round's record. ``previous`` is the last round's checkpoint, which must
+    be committed before this round counts as done.
+    """
     t0 = time.perf_counter()
-    sent0 = _bytes_sent(client)
     tag = f"{spec.run_id}-r{rnd.index}-{uuid.uuid4().hex[:6]}"
     results = [client.submit(train_task, spec, i, state, rnd, workers=[pinned[i]], allow_other_workers=True,
                              pure=False, key=f"train-{tag}-s{i}")
                for i in range(len(pinned))]
     anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
-    combined = client.submit(commit_task, spec, rnd.index, reduce_tree(client, spec, results, anchors, tag),
-                             key=f"commit-{tag}")
+    combined = client.submit(finish_task, reduce_tree(client, spec, results, anchors, tag), key=f"finish-{tag}")
+    checkpoint = client.submit(checkpoint_task, spec, rnd.index, combined, previous, key=f"checkpoint-{tag}")
     stats = client.gather([client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)])
-    wait(combined)
-    if combined.status != "finished":
-        combined.result()  # raises the round's failure
+    wait([combined] + ([previous] if previous is not None else []))
+    for future in (combined, previous):
+        if future is not None and future.status != "finished":
+            future.result()  # raises the round's failure
     seconds = time.perf_counter() - t0
     words = sum(x["words"] for x in stats)
     record = {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
               "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
               "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
-              "bytes_moved": _bytes_sent(client) - sent0, "words_per_s": round(words / max(seconds, 1e-9))}
-    return combined, record
+              "words_per_s": round(words / max(seconds, 1e-9))}
+    return combined, checkpoint, record
 
 
 def new_run_id() -> str:
