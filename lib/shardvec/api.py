@@ -39,7 +39,7 @@ def prepare(config: Config) -> Path:
     _require(prep.input, "prepare.input", "--input PATH")
     _require(prep.output, "prepare.output", "--output DIR")
     _check_prepare(config)
-    locations = expand_inputs(prep.input)
+    locations = expand_inputs(prep.input, config.storage.options)
     if not any(loc.files for loc in locations):
         raise InputError(f"no input files found under {', '.join(prep.input)}")
     output = local_path(prep.output)
