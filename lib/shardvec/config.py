@@ -209,6 +209,8 @@ class Config:
 
         document = dataclasses.asdict(self)
         document["storage"]["options"] = redact(document["storage"]["options"])
+        # Spark settings can hold credentials too (spark.hadoop.fs.s3a.secret.key, ...).
+        document["spark"]["conf"] = redact(document["spark"]["conf"])
         return document
 
 
