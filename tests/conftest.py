@@ -1,14 +1,15 @@
 """Shared fixtures: one real local Spark per test session, no network but loopback.
 
-Tests start real engines (Spark local mode, Dask LocalCluster); nothing here
-mocks them. Data comes from the tests themselves or from gensim's installed
-``test_data``.
+Tests start real engines (Spark local mode, Dask LocalCluster, moto's S3
+server); nothing here mocks them. Data comes from the tests themselves or
+from gensim's installed ``test_data``.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Iterator
 
 import pytest
 
@@ -51,3 +52,31 @@ def config() -> Config:
     from helpers import small_config
 
     return small_config()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[dict[str, str]]:
+    """A moto S3 server on a free loopback port with bucket ``helpers.BUCKET``, credentials in the environment.
+
+    Yields the storage options that reach it. One per session: moto keeps its
+    buckets in process-wide state anyway, so test files use their own prefixes.
+    """
+    from helpers import BUCKET
+    from moto.server import ThreadedMotoServer
+
+    from shardvec.storage import Store
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    mp = pytest.MonkeyPatch()
+    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        mp.setenv(var, value)
+    options = {"endpoint_url": f"http://127.0.0.1:{port}"}
+    Store(f"s3://{BUCKET}", options).fs.mkdir(BUCKET)
+    yield options
+    mp.undo()
+    server.stop()

@@ -8,6 +8,9 @@ from typing import Any
 
 from shardvec.config import Config
 
+# The bucket the ``s3`` fixture (conftest.py) creates.
+BUCKET = "lake"
+
 
 def small_config(**train: object) -> Config:
     """Defaults sized for tests: local[2] Spark, small models, no end-of-run evaluation.
@@ -49,3 +52,8 @@ def prepared_corpus(config: Config, inputs: list[str], output: Path, shards: int
 
 def manifest(corpus: Path) -> dict[str, Any]:
     return json.loads((corpus / "manifest.json").read_text())
+
+
+def inline_table(options: dict[str, str]) -> str:
+    """A TOML inline table, as --set takes it."""
+    return "{" + ", ".join(f'{k} = "{v}"' for k, v in options.items()) + "}"

@@ -48,10 +48,12 @@ def test_values_parse_like_toml() -> None:
 
 
 def test_credentials_never_reach_reports() -> None:
-    cfg = load_config(sets=['storage.options={key = "AKIA", secret = "s3cr3t", endpoint_url = "http://x"}'],
+    cfg = load_config(sets=['storage.options={key = "AKIA", secret = "s3cr3t", endpoint_url = "http://x"}',
+                            'spark.conf={"spark.hadoop.fs.s3a.secret.key" = "s3cr3t", "spark.ui.port" = "4050"}'],
                       environ={})
     assert cfg.storage.options["secret"] == "s3cr3t"
     assert cfg.to_dict()["storage"]["options"] == {"key": "***", "secret": "***", "endpoint_url": "http://x"}
+    assert cfg.to_dict()["spark"]["conf"] == {"spark.hadoop.fs.s3a.secret.key": "***", "spark.ui.port": "4050"}
 
 
 @pytest.mark.parametrize("sets, message", [

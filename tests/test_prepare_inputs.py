@@ -191,6 +191,6 @@ def test_one_file_bigger_than_a_cores_share_is_spread_after_reading(spark, tmp_p
     small = [str(write_lines(tmp_path / f"s{i}.txt", LINES)) for i in range(8)]
     big = tmp_path / "big.txt.gz"
     big.write_bytes(gzip.compress(b"x" * 1000) + b"\0" * (3 << 20))  # 3 MiB stored, about 12 MiB of work
-    frame, balanced = _file_frame(spark, small)
+    frame, balanced = _file_frame(spark, small, {})
     assert balanced and sorted(r.path for r in frame.collect()) == sorted(small)
-    assert _file_frame(spark, [*small, str(big)])[1] is False
+    assert _file_frame(spark, [*small, str(big)], {})[1] is False

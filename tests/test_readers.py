@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import bz2
 import gzip
+import importlib.util
 import lzma
+import socket
 from pathlib import Path
 
 import pytest
@@ -12,9 +14,10 @@ import zstandard
 from prepare_helpers import (html_page, prose, truncated_gzip, write_jsonl, write_parquet, write_warc, write_wet,
                              write_wiki)
 
-from shardvec.errors import InputError
+from shardvec.errors import ConfigError, EnvironmentProblem, InputError, ShardvecError
 from shardvec.readers import (Document, Dropped, FileStatus, ReaderSettings, detect_format, expand_inputs,
                               list_input_files, read_file)
+from shardvec.readers.fs import LocalFileSystem, RemoteFileSystem, filesystem_for, url_prefix
 
 
 def read(path: Path, **settings) -> tuple[list[Document], list[Dropped], FileStatus]:
@@ -156,7 +159,7 @@ def test_detect_format_by_content_then_name(tmp_path: Path) -> None:
     (tmp_path / "c").write_text("plain")
     write_warc(tmp_path / "d.bin", [], gzip_members=False)
     write_parquet(tmp_path / "e.dat", {"text": ["x"]})
-    found = {p.name: detect_format(str(p)) for p in sorted(tmp_path.iterdir())}
+    found = {p.name: detect_format(str(p), {}) for p in sorted(tmp_path.iterdir())}
     assert found == {"a.data": "jsonl", "b.txt": "html", "c": "text", "d.bin": "warc", "e.dat": "parquet"}
 
 
@@ -165,12 +168,48 @@ def test_inputs_expand_dirs_globs_file_urls_and_refuse_missing(tmp_path: Path) -
     for name in ("d/a.txt", "d/sub/b.txt", "d/_SUCCESS", "d/.hidden", "c.txt"):
         (tmp_path / name).write_text("x\n")
     (tmp_path / "empty").mkdir()
-    files = list_input_files([str(tmp_path / "d"), f"file://{tmp_path}/c.txt", str(tmp_path / "d" / "*.txt")])
+    files = list_input_files([str(tmp_path / "d"), f"file://{tmp_path}/c.txt", str(tmp_path / "d" / "*.txt")], {})
     assert sorted(Path(f).name for f in files) == ["a.txt", "b.txt", "c.txt"]
-    assert [len(loc.files) for loc in expand_inputs([str(tmp_path / "empty")])] == [0]
+    assert [len(loc.files) for loc in expand_inputs([str(tmp_path / "empty")], {})] == [0]
     with pytest.raises(InputError, match="does not exist"):
-        list_input_files([str(tmp_path / "nope")])
+        list_input_files([str(tmp_path / "nope")], {})
     with pytest.raises(InputError, match="no file matches"):
-        list_input_files([str(tmp_path / "*.none")])
-    with pytest.raises(InputError, match="hdfs://"):
-        list_input_files(["hdfs://namenode/corpus"])
+        list_input_files([str(tmp_path / "*.none")], {})
+
+
+def test_remote_urls_route_to_fsspec_and_listed_files_keep_the_scheme_given() -> None:
+    """HDFS and GCS cannot run here: this checks only which file system serves a URL and how a
+    listed path becomes a URL again (with fsspec's own path rules); S3 runs for real in test_prepare_s3.py."""
+    from fsspec import get_filesystem_class
+
+    assert isinstance(filesystem_for("/data/x.txt", {}), LocalFileSystem)
+    assert isinstance(filesystem_for("file:///data/x.txt", {}), LocalFileSystem)
+    for url in ("s3://lake/x", "s3a://lake/x", "gs://lake/x", "hdfs://namenode:8020/x"):
+        assert filesystem_for(url, {"endpoint_url": "http://127.0.0.1:9"}) == RemoteFileSystem(
+            {"endpoint_url": "http://127.0.0.1:9"})
+    assert "endpoint_url" not in repr(RemoteFileSystem({"endpoint_url": "x"}))  # options may hold credentials
+    # (protocol, location, a file fsspec lists under it, that file's URL)
+    for protocol, url, listed, expected in [
+            ("s3", "s3a://lake/raw/", "lake/raw/a.txt", "s3a://lake/raw/a.txt"),
+            ("s3", "s3://lake/raw/*.gz", "lake/raw/b.gz", "s3://lake/raw/b.gz"),
+            ("hdfs", "hdfs://namenode:8020/raw", "/raw/a.txt", "hdfs://namenode:8020/raw/a.txt"),
+            ("hdfs", "hdfs:///raw", "/raw/a.txt", "hdfs:///raw/a.txt")]:
+        assert url_prefix(url, get_filesystem_class(protocol)._strip_protocol(url)) + listed == expected
+
+
+def test_an_unusable_remote_url_is_a_one_line_error() -> None:
+    with pytest.raises(ConfigError, match="zzz"):
+        list_input_files(["zzz://bucket/x"], {})
+    # No libhdfs/JVM here (or no name node): either way one line, no traceback.
+    with pytest.raises(ShardvecError) as hdfs:
+        list_input_files(["hdfs://namenode:8020/corpus"], {})
+    assert "hdfs://namenode:8020/corpus" in str(hdfs.value) and "\n" not in str(hdfs.value)
+    if importlib.util.find_spec("gcsfs") is None:
+        with pytest.raises(EnvironmentProblem, match="gcsfs"):
+            list_input_files(["gs://bucket/x"], {})
+    with socket.socket() as s:  # a loopback port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = s.getsockname()[1]
+    with pytest.raises(InputError, match="^input s3a://lake/x cannot be listed: [^\n]+$"):
+        list_input_files(["s3a://lake/x"], {"endpoint_url": f"http://127.0.0.1:{dead}",
+                                            "config_kwargs": {"retries": {"max_attempts": 1}}})

@@ -1,48 +1,23 @@
 """The train, evaluate and fine-tune stages against a real S3 API (moto's server on loopback).
 
-Spark's s3a:// needs hadoop-aws jars that are not part of pyspark's wheel, so
-prepare writes locally here and the corpus is uploaded; everything after that
-reads and writes s3:// / s3a:// for real.
+The corpus is prepared locally and uploaded, so these stages are tested on
+their own (prepare's own S3 round trip is ``test_prepare_s3.py``); everything
+after that reads and writes s3:// / s3a:// for real.
 """
 
 from __future__ import annotations
 
 import json
-import socket
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
-from helpers import gensim_data, prepared_corpus, small_config
+from helpers import BUCKET, gensim_data, inline_table, prepared_corpus, small_config
 
 from shardvec import api
 from shardvec.cli import main
 from shardvec.config import Config
 from shardvec.storage import Store
-
-BUCKET = "lake"
-
-
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A moto S3 server on a free loopback port, with credentials in the environment."""
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    mp = pytest.MonkeyPatch()
-    for var, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        mp.setenv(var, value)
-    options = {"endpoint_url": f"http://127.0.0.1:{port}"}
-    Store(f"s3://{BUCKET}", options).fs.mkdir(BUCKET)
-    yield options
-    mp.undo()
-    server.stop()
 
 
 def s3_config(options: dict[str, str]) -> Config:
@@ -99,7 +74,3 @@ def test_unfinished_remote_corpus_is_refused(s3: dict[str, str], capsys: pytest.
     assert "has no _SUCCESS marker" in capsys.readouterr().err
     assert not (lake / "v2").exists()
 
-
-def inline_table(options: dict[str, str]) -> str:
-    """A TOML inline table, as --set takes it."""
-    return "{" + ", ".join(f'{k} = "{v}"' for k, v in options.items()) + "}"

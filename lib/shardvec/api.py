@@ -17,7 +17,7 @@ from typing import Any
 
 from shardvec.config import Config, TrainConfig
 from shardvec.errors import ConfigError, InputError
-from shardvec.outputs import local_path, staged_directory, write_json_atomic
+from shardvec.outputs import staged_output, write_json_atomic
 from shardvec.storage import Store, is_remote, mark_success, prepare_output
 from shardvec.versions import library_versions
 
@@ -30,8 +30,8 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def prepare(config: Config) -> Path:
-    """Spark: raw input files -> ``shards/*.parquet``, ``vocab.parquet``, ``manifest.json``."""
+def prepare(config: Config) -> Path | str:
+    """Spark: raw input files -> ``shards/*.parquet``, ``vocab.parquet``, ``manifest.json`` (any storage)."""
     from shardvec.corpus import CORPUS_SCHEMA
     from shardvec.readers import expand_inputs
 
@@ -39,10 +39,10 @@ def prepare(config: Config) -> Path:
     _require(prep.input, "prepare.input", "--input PATH")
     _require(prep.output, "prepare.output", "--output DIR")
     _check_prepare(config)
-    locations = expand_inputs(prep.input)
+    locations = expand_inputs(prep.input, config.storage.options)
     if not any(loc.files for loc in locations):
         raise InputError(f"no input files found under {', '.join(prep.input)}")
-    output = local_path(prep.output)
+    output = Store(prep.output, config.storage.options)
 
     from shardvec.spark.dedup import MINHASH_SEED
     from shardvec.spark.prepare_job import run_prepare
@@ -50,7 +50,7 @@ def prepare(config: Config) -> Path:
 
     spark = spark_session(config.spark)
     started = time.perf_counter()
-    with staged_directory(output, prep.overwrite) as staging:
+    with staged_output(output, prep.overwrite, prep.staging_dir) as staging:
         body = run_prepare(spark, config, locations, staging)
         manifest = {"schema": CORPUS_SCHEMA, "created": _now(), **body,
                     "seconds": round(time.perf_counter() - started, 2), "seed": MINHASH_SEED,
@@ -59,8 +59,8 @@ def prepare(config: Config) -> Path:
     r = manifest["records"]
     print(f"[prepare] {r['in']} records in, {r['kept']} kept, {sum(r['dropped'].values())} dropped; "
           f"{manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
-          f"{manifest['vocab']['size']} -> {output}", file=sys.stderr)
-    return output
+          f"{manifest['vocab']['size']} -> {output.url}", file=sys.stderr)
+    return output.local or output.url
 
 
 def _check_prepare(config: Config) -> None:

@@ -54,8 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("prepare", help="Spark: raw corpora -> clean sentence shards + vocabulary")
-    _flag(p, "--input", "input files, directories or globs", nargs="+", metavar="PATH")
-    _flag(p, "--output", "corpus output directory", metavar="DIR")
+    _flag(p, "--input", "input files, directories or globs: paths or URLs (s3://, s3a://, gs://, hdfs://)",
+          nargs="+", metavar="PATH")
+    _flag(p, "--output", "corpus output directory: a path or a URL", metavar="DIR")
     _flag(p, "--format", "auto, text, html, jsonl, parquet, warc (also WET), wiki")
     _flag(p, "--text-field", "JSONL field / Parquet column with the text", dest="text_field")
     _flag(p, "--text-document", "plain text: one document per 'line' or per 'file'", dest="text_document")

@@ -57,7 +57,7 @@ class DaskConfig:
 
 @dataclass
 class StorageConfig:
-    """How the train and fine-tune stages reach data lakes (fsspec)."""
+    """How every stage reaches data lakes (fsspec; prepare's Spark executors too)."""
 
     options: dict[str, Any] = _doc({}, "fsspec storage options for s3:// (= s3a://), gs://, hdfs:// paths, e.g. "
                                    "{endpoint_url = \"http://127.0.0.1:9000\"}; credentials are best left to the "
@@ -69,7 +69,10 @@ class PrepareConfig:
     """The Spark job that turns raw text into corpus shards and a vocabulary."""
 
     input: list[str] = _doc([], "input paths or URLs: files, directories or globs")
-    output: str = _doc("", "corpus output directory")
+    output: str = _doc("", "corpus output directory: a path or a URL (s3:// = s3a://, gs://, hdfs://)")
+    staging_dir: str = _doc("", "a remote output is assembled here, then uploaded; on a multi-machine cluster a "
+                            "directory the driver and every executor share, as a local output must be; empty uses "
+                            "the system temporary directory")
     format: str = _doc("auto", "auto, text, html, jsonl, parquet, warc (also WET), wiki; auto sniffs each file's first bytes, then its name")
     text_document: str = _doc("line", "plain-text files: one document per 'line' or per 'file'")
     text_field: str = _doc("text", "JSONL field or Parquet column holding the text")
@@ -206,6 +209,8 @@ class Config:
 
         document = dataclasses.asdict(self)
         document["storage"]["options"] = redact(document["storage"]["options"])
+        # Spark settings can hold credentials too (spark.hadoop.fs.s3a.secret.key, ...).
+        document["spark"]["conf"] = redact(document["spark"]["conf"])
         return document
 
 

@@ -1,10 +1,10 @@
-"""Atomic local outputs: nothing half-written ever looks complete.
+"""Atomic outputs: nothing half-written ever looks complete.
 
 Every stage writes into a directory and marks it complete with ``_SUCCESS``
 as its very last write (see :mod:`shardvec.storage` for remote storage and for
 the check every reader makes). Locally, a whole output is staged beside its
 final place and renamed in, and single files are written to a temporary name
-and renamed.
+and renamed; a remote output is staged locally and uploaded, ``_SUCCESS`` last.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import Any, Iterator
 from urllib.parse import urlparse
 
 from shardvec.errors import InputError, OutputError
-from shardvec.storage import SUCCESS, Store, mark_success, write_bytes_atomic
+from shardvec.storage import (SUCCESS, Store, first_line, mark_success, prepare_output, storage_errors,
+                               write_bytes_atomic)
 
-__all__ = ["SUCCESS", "local_path", "staged_directory", "write_bytes_atomic", "write_json_atomic"]
+__all__ = ["SUCCESS", "local_path", "staged_directory", "staged_output", "write_bytes_atomic", "write_json_atomic"]
 
 
 def local_path(location: str | os.PathLike[str]) -> Path:
@@ -62,3 +64,39 @@ def staged_directory(final: Path, overwrite: bool) -> Iterator[Path]:
         shutil.rmtree(trash, ignore_errors=True)
     os.replace(staging, final)
     mark_success(Store(str(final)))
+
+
+@contextmanager
+def staged_output(output: Store, overwrite: bool, staging_root: str = "") -> Iterator[Path]:
+    """Yield a local directory to write a whole output into; on success it becomes ``output``.
+
+    A local output is staged beside its place (:func:`staged_directory`). A
+    remote one is staged under ``staging_root`` (empty: the system temporary
+    directory) because object stores cannot rename, then uploaded, data
+    first and ``_SUCCESS`` last. An existing remote output is refused up
+    front unless ``overwrite``, and removed only once the new one is
+    complete: a failed run leaves the previous output in place, and an
+    interrupted upload leaves nothing that looks complete.
+    """
+    if output.local is not None:
+        with staged_directory(output.local, overwrite) as staging:
+            yield staging
+        return
+    if not overwrite:
+        _prepare_remote(output, overwrite=False)
+    if staging_root:
+        Path(staging_root).mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="shardvec-", dir=staging_root or None) as tmp:
+        local = Path(tmp) / output.name
+        with staged_directory(local, overwrite=False) as staging:
+            yield staging
+        _prepare_remote(output, overwrite)
+        output.upload_dir(local)
+
+
+def _prepare_remote(output: Store, overwrite: bool) -> None:
+    """:func:`prepare_output`, with unreachable storage (endpoint, credentials) as a one-line error."""
+    try:
+        prepare_output(output, overwrite)
+    except storage_errors() as exc:
+        raise OutputError(f"output {output.url} cannot be reached: {first_line(exc)}") from None

@@ -1,7 +1,8 @@
 """Directories on any storage: local paths, ``file://``, ``s3://`` (= ``s3a://``), ``gs://``, ``hdfs://``.
 
-The train and fine-tune stages read and write through :class:`Store`, a thin
-layer over fsspec, so a corpus or a model can live in a data lake. Object
+Every stage reads and writes through :class:`Store`, a thin layer over
+fsspec (prepare's readers through :mod:`shardvec.readers.fs`, which uses it),
+so inputs, a corpus or a model can live in a data lake. Object
 stores have no atomic rename, so a directory's ``_SUCCESS`` object, written
 last, is the commit marker everywhere; on local disks single files are still
 written to a temporary name and renamed.
@@ -23,7 +24,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from shardvec.errors import InputError
+from shardvec.errors import ConfigError, EnvironmentProblem, InputError
 
 SUCCESS = "_SUCCESS"
 # Hadoop's s3a:// and fsspec's s3:// name the same buckets.
@@ -83,16 +84,12 @@ class Store:
 
     @property
     def fs(self):
-        from fsspec.core import url_to_fs
-
-        return url_to_fs(self.url, **self.options)[0]
+        return _connect(self.url, self.options)[0]
 
     @property
     def path(self) -> str:
         """The path within the file system (no scheme)."""
-        from fsspec.core import url_to_fs
-
-        return url_to_fs(self.url, **self.options)[1]
+        return _connect(self.url, self.options)[1]
 
     def exists(self) -> bool:
         return self.fs.exists(self.path)
@@ -184,6 +181,41 @@ class Store:
             target = Path(tmp) / self.name
             self.fs.get(self.path, str(target), recursive=self.is_dir())
             yield target
+
+
+def _connect(url: str, options: dict[str, Any]) -> tuple[Any, str]:
+    """fsspec's file system and path for ``url`` (instances are cached by fsspec).
+
+    A scheme this installation cannot serve is a one-line error, not a
+    traceback: an unknown scheme, a missing package (gcsfs for gs://) or a
+    missing native client (libhdfs and a JVM for hdfs://).
+    """
+    from fsspec.core import url_to_fs
+
+    try:
+        return url_to_fs(url, **options)
+    except ValueError as exc:
+        raise ConfigError(f"{url}: {first_line(exc)}") from None
+    except (ImportError, OSError) as exc:
+        raise EnvironmentProblem(f"{url}: {first_line(exc)}") from None
+
+
+def storage_errors() -> tuple[type[Exception], ...]:
+    """What remote storage raises when it cannot be reached or refuses access.
+
+    fsspec file systems raise OSError (s3fs translates S3's answers into
+    PermissionError, FileNotFoundError, ...); botocore raises its own errors
+    for a dead endpoint or missing credentials before S3 answers at all.
+    """
+    from botocore.exceptions import BotoCoreError
+
+    return (OSError, BotoCoreError)
+
+
+def first_line(exc: BaseException) -> str:
+    """An exception as one line (native clients put whole search paths in their messages)."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"
 
 
 def as_store(location: "Store | os.PathLike[str] | str") -> Store:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gzip
 import lzma
 import zlib
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from shardvec.readers.base import Document, Dropped, Event, FileStatus, ReaderSettings
 from shardvec.readers.fs import InputLocation, expand_inputs, filesystem_for, list_input_files, open_input
@@ -39,13 +39,12 @@ _SNIFF_BYTES = 4096
 _DAMAGE = (EOFError, gzip.BadGzipFile, OSError, ValueError, lzma.LZMAError, zlib.error, SyntaxError)
 
 
-def detect_format(path: str) -> str:
+def detect_format(path: str, options: Mapping[str, Any]) -> str:
     """Guess the format from the file's first (decompressed) bytes, then from its name."""
-    with filesystem_for(path).open(path) as raw:
-        if raw.read(4) == b"PAR1":
-            return "parquet"
+    if filesystem_for(path, options).head(path, 4) == b"PAR1":
+        return "parquet"
     try:
-        with open_input(path) as fh:
+        with open_input(path, options) as fh:
             head = fh.read(_SNIFF_BYTES).lstrip()
     except _DAMAGE:
         head = b""
@@ -64,9 +63,9 @@ def detect_format(path: str) -> str:
     return "text"
 
 
-def _is_binary(path: str) -> bool:
+def _is_binary(path: str, options: Mapping[str, Any]) -> bool:
     """NUL bytes in the first decompressed block: not text, whatever its name says."""
-    with open_input(path) as fh:
+    with open_input(path, options) as fh:
         return b"\x00" in fh.read(_SNIFF_BYTES)
 
 
@@ -76,8 +75,8 @@ def read_file(path: str, settings: ReaderSettings) -> Iterator[Event]:
     records = 0
     try:
         if fmt == "auto":
-            fmt = detect_format(path)
-        if fmt in ("text", "html", "jsonl") and _is_binary(path):
+            fmt = detect_format(path, settings.storage_options)
+        if fmt in ("text", "html", "jsonl") and _is_binary(path, settings.storage_options):
             yield FileStatus(path, "unreadable", 0, fmt, "binary file (NUL bytes), not text")
             return
         for event in READERS[fmt](path, settings):

@@ -10,8 +10,8 @@ never hidden: a short read is reported, not skipped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import IO, Iterator, Union
+from dataclasses import dataclass, field
+from typing import IO, Any, Iterator, Union
 
 # A line whose decoding needed more than this share of replacement characters
 # is binary noise, not text.
@@ -72,6 +72,9 @@ class ReaderSettings:
     date_field: str = "date"
     text_document: str = "line"  # line | file: what one document of a plain-text file is
     max_record_bytes: int = 16 << 20
+    # fsspec options for remote inputs (``[storage] options``): they travel to the
+    # executors with these settings. Kept out of repr, as they may hold credentials.
+    storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 def record_id(source: str, n: int) -> str:

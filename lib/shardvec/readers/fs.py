@@ -2,9 +2,12 @@
 
 Readers never call ``open`` themselves; they ask :func:`filesystem_for` for
 the file system of a path and read through it. Local paths and ``file://``
-URLs are served here; a Hadoop or fsspec file system (``hdfs://``,
-``s3a://``) plugs in by implementing :class:`FileSystem` and registering its
-scheme in :data:`FILESYSTEMS`, with no reader changing.
+URLs are read here directly; every other URL (``s3://`` = ``s3a://``,
+``gs://``, ``hdfs://``) through fsspec (:class:`shardvec.storage.Store`),
+with the ``[storage] options``. The readers stream the raw bytes themselves,
+not Spark's Hadoop file systems, because the per-file damage accounting
+needs the byte stream; so those options travel with the reader settings to
+the Spark executors, which need s3fs (gcsfs, a Hadoop client) installed.
 """
 
 from __future__ import annotations
@@ -14,22 +17,28 @@ import gzip
 import io
 import lzma
 import os
+import posixpath
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from glob import glob
 from pathlib import Path
-from typing import IO, Iterator, Protocol
+from typing import IO, Any, Iterator, Mapping, Protocol
 from urllib.parse import urlparse
 
 from shardvec.errors import InputError
+from shardvec.storage import Store, first_line, is_remote, storage_errors
 
 # Magic bytes of the compressions we decode, whatever the file is called.
 _GZIP, _BZIP2, _XZ, _ZSTD = b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"\x28\xb5\x2f\xfd"
 COMPRESSED_MAGIC = (_GZIP, _BZIP2, _XZ, _ZSTD)
+# Remote reads fetch this much ahead per request: small enough that sniffing
+# a file's head costs little, large enough that streaming a file is not
+# bound by request latency next to the Python cleaning that follows.
+_READ_AHEAD = 4 << 20
 
 
 class FileSystem(Protocol):
-    """The three things prepare needs from storage."""
+    """The four things prepare needs from storage."""
 
     def expand(self, location: str) -> list[str]:
         """Files under a file, directory or glob; raises InputError if it names nothing."""
@@ -37,8 +46,20 @@ class FileSystem(Protocol):
     def open(self, path: str) -> IO[bytes]:
         """A binary stream of the raw (possibly compressed) bytes."""
 
+    def head(self, path: str, n: int) -> bytes:
+        """The first ``n`` raw bytes (one small ranged read on object stores)."""
+
     def size(self, path: str) -> int:
         """Bytes on storage, used to balance files across tasks."""
+
+
+def _is_glob(path: str) -> bool:
+    return any(ch in path for ch in "*?[")
+
+
+def _is_listed(name: str) -> bool:
+    """Hidden and underscore files are Spark/Hadoop bookkeeping (_SUCCESS, .crc); '' is a directory marker."""
+    return bool(name) and not name.startswith((".", "_"))
 
 
 class LocalFileSystem:
@@ -47,7 +68,7 @@ class LocalFileSystem:
     def expand(self, location: str) -> list[str]:
         path = Path(_strip_file_scheme(location))
         text = os.fspath(path)
-        if any(ch in text for ch in "*?["):
+        if _is_glob(text):
             candidates = [Path(p) for p in glob(text, recursive=True)]
             if not candidates:
                 raise InputError(f"input {location}: no file matches this pattern")
@@ -57,11 +78,14 @@ class LocalFileSystem:
             candidates = [path]
         else:
             raise InputError(f"input {location} does not exist")
-        # Hidden and underscore files are Spark/Hadoop bookkeeping (_SUCCESS, .crc).
-        return sorted(str(p.resolve()) for p in candidates if p.is_file() and not p.name.startswith((".", "_")))
+        return sorted(str(p.resolve()) for p in candidates if p.is_file() and _is_listed(p.name))
 
     def open(self, path: str) -> IO[bytes]:
         return open(_strip_file_scheme(path), "rb")
+
+    def head(self, path: str, n: int) -> bytes:
+        with self.open(path) as fh:
+            return fh.read(n)
 
     def size(self, path: str) -> int:
         return os.stat(_strip_file_scheme(path)).st_size
@@ -72,18 +96,74 @@ def _strip_file_scheme(location: str) -> str:
     return parsed.path if parsed.scheme == "file" else location
 
 
-FILESYSTEMS: dict[str, FileSystem] = {"": LocalFileSystem(), "file": LocalFileSystem()}
+@dataclass(frozen=True)
+class RemoteFileSystem:
+    """Any other URL, through fsspec with the ``[storage] options`` (picklable: it runs on executors).
+
+    Expanded files keep the scheme and host of the location they came from,
+    so an ``s3a://`` input lists ``s3a://`` files and the manifest shows the
+    URLs the user gave.
+    """
+
+    options: dict[str, Any] = field(default_factory=dict, repr=False)  # may hold credentials
+
+    def expand(self, location: str) -> list[str]:
+        root = Store(location, self.options)
+        fs, path = root.fs, root.path
+        # fsspec keeps a file system, and its listing cache, for the life of the
+        # process: a second run in the same process must see files added since.
+        fs.invalidate_cache()
+        try:
+            if _is_glob(path):
+                found = fs.glob(path, detail=True)
+                if not found:
+                    raise InputError(f"input {location}: no file matches this pattern")
+            elif fs.isdir(path):
+                found = fs.find(path, detail=True)
+            elif fs.exists(path):
+                found = {path: fs.info(path)}
+            else:
+                raise InputError(f"input {location} does not exist")
+        except storage_errors() as exc:
+            raise InputError(f"input {location} cannot be listed: {first_line(exc)}") from None
+        prefix = url_prefix(location, path)
+        return sorted(prefix + name for name, info in found.items()
+                      if info["type"] == "file" and _is_listed(posixpath.basename(name)))
+
+    def open(self, path: str) -> IO[bytes]:
+        store = Store(path, self.options)
+        return store.fs.open(store.path, "rb", block_size=_READ_AHEAD)
+
+    def head(self, path: str, n: int) -> bytes:
+        store = Store(path, self.options)
+        with store.fs.open(store.path, "rb", cache_type="none") as fh:  # no read-ahead block
+            return fh.read(n)
+
+    def size(self, path: str) -> int:
+        store = Store(path, self.options)
+        return int(store.fs.size(store.path))
 
 
-def filesystem_for(location: str) -> FileSystem:
-    """The file system serving ``location``, chosen by URL scheme."""
-    scheme = urlparse(location).scheme
-    if len(scheme) == 1:  # a Windows drive letter, not a scheme
-        scheme = ""
-    try:
-        return FILESYSTEMS[scheme]
-    except KeyError:
-        raise InputError(f"{location}: no reader for {scheme}:// URLs yet (supported: local paths, file://)") from None
+def url_prefix(location: str, path: str) -> str:
+    """What turns a path of the file system serving ``location`` back into a URL of its scheme.
+
+    Object stores' paths begin with the bucket (``s3a://b/x`` is ``b/x``:
+    the prefix is ``s3a://``); HDFS paths are absolute and the URL's host is
+    the name node (``hdfs://nn:8020/x`` is ``/x``: the prefix is
+    ``hdfs://nn:8020``).
+    """
+    url = location.rstrip("/")
+    if path and url.endswith(path):
+        return url[: len(url) - len(path)]
+    return f"{urlparse(location).scheme}://"
+
+
+_LOCAL = LocalFileSystem()
+
+
+def filesystem_for(location: str, options: Mapping[str, Any]) -> FileSystem:
+    """The file system serving ``location``: local for paths and ``file://``, else fsspec with ``options``."""
+    return RemoteFileSystem(dict(options)) if is_remote(location) else _LOCAL
 
 
 @dataclass(frozen=True)
@@ -94,17 +174,17 @@ class InputLocation:
     files: tuple[str, ...]
 
 
-def expand_inputs(locations: list[str]) -> list[InputLocation]:
-    return [InputLocation(loc, tuple(filesystem_for(loc).expand(loc))) for loc in locations]
+def expand_inputs(locations: list[str], options: Mapping[str, Any]) -> list[InputLocation]:
+    return [InputLocation(loc, tuple(filesystem_for(loc, options).expand(loc))) for loc in locations]
 
 
-def list_input_files(locations: list[str]) -> list[str]:
+def list_input_files(locations: list[str], options: Mapping[str, Any]) -> list[str]:
     """Expand files, directories and globs into a sorted list of files.
 
     A location that matches nothing is an error (exit 2); an empty directory
     is not, it simply contributes no files.
     """
-    return sorted({f for loc in expand_inputs(locations) for f in loc.files})
+    return sorted({f for loc in expand_inputs(locations, options) for f in loc.files})
 
 
 def open_decompressed(raw: IO[bytes]) -> IO[bytes]:
@@ -125,7 +205,7 @@ def open_decompressed(raw: IO[bytes]) -> IO[bytes]:
 
 
 @contextmanager
-def open_input(path: str) -> Iterator[IO[bytes]]:
+def open_input(path: str, options: Mapping[str, Any]) -> Iterator[IO[bytes]]:
     """The decompressed bytes of an input file; closes the raw stream too."""
-    with filesystem_for(path).open(path) as raw, open_decompressed(raw) as fh:
+    with filesystem_for(path, options).open(path) as raw, open_decompressed(raw) as fh:
         yield fh

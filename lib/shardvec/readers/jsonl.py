@@ -21,7 +21,7 @@ def optional_str(value: Any) -> str | None:
 def read_jsonl(path: str, settings: ReaderSettings) -> Iterator[Event]:
     """Each non-blank line is a record; ``id``/``url``/``date`` fields go to the lineage."""
     records = 0
-    with open_input(path) as fh:
+    with open_input(path, settings.storage_options) as fh:
         for raw in bounded_lines(fh, settings.max_record_bytes):
             if raw is not None and not raw.strip():
                 continue

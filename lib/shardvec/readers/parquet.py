@@ -16,7 +16,7 @@ def read_parquet(path: str, settings: ReaderSettings) -> Iterator[Event]:
     """Rows of ``settings.text_field``; a file without that string column is unreadable."""
     import pyarrow.parquet as pq
 
-    with filesystem_for(path).open(path) as raw:
+    with filesystem_for(path, settings.storage_options).open(path) as raw:
         parquet = pq.ParquetFile(raw)
         schema = parquet.schema_arrow
         names = schema.names

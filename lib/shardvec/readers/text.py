@@ -19,7 +19,7 @@ def read_text(path: str, settings: ReaderSettings) -> Iterator[Event]:
         yield from _read_whole(path, settings, "text")
         return
     records = 0
-    with open_input(path) as fh:
+    with open_input(path, settings.storage_options) as fh:
         for raw in bounded_lines(fh, settings.max_record_bytes):
             records += 1
             doc_id = record_id(path, records)
@@ -43,7 +43,7 @@ def read_html(path: str, settings: ReaderSettings) -> Iterator[Event]:
 def _read_whole(path: str, settings: ReaderSettings, fmt: str) -> Iterator[Event]:
     from shardvec.text.html import decode_html
 
-    with open_input(path) as fh:
+    with open_input(path, settings.storage_options) as fh:
         data = read_bounded(fh, settings.max_record_bytes)
     doc_id = record_id(path, 1)
     if data is not None and not data.strip():

@@ -26,7 +26,7 @@ def read_warc(path: str, settings: ReaderSettings) -> Iterator[Event]:
 
     wanted = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
     records = 0
-    with open_input(path) as fh:
+    with open_input(path, settings.storage_options) as fh:
         # Decompression is ours (open_input), so fastwarc reads a plain stream and a
         # damaged member raises here instead of ending the iteration quietly.
         for record in ArchiveIterator(fh, record_types=wanted, parse_http=True, stream_detect=False):

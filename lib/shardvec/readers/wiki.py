@@ -16,7 +16,7 @@ def read_wiki(path: str, settings: ReaderSettings) -> Iterator[Event]:
     from gensim.corpora.wikicorpus import extract_pages, filter_wiki
 
     records = 0
-    with open_input(path) as fh:
+    with open_input(path, settings.storage_options) as fh:
         for title, text, page_id in extract_pages(fh, filter_namespaces=("0",)):
             records += 1
             doc_id = record_id(path, records)
