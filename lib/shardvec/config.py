@@ -53,6 +53,11 @@ class DaskConfig:
     n_workers: int = _doc(2, "workers of the LocalCluster started when no scheduler is given")
     threads_per_worker: int = _doc(1, "threads per LocalCluster worker")
     memory_limit: str = _doc("auto", "memory limit per LocalCluster worker (Dask syntax: auto, 4GB, ...)")
+    tls_ca_file: str = _doc("", "PEM file of the CA that signed the scheduler's and workers' certificates; with "
+                            "tls_cert (and tls_key) the client connects to a tls:// scheduler with these instead "
+                            "of Dask's distributed.comm.tls.* settings")
+    tls_cert: str = _doc("", "PEM file of this client's certificate, signed by that CA (may hold the key too)")
+    tls_key: str = _doc("", "PEM file of this client's private key; empty when tls_cert holds it")
 
 
 @dataclass

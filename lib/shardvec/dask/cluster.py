@@ -2,24 +2,92 @@
 
 Order: ``dask.scheduler`` (``--scheduler``), then ``$DASK_SCHEDULER_ADDRESS``,
 then an embedded LocalCluster of ``dask.n_workers`` processes.
+
+A ``tls://`` scheduler is reached with the client certificate named by
+``dask.tls_ca_file`` / ``tls_cert`` / ``tls_key``, or, when those are empty,
+with Dask's own ``distributed.comm.tls.*`` configuration.
 """
 
 from __future__ import annotations
 
 import os
+import ssl
 import sys
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from shardvec.config import DaskConfig
-from shardvec.errors import EnvironmentProblem
+from shardvec.errors import ConfigError, EnvironmentProblem
 
 if TYPE_CHECKING:
     from distributed import Client
+    from distributed.security import Security
+
+TLS_KEYS = ("tls_ca_file", "tls_cert", "tls_key")
 
 
 def scheduler_address(config: DaskConfig) -> str:
     return config.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS", "")
+
+
+def client_security(config: DaskConfig, address: str) -> Security | None:
+    """The client's TLS settings from ``[dask]``, checked; None leaves them to Dask's configuration.
+
+    Only keys that are set produce a Security, so that certificates from
+    ``DASK_DISTRIBUTED__COMM__TLS__*`` or a Dask YAML file keep working. The
+    files are loaded here, before connecting, so that a wrong path or a key that
+    does not match its certificate is reported as such, not as an unreachable
+    scheduler.
+    """
+    from distributed.security import Security
+
+    paths = {key: getattr(config, key) for key in TLS_KEYS if getattr(config, key)}
+    if not paths:
+        if address.startswith("tls://"):
+            _require_dask_tls_settings(address)
+        return None
+    names = ", ".join(f"dask.{key}" for key in paths)
+    if not address.startswith("tls://"):
+        raise ConfigError(f"{names} set, but the Dask scheduler address is not tls://HOST:PORT: "
+                          f"{address or 'none given (a LocalCluster would start)'}")
+    for key in ("tls_ca_file", "tls_cert"):
+        if key not in paths:
+            raise ConfigError(f"dask.{key} is not set; a TLS client needs dask.tls_ca_file and dask.tls_cert")
+    for key, path in paths.items():
+        if not Path(path).is_file():
+            raise ConfigError(f"dask.{key}: no such file: {path}")
+    security = Security(tls_ca_file=config.tls_ca_file, tls_client_cert=config.tls_cert,
+                        tls_client_key=config.tls_key or None, require_encryption=True)
+    try:
+        security.get_connection_args("client")
+    except ssl.SSLError as exc:
+        raise ConfigError(f"{names} cannot be used as a TLS client certificate: {exc}") from None
+    return security
+
+
+def _require_dask_tls_settings(address: str) -> None:
+    """Refuse a ``tls://`` address that Dask's configuration gives no certificate for.
+
+    Without this, distributed fails deep inside the connection with a TypeError.
+    """
+    from distributed.security import Security
+
+    tls = Security().get_tls_config_for_role("client")
+    if not (tls["ca_file"] and tls["cert"]):
+        raise ConfigError(f"the Dask scheduler {address} needs TLS: set dask.tls_ca_file and dask.tls_cert "
+                          "(and dask.tls_key), or Dask's distributed.comm.tls.ca-file and .client.cert/.key")
+
+
+def _connect(address: str, security: Security | None) -> Client:
+    """A client of the scheduler at ``address``; any failure to connect is one line, exit 2."""
+    from distributed import Client
+
+    try:
+        return Client(address, timeout="30s", security=security)
+    except (OSError, TimeoutError) as exc:
+        cause = f" ({exc.__cause__})" if exc.__cause__ else ""
+        raise EnvironmentProblem(f"cannot reach the Dask scheduler at {address}: {exc}{cause}") from None
 
 
 @contextmanager
@@ -27,11 +95,9 @@ def dask_client(config: DaskConfig) -> Iterator[Client]:
     from distributed import Client, LocalCluster
 
     address = scheduler_address(config)
+    security = client_security(config, address)
     if address:
-        try:
-            client = Client(address, timeout="30s")
-        except (OSError, TimeoutError) as exc:
-            raise EnvironmentProblem(f"cannot reach the Dask scheduler at {address}: {exc}") from None
+        client = _connect(address, security)
         cluster = None
     else:
         cluster = LocalCluster(n_workers=config.n_workers, threads_per_worker=config.threads_per_worker,
