@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import json
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -161,6 +162,29 @@ def test_dask_configuration_provides_the_certificates_when_the_keys_are_empty(
         assert client.submit(sum, [1, 2]).result() == 3
 
 
+def loader_certificates(info: dict[str, str]):  # type: ignore[no-untyped-def]
+    """A ``distributed.client.security-loader``: the client certificate the test put in ``LOADED``."""
+    from distributed.security import Security
+
+    assert info["address"].startswith("tls://")
+    return Security(require_encryption=True, **LOADED)
+
+
+LOADED: dict[str, str] = {}
+
+
+def test_a_dask_security_loader_provides_the_certificates_when_the_keys_are_empty(
+        tls_scheduler: str, certs: Certs, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dask
+
+    monkeypatch.setattr(sys.modules[__name__], "LOADED", {
+        "tls_ca_file": str(certs.ca.cert), "tls_client_cert": str(certs.client.cert),
+        "tls_client_key": str(certs.client.key)})
+    loader = {"distributed.client.security-loader": f"{__name__}.loader_certificates"}
+    with dask.config.set(loader), dask_client(DaskConfig(scheduler=tls_scheduler)) as client:
+        assert client.submit(sum, [1, 2]).result() == 3
+
+
 def test_tls_address_without_certificates_is_one_line_exit_2(
         tls_scheduler: str, corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert train(corpus, tmp_path / "vectors", "--scheduler", tls_scheduler) == 2
@@ -185,7 +209,7 @@ def test_certificates_of_another_ca_are_refused_in_one_line(
     (["tls_key=missing.key"], "dask.tls_key: no such file: missing.key"),
     (["tls_ca_file=missing-ca.pem"], "dask.tls_ca_file: no such file: missing-ca.pem"),
     (["tls_ca_file=", "tls_key="], "dask.tls_ca_file is not set"),
-    (["tls_key={server_key}"], "cannot be used as a TLS client certificate"),  # the key of another certificate
+    (["tls_key={server_key}"], "dask.tls_key cannot be loaded for TLS"),  # the key of another certificate
     (["scheduler=tcp://127.0.0.1:1"], "not tls://HOST:PORT: tcp://127.0.0.1:1"),
 ])
 def test_tls_setting_mistakes_name_the_key(

@@ -47,9 +47,24 @@ def client_security(config: DaskConfig, address: str) -> Security | None:
         if address.startswith("tls://"):
             _require_dask_tls_settings(address)
         return None
-    names = ", ".join(f"dask.{key}" for key in paths)
+    _check_tls_paths(paths, address)
+    security = Security(tls_ca_file=config.tls_ca_file, tls_client_cert=config.tls_cert,
+                        tls_client_key=config.tls_key or None, require_encryption=True)
+    try:
+        security.get_connection_args("client")
+    except ssl.SSLError as exc:
+        raise ConfigError(f"{_names(paths)} cannot be loaded for TLS: {exc}") from None
+    return security
+
+
+def _names(paths: dict[str, str]) -> str:
+    return ", ".join(f"dask.{key}" for key in paths)
+
+
+def _check_tls_paths(paths: dict[str, str], address: str) -> None:
+    """The set ``[dask] tls_*`` keys make a client certificate for a ``tls://`` address."""
     if not address.startswith("tls://"):
-        raise ConfigError(f"{names} set, but the Dask scheduler address is not tls://HOST:PORT: "
+        raise ConfigError(f"{_names(paths)} set, but the Dask scheduler address is not tls://HOST:PORT: "
                           f"{address or 'none given (a LocalCluster would start)'}")
     for key in ("tls_ca_file", "tls_cert"):
         if key not in paths:
@@ -57,22 +72,20 @@ def client_security(config: DaskConfig, address: str) -> Security | None:
     for key, path in paths.items():
         if not Path(path).is_file():
             raise ConfigError(f"dask.{key}: no such file: {path}")
-    security = Security(tls_ca_file=config.tls_ca_file, tls_client_cert=config.tls_cert,
-                        tls_client_key=config.tls_key or None, require_encryption=True)
-    try:
-        security.get_connection_args("client")
-    except ssl.SSLError as exc:
-        raise ConfigError(f"{names} cannot be used as a TLS client certificate: {exc}") from None
-    return security
 
 
 def _require_dask_tls_settings(address: str) -> None:
     """Refuse a ``tls://`` address that Dask's configuration gives no certificate for.
 
     Without this, distributed fails deep inside the connection with a TypeError.
+    A configured ``distributed.client.security-loader`` provides the
+    certificates at connection time, so it is trusted to.
     """
+    import dask
     from distributed.security import Security
 
+    if dask.config.get("distributed.client.security-loader", None):
+        return
     tls = Security().get_tls_config_for_role("client")
     if not (tls["ca_file"] and tls["cert"]):
         raise ConfigError(f"the Dask scheduler {address} needs TLS: set dask.tls_ca_file and dask.tls_cert "
