@@ -9,8 +9,8 @@ of input bytes as stored):
    normalize -> tokenize -> vocab -> shards;
 4. a single-process pure-Python pipeline doing the same plain-text steps with
    the same library functions (``read_file``, ``normalize_text``,
-   ``sentences_from_text``, ``shard_boundaries``), cutting sentences at
-   shard boundaries one by one as a hand-written script would.
+   ``sentences_from_text``, ``shard_ranges``), cutting sentences at
+   block boundaries one by one as a hand-written script would.
 
 The text comes from Debian packages and the Brown Corpus via
 ``bench/realtext.py`` (fetched at bench time, never committed): the plain-text
@@ -73,14 +73,14 @@ def link_dir(files: list[Path], root: Path) -> Path:
     return d
 
 
-def split_at_boundaries(start: int, tokens: list[str], boundaries: list[int]) -> list[tuple[int, list[str]]]:
-    """(shard, piece) for a sentence whose first token has global offset ``start``."""
+def split_at_blocks(start: int, tokens: list[str], starts: list[int], n_shards: int) -> list[tuple[int, list[str]]]:
+    """(shard, piece) for a sentence whose first token has global offset ``start``; block j is shard j % N's."""
     pieces = []
     pos, end = start, start + len(tokens)
     while pos < end:
-        shard = bisect.bisect_right(boundaries, pos) - 1
-        stop = min(boundaries[shard + 1] if shard + 1 < len(boundaries) else end, end)
-        pieces.append((shard, tokens[pos - start:stop - start]))
+        block = bisect.bisect_right(starts, pos) - 1
+        stop = min(starts[block + 1] if block + 1 < len(starts) else end, end)
+        pieces.append((block % n_shards, tokens[pos - start:stop - start]))
         pos = stop
     return pieces
 
@@ -92,7 +92,7 @@ def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> 
 
     from shardvec.corpus import SHARD_SCHEMA, Vocab
     from shardvec.readers import Document, ReaderSettings, read_file
-    from shardvec.spark.shards import shard_boundaries
+    from shardvec.spark.shards import shard_ranges
     from shardvec.text.normalize import normalize_text
     from shardvec.text.tokenize import TokenizerSettings, sentences_from_text
 
@@ -119,11 +119,11 @@ def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> 
     seconds["vocab"] += time.perf_counter() - t0
     t0 = time.perf_counter()
     total = sum(map(len, sentences))
-    bounds = shard_boundaries(total, n_shards)
+    starts = sorted(lo for ranges in shard_ranges(total, n_shards) for lo, _ in ranges)
     per_shard: list[list[list[str]]] = [[] for _ in range(n_shards)]
     pos = 0
     for s in sentences:
-        for shard, piece in split_at_boundaries(pos, s, bounds):
+        for shard, piece in split_at_blocks(pos, s, starts, n_shards):
             per_shard[shard].append(piece)
         pos += len(s)
     (out / "shards").mkdir()

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from prepare_helpers import prose
 
-from shardvec.spark.shards import cut, place_parts, shard_boundaries, shard_pieces
+from shardvec.spark.shards import BLOCKS_PER_SHARD, cut, place_parts, shard_pieces, shard_ranges
 from shardvec.text.dedup import (band_keys, connected_components, estimated_jaccard, exact_key, line_keys,
                                  lsh_params, minhash, normalize_for_hash, remove_lines, representative_order)
 from shardvec.text.phrases import count_ngrams, find_phrases, join_phrases, phrase_score
@@ -58,9 +58,11 @@ def test_word2phrase_scoring_and_joining() -> None:
     assert join_phrases(["a", "a", "a"], {("a", "a")}) == ["a_a", "a"]  # a token joins once per pass
 
 
-def test_shard_boundaries_cut_straddling_sentences() -> None:
-    bounds = shard_boundaries(10, 3)
-    assert bounds == [0, 3, 6]
+def test_shards_take_interleaved_blocks_and_cut_straddling_sentences() -> None:
+    assert shard_ranges(10, 2, blocks_per_shard=2) == [[(0, 2), (5, 7)], [(2, 5), (7, 10)]]
+    assert shard_ranges(3, 2, blocks_per_shard=2) == [[(0, 0), (1, 2)], [(0, 1), (2, 3)]]
+    sizes = [sum(hi - lo for lo, hi in r) for r in shard_ranges(1_000_003, 7)]
+    assert sum(sizes) == 1_000_003 and max(sizes) - min(sizes) <= BLOCKS_PER_SHARD
     sentences = pa.array([["a", "b"], ["c", "d", "e", "f", "g"], ["h", "i", "j"]], pa.list_(pa.string()))
     assert cut(sentences, 0, 0, 3).to_pylist() == [["a", "b"], ["c"]]
     assert cut(sentences, 0, 3, 6).to_pylist() == [["d", "e", "f"]]
@@ -78,7 +80,7 @@ def test_shards_are_read_across_part_files_in_partition_order(tmp_path: Path) ->
     parts, total = place_parts(found)
     assert total == 10 and [p.start for p in parts] == [0, 3, 6]
     pieces = [[s for piece in shard_pieces(parts, lo, hi) for s in piece.to_pylist()]
-              for lo, hi in zip(shard_boundaries(total, 3), [3, 6, 10])]
+              for lo, hi in [(0, 3), (3, 6), (6, 10)]]
     assert pieces == [[["a", "b", "c"]], [["d", "e"], ["f"]], [["g", "h", "i", "j"]]]
     assert [s for piece in shard_pieces(parts, 2, 8) for s in piece.to_pylist()] == [["c"], ["d", "e"], ["f"],
                                                                                       ["g", "h"]]

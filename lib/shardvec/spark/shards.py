@@ -5,11 +5,20 @@ produced them, then their order within a partition (both fixed by the input
 files, the config and Spark's parallelism: see
 :mod:`shardvec.spark.prepare_job`). Each partition's part file
 (:func:`shardvec.spark.records.spill_step`) reports its token count, which
-gives every part its global token offset. Shard ``k`` takes the tokens in
-``[floor(k*T/N), floor((k+1)*T/N))``: a sentence that straddles a boundary is
-cut there, so shard sizes differ by at most one token whatever the input
-size. One Spark task per shard reads only the parts its range overlaps,
-streaming them batch by batch; no token passes through the JVM.
+gives every part its global token offset.
+
+The token stream is cut into ``N * BLOCKS_PER_SHARD`` blocks of equal size
+(to one token) and shard ``k`` takes blocks ``k, k + N, k + 2N, ...``. Why
+interleave rather than give each shard one contiguous range: corpora come in
+long runs of one source (a dictionary, then manuals, then web pages), and a
+shard made of one source trains at its own speed (sentence length sets the
+work per token) and learns a lopsided model. Interleaved, every shard and
+every stretch of a shard samples the whole corpus, so shard trainers that
+synchronise each round finish their rounds together. A sentence that
+straddles a block boundary is cut there; shard sizes differ by at most
+``BLOCKS_PER_SHARD`` tokens whatever the input size. One Spark task per
+shard reads only the parts its blocks overlap, streaming them batch by
+batch; no token passes through the JVM.
 """
 
 from __future__ import annotations
@@ -35,9 +44,14 @@ class Part:
     tokens: int
 
 
-def shard_boundaries(total: int, n_shards: int) -> list[int]:
-    """Start offset of each shard's token range."""
-    return [k * total // n_shards for k in range(n_shards)]
+BLOCKS_PER_SHARD = 64
+
+
+def shard_ranges(total: int, n_shards: int, blocks_per_shard: int = BLOCKS_PER_SHARD) -> list[list[tuple[int, int]]]:
+    """The global token ranges ``[lo, hi)`` of each shard, in order: every ``n_shards``-th block."""
+    n_blocks = n_shards * blocks_per_shard
+    edges = [j * total // n_blocks for j in range(n_blocks + 1)]
+    return [[(edges[j], edges[j + 1]) for j in range(k, n_blocks, n_shards)] for k in range(n_shards)]
 
 
 def place_parts(parts: list[tuple[int, str, int]]) -> tuple[list[Part], int]:
@@ -77,14 +91,15 @@ def shard_pieces(parts: list[Part], lo: int, hi: int) -> Iterator[pa.ListArray]:
             start = end
 
 
-def write_shard(parts: list[Part], lo: int, hi: int, path: str) -> dict[str, Any]:
-    """Write one shard file; return its sentence and token counts."""
+def write_shard(parts: list[Part], ranges: list[tuple[int, int]], path: str) -> dict[str, Any]:
+    """Write one shard file from its token ranges; return its sentence and token counts."""
     sentences = 0
     with pq.ParquetWriter(path, SHARD_SCHEMA) as writer:
-        for piece in shard_pieces(parts, lo, hi):
-            writer.write_batch(pa.record_batch([piece], schema=SHARD_SCHEMA))
-            sentences += len(piece)
-    return {"file": os.path.basename(path), "sentences": sentences, "tokens": hi - lo}
+        for lo, hi in ranges:
+            for piece in shard_pieces(parts, lo, hi):
+                writer.write_batch(pa.record_batch([piece], schema=SHARD_SCHEMA))
+                sentences += len(piece)
+    return {"file": os.path.basename(path), "sentences": sentences, "tokens": sum(hi - lo for lo, hi in ranges)}
 
 
 def write_balanced_shards(spark, parts: list[Part], total: int, n_shards: int,  # type: ignore[no-untyped-def]
@@ -92,8 +107,7 @@ def write_balanced_shards(spark, parts: list[Part], total: int, n_shards: int,  
     """Write ``staging/shards/shard-NNNNN.parquet`` with one Spark task per shard; return each shard's counts."""
     out = staging / "shards"
     out.mkdir()
-    ends = shard_boundaries(total, n_shards)[1:] + [total]
-    plans = [(lo, hi, str((out / f"shard-{k:05d}.parquet").resolve()))
-             for k, (lo, hi) in enumerate(zip(shard_boundaries(total, n_shards), ends))]
+    plans = [(ranges, str((out / f"shard-{k:05d}.parquet").resolve()))
+             for k, ranges in enumerate(shard_ranges(total, n_shards))]
     return (spark.sparkContext.parallelize(plans, n_shards)
             .map(lambda plan: write_shard(parts, *plan)).collect())
