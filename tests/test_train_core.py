@@ -12,6 +12,7 @@ import pytest
 
 from shardvec.corpus import SHARD_SCHEMA, Vocab
 from shardvec.storage import Store
+from shardvec.train import merge
 from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrustes
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
@@ -78,6 +79,12 @@ def test_average_weights_rows_by_counts() -> None:
     assert np.allclose(plain.vectors, 2) and np.allclose(plain.output, 0.5)
     weighted = average([a, b], np.array([[1, 0, 0], [3, 1, 0]]))
     assert np.allclose(weighted.vectors[:, 0], [2.5, 3.0, 2.0])  # row 3 unseen: plain mean
+    total = merge.weighted(a) + merge.weighted(b, np.array([3, 1, 0]))
+    copied = merge.finish(total)
+    assert copied.vectors is not total.vectors
+    reused = merge.finish(total, in_place=True)  # the root of a round's reduction: its sum is its own
+    assert reused.vectors is total.vectors and np.array_equal(reused.vectors, copied.vectors)
+    assert np.array_equal(reused.output, copied.output)
 
 
 def test_procrustes_undoes_a_rotation() -> None:

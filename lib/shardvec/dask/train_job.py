@@ -113,9 +113,13 @@ def reduce_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Weigh
     return total
 
 
-def finish_task(total: WeightedSum) -> ModelWeights:
-    """The round's combined weights, handed to the next round in memory."""
-    return merge.finish(total)
+def combine_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> ModelWeights:
+    """The root of the reduction: the round's combined weights, handed to the next round in memory.
+
+    With two or more parts the sum is a new array owned here, so it is
+    finished in place: one pass over the weights fewer on the critical path.
+    """
+    return merge.finish(reduce_task(spec, parts, anchors), in_place=len(parts) > 1)
 
 
 def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights, previous: str | None) -> str:
@@ -143,14 +147,25 @@ def stats_task(result: RoundResult) -> dict[str, Any]:
     return {"words": result.raw_words, "seconds": round(result.seconds, 3), "loss": result.loss}
 
 
-def reduce_tree(client, spec: RunSpec, results: list, anchors, tag: str) -> Any:
-    """Combine in a tree of fan-in REDUCE_FANIN so no worker receives every shard's weights."""
+def reduce_tree(client, spec: RunSpec, results: list, anchors, tag: str, pinned: list[str]) -> list:
+    """The combined weights each shard's next round starts from, one future per shard.
+
+    Partial sums form a tree of fan-in REDUCE_FANIN, so no worker receives
+    every shard's weights. When one node can take every shard's result
+    (shards <= fan-in) each trainer's worker combines them itself: the
+    results cross once, in parallel, and no combined copy has to follow.
+    Otherwise one root combines the top partial sums and every trainer
+    fetches its result.
+    """
     level, depth = results, 0
-    while len(level) > 1 or depth == 0:
+    while len(level) > REDUCE_FANIN:
         level = [client.submit(reduce_task, spec, level[i:i + REDUCE_FANIN], anchors,
                                key=f"reduce-{tag}-d{depth}-{i}") for i in range(0, len(level), REDUCE_FANIN)]
         depth += 1
-    return level[0]
+    if depth == 0:
+        return [client.submit(combine_task, spec, level, anchors, workers=[worker], allow_other_workers=True,
+                              key=f"combine-{tag}-s{i}") for i, worker in enumerate(pinned)]
+    return [client.submit(combine_task, spec, level, anchors, key=f"combine-{tag}")] * len(pinned)
 
 
 def forget_run(run_id: str) -> int:
@@ -231,7 +246,7 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
               file=sys.stderr, flush=True)
     if pending is not None:
         pending.result()  # the last checkpoint is committed before the run counts as done
-    final = state.result()
+    final = state[0].result()
     client.run(forget_run, spec.run_id)
     return final, [records[i] for i in sorted(records)]
 
@@ -244,33 +259,38 @@ def _committed_round(pending, failed: int) -> int:
     return failed - 1 if pending.status == "finished" else failed - 2
 
 
-def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0):
-    """The weights round ``start`` begins from: the previous checkpoint, or the seeded start."""
+def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> list:
+    """The weights round ``start`` begins from, for every shard: the previous checkpoint, or the seeded start."""
     if start == 0:
-        return client.submit(init_task, spec, key=f"init-{spec.run_id}-{attempt}")
-    return client.submit(load_task, checkpoint_dir(spec.output, start - 1),
-                         key=f"load-{spec.run_id}-{start - 1}-{attempt}")
+        weights = client.submit(init_task, spec, key=f"init-{spec.run_id}-{attempt}")
+    else:
+        weights = client.submit(load_task, checkpoint_dir(spec.output, start - 1),
+                                key=f"load-{spec.run_id}-{start - 1}-{attempt}")
+    return [weights] * len(spec.shards)
 
 
-def _run_round(client, spec: RunSpec, rnd: Round, state, pinned: list[str], previous) -> tuple[Any, Any, dict]:
+def _run_round(client, spec: RunSpec, rnd: Round, state: list, pinned: list[str],
+               previous) -> tuple[list, Any, dict]:
     """Submit one round and wait for its combined weights (not for its checkpoint).
 
-    Returns the combined weights' future, the checkpoint's future and the
-    round's record. ``previous`` is the last round's checkpoint, which must
-    be committed before this round counts as done.
+    ``state`` holds each shard's starting weights. Returns the combined
+    weights (a future per shard), the checkpoint's future and the round's
+    record. ``previous`` is the last round's checkpoint, which must be
+    committed before this round counts as done.
     """
     t0 = time.perf_counter()
     tag = f"{spec.run_id}-r{rnd.index}-{uuid.uuid4().hex[:6]}"
-    results = [client.submit(train_task, spec, i, state, rnd, workers=[pinned[i]], allow_other_workers=True,
+    results = [client.submit(train_task, spec, i, state[i], rnd, workers=[pinned[i]], allow_other_workers=True,
                              pure=False, key=f"train-{tag}-s{i}")
                for i in range(len(pinned))]
     anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
-    combined = client.submit(finish_task, reduce_tree(client, spec, results, anchors, tag), key=f"finish-{tag}")
-    checkpoint = client.submit(checkpoint_task, spec, rnd.index, combined, previous, key=f"checkpoint-{tag}")
+    combined = reduce_tree(client, spec, results, anchors, tag, pinned)
+    checkpoint = client.submit(checkpoint_task, spec, rnd.index, combined[0], previous, key=f"checkpoint-{tag}")
     stats = client.gather([client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)])
-    wait([combined] + ([previous] if previous is not None else []))
-    for future in (combined, previous):
-        if future is not None and future.status != "finished":
+    awaited = list(dict.fromkeys(combined)) + ([previous] if previous is not None else [])
+    wait(awaited)
+    for future in awaited:
+        if future.status != "finished":
             future.result()  # raises the round's failure
     seconds = time.perf_counter() - t0
     words = sum(x["words"] for x in stats)

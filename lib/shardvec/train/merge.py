@@ -60,8 +60,13 @@ def weighted(model: ModelWeights, row_weights: np.ndarray | None = None) -> Weig
     return WeightedSum(model.vectors * w32, model.output * w32, w)
 
 
-def finish(total: WeightedSum) -> ModelWeights:
+def finish(total: WeightedSum, in_place: bool = False) -> ModelWeights:
+    """Divide the sums by the weights; ``in_place`` reuses the sum's arrays (only when nothing else holds them)."""
     scale = (1.0 / total.weight).astype(np.float32)[:, None]
+    if in_place:
+        np.multiply(total.vectors, scale, out=total.vectors)
+        np.multiply(total.output, scale, out=total.output)
+        return ModelWeights(total.vectors, total.output)
     return ModelWeights(total.vectors * scale, total.output * scale)
 
 
