@@ -171,6 +171,9 @@ def test_inputs_expand_dirs_globs_file_urls_and_refuse_missing(tmp_path: Path) -
     files = list_input_files([str(tmp_path / "d"), f"file://{tmp_path}/c.txt", str(tmp_path / "d" / "*.txt")], {})
     assert sorted(Path(f).name for f in files) == ["a.txt", "b.txt", "c.txt"]
     assert [len(loc.files) for loc in expand_inputs([str(tmp_path / "empty")], {})] == [0]
+    # Bookkeeping names are skipped in listings, but a file named on its own is read.
+    (tmp_path / "_notes.txt").write_text("x\n")
+    assert [Path(f).name for f in list_input_files([str(tmp_path / "_notes.txt")], {})] == ["_notes.txt"]
     with pytest.raises(InputError, match="does not exist"):
         list_input_files([str(tmp_path / "nope")], {})
     with pytest.raises(InputError, match="no file matches"):

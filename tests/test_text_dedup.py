@@ -6,10 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 from prepare_helpers import prose
 
-from shardvec.spark.shards import BLOCKS_PER_SHARD, cut, place_parts, shard_pieces, shard_ranges
+from shardvec.spark.shards import BLOCKS_PER_SHARD, PartWriter, cut, place_parts, shard_pieces, shard_ranges
 from shardvec.text.dedup import (band_keys, connected_components, estimated_jaccard, exact_key, line_keys,
                                  lsh_params, minhash, normalize_for_hash, remove_lines, representative_order)
 from shardvec.text.phrases import count_ngrams, find_phrases, join_phrases, phrase_score
@@ -75,8 +74,12 @@ def test_shards_are_read_across_part_files_in_partition_order(tmp_path: Path) ->
     found = []
     for partition, sentences in rows.items():
         path = str(tmp_path / f"part-{partition}.parquet")
-        pq.write_table(pa.table({"tokens": pa.array(sentences, pa.list_(pa.string()))}), path, row_group_size=1)
-        found.append((partition, path, sum(map(len, sentences))))
+        writer = PartWriter(path)
+        for sentence in sentences:  # one row group each, so ranges are cut inside and across groups
+            writer.write(pa.array([sentence], pa.list_(pa.string())))
+        writer.close()
+        assert writer.tokens == sum(map(len, sentences)) and writer.sentences == len(sentences)
+        found.append((partition, path, writer.tokens))
     parts, total = place_parts(found)
     assert total == 10 and [p.start for p in parts] == [0, 3, 6]
     pieces = [[s for piece in shard_pieces(parts, lo, hi) for s in piece.to_pylist()]

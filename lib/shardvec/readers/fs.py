@@ -58,7 +58,8 @@ def _is_glob(path: str) -> bool:
 
 
 def _is_listed(name: str) -> bool:
-    """Hidden and underscore files are Spark/Hadoop bookkeeping (_SUCCESS, .crc); '' is a directory marker."""
+    """Whether a file found in a directory or glob is input: hidden and underscore files are Spark/Hadoop
+    bookkeeping (_SUCCESS, .crc); '' is a directory marker."""
     return bool(name) and not name.startswith((".", "_"))
 
 
@@ -74,8 +75,8 @@ class LocalFileSystem:
                 raise InputError(f"input {location}: no file matches this pattern")
         elif path.is_dir():
             candidates = list(path.rglob("*"))
-        elif path.exists():
-            candidates = [path]
+        elif path.exists():  # a file named on its own is read whatever its name
+            return [str(path.resolve())] if path.is_file() else []
         else:
             raise InputError(f"input {location} does not exist")
         return sorted(str(p.resolve()) for p in candidates if p.is_file() and _is_listed(p.name))
@@ -120,8 +121,8 @@ class RemoteFileSystem:
                     raise InputError(f"input {location}: no file matches this pattern")
             elif fs.isdir(path):
                 found = fs.find(path, detail=True)
-            elif fs.exists(path):
-                found = {path: fs.info(path)}
+            elif fs.exists(path):  # a file named on its own is read whatever its name
+                return [location] if fs.info(path)["type"] == "file" else []
             else:
                 raise InputError(f"input {location} does not exist")
         except storage_errors() as exc:

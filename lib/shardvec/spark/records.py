@@ -24,9 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shardvec.corpus import SHARD_SCHEMA
 
 from shardvec.readers import Document, Dropped, FileStatus, ReaderSettings, read_file
+from shardvec.spark.shards import PartWriter
 from shardvec.text.clean import CleanSettings, clean_document
 from shardvec.text.dedup import exact_key
 from shardvec.text.phrases import join_phrases
@@ -227,7 +227,7 @@ def spill_step(directory: str) -> Step:
 
         task = TaskContext.get()
         path = os.path.join(directory, f"part-{task.partitionId():05d}-{task.stageId()}-{task.attemptNumber()}.parquet")
-        writer, counts, sentences, tokens = None, [], 0, 0
+        writer, counts = None, []
         for batch in batches:
             sents, others = split_kind(batch, "sent")
             if others.num_rows:
@@ -235,12 +235,9 @@ def spill_step(directory: str) -> Step:
             if not sents.num_rows:
                 continue
             column = sents.column("tokens")
-            if writer is None:
-                writer = pq.ParquetWriter(path, SHARD_SCHEMA, compression="none", use_dictionary=False)
-            writer.write_batch(pa.record_batch([column], schema=SHARD_SCHEMA))
-            words = column.flatten()
-            counts.append(pc.value_counts(words))
-            sentences, tokens = sentences + len(column), tokens + len(words)
+            writer = writer or PartWriter(path)
+            writer.write(column)
+            counts.append(pc.value_counts(column.flatten()))
         if writer is None:
             return
         writer.close()
@@ -249,7 +246,8 @@ def spill_step(directory: str) -> Step:
                   .group_by("word", use_threads=False).aggregate([("count", "sum")]))
         pq.write_table(pa.table({"word": merged["word"], "count": merged["count_sum"]}), word_counts_path(path),
                        compression="none")
-        yield make_batch(1, kind="part", source=path, records=sentences, count=tokens, partition=task.partitionId())
+        yield make_batch(1, kind="part", source=path, records=writer.sentences, count=writer.tokens,
+                         partition=task.partitionId())
 
     return run
 

@@ -23,8 +23,10 @@ batch; no token passes through the JVM.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -33,6 +35,41 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
+
+
+# Key of the part files' metadata that lists the tokens in each row group.
+_GROUP_TOKENS = b"shardvec.row_group_tokens"
+
+
+class PartWriter:
+    """Writes one task's sentences as a part file, one row group per batch, with each group's token count.
+
+    The counts (in the file's metadata) let a shard task read only the row
+    groups its token ranges overlap instead of every part from its start.
+    """
+
+    def __init__(self, path: str) -> None:
+        self._writer = pq.ParquetWriter(path, SHARD_SCHEMA, compression="none", use_dictionary=False)
+        self._groups: list[int] = []
+        self.sentences = 0
+
+    @property
+    def tokens(self) -> int:
+        return sum(self._groups)
+
+    def write(self, sentences: pa.ListArray) -> None:
+        self._writer.write_batch(pa.record_batch([sentences], schema=SHARD_SCHEMA), row_group_size=len(sentences))
+        self._groups.append(len(sentences.flatten()))
+        self.sentences += len(sentences)
+
+    def close(self) -> None:
+        self._writer.add_key_value_metadata({_GROUP_TOKENS: json.dumps(self._groups)})
+        self._writer.close()
+
+
+@lru_cache(maxsize=256)
+def _group_tokens(path: str) -> tuple[int, ...]:
+    return tuple(json.loads(pq.read_metadata(path).metadata[_GROUP_TOKENS]))
 
 
 @dataclass(frozen=True)
@@ -82,11 +119,11 @@ def shard_pieces(parts: list[Part], lo: int, hi: int) -> Iterator[pa.ListArray]:
     for part in parts:
         if part.start >= hi or part.start + part.tokens <= lo:
             continue
-        start = part.start
-        for batch in pq.ParquetFile(part.path).iter_batches(columns=["tokens"]):
-            column = batch.column(0)
-            end = start + len(column.flatten())
+        start, file = part.start, pq.ParquetFile(part.path)
+        for group, tokens in enumerate(_group_tokens(part.path)):
+            end = start + tokens
             if end > lo and start < hi:
+                column = file.read_row_group(group, columns=["tokens"]).column(0).combine_chunks()
                 yield cut(column, start, max(lo, start), min(hi, end))
             start = end
 
