@@ -152,7 +152,6 @@ class BagEncoder(Encoder):
             vals += [1.0 / max(len(found), 1)] * len(found)
         n_rows = n_words + len(bucket_row)
         self.matrix = sp.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)), shape=(len(docs), n_rows))
-        self.bucket_row = bucket_row
         table = np.vstack([words.vectors, np.zeros((len(bucket_row), words.dim), dtype=np.float32)])
         self._dim = words.dim
         super().__init__(table, 0 if update_vectors else n_words)
@@ -169,7 +168,7 @@ class BagEncoder(Encoder):
         """
         part = self.matrix[items]
         rows, inverse = np.unique(part.indices, return_inverse=True)
-        return rows, sp.csr_matrix((part.data, inverse.reshape(-1), part.indptr), shape=(len(items), len(rows)))
+        return rows, sp.csr_matrix((part.data, inverse, part.indptr), shape=(len(items), len(rows)))
 
     def _raw(self, items: np.ndarray) -> np.ndarray:
         rows, part = self._used(items)
