@@ -94,6 +94,9 @@ def test_separable_task_from_separate_files(tmp_path, topic_vectors):
     assert report["data"]["sources"] == {"train": str(train), "test": str(test)}
     section = report["classify"]
     assert list(section["settings"]) == ["random", "pretrained", "finetuned"]  # the primary one is added
+    assert section["class_weight"] == "balanced"  # auto, for a macro-F1 headline
+    run = section["settings"]["pretrained"]["curve"][-1]["runs"][0]
+    assert run["dev_score"] == max(run["dev_scores"]) == run["dev_scores"][run["best_epoch"] - 1]
     assert report["primary"] == "finetuned"
     assert section["settings"]["pretrained"]["test_metrics"]["macro_f1"] > 0.9
     assert report["adapt"] is None and "adapted_vectors.bin" not in report["files"]
@@ -108,6 +111,7 @@ def test_tag_mode_on_conll(tmp_path, topic_vectors):
     section = report["tag"]
     assert report["data"]["kind"] == "tag" and report["data"]["units"] == "sentences"
     assert section["metric"] == "micro_f1" and section["bio"]
+    assert (section["class_weight"], section["select_on"]) == ("none", "score")  # auto: entity F1 counts entities
     assert section["settings"]["random"]["test_metrics"]["micro_f1"] > 0.9
     assert set(section["settings"]["random"]["test_metrics"]["per_type"]) == {"PER", "LOC"}
     assert report["intrinsic"] == {}
@@ -148,6 +152,8 @@ def test_existing_output_needs_overwrite(tmp_path, topic_vectors):
     ({"repeats": 0}, "must be positive"),
     ({"learning_rate": 0.0}, "learning_rate"),
     ({"adapt_lock": -1.0}, "adapt_lock"),
+    ({"class_weight": "inverse"}, "finetune.class_weight must be auto, none, balanced; got 'inverse'"),
+    ({"select_on": "accuracy"}, "finetune.select_on must be score or loss; got 'accuracy'"),
 ])
 def test_config_errors(tmp_path, changes, message):
     config = quick_config(tmp_path / "out", tmp_path / "v.bin", dataset=str(tmp_path / "d.txt"))

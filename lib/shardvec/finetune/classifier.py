@@ -3,20 +3,34 @@
 Cross-entropy with a softmax for single-label tasks and with independent
 sigmoids for multi-label ones (fastText's one-vs-all loss): both give the
 logit gradient ``p - y``, so one training loop serves both. L2 applies to the
-classifier weights. Training stops when the dev loss has not improved for
-``patience`` epochs and keeps the weights (and trainable vectors) of the best
-epoch, so the number of epochs is chosen on dev and never on test.
+classifier weights.
+
+Two choices shape what the fit optimises for and when it stops:
+
+* Class weights. With ``balanced`` weights every class carries the same total
+  weight in the loss (an example of class c weighs ``n / (k * n_c)``), so a
+  small class is not traded away for a large one. That is what a macro-F1
+  headline asks for: every class counts the same there, however rare.
+* The epoch kept is the best one on dev by ``select_on``: the task's headline
+  score (ties: lower dev loss), or the dev loss alone. Training stops after
+  ``patience`` epochs without improvement. The number of epochs is thus chosen
+  on dev and never on test. The dev loss is a smooth proxy, but it can rise
+  while the score still improves (confident mistakes cost more loss than new
+  right answers gain), so by default the score itself decides.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
 from shardvec.finetune.features import Encoder
 
 _EPS = 1e-12
+CLASS_WEIGHTS = ("none", "balanced")
+SELECT_ON = ("score", "loss")
 
 
 @dataclass(frozen=True)
@@ -26,6 +40,40 @@ class TrainOptions:
     l2: float
     patience: int
     batch_size: int
+    class_weight: str  # one of CLASS_WEIGHTS
+    select_on: str  # one of SELECT_ON
+
+
+@dataclass(frozen=True)
+class ClassWeights:
+    """Loss weight of each (example, class) term, from the training labels.
+
+    Single-label: an example weighs its class's ``present`` weight in every
+    logit. Multi-label: each sigmoid is its own binary problem, so an
+    example weighs ``present[c]`` in class c's term when it has c and
+    ``absent[c]`` when it does not.
+    """
+
+    present: np.ndarray
+    absent: np.ndarray | None
+
+    @classmethod
+    def of(cls, kind: str, targets: np.ndarray, multilabel: bool) -> "ClassWeights":
+        """Weights for training examples ``targets``; balanced ones average 1 over them, as ``none`` does."""
+        k = targets.shape[1]
+        if kind == "none":
+            return cls(np.ones(k), np.ones(k) if multilabel else None)
+        n = len(targets)
+        present = targets.sum(axis=0)
+        if not multilabel:
+            return cls(n / (k * np.maximum(present, 1)), None)
+        return cls(n / (2 * np.maximum(present, 1)), n / (2 * np.maximum(n - present, 1)))
+
+    def __call__(self, targets: np.ndarray) -> np.ndarray:
+        """Weights broadcastable against a ``targets``-shaped gradient."""
+        if self.absent is None:
+            return (targets @ self.present)[:, None]
+        return targets * self.present + (1 - targets) * self.absent
 
 
 @dataclass
@@ -36,6 +84,7 @@ class LinearModel:
     best_epoch: int = 0
     epochs_run: int = 0
     dev_losses: list[float] = field(default_factory=list)
+    dev_scores: list[float] = field(default_factory=list)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         logits = features @ self.weights + self.bias
@@ -45,55 +94,67 @@ class LinearModel:
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
-    def loss(self, features: np.ndarray, targets: np.ndarray) -> float:
-        p = np.clip(self.probabilities(features), _EPS, 1 - _EPS)
+    def loss(self, p: np.ndarray, targets: np.ndarray, weights: ClassWeights) -> float:
+        """Mean cross-entropy of probabilities ``p``, weighted as in training (the objective less L2)."""
+        p = np.clip(p, _EPS, 1 - _EPS)
+        terms = targets * np.log(p)
         if self.multilabel:
-            return float(-(targets * np.log(p) + (1 - targets) * np.log(1 - p)).sum(axis=1).mean())
-        return float(-(targets * np.log(p)).sum(axis=1).mean())
+            terms = terms + (1 - targets) * np.log(1 - p)
+        return float(-(weights(targets) * terms).sum(axis=1).mean())
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
+    def decide(self, p: np.ndarray) -> np.ndarray:
         """An indicator matrix: the argmax, plus every class above 0.5 when multi-label."""
-        p = self.probabilities(features)
         out = np.zeros_like(p, dtype=bool)
         out[np.arange(len(p)), p.argmax(axis=1)] = True
         if self.multilabel:
             out |= p > 0.5
         return out
 
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        return self.decide(self.probabilities(features))
+
 
 def fit(encoder: Encoder, targets: np.ndarray, train: np.ndarray, dev: np.ndarray, options: TrainOptions,
-        multilabel: bool, seed: int) -> LinearModel:
+        multilabel: bool, seed: int, score: Callable[[np.ndarray], float]) -> LinearModel:
     """Train on examples ``train`` of ``encoder``; early-stop on ``dev``.
 
-    ``targets`` is the indicator matrix of every example. The encoder is
-    standardised on ``train`` first and left holding the best epoch's vectors.
+    ``targets`` is the indicator matrix of every example; ``score`` turns
+    predictions for the ``dev`` examples into the headline score (higher is
+    better). The encoder is standardised on ``train`` first and left holding
+    the best epoch's vectors.
     """
     rng = np.random.default_rng(seed)
     encoder.standardise(train)
+    weigh = ClassWeights.of(options.class_weight, targets[train], multilabel)
     model = LinearModel(np.zeros((encoder.out_dim, targets.shape[1])), np.zeros(targets.shape[1]), multilabel)
-    best = (np.inf, model.weights.copy(), model.bias.copy(), encoder.snapshot())
-    waited = 0
+    dev_targets = targets[dev]
+    frozen_dev = None if encoder.trainable else encoder.forward(dev)  # features that cannot change
+    best_key, best_state, waited = None, None, 0
     for epoch in range(1, options.epochs + 1):
         order = rng.permutation(train)
         for start in range(0, len(order), options.batch_size):
             batch = order[start:start + options.batch_size]
             features = encoder.forward(batch)
-            grad_logits = (model.probabilities(features) - targets[batch]) / len(batch)
+            y = targets[batch]
+            grad_logits = weigh(y) * (model.probabilities(features) - y) / len(batch)
             grad_features = grad_logits @ model.weights.T
             model.weights -= options.learning_rate * (features.T @ grad_logits + options.l2 * model.weights)
             model.bias -= options.learning_rate * grad_logits.sum(axis=0)
             encoder.backward(batch, grad_features, options.learning_rate)
-        dev_loss = model.loss(encoder.forward(dev), targets[dev])
+        p = model.probabilities(encoder.forward(dev) if frozen_dev is None else frozen_dev)
+        dev_loss = model.loss(p, dev_targets, weigh)
+        dev_score = score(model.decide(p))
         model.dev_losses.append(round(dev_loss, 5))
+        model.dev_scores.append(round(dev_score, 5))
         model.epochs_run = epoch
-        if dev_loss < best[0]:
-            best = (dev_loss, model.weights.copy(), model.bias.copy(), encoder.snapshot())
-            model.best_epoch = epoch
-            waited = 0
+        key = (dev_score, -dev_loss) if options.select_on == "score" else (-dev_loss,)
+        if best_key is None or key > best_key:
+            best_key, waited, model.best_epoch = key, 0, epoch
+            best_state = (model.weights.copy(), model.bias.copy(), encoder.snapshot())
         else:
             waited += 1
             if waited >= options.patience:
                 break
-    _, model.weights, model.bias, state = best
+    model.weights, model.bias, state = best_state
     encoder.restore(state)
     return model

@@ -74,6 +74,10 @@ def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarra
     words = WordTable(vectors.kv, task.data.tokens)
     prototype = task.encoder(words, vectors.update, options.buckets, options.window)
     dev, test = task.examples(task.split.dev), task.examples(task.split.test)
+
+    def score_dev(predicted: np.ndarray) -> float:
+        return task.score(task.split.dev, predicted)[task.metric]
+
     curve, trained, first_test = [], None, None
     for budget, subsets in plan.items():
         runs = []
@@ -81,12 +85,13 @@ def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarra
             start = time.perf_counter()
             encoder = prototype.fresh()
             model = fit(encoder, task.targets, task.examples(units), dev, options.train, task.multilabel,
-                        run_seed(options.seed, budget, repeat))
-            dev_score = task.score(task.split.dev, model.predict(encoder.forward(dev)))[task.metric]
+                        run_seed(options.seed, budget, repeat), score_dev)
+            dev_score = model.dev_scores[model.best_epoch - 1]
             test_metrics = task.score(task.split.test, model.predict(encoder.forward(test)))
             runs.append({"repeat": repeat, "train_units": len(units), "dev_score": dev_score,
                          "test_score": test_metrics[task.metric], "best_epoch": model.best_epoch,
                          "epochs_run": model.epochs_run, "dev_losses": model.dev_losses,
+                         "dev_scores": model.dev_scores,
                          "seconds": round(time.perf_counter() - start, 3),
                          "test": {k: test_metrics[k] for k in ("accuracy", "macro_f1", "micro_f1") if k in test_metrics}})
             if budget == 1.0 and repeat == 0:
@@ -128,6 +133,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     section = {
         "metric": task.metric, "labels": task.labels, "multilabel": task.multilabel, "bio": task.bio,
         "budgets": list(plan), "skipped_budgets": skipped, "repeats": options.repeats,
+        "class_weight": options.train.class_weight, "select_on": options.train.select_on,
         "best": {"setting": best, "chosen_on": f"mean dev {task.metric} at the full budget",
                  "dev_score": results[best]["dev_score"], "test_score": results[best]["test_score"]},
         "settings": results,

@@ -56,7 +56,7 @@ def top_variance(z: np.ndarray, iterations: int = 30) -> float:
     """
     if len(z) == 0:
         return 1.0
-    v = np.random.default_rng(0).standard_normal(z.shape[1])
+    v = np.random.default_rng(0).standard_normal(z.shape[1]).astype(z.dtype)  # no upcast copy of z
     value = 1.0
     for _ in range(iterations):
         w = z.T @ (z @ v) / len(z)
@@ -78,8 +78,8 @@ class Encoder:
     def __init__(self, table: np.ndarray, trainable_from: int):
         self.table = table
         self.trainable_from = trainable_from
-        self.shift = np.zeros(self.out_dim)
-        self.scale = np.ones(self.out_dim)
+        self.shift = np.zeros(self.out_dim, dtype=np.float32)
+        self.scale = np.ones(self.out_dim, dtype=np.float32)
 
     @property
     def out_dim(self) -> int:
@@ -104,11 +104,13 @@ class Encoder:
     def standardise(self, items: np.ndarray) -> None:
         """Fix the affine map from raw features using ``items`` (the training examples)."""
         raw = self._raw(items)
-        self.shift = raw.mean(axis=0)
-        std = np.maximum(raw.std(axis=0), _MIN_STD)
-        self.scale = 1.0 / (std * np.sqrt(top_variance((raw - self.shift) / std)))
+        std = np.maximum(raw.std(axis=0, dtype=np.float64), _MIN_STD)
+        self.shift = raw.mean(axis=0, dtype=np.float64).astype(np.float32)
+        z = (raw - self.shift) / std.astype(np.float32)
+        self.scale = (1.0 / (std * np.sqrt(top_variance(z)))).astype(np.float32)
 
     def forward(self, items: np.ndarray) -> np.ndarray:
+        """Standardised float32 features: a tagger's dev set is tokens x (2 * window + 1) x dim of them."""
         return (self._raw(items) - self.shift) * self.scale
 
     def backward(self, items: np.ndarray, grad: np.ndarray, learning_rate: float) -> None:
@@ -131,21 +133,26 @@ class BagEncoder(Encoder):
     """A document is the mean of its word vectors and, optionally, of hashed bigram rows.
 
     Bigram rows (fastText's buckets) start at zero and are always trained:
-    they are the classifier's own parameters, not pretrained vectors.
+    they are the classifier's own parameters, not pretrained vectors. Only
+    buckets that some document uses get a row, so, as for words, the table's
+    size follows the data and not ``buckets``.
     """
 
     def __init__(self, words: WordTable, docs: list[list[str]], update_vectors: bool, buckets: int = 0):
         n_words = len(words.words)
+        bucket_row: dict[int, int] = {}
         rows, cols, vals = [], [], []
         for i, doc in enumerate(docs):
             found = [words.row[t] for t in doc if t in words.row]
             if buckets:
-                found += [n_words + bigram_bucket(a, b, buckets) for a, b in zip(doc, doc[1:])]
+                found += [n_words + bucket_row.setdefault(bigram_bucket(a, b, buckets), len(bucket_row))
+                          for a, b in zip(doc, doc[1:])]
             rows += [i] * len(found)
             cols += found
             vals += [1.0 / max(len(found), 1)] * len(found)
-        self.matrix = sp.csr_matrix((vals, (rows, cols)), shape=(len(docs), n_words + buckets))
-        table = np.vstack([words.vectors, np.zeros((buckets, words.dim), dtype=np.float32)])
+        n_rows = n_words + len(bucket_row)
+        self.matrix = sp.csr_matrix((np.array(vals, dtype=np.float32), (rows, cols)), shape=(len(docs), n_rows))
+        table = np.vstack([words.vectors, np.zeros((len(bucket_row), words.dim), dtype=np.float32)])
         self._dim = words.dim
         super().__init__(table, 0 if update_vectors else n_words)
 
@@ -153,10 +160,20 @@ class BagEncoder(Encoder):
     def out_dim(self) -> int:
         return self._dim
 
+    def _used(self, items: np.ndarray) -> tuple[np.ndarray, sp.csr_matrix]:
+        """The table rows ``items`` use, and their document matrix restricted to those rows.
+
+        Products then touch only those rows: multiplying by the whole table
+        would cost its size on every minibatch.
+        """
+        part = self.matrix[items]
+        rows, inverse = np.unique(part.indices, return_inverse=True)
+        return rows, sp.csr_matrix((part.data, inverse, part.indptr), shape=(len(items), len(rows)))
+
     def _raw(self, items: np.ndarray) -> np.ndarray:
-        return np.asarray(self.matrix[items] @ self.table, dtype=np.float64)
+        rows, part = self._used(items)
+        return part @ self.table[rows]
 
     def _scatter(self, items: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        part = self.matrix[items]
-        rows = np.unique(part.indices)
-        return rows, np.asarray((part[:, rows].T @ grad))
+        rows, part = self._used(items)
+        return rows, part.T @ grad

@@ -18,13 +18,13 @@ from shardvec.config import Config, FinetuneConfig, PrepareConfig
 from shardvec.errors import ConfigError, InputError
 from shardvec.evaluate import intrinsic_scores
 from shardvec.finetune.adapt import AdaptSettings, Pretrained, load_pretrained, save_vectors
-from shardvec.finetune.classifier import TrainOptions
+from shardvec.finetune.classifier import CLASS_WEIGHTS, SELECT_ON, TrainOptions
 from shardvec.finetune.datasets import FORMATS, Dataset, ReadOptions, read_dataset
 from shardvec.finetune.experiment import CurveOptions, Trained, compare
 from shardvec.finetune.progress import log
 from shardvec.finetune.report import format_summary, markdown, write_plots
 from shardvec.finetune.splits import Split, split_indices
-from shardvec.finetune.task import build_task
+from shardvec.finetune.task import Task, build_task
 from shardvec.finetune.vectorsets import SETTINGS, VectorSet, adapt, build_vector_sets
 from shardvec.outputs import local_path, staged_directory, write_json_atomic
 
@@ -53,6 +53,9 @@ def check_config(ft: FinetuneConfig) -> None:
         (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0,
          "finetune.epochs, patience, repeats and batch_size must be positive"),
         (ft.learning_rate > 0 and ft.l2 >= 0, "finetune.learning_rate must be positive and finetune.l2 >= 0"),
+        (ft.class_weight in ("auto", *CLASS_WEIGHTS),
+         f"finetune.class_weight must be auto, {', '.join(CLASS_WEIGHTS)}; got {ft.class_weight!r}"),
+        (ft.select_on in SELECT_ON, f"finetune.select_on must be {' or '.join(SELECT_ON)}; got {ft.select_on!r}"),
         (ft.bigram_buckets >= 0 and ft.tag_window >= 0 and ft.intrinsic_vocab >= 0,
          "finetune.bigram_buckets, tag_window and intrinsic_vocab must be >= 0"),
         (ft.adapt_epochs > 0 and ft.adapt_min_count > 0 and ft.adapt_lock >= 0,
@@ -119,6 +122,16 @@ def _setting_names(ft: FinetuneConfig) -> tuple[list[str], str]:
     primary = "finetuned" if ft.update_vectors else "adapted" if "adapt" in ft.mode else "pretrained"
     names = list(dict.fromkeys([*ft.compare, primary]))
     return names, primary
+
+
+def train_options(ft: FinetuneConfig, task: Task) -> TrainOptions:
+    """The classifier's options; ``auto`` class weights balance the classes exactly when the headline
+    score weighs every class the same (macro-F1, for classify). Token accuracy and entity F1 count
+    examples, so weighting rare tags up would trade away the score being reported."""
+    weights = ft.class_weight
+    if weights == "auto":
+        weights = "balanced" if task.metric == "macro_f1" else "none"
+    return TrainOptions(ft.epochs, ft.learning_rate, ft.l2, ft.patience, ft.batch_size, weights, ft.select_on)
 
 
 def _with_rows(kv, trained: Trained):
@@ -205,8 +218,7 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     scored = {name: s.kv for name, s in sets.items() if not s.update} if supervised else \
         {"pretrained": pretrained.kv, "adapted": sets["adapted"].kv}
     if task is not None:
-        options = CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed,
-                               TrainOptions(ft.epochs, ft.learning_rate, ft.l2, ft.patience, ft.batch_size),
+        options = CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed, train_options(ft, task),
                                ft.bigram_buckets, ft.tag_window)
         log(f"{task.kind}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
             f"on {split.sizes()}")

@@ -36,7 +36,8 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
     lines = [f"## {kind}: settings compared", "",
              f"Full training split, {section['repeats']} repeat(s); headline score **{metric}**. "
              f"Best on dev: **{best}** ({section['best']['chosen_on']}); each run scores the test split once. "
-             f"Primary setting: {primary}.", ""]
+             f"Primary setting: {primary}. Class weights: {section['class_weight']}; epochs chosen on dev "
+             f"{section['select_on']}.", ""]
     rows = []
     for name, s in settings.items():
         mark = f"**{name}**" if name == best else name

@@ -37,7 +37,7 @@ class WindowEncoder(Encoder):
         return self._dim
 
     def _raw(self, items: np.ndarray) -> np.ndarray:
-        return self.table[self.windows[items]].reshape(len(items), -1).astype(np.float64)
+        return self.table[self.windows[items]].reshape(len(items), -1)
 
     def _scatter(self, items: np.ndarray, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ids = self.windows[items].reshape(-1)
