@@ -82,8 +82,11 @@ def test_shards_are_read_across_part_files_in_partition_order(tmp_path: Path) ->
         found.append((partition, path, writer.tokens))
     parts, total = place_parts(found)
     assert total == 10 and [p.start for p in parts] == [0, 3, 6]
-    pieces = [[s for piece in shard_pieces(parts, lo, hi) for s in piece.to_pylist()]
+    pieces = [[s for piece in shard_pieces(parts, [(lo, hi)]) for s in piece.to_pylist()]
               for lo, hi in [(0, 3), (3, 6), (6, 10)]]
     assert pieces == [[["a", "b", "c"]], [["d", "e"], ["f"]], [["g", "h", "i", "j"]]]
-    assert [s for piece in shard_pieces(parts, 2, 8) for s in piece.to_pylist()] == [["c"], ["d", "e"], ["f"],
-                                                                                      ["g", "h"]]
+    assert [s for piece in shard_pieces(parts, [(2, 8)]) for s in piece.to_pylist()] == [["c"], ["d", "e"], ["f"],
+                                                                                         ["g", "h"]]
+    # Several ranges of one shard, two of them inside one row group: in order, each group read once.
+    assert [s for piece in shard_pieces(parts, [(0, 1), (2, 4), (7, 8), (9, 10)]) for s in piece.to_pylist()] == [
+        ["a"], ["c"], ["d"], ["h"], ["j"]]

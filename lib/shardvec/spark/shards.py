@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -65,11 +64,6 @@ class PartWriter:
     def close(self) -> None:
         self._writer.add_key_value_metadata({_GROUP_TOKENS: json.dumps(self._groups)})
         self._writer.close()
-
-
-@lru_cache(maxsize=256)
-def _group_tokens(path: str) -> tuple[int, ...]:
-    return tuple(json.loads(pq.read_metadata(path).metadata[_GROUP_TOKENS]))
 
 
 @dataclass(frozen=True)
@@ -114,17 +108,25 @@ def cut(batch: pa.ListArray, start: int, lo: int, hi: int) -> pa.ListArray:
     return pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)), values)
 
 
-def shard_pieces(parts: list[Part], lo: int, hi: int) -> Iterator[pa.ListArray]:
-    """The sentences (and cut sentences) of the global token range ``[lo, hi)``, in order."""
+def shard_pieces(parts: list[Part], ranges: list[tuple[int, int]]) -> Iterator[pa.ListArray]:
+    """The sentences (and cut sentences) of the sorted, disjoint global token ``ranges``, in order.
+
+    Each part file is opened once and each row group read at most once,
+    however many of the ranges it holds pieces of.
+    """
     for part in parts:
-        if part.start >= hi or part.start + part.tokens <= lo:
+        first, last = part.start, part.start + part.tokens
+        if not any(lo < last and hi > first for lo, hi in ranges):
             continue
-        start, file = part.start, pq.ParquetFile(part.path)
-        for group, tokens in enumerate(_group_tokens(part.path)):
+        file = pq.ParquetFile(part.path)
+        start = first
+        for group, tokens in enumerate(json.loads(file.metadata.metadata[_GROUP_TOKENS])):
             end = start + tokens
-            if end > lo and start < hi:
+            inside = [(max(lo, start), min(hi, end)) for lo, hi in ranges if lo < end and hi > start]
+            if inside:
                 column = file.read_row_group(group, columns=["tokens"]).column(0).combine_chunks()
-                yield cut(column, start, max(lo, start), min(hi, end))
+                for lo, hi in inside:
+                    yield cut(column, start, lo, hi)
             start = end
 
 
@@ -132,10 +134,9 @@ def write_shard(parts: list[Part], ranges: list[tuple[int, int]], path: str) -> 
     """Write one shard file from its token ranges; return its sentence and token counts."""
     sentences = 0
     with pq.ParquetWriter(path, SHARD_SCHEMA) as writer:
-        for lo, hi in ranges:
-            for piece in shard_pieces(parts, lo, hi):
-                writer.write_batch(pa.record_batch([piece], schema=SHARD_SCHEMA))
-                sentences += len(piece)
+        for piece in shard_pieces(parts, ranges):
+            writer.write_batch(pa.record_batch([piece], schema=SHARD_SCHEMA))
+            sentences += len(piece)
     return {"file": os.path.basename(path), "sentences": sentences, "tokens": sum(hi - lo for lo, hi in ranges)}
 
 
