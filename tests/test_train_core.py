@@ -17,7 +17,8 @@ from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrust
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import periodic_rounds, single_round
-from shardvec.train.trainer import build_model, initial_weights, materialise_shard, train_round
+from shardvec.train.trainer import (build_model, get_weights, initial_weights, materialise_shard, set_mean,
+                                    set_weights, train_round)
 
 # Ties in count on purpose: gensim's own sort would order tied words differently.
 VOCAB = Vocab.from_pairs([("the", 9), ("cat", 4), ("dog", 4), ("sat", 4), ("mat", 2), ("log", 2), ("on", 2)])
@@ -55,7 +56,9 @@ def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     chunks = materialise_shard(Store(str(shard)), VOCAB, 1, tmp_path / "work")
     start = initial_weights(PARAMS, VOCAB)
     rnd = single_round(1, 0.025, 0.001)[0]
-    result = train_round(build_model(PARAMS, VOCAB), chunks, start, rnd, shard=0)
+    model = build_model(PARAMS, VOCAB)
+    set_weights(model, start)
+    result = train_round(model, chunks, rnd, shard=0)
     assert result.weights.vectors.shape == start.vectors.shape
     assert not np.array_equal(result.weights.output, start.output)
     assert result.raw_words == 300
@@ -85,6 +88,20 @@ def test_average_weights_rows_by_counts() -> None:
     reused = merge.finish(total, in_place=True)  # the root of a round's reduction: its sum is its own
     assert reused.vectors is total.vectors and np.array_equal(reused.vectors, copied.vectors)
     assert np.array_equal(reused.output, copied.output)
+
+
+@pytest.mark.parametrize("n_parts", [1, 2, 3])
+def test_the_mean_loaded_into_a_trainer_equals_the_reduced_mean_bit_for_bit(n_parts: int) -> None:
+    rng = np.random.default_rng(n_parts)
+    parts = [ModelWeights(rng.normal(size=(7, 8)).astype(np.float32), rng.normal(size=(7, 8)).astype(np.float32))
+             for _ in range(n_parts)]
+    before = [p.vectors.copy() for p in parts]
+    model = build_model(PARAMS, VOCAB)
+    set_mean(model, parts)
+    reduced = merge.finish(sum((merge.weighted(p) for p in parts[1:]), merge.weighted(parts[0])))
+    loaded = get_weights(model)
+    assert np.array_equal(loaded.vectors, reduced.vectors) and np.array_equal(loaded.output, reduced.output)
+    assert all(np.array_equal(p.vectors, b) for p, b in zip(parts, before))  # results other tasks still read
 
 
 def test_procrustes_undoes_a_rotation() -> None:

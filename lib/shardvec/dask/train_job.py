@@ -20,6 +20,7 @@ that was committed and reruns from there; its weights are the same ones.
 from __future__ import annotations
 
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -35,10 +36,11 @@ from shardvec.errors import ConfigError
 from shardvec.train import merge
 from shardvec.train.merge import ModelWeights, WeightedSum
 from shardvec.storage import Store
-from shardvec.train.model_io import checkpoint_dir, load_model, save_checkpoint
+from shardvec.train.model_io import checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
-from shardvec.train.trainer import RoundResult, build_model, initial_weights, materialise_shard, train_round
+from shardvec.train.trainer import (RoundResult, build_model, get_weights, initial_weights, materialise_shard,
+                                    set_mean, set_weights, train_round)
 
 @sizeof.register(ModelWeights)
 def _sizeof_weights(weights: ModelWeights) -> int:
@@ -91,9 +93,50 @@ def _trainer(spec: RunSpec, shard: int):
     return _TRAINERS[key]
 
 
-def train_task(spec: RunSpec, shard: int, weights: ModelWeights, rnd: Round) -> RoundResult:
+def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult], rnd: Round,
+               checkpoint: int | None = None) -> RoundResult:
+    """Train one round of one shard.
+
+    ``start`` is the weights to begin from, or every shard's result of the
+    previous round, whose mean is then loaded straight into the model (no
+    combine task, no combined copy). With ``checkpoint``, those start weights
+    are that round's combined model and are written to storage by a thread
+    while this round trains (gensim and file writes release the GIL), so the
+    write costs the round no time; it is committed before the task returns.
+    """
     model, chunks = _trainer(spec, shard)
-    return train_round(model, chunks, weights, rnd, shard)
+    if isinstance(start, list):
+        set_mean(model, [r.weights for r in start])
+    else:
+        set_weights(model, start)
+    writer = None
+    if checkpoint is not None:
+        snapshot = start if isinstance(start, ModelWeights) else get_weights(model)
+        writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, snapshot, _vocab(spec), spec.meta))
+    result = train_round(model, chunks, rnd, shard)
+    if writer is not None:
+        writer.join()
+    return result
+
+
+class _Writer(threading.Thread):
+    """Runs a write beside the training and hands its exception, if any, to whoever joins it."""
+
+    def __init__(self, write) -> None:
+        super().__init__(daemon=True)
+        self._write, self._error = write, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self._write()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in join()
+            self._error = exc
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(timeout)
+        if self._error is not None:
+            raise self._error
 
 
 def anchors_task(result: RoundResult) -> np.ndarray:
@@ -114,16 +157,16 @@ def reduce_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Weigh
 
 
 def combine_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> ModelWeights:
-    """The root of the reduction: the round's combined weights, handed to the next round in memory.
+    """The root of the reduction: combined weights from shard results or partial sums.
 
     With two or more parts the sum is a new array owned here, so it is
-    finished in place: one pass over the weights fewer on the critical path.
+    finished in place: one pass over the weights fewer.
     """
     return merge.finish(reduce_task(spec, parts, anchors), in_place=len(parts) > 1)
 
 
-def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights, previous: str | None) -> str:
-    """Commit the round's weights to storage; taking the ``previous`` checkpoint's name orders the writes."""
+def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights) -> str:
+    """Commit the last round's weights to storage (earlier rounds are written by the next round's trainer)."""
     return save_checkpoint(spec.output, round_index, weights, _vocab(spec), spec.meta).name
 
 
@@ -147,25 +190,31 @@ def stats_task(result: RoundResult) -> dict[str, Any]:
     return {"words": result.raw_words, "seconds": round(result.seconds, 3), "loss": result.loss}
 
 
-def reduce_tree(client, spec: RunSpec, results: list, anchors, tag: str, pinned: list[str]) -> list:
-    """The combined weights each shard's next round starts from, one future per shard.
+def combine(client, spec: RunSpec, results: list, tag: str):
+    """One future of the combined weights, reduced on the workers in a tree of fan-in REDUCE_FANIN.
 
-    Partial sums form a tree of fan-in REDUCE_FANIN, so no worker receives
-    every shard's weights. When one node can take every shard's result
-    (shards <= fan-in) each trainer's worker combines them itself: the
-    results cross once, in parallel, and no combined copy has to follow.
-    Otherwise one root combines the top partial sums and every trainer
-    fetches its result.
+    No worker receives every shard's weights; procrustes first rotates each
+    result onto shard 0's frequent words.
     """
+    anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
     level, depth = results, 0
     while len(level) > REDUCE_FANIN:
         level = [client.submit(reduce_task, spec, level[i:i + REDUCE_FANIN], anchors,
                                key=f"reduce-{tag}-d{depth}-{i}") for i in range(0, len(level), REDUCE_FANIN)]
         depth += 1
-    if depth == 0:
-        return [client.submit(combine_task, spec, level, anchors, workers=[worker], allow_other_workers=True,
-                              key=f"combine-{tag}-s{i}") for i, worker in enumerate(pinned)]
-    return [client.submit(combine_task, spec, level, anchors, key=f"combine-{tag}")] * len(pinned)
+    return client.submit(combine_task, spec, level, anchors, key=f"combine-{tag}")
+
+
+def next_start(client, spec: RunSpec, results: list, tag: str) -> list:
+    """What each shard's next periodic round starts from: a future, or the list of every shard's result.
+
+    When one trainer can take every shard's result (shards <= fan-in), each
+    trainer averages them into its own model: the results cross once, in
+    parallel, and no combine task or combined copy sits between two rounds.
+    """
+    if len(results) <= REDUCE_FANIN:
+        return [results] * len(results)
+    return [combine(client, spec, results, tag)] * len(results)
 
 
 def forget_run(run_id: str) -> int:
@@ -203,10 +252,12 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> di
 def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: Corpus) -> tuple[ModelWeights, list]:
     """Run ``rounds[start:]``; return the final combined weights and per-round records.
 
-    The combined weights stay on the workers from one round to the next, and
-    every round's are checkpointed while the next one trains. A failed round
-    is retried from the newest committed checkpoint, at most ROUND_ATTEMPTS
-    times per round.
+    Round ``r + 1`` is submitted before round ``r`` is waited for: its tasks
+    depend on round ``r``'s results, so the workers go from one round to the
+    next without a trip through the client. Round ``r``'s combined weights
+    are checkpointed by shard 0's trainer of round ``r + 1``, beside its
+    training. A failed round is retried from the newest committed
+    checkpoint, at most ROUND_ATTEMPTS times per round.
     """
     workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     n_shards = len(spec.shards)
@@ -215,48 +266,99 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
               f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
               file=sys.stderr)
     pinned = [workers[i % len(workers)] for i in range(n_shards)]
-    state, pending = _restart_state(client, spec, start), None
     records: dict[int, dict[str, Any]] = {}
     failures: dict[int, int] = {}
     began, sent = time.perf_counter(), _bytes_sent(client)
     words_total = sum(corpus.shard_tokens) * spec.params.epochs * (len(rounds) - start) // len(rounds)
-    index = start
+    flight = _Flight(client, spec, rounds, pinned, start, _restart_state(client, spec, start))
+    if start == len(rounds):  # resumed after the last round: its checkpoint is the result
+        return flight.starts[0].result(), []
+    index, last = start, time.perf_counter()
     while index < len(rounds):
-        rnd = rounds[index]
+        flight.submit_through(min(index + 1, len(rounds) - 1))
         try:
-            state, pending, record = _run_round(client, spec, rnd, state, pinned, pending)
+            stats = client.gather(flight.stats[index])
         except Exception as exc:  # noqa: BLE001 - any distributed failure: retry from the checkpoint
-            failures[index] = failures.get(index, 0) + 1
-            if failures[index] >= ROUND_ATTEMPTS:
+            failed = index
+            failures[failed] = failures.get(failed, 0) + 1
+            if failures[failed] >= ROUND_ATTEMPTS:
                 raise
-            index = _committed_round(pending, index) + 1
-            print(f"[train] round {rnd.index + 1} failed ({type(exc).__name__}: {exc}); "
+            flight.settle()
+            index = max(last_committed_round(spec.output), start - 1) + 1
+            print(f"[train] round {rounds[failed].index + 1} failed ({type(exc).__name__}: {exc}); "
                   f"rerunning from round {index + 1}, after the last checkpoint", file=sys.stderr, flush=True)
-            state, pending = _restart_state(client, spec, index, sum(failures.values())), None
+            flight = _Flight(client, spec, rounds, pinned, index,
+                             _restart_state(client, spec, index, sum(failures.values())))
+            last = time.perf_counter()
             continue
-        now = _bytes_sent(client)
-        record["bytes_moved"], sent = now - sent, now
-        records[index] = record
-        index += 1
+        now, seconds = _bytes_sent(client), time.perf_counter() - last
+        record = records[index] = _record(rounds[index], stats, seconds, now - sent, spec)
+        sent, last = now, time.perf_counter()
         done = sum(r["words"] for r in records.values())
-        eta = (time.perf_counter() - began) / done * max(words_total - done, 0)
+        eta = (last - began) / done * max(words_total - done, 0)
+        rnd = rounds[index]
         print(f"[train] round {rnd.index + 1}/{len(rounds)} epoch {rnd.epoch + 1} "
               f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} "
               f"loss {record['loss']:.4g} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
               file=sys.stderr, flush=True)
-    if pending is not None:
-        pending.result()  # the last checkpoint is committed before the run counts as done
-    final = state[0].result()
+        flight.forget_before(index)
+        index += 1
+    final = combine(client, spec, flight.results[len(rounds) - 1], f"{spec.run_id}-final")
+    client.submit(checkpoint_task, spec, len(rounds) - 1, final, key=f"checkpoint-{spec.run_id}-final").result()
+    weights = final.result()
+    records[len(rounds) - 1]["bytes_moved"] += _bytes_sent(client) - sent  # the final combination's
     client.run(forget_run, spec.run_id)
-    return final, [records[i] for i in sorted(records)]
+    return weights, [records[i] for i in sorted(records)]
 
 
-def _committed_round(pending, failed: int) -> int:
-    """The newest round whose checkpoint is committed, once the outstanding write has settled."""
-    if pending is None:
-        return failed - 1
-    wait(pending)
-    return failed - 1 if pending.status == "finished" else failed - 2
+class _Flight:
+    """The rounds submitted since the last (re)start: their shard results and statistics futures."""
+
+    def __init__(self, client, spec: RunSpec, rounds: list[Round], pinned: list[str], first: int,
+                 starts: list) -> None:
+        self.client, self.spec, self.rounds, self.pinned = client, spec, rounds, pinned
+        self.first, self.next, self.starts = first, first, starts
+        self.results: dict[int, list] = {}
+        self.stats: dict[int, list] = {}
+
+    def submit_through(self, index: int) -> None:
+        """Submit every round up to ``index`` not submitted yet."""
+        while self.next <= index:
+            self._submit(self.next)
+            self.next += 1
+
+    def _submit(self, index: int) -> None:
+        spec, rnd = self.spec, self.rounds[index]
+        tag = f"{spec.run_id}-r{rnd.index}-{uuid.uuid4().hex[:6]}"
+        if index == self.first:
+            starts, checkpoint = self.starts, None
+        else:
+            starts, checkpoint = next_start(self.client, spec, self.results[index - 1], tag), index - 1
+        results = [self.client.submit(train_task, spec, i, starts[i], rnd, checkpoint if i == 0 else None,
+                                      workers=[worker], allow_other_workers=True, pure=False,
+                                      key=f"train-{tag}-s{i}")
+                   for i, worker in enumerate(self.pinned)]
+        self.results[index] = results
+        self.stats[index] = [self.client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)]
+
+    def forget_before(self, index: int) -> None:
+        """Drop the futures of rounds before ``index`` (their dependents keep what they still need)."""
+        for old in [k for k in self.results if k < index]:
+            del self.results[old], self.stats[old]
+
+    def settle(self) -> None:
+        """After a failure: let every submitted trainer finish or fail, so no checkpoint is still being written."""
+        pending = [f for results in self.results.values() for f in results]
+        wait(pending)
+        self.client.cancel(pending)
+
+
+def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int, spec: RunSpec) -> dict[str, Any]:
+    words = sum(x["words"] for x in stats)
+    return {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
+            "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
+            "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
+            "words_per_s": round(words / max(seconds, 1e-9)), "bytes_moved": moved}
 
 
 def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> list:
@@ -267,38 +369,6 @@ def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> list:
         weights = client.submit(load_task, checkpoint_dir(spec.output, start - 1),
                                 key=f"load-{spec.run_id}-{start - 1}-{attempt}")
     return [weights] * len(spec.shards)
-
-
-def _run_round(client, spec: RunSpec, rnd: Round, state: list, pinned: list[str],
-               previous) -> tuple[list, Any, dict]:
-    """Submit one round and wait for its combined weights (not for its checkpoint).
-
-    ``state`` holds each shard's starting weights. Returns the combined
-    weights (a future per shard), the checkpoint's future and the round's
-    record. ``previous`` is the last round's checkpoint, which must be
-    committed before this round counts as done.
-    """
-    t0 = time.perf_counter()
-    tag = f"{spec.run_id}-r{rnd.index}-{uuid.uuid4().hex[:6]}"
-    results = [client.submit(train_task, spec, i, state[i], rnd, workers=[pinned[i]], allow_other_workers=True,
-                             pure=False, key=f"train-{tag}-s{i}")
-               for i in range(len(pinned))]
-    anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
-    combined = reduce_tree(client, spec, results, anchors, tag, pinned)
-    checkpoint = client.submit(checkpoint_task, spec, rnd.index, combined[0], previous, key=f"checkpoint-{tag}")
-    stats = client.gather([client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)])
-    awaited = list(dict.fromkeys(combined)) + ([previous] if previous is not None else [])
-    wait(awaited)
-    for future in awaited:
-        if future.status != "finished":
-            future.result()  # raises the round's failure
-    seconds = time.perf_counter() - t0
-    words = sum(x["words"] for x in stats)
-    record = {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
-              "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
-              "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
-              "words_per_s": round(words / max(seconds, 1e-9))}
-    return combined, checkpoint, record
 
 
 def new_run_id() -> str:

@@ -70,6 +70,22 @@ def finish(total: WeightedSum, in_place: bool = False) -> ModelWeights:
     return ModelWeights(total.vectors * scale, total.output * scale)
 
 
+def mean_into(out: ModelWeights, parts: list[ModelWeights]) -> None:
+    """Write the plain mean of ``parts`` into ``out``'s arrays.
+
+    Bit for bit what ``finish`` gives for the sum of the unweighted parts,
+    without allocating the sum: periodic rounds load it straight into the
+    trainer's model.
+    """
+    for name in ("vectors", "output"):
+        target = getattr(out, name)
+        np.copyto(target, getattr(parts[0], name))
+        for part in parts[1:]:
+            np.add(target, getattr(part, name), out=target)
+        if len(parts) > 1:
+            np.multiply(target, np.float32(1.0 / len(parts)), out=target)
+
+
 def average(models: list[ModelWeights], row_weights: np.ndarray | None = None) -> ModelWeights:
     """Mean of the models; ``row_weights`` (shards x V) weights each word's rows.
 

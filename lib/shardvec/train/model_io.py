@@ -80,6 +80,14 @@ def save_checkpoint(output: Store, round_index: int, weights: ModelWeights, voca
     return path
 
 
+def last_committed_round(output: Store) -> int:
+    """The newest round whose checkpoint is complete (``_SUCCESS`` written), or -1 if none is."""
+    for name in reversed((output / "checkpoints").listdir()):
+        if name.startswith("round-") and (output / "checkpoints" / name / SUCCESS).exists():
+            return int(name.removeprefix("round-"))
+    return -1
+
+
 def latest_checkpoint(output: Store) -> SavedModel | None:
     """The newest loadable checkpoint; damaged or partial ones are reported and skipped."""
     for name in reversed((output / "checkpoints").listdir()):

@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 
 from shardvec.corpus import Vocab
 from shardvec.storage import Store
-from shardvec.train.merge import ModelWeights
+from shardvec.train.merge import ModelWeights, mean_into
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
 
@@ -92,14 +92,25 @@ def build_model(params: Word2VecParams, vocab: Vocab):
     return model
 
 
+def _arrays(model) -> ModelWeights:
+    """The model's own input and output arrays (not copies)."""
+    return ModelWeights(model.wv.vectors, model.syn1neg if model.negative else model.syn1)
+
+
 def get_weights(model) -> ModelWeights:
-    output = model.syn1neg if model.negative else model.syn1
-    return ModelWeights(model.wv.vectors.copy(), output.copy())
+    arrays = _arrays(model)
+    return ModelWeights(arrays.vectors.copy(), arrays.output.copy())
 
 
 def set_weights(model, weights: ModelWeights) -> None:
-    model.wv.vectors[...] = weights.vectors
-    (model.syn1neg if model.negative else model.syn1)[...] = weights.output
+    arrays = _arrays(model)
+    arrays.vectors[...] = weights.vectors
+    arrays.output[...] = weights.output
+
+
+def set_mean(model, parts: list[ModelWeights]) -> None:
+    """Load the plain mean of ``parts`` straight into the model: no combined copy is made on the way."""
+    mean_into(_arrays(model), parts)
 
 
 def initial_weights(params: Word2VecParams, vocab: Vocab) -> ModelWeights:
@@ -107,9 +118,8 @@ def initial_weights(params: Word2VecParams, vocab: Vocab) -> ModelWeights:
     return get_weights(build_model(params, vocab))
 
 
-def train_round(model, chunks: ShardChunks, weights: ModelWeights, rnd: Round, shard: int) -> RoundResult:
-    """Load ``weights``, train one round on this shard's chunk, return the new weights."""
-    set_weights(model, weights)
+def train_round(model, chunks: ShardChunks, rnd: Round, shard: int) -> RoundResult:
+    """Train one round on this shard's chunk from the weights the model holds; return a copy of the new ones."""
     path = chunks.files[rnd.chunk]
     start = time.perf_counter()
     raw = chunks.words[rnd.chunk]
