@@ -47,6 +47,11 @@ def test_values_parse_like_toml() -> None:
     assert cfg.spark.conf == {"spark.ui.enabled": False}
 
 
+def test_a_single_learning_rate_is_a_search_of_one() -> None:
+    assert load_config(sets=["finetune.learning_rate=0.3"], environ={}).finetune.learning_rate == [0.3]
+    assert load_config(sets=["finetune.learning_rate=[1, 0.5]"], environ={}).finetune.learning_rate == [1.0, 0.5]
+
+
 def test_credentials_never_reach_reports() -> None:
     cfg = load_config(sets=['storage.options={key = "AKIA", secret = "s3cr3t", endpoint_url = "http://x"}',
                             'spark.conf={"spark.hadoop.fs.s3a.secret.key" = "s3cr3t", "spark.ui.port" = "4050"}'],

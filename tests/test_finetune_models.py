@@ -10,11 +10,12 @@ import pytest
 from finetune_helpers import conll_sentences, topic_docs, topic_sentences, train_word2vec
 from shardvec.finetune.classifier import ClassWeights, TrainOptions, fit
 from shardvec.finetune.datasets import Dataset
+from shardvec.finetune.experiment import CurveOptions, plan_budgets, run_setting, search
 from shardvec.finetune.features import BagEncoder, WordTable, bigram_bucket
 from shardvec.finetune.metrics import class_metrics, entities, entity_metrics, is_bio
 from shardvec.finetune.splits import budget_subset, split_indices, too_rare
-from shardvec.finetune.task import build_task
-from shardvec.finetune.vectorsets import random_vectors
+from shardvec.finetune.task import Task, build_task
+from shardvec.finetune.vectorsets import VectorSet, random_vectors
 
 OPTIONS = TrainOptions(epochs=30, learning_rate=0.5, l2=1e-4, patience=3, batch_size=16, class_weight="none",
                        select_on="score")
@@ -119,6 +120,17 @@ def test_class_weights_numbers():
     assert ClassWeights.of("none", multi, multilabel=True)(multi).tolist() == np.ones((4, 2)).tolist()
 
 
+def test_sqrt_class_weights_stop_halfway():
+    single = np.eye(2)[[0, 0, 0, 0, 0, 0, 1, 1]]
+    weights = ClassWeights.of("sqrt", single, multilabel=False)
+    assert weights.present[1] / weights.present[0] == pytest.approx(np.sqrt(6 / 2))  # balanced: 6 / 2
+    assert weights(single).mean() == pytest.approx(1.0)
+    multi = np.array([[1, 0], [1, 1], [1, 0], [1, 0]], dtype=float)
+    weights = ClassWeights.of("sqrt", multi, multilabel=True)
+    assert weights.present[1] / weights.absent[1] == pytest.approx(np.sqrt(3))
+    assert weights(multi)[:, 1].mean() == pytest.approx(1.0)  # label 1: present once, absent three times
+
+
 @pytest.mark.parametrize("select_on", ["score", "loss"])
 def test_early_stopping_keeps_the_best_dev_epoch(select_on):
     options = TrainOptions(**{**OPTIONS.__dict__, "class_weight": "balanced", "select_on": select_on})
@@ -133,6 +145,53 @@ def test_early_stopping_keeps_the_best_dev_epoch(select_on):
         assert model.dev_losses[best] == min(model.dev_losses)
     assert model.epochs_run == options.epochs or model.epochs_run - model.best_epoch == options.patience
     assert len(model.dev_scores) == len(model.dev_losses) == model.epochs_run
+
+
+def _curve_options(rates: list[float], budgets: list[float]) -> CurveOptions:
+    return CurveOptions(budgets, repeats=2, seed=0, buckets=0, window=2,
+                        candidates=[TrainOptions(**{**OPTIONS.__dict__, "learning_rate": lr}) for lr in rates])
+
+
+def _spy_on_scored_splits(monkeypatch, task) -> list[str]:
+    """Record which split every ``Task.score`` call scores."""
+    calls = []
+    original = Task.score
+
+    def spy(self, units, predicted):
+        calls.append(next(name for name in ("train", "dev", "test") if units is getattr(task.split, name)))
+        return original(self, units, predicted)
+
+    monkeypatch.setattr(Task, "score", spy)
+    return calls
+
+
+def test_learning_rate_search_keeps_the_dev_best_and_never_scores_test(topic_task, topic_vectors, monkeypatch):
+    # Both rates find the separable topics (the argmax needs only the gradient's direction), so the
+    # dev loss decides: 1e-6 leaves the probabilities near uniform.
+    options = _curve_options([1e-6, 0.5], [1.0])
+    encoder = topic_task.encoder(WordTable(topic_vectors, topic_task.data.tokens), False, 0, 2)
+    plan, _ = plan_budgets(topic_task, options)
+    calls = _spy_on_scored_splits(monkeypatch, topic_task)
+    chosen, fitted, tried = search(topic_task, encoder, plan[1.0], 1.0, options)
+    assert set(calls) == {"dev"}
+    assert [t["learning_rate"] for t in tried] == [1e-6, 0.5]
+    assert tried[0]["dev_score"] == tried[1]["dev_score"] and tried[1]["dev_loss"] < tried[0]["dev_loss"] - 0.5
+    assert chosen.learning_rate == 0.5 and len(fitted) == 2
+    assert tried[1]["dev_score"] == pytest.approx(np.mean([f.model.dev_scores[f.model.best_epoch - 1]
+                                                           for f in fitted]), abs=1e-5)
+
+
+def test_each_budget_records_its_choice_and_scores_test_once_per_run(topic_task, topic_vectors, monkeypatch):
+    options = _curve_options([1e-6, 0.05, 0.5], [0.25, 1.0])
+    plan, _ = plan_budgets(topic_task, options)
+    calls = _spy_on_scored_splits(monkeypatch, topic_task)
+    summary, _ = run_setting(topic_task, VectorSet("pretrained", topic_vectors, False), plan, options)
+    assert calls.count("test") == len(plan) * options.repeats  # 3 candidates, yet each kept run scored once
+    for entry in summary["curve"]:
+        best = max(entry["search"], key=lambda t: (t["dev_score"], -t["dev_loss"]))
+        assert entry["learning_rate"] == best["learning_rate"] != 1e-6
+        assert entry["dev_score"]["mean"] == pytest.approx(best["dev_score"], abs=1e-4)
+    assert summary["learning_rate"] == summary["curve"][-1]["learning_rate"]
 
 
 def test_multilabel_classifier():

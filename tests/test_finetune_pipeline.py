@@ -58,12 +58,15 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     section = report["classify"]
     assert list(section["settings"]) == SETTINGS
     assert section["budgets"] == [0.05, 0.25, 1.0] and section["repeats"] == 3
+    assert section["learning_rates"] == [0.1, 0.2, 0.5]
     assert section["skipped_budgets"][0]["budget"] == 0.01
     assert "fewer than 2 training examples" in section["skipped_budgets"][0]["reason"]
     for name, s in section["settings"].items():
         assert [c["budget"] for c in s["curve"]] == [0.05, 0.25, 1.0]
         assert [c["train_units"] for c in s["curve"]] == [8, 36, 140]
         assert all(len(c["runs"]) == 3 for c in s["curve"])
+        assert all([t["learning_rate"] for t in c["search"]] == [0.1, 0.2, 0.5] for c in s["curve"])
+        assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.1, 0.2, 0.5)
         assert 0 <= s["test_score"]["mean"] <= 1 and s["test_metrics"]["examples"] == 40
         assert s["test_score"]["min"] <= s["test_score"]["mean"] <= s["test_score"]["max"]
     best = section["best"]["setting"]
@@ -75,6 +78,7 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
 
     markdown = (out / "report.md").read_text()
     assert "| train | 140 | neg 70, pos 70 |" in markdown
+    assert "learning rate chosen on mean dev macro_f1 per setting and budget from 0.1, 0.2, 0.5" in markdown
     assert "budget 1% skipped" in markdown and "![learning curve](learning_curve_classify.png)" in markdown
     summary = format_summary(report)
     assert all(name in summary for name in SETTINGS) and "<- best on dev" in summary
@@ -94,7 +98,7 @@ def test_separable_task_from_separate_files(tmp_path, topic_vectors):
     assert report["data"]["sources"] == {"train": str(train), "test": str(test)}
     section = report["classify"]
     assert list(section["settings"]) == ["random", "pretrained", "finetuned"]  # the primary one is added
-    assert section["class_weight"] == "balanced"  # auto, for a macro-F1 headline
+    assert section["class_weight"] == "sqrt"  # auto, for a macro-F1 headline
     run = section["settings"]["pretrained"]["curve"][-1]["runs"][0]
     assert run["dev_score"] == max(run["dev_scores"]) == run["dev_scores"][run["best_epoch"] - 1]
     assert report["primary"] == "finetuned"
@@ -150,9 +154,10 @@ def test_existing_output_needs_overwrite(tmp_path, topic_vectors):
     ({"compare": ["random", "glove"]}, "finetune.compare"),
     ({"budgets": [0.0, 1.0]}, "finetune.budgets"),
     ({"repeats": 0}, "must be positive"),
-    ({"learning_rate": 0.0}, "learning_rate"),
+    ({"learning_rate": [0.1, 0.0]}, "learning_rate"),
+    ({"learning_rate": []}, "learning_rate"),
     ({"adapt_lock": -1.0}, "adapt_lock"),
-    ({"class_weight": "inverse"}, "finetune.class_weight must be auto, none, balanced; got 'inverse'"),
+    ({"class_weight": "inverse"}, "finetune.class_weight must be auto, none, sqrt, balanced; got 'inverse'"),
     ({"select_on": "accuracy"}, "finetune.select_on must be score or loss; got 'accuracy'"),
 ])
 def test_config_errors(tmp_path, changes, message):

@@ -52,7 +52,8 @@ def check_config(ft: FinetuneConfig) -> None:
         (bool(ft.budgets) and all(0 < b <= 1 for b in ft.budgets), "finetune.budgets must be shares in (0, 1]"),
         (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0,
          "finetune.epochs, patience, repeats and batch_size must be positive"),
-        (ft.learning_rate > 0 and ft.l2 >= 0, "finetune.learning_rate must be positive and finetune.l2 >= 0"),
+        (bool(ft.learning_rate) and all(lr > 0 for lr in ft.learning_rate) and ft.l2 >= 0,
+         "finetune.learning_rate must list positive rates and finetune.l2 must be >= 0"),
         (ft.class_weight in ("auto", *CLASS_WEIGHTS),
          f"finetune.class_weight must be auto, {', '.join(CLASS_WEIGHTS)}; got {ft.class_weight!r}"),
         (ft.select_on in SELECT_ON, f"finetune.select_on must be {' or '.join(SELECT_ON)}; got {ft.select_on!r}"),
@@ -124,14 +125,17 @@ def _setting_names(ft: FinetuneConfig) -> tuple[list[str], str]:
     return names, primary
 
 
-def train_options(ft: FinetuneConfig, task: Task) -> TrainOptions:
-    """The classifier's options; ``auto`` class weights balance the classes exactly when the headline
-    score weighs every class the same (macro-F1, for classify). Token accuracy and entity F1 count
-    examples, so weighting rare tags up would trade away the score being reported."""
+def train_options(ft: FinetuneConfig, task: Task) -> list[TrainOptions]:
+    """The classifier's options, one candidate per learning rate (the search keeps the best on dev).
+
+    ``auto`` class weights lean towards rare classes (``sqrt``) exactly when the headline score weighs
+    every class the same (macro-F1, for classify). Token accuracy and entity F1 count examples, so
+    weighting rare tags up would trade away the score being reported."""
     weights = ft.class_weight
     if weights == "auto":
-        weights = "balanced" if task.metric == "macro_f1" else "none"
-    return TrainOptions(ft.epochs, ft.learning_rate, ft.l2, ft.patience, ft.batch_size, weights, ft.select_on)
+        weights = "sqrt" if task.metric == "macro_f1" else "none"
+    return [TrainOptions(ft.epochs, lr, ft.l2, ft.patience, ft.batch_size, weights, ft.select_on)
+            for lr in dict.fromkeys(ft.learning_rate)]
 
 
 def _with_rows(kv, trained: Trained):

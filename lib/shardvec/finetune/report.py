@@ -37,19 +37,20 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
              f"Full training split, {section['repeats']} repeat(s); headline score **{metric}**. "
              f"Best on dev: **{best}** ({section['best']['chosen_on']}); each run scores the test split once. "
              f"Primary setting: {primary}. Class weights: {section['class_weight']}; epochs chosen on dev "
-             f"{section['select_on']}.", ""]
+             f"{section['select_on']}; learning rate chosen on mean dev {metric} per setting and budget from "
+             f"{', '.join(f'{lr:g}' for lr in section['learning_rates'])}.", ""]
     rows = []
     for name, s in settings.items():
         mark = f"**{name}**" if name == best else name
-        rows.append([mark, s["description"], s["dev_score"], s["test_score"]["mean"], s["test_score"]["std"],
-                     s["test_means"].get("accuracy"), s["coverage"]["test"]])
-    lines += _table(["setting", "vectors", f"dev {metric}", f"test {metric}", "± std", "test accuracy",
-                     "test token coverage"], rows)
-    lines += [f"### {kind}: learning curve (test {metric}, mean ± std)", ""]
+        rows.append([mark, s["description"], f"{s['learning_rate']:g}", s["dev_score"], s["test_score"]["mean"],
+                     s["test_score"]["std"], s["test_means"].get("accuracy"), s["coverage"]["test"]])
+    lines += _table(["setting", "vectors", "learning rate", f"dev {metric}", f"test {metric}", "± std",
+                     "test accuracy", "test token coverage"], rows)
+    lines += [f"### {kind}: learning curve (test {metric}, mean ± std; learning rate chosen on dev)", ""]
     budgets = section["budgets"]
     header = ["setting"] + [f"{_budget(b)} ({settings[best]['curve'][i]['train_units']})" for i, b in enumerate(budgets)]
-    rows = [[name] + [f"{c['test_score']['mean']:.4f} ± {c['test_score']['std']:.4f}" for c in s["curve"]]
-            for name, s in settings.items()]
+    rows = [[name] + [f"{c['test_score']['mean']:.4f} ± {c['test_score']['std']:.4f} (lr {c['learning_rate']:g})"
+                      for c in s["curve"]] for name, s in settings.items()]
     lines += _table(header, rows)
     lines += [f"- budget {_budget(e['budget'])} skipped: {e['reason']}" for e in section["skipped_budgets"]]
     lines += ["", f"![learning curve](learning_curve_{kind}.png)", ""]
