@@ -17,8 +17,7 @@ from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrust
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import periodic_rounds, single_round
-from shardvec.train.trainer import (build_model, get_weights, initial_weights, materialise_shard, set_mean,
-                                    set_weights, train_round)
+from shardvec.train.trainer import build_model, get_weights, materialise_shard, set_mean, set_weights, train_round
 
 # Ties in count on purpose: gensim's own sort would order tied words differently.
 VOCAB = Vocab.from_pairs([("the", 9), ("cat", 4), ("dog", 4), ("sat", 4), ("mat", 2), ("log", 2), ("on", 2)])
@@ -37,8 +36,8 @@ def test_every_trainer_has_the_global_vocabulary_in_its_order() -> None:
     # Sub-sampling uses the global counts, not a shard's.
     assert a.wv.get_vecattr("cat", "count") == 4
     assert np.array_equal(a.wv.expandos["sample_int"], b.wv.expandos["sample_int"])
-    # Same seed, same initial weights everywhere.
-    assert np.array_equal(initial_weights(PARAMS, VOCAB).vectors, initial_weights(PARAMS, VOCAB).vectors)
+    # Same seed, same initial weights everywhere: each trainer builds its own, none are shipped.
+    assert np.array_equal(get_weights(build_model(PARAMS, VOCAB)).vectors, get_weights(build_model(PARAMS, VOCAB)).vectors)
 
 
 def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
@@ -54,7 +53,7 @@ def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
 def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
     chunks = materialise_shard(Store(str(shard)), VOCAB, 1, tmp_path / "work")
-    start = initial_weights(PARAMS, VOCAB)
+    start = get_weights(build_model(PARAMS, VOCAB))
     rnd = single_round(1, 0.025, 0.001)[0]
     model = build_model(PARAMS, VOCAB)
     set_weights(model, start)
@@ -116,7 +115,7 @@ def test_procrustes_undoes_a_rotation() -> None:
 
 def test_damaged_and_partial_checkpoints_are_skipped_with_a_message(tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    w = initial_weights(PARAMS, VOCAB)
+    w = get_weights(build_model(PARAMS, VOCAB))
     meta = {"params": PARAMS.to_dict()}
     out = Store(str(tmp_path))
     save_checkpoint(out, 0, w, VOCAB, meta)

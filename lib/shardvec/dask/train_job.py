@@ -1,20 +1,22 @@
-"""Sharded training on Dask: one trainer task per shard per round, reduced on the workers.
+"""Sharded training on Dask: one trainer task per shard per round, combined on the workers.
 
 Data flow of a round: trainer tasks (pinned to a worker each, allowed
-elsewhere if it dies) take the last round's combined weights worker-to-worker,
-train on their own shard read straight from storage, and a tree of reduce
-tasks (fan-in 2, each placed where its inputs are) sums their weighted
-results into the next combined weights. No worker receives every shard's
-weights. The client only sends small task descriptions and receives
-per-round statistics; corpus data and weights never pass through it until
-the final model is written.
+elsewhere if it dies) take the last round's shard results worker-to-worker
+and train on their own shard, read once from storage into local files. With
+at most REDUCE_FANIN shards each trainer averages those results straight into
+its model; with more, a tree of reduce tasks (fan-in 2, each placed where its
+inputs are) sums them first and every trainer takes the root's combined
+weights. No worker receives every shard's weights. The client only sends
+small task descriptions, one round ahead, and receives per-round statistics;
+corpus data and weights never pass through it until the final model is
+written. The first round starts from gensim's seeded initialisation, which
+every trainer builds for itself.
 
-Each round's combined weights are checkpointed by a task of their own that
-runs while the next round trains, so the write is off the critical path.
-The client waits for checkpoint ``r`` before it submits round ``r + 2``:
-at most one checkpoint is ever outstanding. If a round fails (a worker lost
-with data no other worker holds), the run goes back to the newest checkpoint
-that was committed and reruns from there; its weights are the same ones.
+Each round's combined weights are checkpointed by shard 0's trainer of the
+next round, in a thread beside its training, so the write is off the
+critical path. If a round fails (a worker lost with data no other worker
+holds), the run waits for the trainers in flight to settle and reruns from
+the newest checkpoint that was committed.
 """
 
 from __future__ import annotations
@@ -39,8 +41,8 @@ from shardvec.storage import Store
 from shardvec.train.model_io import checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
-from shardvec.train.trainer import (RoundResult, build_model, get_weights, initial_weights, materialise_shard,
-                                    set_mean, set_weights, train_round)
+from shardvec.train.trainer import (RoundResult, build_model, get_weights, materialise_shard, set_mean, set_weights,
+                                    train_round)
 
 @sizeof.register(ModelWeights)
 def _sizeof_weights(weights: ModelWeights) -> int:
@@ -81,7 +83,8 @@ class RunSpec:
     meta: dict[str, Any]
 
 
-def _trainer(spec: RunSpec, shard: int):
+def _trainer(spec: RunSpec, shard: int, seeded: bool):
+    """This worker's model and chunks of ``shard``; ``seeded`` asks for a model in its seeded initial state."""
     key = (spec.run_id, shard)
     if key not in _TRAINERS:
         from distributed import get_worker
@@ -90,24 +93,28 @@ def _trainer(spec: RunSpec, shard: int):
         workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
         chunks = materialise_shard(spec.shards[shard], vocab, spec.n_chunks, workdir)
         _TRAINERS[key] = (build_model(spec.params, vocab), chunks)
+    elif seeded:  # a rerun of the first round: this model has trained since it was built
+        _TRAINERS[key] = (build_model(spec.params, _vocab(spec)), _TRAINERS[key][1])
     return _TRAINERS[key]
 
 
-def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult], rnd: Round,
+def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult] | None, rnd: Round,
                checkpoint: int | None = None) -> RoundResult:
     """Train one round of one shard.
 
-    ``start`` is the weights to begin from, or every shard's result of the
+    ``start`` is the weights to begin from; None for gensim's seeded
+    initialisation, which every trainer builds for itself (the same weights
+    everywhere, so none are shipped); or every shard's result of the
     previous round, whose mean is then loaded straight into the model (no
     combine task, no combined copy). With ``checkpoint``, those start weights
     are that round's combined model and are written to storage by a thread
     while this round trains (gensim and file writes release the GIL), so the
     write costs the round no time; it is committed before the task returns.
     """
-    model, chunks = _trainer(spec, shard)
+    model, chunks = _trainer(spec, shard, seeded=start is None)
     if isinstance(start, list):
         set_mean(model, [r.weights for r in start])
-    else:
+    elif start is not None:
         set_weights(model, start)
     writer = None
     if checkpoint is not None:
@@ -179,10 +186,6 @@ def _vocab(spec: RunSpec) -> Vocab:
 
 def load_task(checkpoint: Store) -> ModelWeights:
     return load_model(checkpoint).weights
-
-
-def init_task(spec: RunSpec) -> ModelWeights:
-    return initial_weights(spec.params, _vocab(spec))
 
 
 def stats_task(result: RoundResult) -> dict[str, Any]:
@@ -362,12 +365,11 @@ def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int,
 
 
 def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> list:
-    """The weights round ``start`` begins from, for every shard: the previous checkpoint, or the seeded start."""
+    """The weights round ``start`` begins from, for every shard: the previous checkpoint, or None (seeded)."""
     if start == 0:
-        weights = client.submit(init_task, spec, key=f"init-{spec.run_id}-{attempt}")
-    else:
-        weights = client.submit(load_task, checkpoint_dir(spec.output, start - 1),
-                                key=f"load-{spec.run_id}-{start - 1}-{attempt}")
+        return [None] * len(spec.shards)
+    weights = client.submit(load_task, checkpoint_dir(spec.output, start - 1),
+                            key=f"load-{spec.run_id}-{start - 1}-{attempt}")
     return [weights] * len(spec.shards)
 
 

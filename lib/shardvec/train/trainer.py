@@ -113,11 +113,6 @@ def set_mean(model, parts: list[ModelWeights]) -> None:
     mean_into(_arrays(model), parts)
 
 
-def initial_weights(params: Word2VecParams, vocab: Vocab) -> ModelWeights:
-    """gensim's seeded initialisation; every shard starts from these weights."""
-    return get_weights(build_model(params, vocab))
-
-
 def train_round(model, chunks: ShardChunks, rnd: Round, shard: int) -> RoundResult:
     """Train one round on this shard's chunk from the weights the model holds; return a copy of the new ones."""
     path = chunks.files[rnd.chunk]
