@@ -16,7 +16,7 @@ from shardvec.train import merge
 from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrustes
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
-from shardvec.train.schedule import periodic_rounds, single_round
+from shardvec.train.schedule import periodic_rounds, shard_count_warning, single_round
 from shardvec.train.trainer import build_model, get_weights, materialise_shard, set_mean, set_weights, train_round
 
 # Ties in count on purpose: gensim's own sort would order tied words differently.
@@ -72,6 +72,12 @@ def test_learning_rate_decays_once_across_all_rounds() -> None:
         assert after.start_alpha < before.start_alpha                # decaying
     assert [r.chunk for r in rounds[:5]] == [0, 1, 2, 3, 0]
     assert [r.epoch for r in rounds[3:5]] == [0, 1]
+
+
+def test_periodic_beyond_the_measured_shard_counts_is_warned_about() -> None:
+    assert shard_count_warning(8) is None
+    warning = shard_count_warning(16)
+    assert warning is not None and "16 shards" in warning and "prepare.shards" in warning
 
 
 def test_average_weights_rows_by_counts() -> None:

@@ -156,9 +156,12 @@ def train(config: Config) -> Path | str:
 
 def _round_plan(tc: TrainConfig, params: Any, n_shards: int) -> tuple[list[Any], int, float]:
     """Rounds, chunks per shard and learning-rate scale for the merge mode."""
-    from shardvec.train.schedule import periodic_rounds, single_round
+    from shardvec.train.schedule import periodic_rounds, shard_count_warning, single_round
 
     if tc.merge == "periodic":
+        warning = shard_count_warning(n_shards)
+        if warning:
+            print(f"[train] warning: {warning}", file=sys.stderr)
         scale = tc.lr_scale or float(n_shards)
         rounds = periodic_rounds(params.epochs, tc.rounds_per_epoch, params.alpha, params.min_alpha, scale)
         return rounds, tc.rounds_per_epoch, scale
