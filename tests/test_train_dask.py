@@ -154,6 +154,19 @@ def test_scheduler_address_from_environment_and_idle_worker_warning(
     assert json.loads((tmp_path / "v" / "train_report.json").read_text())["workers"] == 3
 
 
+def test_embedded_workers_run_without_the_statistical_profiler() -> None:
+    import dask
+
+    from shardvec.dask.cluster import dask_client
+
+    config = Config().dask
+    config.n_workers = 1
+    with dask_client(config) as client:
+        enabled = client.run(lambda: dask.config.get("distributed.worker.profile.enabled"))
+    assert list(enabled.values()) == [False]
+    assert dask.config.get("distributed.worker.profile.enabled")  # the caller's own setting is untouched
+
+
 def test_model_too_large_for_workers_is_refused_before_training(corpus: Path, tmp_path: Path) -> None:
     cfg = base_config()
     cfg.dask.n_workers, cfg.dask.memory_limit = 1, "400MB"

@@ -103,8 +103,15 @@ def _connect(address: str, security: Security | None) -> Client:
         raise EnvironmentProblem(f"cannot reach the Dask scheduler at {address}: {exc}{cause}") from None
 
 
+# The embedded cluster's workers run without Dask's statistical profiler, which samples every worker
+# thread's stack every 10 ms: with it off, 2 epochs of the train benchmark took 2.4% and 4.9% less time
+# (two A/B pairs). The dashboard's profile page stays empty; a cluster of one's own keeps its settings.
+EMBEDDED_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
+
+
 @contextmanager
 def dask_client(config: DaskConfig) -> Iterator[Client]:
+    import dask
     from distributed import Client, LocalCluster
 
     address = scheduler_address(config)
@@ -113,8 +120,9 @@ def dask_client(config: DaskConfig) -> Iterator[Client]:
         client = _connect(address, security)
         cluster = None
     else:
-        cluster = LocalCluster(n_workers=config.n_workers, threads_per_worker=config.threads_per_worker,
-                               memory_limit=config.memory_limit, host="127.0.0.1", dashboard_address=":0")
+        with dask.config.set(EMBEDDED_WORKER_CONFIG):
+            cluster = LocalCluster(n_workers=config.n_workers, threads_per_worker=config.threads_per_worker,
+                                   memory_limit=config.memory_limit, host="127.0.0.1", dashboard_address=":0")
         client = Client(cluster)
     try:
         print(f"[train] Dask scheduler {client.scheduler.address} dashboard {client.dashboard_link}",
