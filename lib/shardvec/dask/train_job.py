@@ -108,8 +108,9 @@ def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult
     previous round, whose mean is then loaded straight into the model (no
     combine task, no combined copy). With ``checkpoint``, those start weights
     are that round's combined model and are written to storage by a thread
-    while this round trains (gensim and file writes release the GIL), so the
-    write costs the round no time; it is committed before the task returns.
+    while this round trains (gensim's training loop releases the GIL), so the
+    write overlaps the training instead of delaying the next round; it is
+    committed before the task returns.
     """
     model, chunks = _trainer(spec, shard, seeded=start is None)
     if isinstance(start, list):
