@@ -1,6 +1,6 @@
 """Train-stage benchmark: sharded shardvec against single-process gensim and Spark MLlib.
 
-    python bench/train_bench.py                 # the full comparison (about an hour on 2 cores)
+    python bench/train_bench.py                 # the full comparison (about 70 minutes on 2 cores)
     python bench/train_bench.py --seeds 1 --skip-mllib --skip-scaling   # a quick look
 
 Every method trains on the same corpus (prepared once by ``shardvec prepare``
@@ -179,6 +179,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, default=3, help="seeds for gensim-file and periodic (default 3)")
     parser.add_argument("--other-seeds", type=int, default=1, help="seeds for the other methods (default 1)")
+    parser.add_argument("--mllib-seeds", type=int, default=3, help="seeds for each MLlib run (default 3)")
     parser.add_argument("--skip-mllib", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true", help="skip periodic at 4, 8 and 16 shards")
     args = parser.parse_args()
@@ -192,7 +193,7 @@ def main() -> None:
     plan = [(m, s) for s in range(1, args.seeds + 1) for m in ("gensim-file", "periodic")]
     plan += [(m, s) for s in range(1, args.other_seeds + 1) for m in ("gensim-iterable", "average", "procrustes")]
     if not args.skip_mllib:
-        plan += [(m, 1) for m in ("mllib-1", "mllib-2")]
+        plan += [(m, s) for s in range(1, args.mllib_seeds + 1) for m in ("mllib-1", "mllib-2")]
     runs = [spawn(m, s, corpus) for m, s in plan]
     if not args.skip_scaling:
         runs += [spawn("periodic", 1, prepare_corpus(n)) for n in (4, 8, 16)]
