@@ -17,10 +17,11 @@ bench's only extra, not a project dependency) and ``../shared/data/brown.tar.gz`
 3. Genre classification (15 genres, macro-F1 headline): fastText supervised
    without and with ``-pretrainedVectors`` (hyperparameters chosen on dev
    from a small grid, 2 threads), and ``shardvec finetune`` mode classify with
-   its five vector settings (random, target, pretrained, adapted, finetuned),
+   its six vector settings (random, target, pretrained, adapted, finetuned,
+   adapted+finetuned),
    all on the same learning-curve subsets (budgets 1%, 5%, 25%, 100% of the
    training paragraphs, the same share of every genre, ``--repeats`` draws).
-4. POS tagging: ``shardvec finetune`` mode tag, five settings, same budgets
+4. POS tagging: ``shardvec finetune`` mode tag, six settings, same budgets
    (fastText has no tagger). Training sentences are subsampled (``--pos-train``)
    to keep the run short; dev and test sentences are subsampled from their files.
 5. Training time: each system's training step for its dev-chosen setting at
@@ -58,8 +59,7 @@ import results  # noqa: E402
 
 SECTION = "## Fine-tune stage"
 BUDGETS = [0.01, 0.05, 0.25, 1.0]
-SETTINGS = ["random", "target", "pretrained", "adapted", "finetuned"]
-PRETRAINED = ("pretrained", "adapted", "finetuned")
+PRETRAINED = ("pretrained", "adapted", "finetuned", "adapted+finetuned")
 BASELINES = ("random", "target")
 FASTTEXT_GRID = [{"epoch": e, "lr": lr, "wordNgrams": n} for e in (5, 25) for lr in (0.1, 0.5) for n in (1, 2)]
 TRAIN_SETTINGS = ["--merge", "periodic", "--set", "train.vector_size=100", "--set", "train.epochs=5",
@@ -307,11 +307,12 @@ def run_shardvec(task: str, work: Path, vectors: Path, repeats: int, name: str, 
 
 def single_setting_flags(setting: str) -> list[str]:
     """Flags making ``setting`` the only one a finetune run trains (the primary setting always runs)."""
-    if setting == "finetuned":
-        return ["--set", 'finetune.compare=["finetuned"]', "--set", "finetune.update_vectors=true"]
-    if setting == "adapted":
-        return ["--set", 'finetune.compare=["adapted"]', "--mode", "adapt"]
-    return ["--set", f'finetune.compare=["{setting}"]']
+    flags = ["--set", f'finetune.compare=["{setting}"]']
+    if setting.startswith("adapted"):
+        flags += ["--mode", "adapt"]
+    if setting.endswith("finetuned"):
+        flags += ["--set", "finetune.update_vectors=true"]
+    return flags
 
 
 # ---------------------------------------------------------------- summaries
@@ -352,8 +353,8 @@ def dev_best(curves: dict[str, dict[float, dict[str, list[float]]]], names: list
 def pretraining_checks(curves, metric: str, budgets: list[float]) -> list[dict[str, Any]]:
     """At each budget: the dev-chosen pretrained setting against the dev-chosen no-pretraining one."""
     names = list(curves)
-    pre = [n for n in names if n.split("+")[0].split(" ")[0] in PRETRAINED]
-    base = [n for n in names if n.split("+")[0].split(" ")[0] in BASELINES]
+    pre = [n for n in names if n.partition(" +")[0] in PRETRAINED]  # "adapted +2000 buckets" is adapted
+    base = [n for n in names if n.partition(" +")[0] in BASELINES]
     rows = []
     for budget in budgets:
         if not any(budget in curves[n] for n in pre) or not any(budget in curves[n] for n in base):
@@ -438,15 +439,15 @@ def notes(f: dict[str, Any], result: dict[str, Any]) -> list[str]:
         f"{', '.join(f'{n} x epoch {e}' for e, n in sorted(Counter(epochs).items()))} over {len(epochs)} runs, "
         f"where the lowest dev loss came at epoch 1 in {by_loss.count(1)} of them.",
         f"* Where the time goes: adapting Word2Vec on the {f['adapt_tokens']['genre']:,} training tokens takes "
-        f"{f['adapt_seconds']['genre']:.0f} s (one gensim thread; in the timed genre step only when adapted is "
-        "the setting timed); one classifier fit "
-        f"takes {f['genre_fit_seconds'][result['genre_best'].split(' ')[0]]:.1f} s. fastText spends most of its "
+        f"{f['adapt_seconds']['genre']:.0f} s (one gensim thread; in the timed genre step only when the timed "
+        "setting adapts); one classifier fit "
+        f"takes {f['genre_fit_seconds'][result['genre_best'].partition(' +')[0]]:.1f} s. fastText spends most of its "
         f"step reading the {f['vectors_vocab']:,}-word `.vec` text file: "
         f"{ftp[0.01]:.1f} s at the 1% budget against {ft0[0.01]:.1f} s without it.",
         "* POS: `shardvec prepare` drops punctuation, so the pretrained vectors have none; `pretrained` and "
         f"`finetuned` cover {cov['pretrained']:.1%} of test tokens and read a zero vector for punctuation and "
-        f"unknown words alike, while `adapted` ({cov['adapted']:.1%}) and `target` learn vectors for the target's "
-        "punctuation.",
+        f"unknown words alike, while `adapted` and `adapted+finetuned` ({cov['adapted']:.1%}) and `target` learn "
+        "vectors for the target's punctuation.",
     ]
 
 
@@ -487,7 +488,8 @@ def markdown(result: dict[str, Any], command: str) -> str:
              "on dev per setting and budget from "
              f"{{{', '.join(f'{lr:g}' for lr in result['facts']['genre_training']['learning_rates'])}}}; "
              "epochs chosen on the dev headline score): `random` and `target` are the "
-             "no-pretraining baselines; `pretrained`, `adapted`, `finetuned` use the pretrained vectors. "
+             "no-pretraining baselines; `pretrained`, `adapted`, `finetuned`, `adapted+finetuned` use the "
+             "pretrained vectors. "
              "The best setting is chosen on dev at the full budget.", "",
              "### Genre classification (test)", "",
              *curve_table(g_curves, ["macro_f1", "accuracy"], BUDGETS, result["genre_best"]), "",

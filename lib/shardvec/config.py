@@ -175,8 +175,9 @@ class FinetuneConfig:
     test_fraction: float = _doc(0.2, "share of a single dataset used for test")
     split_seed: int = _doc(0, "seed of the stratified split and of the baselines")
     overwrite: bool = _doc(False, "replace an existing output directory")
-    compare: list[str] = _doc(["random", "target", "pretrained", "adapted", "finetuned"],
-                              "vector settings compared on the same splits: random, target, pretrained, adapted, finetuned")
+    compare: list[str] = _doc(["random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned"],
+                              "vector settings compared on the same splits: random, target, pretrained, adapted, "
+                              "finetuned, adapted+finetuned")
     budgets: list[float] = _doc([0.01, 0.05, 0.25, 1.0], "label budgets of the learning curve, as shares of the train split (1.0 always runs)")
     repeats: int = _doc(3, "runs per setting and budget, with different subsets and seeds")
     batch_size: int = _doc(16, "examples per classifier update")

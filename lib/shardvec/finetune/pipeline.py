@@ -25,7 +25,7 @@ from shardvec.finetune.progress import log
 from shardvec.finetune.report import format_summary, markdown, write_plots
 from shardvec.finetune.splits import Split, split_indices
 from shardvec.finetune.task import Task, build_task
-from shardvec.finetune.vectorsets import SETTINGS, VectorSet, adapt, build_vector_sets
+from shardvec.finetune.vectorsets import SETTINGS, build_vector_sets
 from shardvec.outputs import local_path, staged_directory, write_json_atomic
 
 __all__ = ["run_finetune", "format_summary"]
@@ -116,11 +116,14 @@ def _check_mode_fits(modes: list[str], data: Dataset) -> None:
 def _setting_names(ft: FinetuneConfig) -> tuple[list[str], str]:
     """Settings to compare (the primary one always included) and the primary one.
 
-    The primary setting is what the user's switches ask for: fine-tuned
-    vectors with ``update_vectors``, else adapted ones with mode ``adapt``,
-    else the pretrained vectors as they are.
+    The primary setting is what the user's switches ask for: with mode
+    ``adapt``, the adapted vectors, fine-tuned as well with
+    ``update_vectors``; without it the pretrained ones, fine-tuned or as
+    they are.
     """
-    primary = "finetuned" if ft.update_vectors else "adapted" if "adapt" in ft.mode else "pretrained"
+    primary = "adapted" if "adapt" in ft.mode else "pretrained"
+    if ft.update_vectors:
+        primary = "adapted+finetuned" if primary == "adapted" else "finetuned"
     names = list(dict.fromkeys([*ft.compare, primary]))
     return names, primary
 
@@ -203,10 +206,7 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     texts = [data.tokens[u] for u in (split.train if supervised else range(len(data)))]
     settings = AdaptSettings(ft.adapt_epochs, ft.adapt_min_count, ft.adapt_lock, ft.split_seed)
     names, primary = _setting_names(ft) if supervised else ([], "adapted")
-    sets, adapt_report = build_vector_sets(names, pretrained, texts, settings)
-    if "adapt" in ft.mode and adapt_report is None:
-        kv, adapt_report = adapt(pretrained, texts, settings)
-        sets["adapted"] = VectorSet("adapted", kv, False)
+    sets, adapted = build_vector_sets(names, pretrained, texts, settings, need_adapted="adapt" in ft.mode)
     report: dict[str, Any] = {
         "schema": REPORT_SCHEMA, "modes": list(ft.mode), "primary": primary,
         "data": _data_summary(data, split, sources),
@@ -215,12 +215,12 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     }
     files = []
     if "adapt" in ft.mode:
-        save_vectors(sets["adapted"].kv, stage / "adapted_vectors.bin")
+        save_vectors(adapted[0], stage / "adapted_vectors.bin")
         files.append("adapted_vectors.bin")
-        adapt_report["vectors_file"] = "adapted_vectors.bin"
-    report["adapt"] = adapt_report
+        adapted[1]["vectors_file"] = "adapted_vectors.bin"
+    report["adapt"] = adapted[1] if adapted else None
     scored = {name: s.kv for name, s in sets.items() if not s.update} if supervised else \
-        {"pretrained": pretrained.kv, "adapted": sets["adapted"].kv}
+        {"pretrained": pretrained.kv, "adapted": adapted[0]}
     if task is not None:
         options = CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed, train_options(ft, task),
                                ft.bigram_buckets, ft.tag_window)
@@ -228,9 +228,9 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
             f"on {split.sizes()}")
         report[task.kind], trained = compare(task, sets, options)
         for name, done in trained.items():
-            scored[name] = _with_rows(pretrained.kv, done)
-        if ft.update_vectors and "finetuned" in scored:
-            save_vectors(scored["finetuned"], stage / "finetuned_vectors.bin")
+            scored[name] = _with_rows(sets[name].kv, done)
+        if ft.update_vectors:
+            save_vectors(scored[primary], stage / "finetuned_vectors.bin")
             files.append("finetuned_vectors.bin")
     report["intrinsic"] = _intrinsic(scored, ft.intrinsic_vocab) if ft.intrinsic_vocab else {}
     files += write_plots(report, stage)

@@ -179,10 +179,10 @@ def format_summary(report: dict[str, Any]) -> str:
             continue
         metric, best = section["metric"], section["best"]["setting"]
         lines.append(f"{kind}: {metric} at the full budget, {section['repeats']} repeat(s)")
-        lines.append(f"  {'setting':<12}{'dev':>8}{'test':>10}{'± std':>9}")
+        lines.append(f"  {'setting':<18}{'dev':>8}{'test':>10}{'± std':>9}")
         for name, s in section["settings"].items():
             mark = "  <- best on dev" if name == best else ""
-            lines.append(f"  {name:<12}{s['dev_score']:>8.4f}{s['test_score']['mean']:>10.4f}"
+            lines.append(f"  {name:<18}{s['dev_score']:>8.4f}{s['test_score']['mean']:>10.4f}"
                          f"{s['test_score']['std']:>9.4f}{mark}")
         lines += [f"  skipped budget {_budget(e['budget'])}: {e['reason']}" for e in section["skipped_budgets"]]
     if report.get("adapt"):

@@ -6,6 +6,10 @@
 * ``pretrained``: the pretrained vectors, frozen.
 * ``adapted``: the pretrained model trained further on the target texts, frozen.
 * ``finetuned``: the pretrained vectors, updated by the classifier's gradient.
+* ``adapted+finetuned``: the adapted vectors, updated by the classifier's
+  gradient: modes ``adapt`` and ``classify``/``tag`` combined. Adapting gives
+  the target's own words a vector (pretraining may never have seen them);
+  fine-tuning then shapes every vector for the labels.
 
 Only texts of the training split are used for the unsupervised settings, so
 no dev or test sentence ever shapes vectors that are then scored on it.
@@ -21,13 +25,14 @@ import numpy as np
 from shardvec.finetune.adapt import AdaptSettings, Pretrained, adapt_vectors, train_target_vectors
 from shardvec.finetune.progress import log
 
-SETTINGS = ("random", "target", "pretrained", "adapted", "finetuned")
+SETTINGS = ("random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned")
 DESCRIPTIONS = {
     "random": "random vectors, no pretraining (frozen)",
     "target": "Word2Vec on the target training texts alone (frozen)",
     "pretrained": "pretrained vectors (frozen)",
     "adapted": "pretrained + adapt on the target texts (frozen)",
     "finetuned": "pretrained + supervised fine-tuning of the vectors",
+    "adapted+finetuned": "pretrained + adapt + supervised fine-tuning of the vectors",
 }
 
 
@@ -49,11 +54,22 @@ def random_vectors(words: list[str], dim: int, seed: int):
     return kv
 
 
-def build_vector_sets(names: list[str], pretrained: Pretrained, texts: list[list[str]],
-                      settings: AdaptSettings) -> tuple[dict[str, VectorSet], dict[str, Any] | None]:
-    """The requested settings, in the order given, and the adapt report when adapting ran."""
+def build_vector_sets(names: list[str], pretrained: Pretrained, texts: list[list[str]], settings: AdaptSettings,
+                      need_adapted: bool = False) -> tuple[dict[str, VectorSet], tuple[Any, dict[str, Any]] | None]:
+    """The requested settings, in the order given, and the adapted vectors with their report.
+
+    Adapting runs at most once, when a setting needs it or ``need_adapted``
+    (mode ``adapt`` writes the adapted vectors whatever is compared).
+    """
+    adapted: tuple[Any, dict[str, Any]] | None = None
+
+    def adapted_kv():
+        nonlocal adapted
+        if adapted is None:
+            adapted = adapt(pretrained, texts, settings)
+        return adapted[0]
+
     sets: dict[str, VectorSet] = {}
-    adapt_report = None
     for name in names:
         if name == "random":
             words = list(dict.fromkeys(t for s in texts for t in s))
@@ -61,14 +77,13 @@ def build_vector_sets(names: list[str], pretrained: Pretrained, texts: list[list
         elif name == "target":
             log(f"training target-only Word2Vec on {len(texts)} texts")
             sets[name] = VectorSet(name, train_target_vectors(texts, pretrained.params(settings.seed), settings), False)
-        elif name == "pretrained":
-            sets[name] = VectorSet(name, pretrained.kv, False)
-        elif name == "adapted":
-            kv, adapt_report = adapt(pretrained, texts, settings)
-            sets[name] = VectorSet(name, kv, False)
-        elif name == "finetuned":
-            sets[name] = VectorSet(name, pretrained.kv, True)
-    return sets, adapt_report
+        elif name in ("pretrained", "finetuned"):
+            sets[name] = VectorSet(name, pretrained.kv, name == "finetuned")
+        elif name in ("adapted", "adapted+finetuned"):
+            sets[name] = VectorSet(name, adapted_kv(), name == "adapted+finetuned")
+    if need_adapted:
+        adapted_kv()
+    return sets, adapted
 
 
 def adapt(pretrained: Pretrained, texts: list[list[str]], settings: AdaptSettings):
