@@ -1,0 +1,107 @@
+"""Where a periodic run's time and CPU go, beside gensim-file on the same corpus and epochs.
+
+    flock /tmp/shardvec-bench.lock .venv/bin/python bench/train_profile.py --epochs 2
+
+Each method runs in a fresh child process, one after the other; for each, the
+wall time and the CPU time of the process and all its descendants (user,
+system, minor page faults: the Dask workers are grandchildren that are waited
+for, so their usage is included). For periodic, Dask's task stream adds the
+time each kind of task spent computing and waiting for its inputs to arrive
+from another worker. Uses the train benchmark's corpus and settings
+(``bench/train_bench.py``); prints a Markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import realtext  # noqa: E402
+import train_bench  # noqa: E402
+
+
+def periodic(corpus: Path, epochs: int) -> dict:
+    """One periodic run on a LocalCluster configured as the embedded one, with its task stream."""
+    import dask
+    from distributed import Client, LocalCluster, get_task_stream
+
+    from shardvec import api
+    from shardvec.config import Config
+    from shardvec.dask.cluster import EMBEDDED_WORKER_CONFIG
+
+    cfg = Config()
+    for key, value in {**train_bench.SETTINGS, "epochs": epochs}.items():
+        setattr(cfg.train, key, value)
+    cfg.train.seed, cfg.train.merge, cfg.train.evaluate = 1, "periodic", False
+    with dask.config.set(EMBEDDED_WORKER_CONFIG):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+    with Client(cluster) as client, tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
+        cfg.dask.scheduler, cfg.train.corpus, cfg.train.output = cluster.scheduler_address, str(corpus), tmp
+        with get_task_stream(client) as stream:
+            t0 = time.perf_counter()
+            api.train(cfg)
+            seconds = time.perf_counter() - t0
+    cluster.close()
+    tasks: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for task in stream.data:
+        kind = str(task["key"]).split("-")[0]
+        tasks[kind]["count"] += 1
+        for part in task["startstops"]:
+            tasks[kind][part["action"]] += part["stop"] - part["start"]
+    return {"seconds": seconds, "tasks": {k: {a: round(v, 2) for a, v in c.items()} for k, c in tasks.items()}}
+
+
+def gensim_file(corpus: Path, epochs: int) -> dict:
+    from gensim.models import Word2Vec
+
+    t0 = time.perf_counter()
+    Word2Vec(corpus_file=str(train_bench.line_file(corpus)), min_count=5, workers=2, seed=1,
+             **{**train_bench.SETTINGS, "epochs": epochs})
+    return {"seconds": time.perf_counter() - t0}
+
+
+def measured(method: str, corpus: Path, epochs: int) -> dict:
+    """Run ``method`` in a child process; its result plus the CPU usage of it and its descendants."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    out = subprocess.run([sys.executable, __file__, "--one", method, "--epochs", str(epochs), "--corpus", str(corpus)],
+                         check=True, stdout=subprocess.PIPE, text=True).stdout
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"method": method, "process_wall": round(wall, 1), **json.loads(out.strip().splitlines()[-1]),
+            "user": round(after.ru_utime - before.ru_utime, 1), "system": round(after.ru_stime - before.ru_stime, 1),
+            "minor_faults": after.ru_minflt - before.ru_minflt}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--one", choices=("periodic", "gensim-file"), help=argparse.SUPPRESS)
+    parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.one:
+        run = periodic if args.one == "periodic" else gensim_file
+        print(json.dumps(run(args.corpus, args.epochs)))
+        return
+    corpus = train_bench.prepare_corpus(2)
+    rows = [measured(m, corpus, args.epochs) for m in ("gensim-file", "periodic")]
+    print("| method | training s | process s | user CPU s | system CPU s | minor page faults |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['method']} | {r['seconds']:.1f} | {r['process_wall']} | {r['user']} | {r['system']} | "
+              f"{r['minor_faults']:,} |")
+    for r in rows:
+        if "tasks" in r:
+            print(f"\nperiodic tasks (seconds summed over tasks): {json.dumps(r['tasks'])}")
+
+
+if __name__ == "__main__":
+    main()
