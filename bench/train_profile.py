@@ -7,8 +7,12 @@ wall time and the CPU time of the process and all its descendants (user,
 system, minor page faults: the Dask workers are grandchildren that are waited
 for, so their usage is included). For periodic, Dask's task stream adds the
 time each kind of task spent computing and waiting for its inputs to arrive
-from another worker. Uses the train benchmark's corpus and settings
-(``bench/train_bench.py``); prints a Markdown table.
+from another worker. Two parts of a periodic run are also measured alone, for
+as many rounds as the run has: ``exchange`` (two workers make weights of the
+corpus's size, swap them and average both, no training) and ``checkpoints``
+(the round checkpoints written one after the other). Uses the train
+benchmark's corpus and settings (``bench/train_bench.py``); prints a Markdown
+table.
 """
 
 from __future__ import annotations
@@ -59,6 +63,71 @@ def periodic(corpus: Path, epochs: int) -> dict:
     return {"seconds": seconds, "tasks": {k: {a: round(v, 2) for a, v in c.items()} for k, c in tasks.items()}}
 
 
+def _weights(vocab_size: int, value: float):
+    import numpy as np
+
+    from shardvec.train.merge import ModelWeights
+
+    shape = (vocab_size, train_bench.SETTINGS["vector_size"])
+    return ModelWeights(np.full(shape, value, np.float32), np.full(shape, -value, np.float32))
+
+
+def _average(a, b) -> int:
+    from shardvec.train.merge import mean_into
+
+    out = _weights(len(a.vectors), 0.0)
+    mean_into(out, [a, b])
+    return 0
+
+
+def exchange(corpus: Path, epochs: int) -> dict:
+    """Periodic's exchange without training: per round, each worker's result crosses to the other."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    from shardvec.dask.cluster import EMBEDDED_WORKER_CONFIG
+
+    size, rounds = _vocab(corpus), _rounds(epochs)
+    with dask.config.set(EMBEDDED_WORKER_CONFIG):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
+    with Client(cluster) as client:
+        workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
+        t0 = time.perf_counter()
+        for r in range(rounds):
+            made = [client.submit(_weights, size, float(r), workers=[w], pure=False) for w in workers]
+            client.gather([client.submit(_average, made[i], made[1 - i], workers=[w], pure=False)
+                           for i, w in enumerate(workers)])
+        seconds = time.perf_counter() - t0
+    cluster.close()
+    return {"seconds": seconds}
+
+
+def checkpoints(corpus: Path, epochs: int) -> dict:
+    from shardvec.corpus import Vocab
+    from shardvec.storage import as_store
+    from shardvec.train.model_io import save_checkpoint
+
+    vocab = Vocab.load(as_store(corpus / "vocab.parquet"))
+    weights = _weights(len(vocab), 0.5)
+    with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
+        t0 = time.perf_counter()
+        for r in range(_rounds(epochs)):
+            save_checkpoint(as_store(Path(tmp)), r, weights, vocab, {"round": r})
+        return {"seconds": time.perf_counter() - t0}
+
+
+def _vocab(corpus: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.read_metadata(corpus / "vocab.parquet").num_rows
+
+
+def _rounds(epochs: int) -> int:
+    from shardvec.config import Config
+
+    return epochs * Config().train.rounds_per_epoch
+
+
 def gensim_file(corpus: Path, epochs: int) -> dict:
     from gensim.models import Word2Vec
 
@@ -84,15 +153,14 @@ def measured(method: str, corpus: Path, epochs: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--one", choices=("periodic", "gensim-file"), help=argparse.SUPPRESS)
+    parser.add_argument("--one", choices=tuple(METHODS), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        run = periodic if args.one == "periodic" else gensim_file
-        print(json.dumps(run(args.corpus, args.epochs)))
+        print(json.dumps(METHODS[args.one](args.corpus, args.epochs)))
         return
     corpus = train_bench.prepare_corpus(2)
-    rows = [measured(m, corpus, args.epochs) for m in ("gensim-file", "periodic")]
+    rows = [measured(m, corpus, args.epochs) for m in METHODS]
     print("| method | training s | process s | user CPU s | system CPU s | minor page faults |")
     print("|---|---|---|---|---|---|")
     for r in rows:
@@ -102,6 +170,8 @@ def main() -> None:
         if "tasks" in r:
             print(f"\nperiodic tasks (seconds summed over tasks): {json.dumps(r['tasks'])}")
 
+
+METHODS = {"gensim-file": gensim_file, "periodic": periodic, "exchange": exchange, "checkpoints": checkpoints}
 
 if __name__ == "__main__":
     main()
