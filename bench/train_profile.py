@@ -7,10 +7,14 @@ wall time and the CPU time of the process and all its descendants (user,
 system, minor page faults: the Dask workers are grandchildren that are waited
 for, so their usage is included). For periodic, Dask's task stream adds the
 time each kind of task spent computing and waiting for its inputs to arrive
-from another worker. Two parts of a periodic run are also measured alone, for
-as many rounds as the run has: ``exchange`` (two workers make weights of the
-corpus's size, swap them and average both, no training) and ``checkpoints``
-(the round checkpoints written one after the other). Uses the train
+from another worker. Parts of a periodic run are also measured alone, for as
+many rounds as the run has: ``exchange`` (two workers make weights of the
+corpus's size, swap them and average both, no training), ``checkpoints`` (the
+round checkpoints written one after the other), and one shard's trainer in
+one process, ``trainer-copies`` as periodic drives it (a copy of the weights
+as the round's result, the other shard's result arriving as fresh arrays,
+their mean loaded into the model) against ``trainer-bare`` (gensim's training
+calls only). Uses the train
 benchmark's corpus and settings (``bench/train_bench.py``); prints a Markdown
 table.
 """
@@ -116,6 +120,36 @@ def checkpoints(corpus: Path, epochs: int) -> dict:
         return {"seconds": time.perf_counter() - t0}
 
 
+def _trainer(corpus: Path, epochs: int, copies: bool) -> dict:
+    from shardvec.config import Config
+    from shardvec.corpus import Vocab
+    from shardvec.storage import as_store
+    from shardvec.train.params import Word2VecParams
+    from shardvec.train.schedule import Round, linear_alpha
+    from shardvec.train.trainer import build_model, get_weights, materialise_shard, set_mean, train_round
+
+    cfg = Config()
+    for key, value in train_bench.SETTINGS.items():
+        setattr(cfg.train, key, value)
+    params, vocab = Word2VecParams.from_config(cfg.train), Vocab.load(as_store(corpus / "vocab.parquet"))
+    per_epoch = cfg.train.rounds_per_epoch
+    with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
+        shard = as_store(sorted((corpus / "shards").glob("*.parquet"))[0])
+        chunks, model = materialise_shard(shard, vocab, per_epoch, Path(tmp)), build_model(params, vocab)
+        rounds = _rounds(epochs)
+        t0 = time.perf_counter()
+        for r in range(rounds):
+            rnd = Round(r, r // per_epoch, r % per_epoch, 1, linear_alpha(params.alpha, params.min_alpha, r / rounds),
+                        linear_alpha(params.alpha, params.min_alpha, (r + 1) / rounds))
+            if copies:
+                result = train_round(model, chunks, rnd, 0)
+                set_mean(model, [result.weights, get_weights(model)])
+            else:
+                model.train(corpus_file=str(chunks.files[rnd.chunk]), total_words=chunks.words[rnd.chunk], epochs=1,
+                            start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha, compute_loss=True)
+        return {"seconds": time.perf_counter() - t0}
+
+
 def _vocab(corpus: Path) -> int:
     import pyarrow.parquet as pq
 
@@ -171,7 +205,9 @@ def main() -> None:
             print(f"\nperiodic tasks (seconds summed over tasks): {json.dumps(r['tasks'])}")
 
 
-METHODS = {"gensim-file": gensim_file, "periodic": periodic, "exchange": exchange, "checkpoints": checkpoints}
+METHODS = {"gensim-file": gensim_file, "periodic": periodic, "exchange": exchange, "checkpoints": checkpoints,
+           "trainer-bare": lambda corpus, epochs: _trainer(corpus, epochs, copies=False),
+           "trainer-copies": lambda corpus, epochs: _trainer(corpus, epochs, copies=True)}
 
 if __name__ == "__main__":
     main()
