@@ -63,7 +63,7 @@ def run_one(method: str, seed: int, corpus: Path) -> dict[str, Any]:
 
     manifest = json.loads((corpus / "manifest.json").read_text())
     if method.startswith("gensim"):
-        kv, seconds = _gensim(method, seed, corpus)
+        kv, seconds = gensim_train(method, seed, corpus)
     elif method.startswith("mllib"):
         kv, seconds = _mllib(int(method.split("-")[1]), seed, corpus)
     else:
@@ -73,29 +73,36 @@ def run_one(method: str, seed: int, corpus: Path) -> dict[str, Any]:
             "words_per_s": manifest["tokens"] * SETTINGS["epochs"] / seconds, **intrinsic_scores(kv, 30000)}
 
 
-def _gensim(method: str, seed: int, corpus: Path):
+def gensim_train(method: str, seed: int, corpus: Path, epochs: int = SETTINGS["epochs"]):
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
 
     path = line_file(corpus)
     t0 = time.perf_counter()
     source = {"corpus_file": str(path)} if method == "gensim-file" else {"sentences": LineSentence(str(path))}
-    model = Word2Vec(**source, min_count=5, workers=2, seed=seed, **SETTINGS)
+    model = Word2Vec(**source, min_count=5, workers=2, seed=seed, **{**SETTINGS, "epochs": epochs})
     return model.wv, time.perf_counter() - t0
+
+
+def shardvec_config(merge: str, seed: int, epochs: int = SETTINGS["epochs"]):
+    """shardvec's config for the benchmark settings: 2 Dask workers x 1 thread, no evaluation."""
+    from shardvec.config import Config
+
+    cfg = Config()
+    for key, value in {**SETTINGS, "epochs": epochs}.items():
+        setattr(cfg.train, key, value)
+    cfg.train.seed, cfg.train.merge, cfg.train.evaluate = seed, merge, False
+    cfg.dask.n_workers, cfg.dask.threads_per_worker = 2, 1
+    return cfg
 
 
 def _shardvec(merge: str, seed: int, corpus: Path):
     import tempfile
 
     from shardvec import api
-    from shardvec.config import Config
     from shardvec.vectors import load_keyed_vectors
 
-    cfg = Config()
-    for key, value in SETTINGS.items():
-        setattr(cfg.train, key, value)
-    cfg.train.seed, cfg.train.merge, cfg.train.evaluate = seed, merge, False
-    cfg.dask.n_workers, cfg.dask.threads_per_worker = 2, 1
+    cfg = shardvec_config(merge, seed)
     with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         cfg.train.corpus, cfg.train.output = str(corpus), tmp
         t0 = time.perf_counter()

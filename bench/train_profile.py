@@ -37,27 +37,19 @@ import train_bench  # noqa: E402
 
 
 def periodic(corpus: Path, epochs: int) -> dict:
-    """One periodic run on a LocalCluster configured as the embedded one, with its task stream."""
-    import dask
-    from distributed import Client, LocalCluster, get_task_stream
+    """One periodic run on the cluster ``shardvec train`` would embed, with its task stream."""
+    from distributed import get_task_stream
 
     from shardvec import api
-    from shardvec.config import Config
-    from shardvec.dask.cluster import EMBEDDED_WORKER_CONFIG
+    from shardvec.dask.cluster import dask_client
 
-    cfg = Config()
-    for key, value in {**train_bench.SETTINGS, "epochs": epochs}.items():
-        setattr(cfg.train, key, value)
-    cfg.train.seed, cfg.train.merge, cfg.train.evaluate = 1, "periodic", False
-    with dask.config.set(EMBEDDED_WORKER_CONFIG):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
-    with Client(cluster) as client, tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
-        cfg.dask.scheduler, cfg.train.corpus, cfg.train.output = cluster.scheduler_address, str(corpus), tmp
+    cfg = train_bench.shardvec_config("periodic", 1, epochs)
+    with dask_client(cfg.dask) as client, tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
+        cfg.dask.scheduler, cfg.train.corpus, cfg.train.output = client.scheduler.address, str(corpus), tmp
         with get_task_stream(client) as stream:
             t0 = time.perf_counter()
             api.train(cfg)
             seconds = time.perf_counter() - t0
-    cluster.close()
     tasks: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for task in stream.data:
         kind = str(task["key"]).split("-")[0]
@@ -86,24 +78,17 @@ def _average(a, b) -> int:
 
 def exchange(corpus: Path, epochs: int) -> dict:
     """Periodic's exchange without training: per round, each worker's result crosses to the other."""
-    import dask
-    from distributed import Client, LocalCluster
+    from shardvec.dask.cluster import dask_client
 
-    from shardvec.dask.cluster import EMBEDDED_WORKER_CONFIG
-
-    size, rounds = _vocab(corpus), _rounds(epochs)
-    with dask.config.set(EMBEDDED_WORKER_CONFIG):
-        cluster = LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None)
-    with Client(cluster) as client:
+    size = _vocab(corpus)
+    with dask_client(train_bench.shardvec_config("periodic", 1).dask) as client:
         workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
         t0 = time.perf_counter()
-        for r in range(rounds):
+        for r in range(len(_plan(epochs))):
             made = [client.submit(_weights, size, float(r), workers=[w], pure=False) for w in workers]
             client.gather([client.submit(_average, made[i], made[1 - i], workers=[w], pure=False)
                            for i, w in enumerate(workers)])
-        seconds = time.perf_counter() - t0
-    cluster.close()
-    return {"seconds": seconds}
+        return {"seconds": time.perf_counter() - t0}
 
 
 def checkpoints(corpus: Path, epochs: int) -> dict:
@@ -115,38 +100,32 @@ def checkpoints(corpus: Path, epochs: int) -> dict:
     weights = _weights(len(vocab), 0.5)
     with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         t0 = time.perf_counter()
-        for r in range(_rounds(epochs)):
+        for r in range(len(_plan(epochs))):
             save_checkpoint(as_store(Path(tmp)), r, weights, vocab, {"round": r})
         return {"seconds": time.perf_counter() - t0}
 
 
 def _trainer(corpus: Path, epochs: int, copies: bool) -> dict:
-    from shardvec.config import Config
     from shardvec.corpus import Vocab
     from shardvec.storage import as_store
     from shardvec.train.params import Word2VecParams
-    from shardvec.train.schedule import Round, linear_alpha
     from shardvec.train.trainer import build_model, get_weights, materialise_shard, set_mean, train_round
 
-    cfg = Config()
-    for key, value in train_bench.SETTINGS.items():
-        setattr(cfg.train, key, value)
+    cfg = train_bench.shardvec_config("periodic", 1, epochs)
     params, vocab = Word2VecParams.from_config(cfg.train), Vocab.load(as_store(corpus / "vocab.parquet"))
-    per_epoch = cfg.train.rounds_per_epoch
     with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         shard = as_store(sorted((corpus / "shards").glob("*.parquet"))[0])
-        chunks, model = materialise_shard(shard, vocab, per_epoch, Path(tmp)), build_model(params, vocab)
-        rounds = _rounds(epochs)
+        chunks = materialise_shard(shard, vocab, cfg.train.rounds_per_epoch, Path(tmp))
+        model = build_model(params, vocab)
         t0 = time.perf_counter()
-        for r in range(rounds):
-            rnd = Round(r, r // per_epoch, r % per_epoch, 1, linear_alpha(params.alpha, params.min_alpha, r / rounds),
-                        linear_alpha(params.alpha, params.min_alpha, (r + 1) / rounds))
+        for rnd in _plan(epochs):
             if copies:
                 result = train_round(model, chunks, rnd, 0)
                 set_mean(model, [result.weights, get_weights(model)])
             else:
-                model.train(corpus_file=str(chunks.files[rnd.chunk]), total_words=chunks.words[rnd.chunk], epochs=1,
-                            start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha, compute_loss=True)
+                model.train(corpus_file=str(chunks.files[rnd.chunk]), total_words=chunks.words[rnd.chunk],
+                            epochs=rnd.epochs, start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha,
+                            compute_loss=True)
         return {"seconds": time.perf_counter() - t0}
 
 
@@ -156,19 +135,18 @@ def _vocab(corpus: Path) -> int:
     return pq.read_metadata(corpus / "vocab.parquet").num_rows
 
 
-def _rounds(epochs: int) -> int:
-    from shardvec.config import Config
+def _plan(epochs: int) -> list:
+    """The rounds of a 2-shard periodic run with the benchmark settings."""
+    from shardvec.train.params import Word2VecParams
+    from shardvec.train.schedule import periodic_rounds
 
-    return epochs * Config().train.rounds_per_epoch
+    cfg = train_bench.shardvec_config("periodic", 1, epochs)
+    params = Word2VecParams.from_config(cfg.train)
+    return periodic_rounds(epochs, cfg.train.rounds_per_epoch, params.alpha, params.min_alpha, 2.0)
 
 
 def gensim_file(corpus: Path, epochs: int) -> dict:
-    from gensim.models import Word2Vec
-
-    t0 = time.perf_counter()
-    Word2Vec(corpus_file=str(train_bench.line_file(corpus)), min_count=5, workers=2, seed=1,
-             **{**train_bench.SETTINGS, "epochs": epochs})
-    return {"seconds": time.perf_counter() - t0}
+    return {"seconds": train_bench.gensim_train("gensim-file", 1, corpus, epochs)[1]}
 
 
 def measured(method: str, corpus: Path, epochs: int) -> dict:
