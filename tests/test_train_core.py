@@ -24,6 +24,11 @@ VOCAB = Vocab.from_pairs([("the", 9), ("cat", 4), ("dog", 4), ("sat", 4), ("mat"
 PARAMS = Word2VecParams(vector_size=8, window=2, negative=3, epochs=1, min_alpha=0.001)
 
 
+def seeded_weights() -> ModelWeights:
+    """What every trainer starts from: gensim's seeded initialisation, built by each for itself."""
+    return get_weights(build_model(PARAMS, VOCAB))
+
+
 def write_shard(path: Path, sentences: list[list[str]]) -> Path:
     pq.write_table(pa.table({"tokens": sentences}, schema=SHARD_SCHEMA), path)
     return path
@@ -37,7 +42,7 @@ def test_every_trainer_has_the_global_vocabulary_in_its_order() -> None:
     assert a.wv.get_vecattr("cat", "count") == 4
     assert np.array_equal(a.wv.expandos["sample_int"], b.wv.expandos["sample_int"])
     # Same seed, same initial weights everywhere: each trainer builds its own, none are shipped.
-    assert np.array_equal(get_weights(build_model(PARAMS, VOCAB)).vectors, get_weights(build_model(PARAMS, VOCAB)).vectors)
+    assert np.array_equal(seeded_weights().vectors, seeded_weights().vectors)
 
 
 def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
@@ -53,7 +58,7 @@ def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
 def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
     chunks = materialise_shard(Store(str(shard)), VOCAB, 1, tmp_path / "work")
-    start = get_weights(build_model(PARAMS, VOCAB))
+    start = seeded_weights()
     rnd = single_round(1, 0.025, 0.001)[0]
     model = build_model(PARAMS, VOCAB)
     set_weights(model, start)
@@ -121,7 +126,7 @@ def test_procrustes_undoes_a_rotation() -> None:
 
 def test_damaged_and_partial_checkpoints_are_skipped_with_a_message(tmp_path: Path,
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
-    w = get_weights(build_model(PARAMS, VOCAB))
+    w = seeded_weights()
     meta = {"params": PARAMS.to_dict()}
     out = Store(str(tmp_path))
     save_checkpoint(out, 0, w, VOCAB, meta)
