@@ -11,10 +11,10 @@ from another worker. Parts of a periodic run are also measured alone, for as
 many rounds as the run has: ``exchange`` (two workers make weights of the
 corpus's size, swap them and average both, no training), ``checkpoints`` (the
 round checkpoints written one after the other), and one shard's trainer in
-one process, ``trainer-copies`` as periodic drives it (a copy of the weights
-as the round's result, the other shard's result arriving as fresh arrays,
-their mean loaded into the model) against ``trainer-bare`` (gensim's training
-calls only). Uses the train
+one process, ``trainer-copies`` as periodic drives it (the other shard's
+result arriving as fresh arrays, and its mean with this shard's result
+loaded into pooled arrays the model trains next) against ``trainer-bare``
+(gensim's training calls only). Uses the train
 benchmark's corpus and settings (``bench/train_bench.py``); prints a Markdown
 table.
 """
@@ -109,19 +109,20 @@ def _trainer(corpus: Path, epochs: int, copies: bool) -> dict:
     from shardvec.corpus import Vocab
     from shardvec.storage import as_store
     from shardvec.train.params import Word2VecParams
-    from shardvec.train.trainer import build_model, get_weights, materialise_shard, set_mean, train_round
+    from shardvec.train.buffers import ArrayPool
+    from shardvec.train.trainer import build_model, get_weights, load_start, materialise_shard, train_round
 
     cfg = train_bench.shardvec_config("periodic", 1, epochs)
     params, vocab = Word2VecParams.from_config(cfg.train), Vocab.load(as_store(corpus / "vocab.parquet"))
     with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         shard = as_store(sorted((corpus / "shards").glob("*.parquet"))[0])
         chunks = materialise_shard(shard, vocab, cfg.train.rounds_per_epoch, Path(tmp))
-        model = build_model(params, vocab)
+        model, pool = build_model(params, vocab), ArrayPool()
         t0 = time.perf_counter()
         for rnd in _plan(epochs):
             if copies:
                 result = train_round(model, chunks, rnd, 0)
-                set_mean(model, [result.weights, get_weights(model)])
+                load_start(model, [result.weights, get_weights(model)], pool)
             else:
                 model.train(corpus_file=str(chunks.files[rnd.chunk]), total_words=chunks.words[rnd.chunk],
                             epochs=rnd.epochs, start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha,

@@ -17,7 +17,8 @@ from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrust
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import periodic_rounds, shard_count_warning, single_round
-from shardvec.train.trainer import build_model, get_weights, materialise_shard, set_mean, set_weights, train_round
+from shardvec.train.buffers import ArrayPool
+from shardvec.train.trainer import build_model, get_weights, load_start, materialise_shard, set_weights, train_round
 
 # Ties in count on purpose: gensim's own sort would order tied words differently.
 VOCAB = Vocab.from_pairs([("the", 9), ("cat", 4), ("dog", 4), ("sat", 4), ("mat", 2), ("log", 2), ("on", 2)])
@@ -107,11 +108,49 @@ def test_the_mean_loaded_into_a_trainer_equals_the_reduced_mean_bit_for_bit(n_pa
              for _ in range(n_parts)]
     before = [p.vectors.copy() for p in parts]
     model = build_model(PARAMS, VOCAB)
-    set_mean(model, parts)
+    load_start(model, parts, ArrayPool())
     reduced = merge.finish(sum((merge.weighted(p) for p in parts[1:]), merge.weighted(parts[0])))
     loaded = get_weights(model)
     assert np.array_equal(loaded.vectors, reduced.vectors) and np.array_equal(loaded.output, reduced.output)
     assert all(np.array_equal(p.vectors, b) for p, b in zip(parts, before))  # results other tasks still read
+
+
+def test_pool_reuses_an_array_only_once_nothing_else_holds_it() -> None:
+    pool = ArrayPool()
+    a = pool.take((4, 3), np.dtype(np.float32))
+    b = pool.take((4, 3), np.dtype(np.float32))
+    assert a is not b and len(pool) == 2
+    a_id = id(a)
+    del a
+    assert id(pool.take((4, 3), np.dtype(np.float32))) == a_id and len(pool) == 2
+    view, sent = b[1:], memoryview(pool.take((4, 3), np.dtype(np.float32)))  # a slice; a buffer being sent
+    del b
+    assert len({id(pool.take((4, 3), np.dtype(np.float32))) for _ in range(2)}) == 1 and len(pool) == 3
+    assert pool.take((2, 3), np.dtype(np.float32)).shape == (2, 3) and len(pool) == 4  # another shape
+    del view, sent
+    pool.clear()
+    assert len(pool) == 0
+
+
+def test_round_results_are_never_overwritten_and_their_arrays_are_reused(tmp_path: Path) -> None:
+    """A result is the model's own arrays (no copy); later rounds train on other, pooled ones."""
+    shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
+    chunks = materialise_shard(Store(str(shard)), VOCAB, 1, tmp_path / "work")
+    rounds = periodic_rounds(epochs=8, rounds_per_epoch=1, alpha=0.025, min_alpha=0.001, lr_scale=2.0)
+    model, pool, other = build_model(PARAMS, VOCAB), ArrayPool(), seeded_weights()
+    held = [train_round(model, chunks, rounds[0], shard=0)]
+    copies = [get_weights(model)]
+    for rnd in rounds[1:]:
+        load_start(model, [held[-1].weights, other], pool)
+        held.append(train_round(model, chunks, rnd, shard=0))
+        copies.append(get_weights(model))
+        assert held[-1].weights.vectors is model.wv.vectors and held[-1].weights.output is model.syn1neg
+        if len(held) > 2:  # Dask releases a result once the next round has read it
+            del held[0], copies[0]
+        assert all(np.array_equal(r.weights.vectors, c.vectors) and np.array_equal(r.weights.output, c.output)
+                   for r, c in zip(held, copies))
+    # Three pairs of arrays (two results held, one round training) serve all 7 loaded rounds.
+    assert len(pool) == 6
 
 
 def test_procrustes_undoes_a_rotation() -> None:

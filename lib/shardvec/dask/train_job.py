@@ -41,8 +41,8 @@ from shardvec.storage import Store
 from shardvec.train.model_io import checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
-from shardvec.train.trainer import (RoundResult, build_model, get_weights, materialise_shard, set_mean, set_weights,
-                                    train_round)
+from shardvec.train.buffers import ArrayPool
+from shardvec.train.trainer import RoundResult, build_model, load_start, materialise_shard, pooled_mean, train_round
 
 @sizeof.register(ModelWeights)
 def _sizeof_weights(weights: ModelWeights) -> int:
@@ -63,6 +63,8 @@ def _sizeof_result(result: RoundResult) -> int:
 # Per worker process: (run id, shard) -> (gensim model, materialised chunks), reused across rounds.
 _TRAINERS: dict[tuple[str, int], tuple[Any, Any]] = {}
 _VOCABS: dict[str, Vocab] = {}
+# Per worker process: weight-sized arrays reused by its trainers' rounds once nothing holds them.
+_POOL = ArrayPool()
 # A round that fails (a worker lost with data no other worker holds) is rerun from the last checkpoint.
 ROUND_ATTEMPTS = 3
 PROCRUSTES_ANCHORS = 5000
@@ -105,22 +107,22 @@ def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult
     ``start`` is the weights to begin from; None for gensim's seeded
     initialisation, which every trainer builds for itself (the same weights
     everywhere, so none are shipped); or every shard's result of the
-    previous round, whose mean is then loaded straight into the model (no
-    combine task, no combined copy). With ``checkpoint``, those start weights
+    previous round, whose mean is then written straight into the arrays the
+    model trains next (no combine task, no combined copy). Those arrays come
+    from the worker's pool, reused once nothing holds them, and the result
+    is them, not a copy. With ``checkpoint``, those start weights
     are that round's combined model and are written to storage by a thread
     while this round trains (gensim's training loop releases the GIL), so the
     write overlaps the training instead of delaying the next round; it is
     committed before the task returns.
     """
     model, chunks = _trainer(spec, shard, seeded=start is None)
-    if isinstance(start, list):
-        set_mean(model, [r.weights for r in start])
-    elif start is not None:
-        set_weights(model, start)
     writer = None
-    if checkpoint is not None:
-        snapshot = start if isinstance(start, ModelWeights) else get_weights(model)
-        writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, snapshot, _vocab(spec), spec.meta))
+    if start is not None:
+        loaded = load_start(model, [r.weights for r in start] if isinstance(start, list) else [start], _POOL)
+        if checkpoint is not None:
+            snapshot = start if isinstance(start, ModelWeights) else pooled_mean(_POOL, [loaded])
+            writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, snapshot, _vocab(spec), spec.meta))
     result = train_round(model, chunks, rnd, shard)
     if writer is not None:
         writer.join()
@@ -227,6 +229,7 @@ def forget_run(run_id: str) -> int:
     for k in keys:
         del _TRAINERS[k]
     _VOCABS.pop(run_id, None)
+    _POOL.clear()
     return len(keys)
 
 

@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from shardvec.corpus import Vocab
 from shardvec.storage import Store
+from shardvec.train.buffers import ArrayPool
 from shardvec.train.merge import ModelWeights, mean_into
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
@@ -97,6 +98,15 @@ def _arrays(model) -> ModelWeights:
     return ModelWeights(model.wv.vectors, model.syn1neg if model.negative else model.syn1)
 
 
+def _point_at(model, weights: ModelWeights) -> None:
+    """Make ``weights``' arrays the ones gensim trains (it reads them afresh at every ``train`` call)."""
+    model.wv.vectors = weights.vectors
+    if model.negative:
+        model.syn1neg = weights.output
+    else:
+        model.syn1 = weights.output
+
+
 def get_weights(model) -> ModelWeights:
     arrays = _arrays(model)
     return ModelWeights(arrays.vectors.copy(), arrays.output.copy())
@@ -108,13 +118,33 @@ def set_weights(model, weights: ModelWeights) -> None:
     arrays.output[...] = weights.output
 
 
-def set_mean(model, parts: list[ModelWeights]) -> None:
-    """Load the plain mean of ``parts`` straight into the model: no combined copy is made on the way."""
-    mean_into(_arrays(model), parts)
+def pooled_mean(pool: ArrayPool, parts: list[ModelWeights]) -> ModelWeights:
+    """The plain mean of ``parts`` (of one part: a copy) in arrays taken from ``pool``."""
+    like = parts[0]
+    out = ModelWeights(pool.take(like.vectors.shape, like.vectors.dtype), pool.take(like.output.shape, like.output.dtype))
+    mean_into(out, parts)
+    return out
+
+
+def load_start(model, parts: list[ModelWeights], pool: ArrayPool) -> ModelWeights:
+    """Point the model at pooled arrays holding the mean of ``parts``, the weights its next round starts from.
+
+    The arrays the model trained before are left as they are: they are its
+    previous round's result (``train_round`` returns them without a copy),
+    which other tasks may still read. Returns the arrays now in the model.
+    """
+    start = pooled_mean(pool, parts)
+    _point_at(model, start)
+    return start
 
 
 def train_round(model, chunks: ShardChunks, rnd: Round, shard: int) -> RoundResult:
-    """Train one round on this shard's chunk from the weights the model holds; return a copy of the new ones."""
+    """Train one round on this shard's chunk from the weights the model holds.
+
+    The result is the model's own arrays, not a copy, so it must not train
+    again on them: a trainer's next round first moves it onto other arrays
+    (``load_start``), and a fresh model's are its own.
+    """
     path = chunks.files[rnd.chunk]
     start = time.perf_counter()
     raw = chunks.words[rnd.chunk]
@@ -122,5 +152,5 @@ def train_round(model, chunks: ShardChunks, rnd: Round, shard: int) -> RoundResu
         model.train(corpus_file=str(path), total_words=raw, epochs=rnd.epochs,
                     start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha, compute_loss=True)
     seconds = time.perf_counter() - start
-    return RoundResult(shard, get_weights(model), chunks.word_counts, raw * rnd.epochs, seconds,
+    return RoundResult(shard, _arrays(model), chunks.word_counts, raw * rnd.epochs, seconds,
                        float(model.get_latest_training_loss()) if raw else 0.0)
