@@ -78,12 +78,14 @@ def mean_into(out: ModelWeights, parts: list[ModelWeights]) -> None:
     trainer's model.
     """
     for name in ("vectors", "output"):
-        target = getattr(out, name)
-        np.copyto(target, getattr(parts[0], name))
-        for part in parts[1:]:
-            np.add(target, getattr(part, name), out=target)
-        if len(parts) > 1:
-            np.multiply(target, np.float32(1.0 / len(parts)), out=target)
+        target, arrays = getattr(out, name), [getattr(part, name) for part in parts]
+        if len(arrays) == 1:
+            np.copyto(target, arrays[0])
+            continue
+        np.add(arrays[0], arrays[1], out=target)  # no copy first: one pass less over the weights
+        for array in arrays[2:]:
+            np.add(target, array, out=target)
+        np.multiply(target, np.float32(1.0 / len(arrays)), out=target)
 
 
 def average(models: list[ModelWeights], row_weights: np.ndarray | None = None) -> ModelWeights:
