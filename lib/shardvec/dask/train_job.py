@@ -244,7 +244,7 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> di
     workers = client.scheduler_info(n_workers=-1)["workers"]
     state = 2 * vocab_size * vector_size * 4
     per_worker = -(-n_shards // max(len(workers), 1))
-    # Each trainer holds its gensim model, the round's input and its result.
+    # Each trainer holds its gensim model (also its latest result), the previous result and the next start.
     need = 3 * state * per_worker + 2 * state
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     limit = min(limits) if limits and all(limits) else 0
