@@ -18,7 +18,8 @@ from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoi
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import periodic_rounds, shard_count_warning, single_round
 from shardvec.train.buffers import ArrayPool
-from shardvec.train.trainer import build_model, get_weights, load_start, materialise_shard, set_weights, train_round
+from shardvec.train.trainer import (build_model, build_shard_model, get_weights, load_start, materialise_shard, set_weights,
+                                    train_round)
 
 # Ties in count on purpose: gensim's own sort would order tied words differently.
 VOCAB = Vocab.from_pairs([("the", 9), ("cat", 4), ("dog", 4), ("sat", 4), ("mat", 2), ("log", 2), ("on", 2)])
@@ -151,6 +152,23 @@ def test_round_results_are_never_overwritten_and_their_arrays_are_reused(tmp_pat
                    for r, c in zip(held, copies))
     # Three pairs of arrays (two results held, one round training) serve all 7 loaded rounds.
     assert len(pool) == 6
+
+
+def test_a_shard_model_builds_gensims_vocabulary_table_once_and_trains_the_same(tmp_path: Path) -> None:
+    from gensim.models import word2vec_corpusfile
+
+    shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"], ["the", "dog"]] * 40)
+    chunks = materialise_shard(Store(str(shard)), VOCAB, 2, tmp_path / "work")
+    rounds = periodic_rounds(epochs=3, rounds_per_epoch=2, alpha=0.025, min_alpha=0.001, lr_scale=2.0)
+    plain, reusing = build_model(PARAMS, VOCAB), build_shard_model(PARAMS, VOCAB)
+    table = word2vec_corpusfile.CythonVocab
+    assert table(reusing.wv, hs=0, fasttext=False) is table(reusing.wv, hs=0, fasttext=False)
+    assert table(plain.wv, hs=0, fasttext=False) is not table(plain.wv, hs=0, fasttext=False)  # others: gensim's
+    for rnd in rounds:
+        a, b = train_round(plain, chunks, rnd, shard=0), train_round(reusing, chunks, rnd, shard=0)
+        assert a.loss == b.loss
+    assert np.array_equal(plain.wv.vectors, reusing.wv.vectors) and np.array_equal(plain.syn1neg, reusing.syn1neg)
+    assert not np.array_equal(reusing.wv.vectors, seeded_weights().vectors)
 
 
 def test_procrustes_undoes_a_rotation() -> None:

@@ -42,7 +42,8 @@ from shardvec.train.model_io import checkpoint_dir, last_committed_round, load_m
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
 from shardvec.train.buffers import ArrayPool
-from shardvec.train.trainer import RoundResult, build_model, load_start, materialise_shard, pooled_mean, train_round
+from shardvec.train.trainer import (RoundResult, build_shard_model, load_start, materialise_shard, pooled_mean,
+                                    train_round)
 
 @sizeof.register(ModelWeights)
 def _sizeof_weights(weights: ModelWeights) -> int:
@@ -94,9 +95,9 @@ def _trainer(spec: RunSpec, shard: int, seeded: bool):
         vocab = _vocab(spec)
         workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
         chunks = materialise_shard(spec.shards[shard], vocab, spec.n_chunks, workdir)
-        _TRAINERS[key] = (build_model(spec.params, vocab), chunks)
+        _TRAINERS[key] = (build_shard_model(spec.params, vocab), chunks)
     elif seeded:  # a rerun of the first round: this model has trained since it was built
-        _TRAINERS[key] = (build_model(spec.params, _vocab(spec)), _TRAINERS[key][1])
+        _TRAINERS[key] = (build_shard_model(spec.params, _vocab(spec)), _TRAINERS[key][1])
     return _TRAINERS[key]
 
 

@@ -25,6 +25,7 @@ from shardvec.train.buffers import ArrayPool
 from shardvec.train.merge import ModelWeights, mean_into
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
+from shardvec.train.vocab_table import keep_vocab_table
 
 logging.getLogger("gensim").setLevel(logging.WARNING)
 
@@ -93,6 +94,13 @@ def build_model(params: Word2VecParams, vocab: Vocab):
     return model
 
 
+def build_shard_model(params: Word2VecParams, vocab: Vocab):
+    """``build_model`` for a shard trainer: its vocabulary never changes, so gensim's C table of it is built once."""
+    model = build_model(params, vocab)
+    keep_vocab_table(model.wv)
+    return model
+
+
 def _arrays(model) -> ModelWeights:
     """The model's own input and output arrays (not copies)."""
     return ModelWeights(model.wv.vectors, model.syn1neg if model.negative else model.syn1)
@@ -121,7 +129,8 @@ def set_weights(model, weights: ModelWeights) -> None:
 def pooled_mean(pool: ArrayPool, parts: list[ModelWeights]) -> ModelWeights:
     """The plain mean of ``parts`` (of one part: a copy) in arrays taken from ``pool``."""
     like = parts[0]
-    out = ModelWeights(pool.take(like.vectors.shape, like.vectors.dtype), pool.take(like.output.shape, like.output.dtype))
+    out = ModelWeights(pool.take(like.vectors.shape, like.vectors.dtype),
+                       pool.take(like.output.shape, like.output.dtype))
     mean_into(out, parts)
     return out
 
