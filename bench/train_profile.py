@@ -121,12 +121,12 @@ def _trainer(corpus: Path, epochs: int, copies: bool) -> dict:
         t0 = time.perf_counter()
         for rnd in _plan(epochs):
             if copies:
-                result = train_round(model, chunks, rnd, 0)
+                result = train_round(model, chunks, rnd, 0, cfg.train.compute_loss)
                 load_start(model, [result.weights, get_weights(model)], pool)
             else:
                 model.train(corpus_file=str(chunks.files[rnd.chunk]), total_words=chunks.words[rnd.chunk],
                             epochs=rnd.epochs, start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha,
-                            compute_loss=True)
+                            compute_loss=cfg.train.compute_loss)
         return {"seconds": time.perf_counter() - t0}
 
 

@@ -67,7 +67,8 @@ def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     result = train_round(model, chunks, rnd, shard=0)
     assert result.weights.vectors.shape == start.vectors.shape
     assert not np.array_equal(result.weights.output, start.output)
-    assert result.raw_words == 300
+    assert result.raw_words == 300 and result.loss > 0
+    assert train_round(model, chunks, rnd, shard=0, compute_loss=False).loss is None
 
 
 def test_learning_rate_decays_once_across_all_rounds() -> None:

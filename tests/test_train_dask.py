@@ -177,10 +177,11 @@ def test_model_too_large_for_workers_is_refused_before_training(corpus: Path, tm
     assert not (tmp_path / "v" / "_SUCCESS").exists()
 
 
-def test_more_shards_than_the_fan_in_are_reduced_through_a_tree(spark, tmp_path: Path) -> None:
+def test_more_shards_than_the_fan_in_are_reduced_through_a_tree(
+        spark, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     """Four shards on two workers: partial sums of two, one root, every trainer starts from its result."""
     cfg = base_config()
-    cfg.train.epochs, cfg.train.rounds_per_epoch = 1, 2
+    cfg.train.epochs, cfg.train.rounds_per_epoch, cfg.train.compute_loss = 1, 2, False
     corpus = prepared_corpus(cfg, [gensim_data("lee_background.cor")], tmp_path / "corpus", shards=4)
     cfg.train.corpus, cfg.train.output = str(corpus), str(tmp_path / "v")
     api.train(cfg)
@@ -188,3 +189,6 @@ def test_more_shards_than_the_fan_in_are_reduced_through_a_tree(spark, tmp_path:
     assert report["shards"] == 4 and [len(r["shard_seconds"]) for r in report["round_log"]] == [4, 4]
     assert (tmp_path / "v" / "checkpoints" / "round-00001" / "_SUCCESS").is_file()
     assert all(r["bytes_moved"] > 0 for r in report["round_log"])
+    assert [r["loss"] for r in report["round_log"]] == [None, None]  # not asked for: not computed, not shown
+    rounds = [line for line in capfd.readouterr().err.splitlines() if line.startswith("[train] round")]
+    assert len(rounds) == 2 and not any(" loss " in line for line in rounds)

@@ -123,7 +123,7 @@ def train(config: Config) -> Path | str:
     with dask_client(config.dask) as client:
         memory = check_memory(client, len(vocab), params.vector_size, n_shards)
         spec = RunSpec(new_run_id(), output, corpus.root / "vocab.parquet", tuple(corpus.shards), params,
-                       n_chunks, tc.merge, meta)
+                       n_chunks, tc.merge, meta, tc.compute_loss)
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         weights, records = run_rounds(client, spec, rounds, start, corpus)
     train_seconds = time.perf_counter() - started

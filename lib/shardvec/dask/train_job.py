@@ -84,6 +84,7 @@ class RunSpec:
     n_chunks: int
     merge: str
     meta: dict[str, Any]
+    compute_loss: bool = True
 
 
 def _trainer(spec: RunSpec, shard: int, seeded: bool):
@@ -124,7 +125,7 @@ def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult
         if checkpoint is not None:
             snapshot = start if isinstance(start, ModelWeights) else pooled_mean(_POOL, [loaded])
             writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, snapshot, _vocab(spec), spec.meta))
-    result = train_round(model, chunks, rnd, shard)
+    result = train_round(model, chunks, rnd, shard, spec.compute_loss)
     if writer is not None:
         writer.join()
     return result
@@ -305,9 +306,10 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
         done = sum(r["words"] for r in records.values())
         eta = (last - began) / done * max(words_total - done, 0)
         rnd = rounds[index]
+        loss = "" if record["loss"] is None else f"loss {record['loss']:.4g} "
         print(f"[train] round {rnd.index + 1}/{len(rounds)} epoch {rnd.epoch + 1} "
-              f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} "
-              f"loss {record['loss']:.4g} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
+              f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
+              f"moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
               file=sys.stderr, flush=True)
         flight.forget_before(index)
         index += 1
@@ -361,10 +363,16 @@ class _Flight:
         self.client.cancel(pending)
 
 
+def _total_loss(stats: list[dict[str, Any]]) -> float | None:
+    """The round's training loss summed over shards; None when gensim was not asked to compute it."""
+    losses = [x["loss"] for x in stats]
+    return None if None in losses else sum(losses)
+
+
 def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int, spec: RunSpec) -> dict[str, Any]:
     words = sum(x["words"] for x in stats)
     return {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
-            "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": sum(x["loss"] for x in stats),
+            "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": _total_loss(stats),
             "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
             "words_per_s": round(words / max(seconds, 1e-9)), "bytes_moved": moved}
 

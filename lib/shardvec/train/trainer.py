@@ -46,7 +46,7 @@ class RoundResult:
     word_counts: np.ndarray
     raw_words: int
     seconds: float
-    loss: float
+    loss: float | None  # None when gensim was not asked to compute it
 
 
 def materialise_shard(shard: Store, vocab: Vocab, n_chunks: int, workdir: Path) -> ShardChunks:
@@ -147,7 +147,7 @@ def load_start(model, parts: list[ModelWeights], pool: ArrayPool) -> ModelWeight
     return start
 
 
-def train_round(model, chunks: ShardChunks, rnd: Round, shard: int) -> RoundResult:
+def train_round(model, chunks: ShardChunks, rnd: Round, shard: int, compute_loss: bool = True) -> RoundResult:
     """Train one round on this shard's chunk from the weights the model holds.
 
     The result is the model's own arrays, not a copy, so it must not train
@@ -159,7 +159,7 @@ def train_round(model, chunks: ShardChunks, rnd: Round, shard: int) -> RoundResu
     raw = chunks.words[rnd.chunk]
     if raw:
         model.train(corpus_file=str(path), total_words=raw, epochs=rnd.epochs,
-                    start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha, compute_loss=True)
+                    start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha, compute_loss=compute_loss)
     seconds = time.perf_counter() - start
-    return RoundResult(shard, _arrays(model), chunks.word_counts, raw * rnd.epochs, seconds,
-                       float(model.get_latest_training_loss()) if raw else 0.0)
+    loss = (float(model.get_latest_training_loss()) if raw else 0.0) if compute_loss else None
+    return RoundResult(shard, _arrays(model), chunks.word_counts, raw * rnd.epochs, seconds, loss)
