@@ -141,7 +141,7 @@ class TrainConfig:
     seed: int = _doc(1, "seed for the initial weights (identical in every trainer)")
     workers: int = _doc(1, "gensim threads per shard trainer")
     compute_loss: bool = _doc(True, "gensim's compute_loss: each round's training loss in the progress line and "
-                                    "train_report.json (a few percent of training time)")
+                                    "train_report.json (0.3-6% of training time measured, bench/RESULTS.md)")
     merge: str = _doc("periodic", "periodic, average or procrustes")
     rounds_per_epoch: int = _doc(10, "periodic merge: synchronisations per epoch")
     lr_scale: float = _doc(0.0, "periodic merge: learning-rate multiplier while averaging; 0 means the number of shards")

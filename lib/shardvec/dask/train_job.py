@@ -35,13 +35,13 @@ from distributed import wait
 
 from shardvec.corpus import Corpus, Vocab
 from shardvec.errors import ConfigError
-from shardvec.train import merge
-from shardvec.train.merge import ModelWeights, WeightedSum
 from shardvec.storage import Store
+from shardvec.train import merge
+from shardvec.train.buffers import ArrayPool
+from shardvec.train.merge import ModelWeights, WeightedSum
 from shardvec.train.model_io import checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
-from shardvec.train.buffers import ArrayPool
 from shardvec.train.trainer import (RoundResult, build_shard_model, load_start, materialise_shard, pooled_mean,
                                     train_round)
 
