@@ -9,12 +9,14 @@ for, so their usage is included). For periodic, Dask's task stream adds the
 time each kind of task spent computing and waiting for its inputs to arrive
 from another worker. Parts of a periodic run are also measured alone, for as
 many rounds as the run has: ``exchange`` (two workers make weights of the
-corpus's size, swap them and average both, no training), ``checkpoints`` (the
+corpus's size, swap them and average both, no training; the average goes into
+fresh arrays where periodic uses pooled ones, so this is an upper bound), ``checkpoints`` (the
 round checkpoints written one after the other), and one shard's trainer in
 one process, ``trainer-copies`` as periodic drives it (the other shard's
 result arriving as fresh arrays, and its mean with this shard's result
 loaded into pooled arrays the model trains next) against ``trainer-bare``
-(gensim's training calls only). Uses the train
+(gensim's training calls only); both build the model as a shard trainer
+does (``build_shard_model``). Uses the train
 benchmark's corpus and settings (``bench/train_bench.py``); prints a Markdown
 table.
 """
@@ -108,16 +110,16 @@ def checkpoints(corpus: Path, epochs: int) -> dict:
 def _trainer(corpus: Path, epochs: int, copies: bool) -> dict:
     from shardvec.corpus import Vocab
     from shardvec.storage import as_store
-    from shardvec.train.params import Word2VecParams
     from shardvec.train.buffers import ArrayPool
-    from shardvec.train.trainer import build_model, get_weights, load_start, materialise_shard, train_round
+    from shardvec.train.params import Word2VecParams
+    from shardvec.train.trainer import build_shard_model, get_weights, load_start, materialise_shard, train_round
 
     cfg = train_bench.shardvec_config("periodic", 1, epochs)
     params, vocab = Word2VecParams.from_config(cfg.train), Vocab.load(as_store(corpus / "vocab.parquet"))
     with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         shard = as_store(sorted((corpus / "shards").glob("*.parquet"))[0])
         chunks = materialise_shard(shard, vocab, cfg.train.rounds_per_epoch, Path(tmp))
-        model, pool = build_model(params, vocab), ArrayPool()
+        model, pool = build_shard_model(params, vocab), ArrayPool()
         t0 = time.perf_counter()
         for rnd in _plan(epochs):
             if copies:
