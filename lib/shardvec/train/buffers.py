@@ -2,10 +2,9 @@
 
 A periodic round on one worker needs new arrays of the model's size (tens of
 megabytes each) for the weights it starts from and for its checkpoint. Fresh
-arrays that large are mapped from the kernel, zeroed page by page and
-unmapped again every round (above glibc's mmap threshold, which Dask's
-workers also pin low), which showed up as system time in the profile
-(``bench/train_profile.py``). The pool hands an array out again only when
+arrays that large (above glibc's mmap threshold) are mapped from the kernel,
+zeroed page by page and unmapped again every round, which showed up as
+system time in the profile (``bench/train_profile.py``). The pool hands an array out again only when
 nothing but the pool refers to it: no shard result Dask still holds, no
 view, no buffer being sent to another worker. Reuse therefore never
 overwrites data anyone may still read, however Dask schedules, retries or
