@@ -64,7 +64,7 @@ def periodic(corpus: Path, epochs: int) -> dict:
 def _weights(vocab_size: int, value: float):
     import numpy as np
 
-    from shardvec.train.merge import ModelWeights
+    from shardvec.train.weights import ModelWeights
 
     shape = (vocab_size, train_bench.SETTINGS["vector_size"])
     return ModelWeights(np.full(shape, value, np.float32), np.full(shape, -value, np.float32))

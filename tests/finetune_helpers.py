@@ -14,7 +14,7 @@ import numpy as np
 from shardvec.config import Config
 from shardvec.corpus import Vocab
 from shardvec.finetune.datasets import ReadOptions, text_tokens
-from shardvec.train.merge import ModelWeights
+from shardvec.train.weights import ModelWeights
 from shardvec.train.model_io import save_model
 from shardvec.train.params import Word2VecParams
 

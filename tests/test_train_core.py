@@ -14,10 +14,12 @@ from shardvec.corpus import SHARD_SCHEMA, Vocab
 from shardvec.storage import Store
 from shardvec.train import merge
 from shardvec.train.buffers import ArrayPool
-from shardvec.train.merge import ModelWeights, average, orthogonal_map, procrustes
+from shardvec.train.merge import average, orthogonal_map, procrustes
+from shardvec.train.weights import ModelWeights
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
-from shardvec.train.schedule import periodic_rounds, shard_count_warning, single_round
+from shardvec.train.rules import make_rule, quality_warning
+from shardvec.train.schedule import periodic_rounds, single_round
 from shardvec.train.trainer import (build_model, build_shard_model, get_weights, load_start, materialise_shard,
                                     set_weights, train_round)
 
@@ -82,10 +84,13 @@ def test_learning_rate_decays_once_across_all_rounds() -> None:
     assert [r.epoch for r in rounds[3:5]] == [0, 1]
 
 
-def test_periodic_beyond_the_measured_shard_counts_is_warned_about() -> None:
-    assert shard_count_warning(8) is None
-    warning = shard_count_warning(16)
-    assert warning is not None and "16 shards" in warning and "prepare.shards" in warning
+def test_rules_beyond_their_measured_shard_counts_are_warned_about() -> None:
+    periodic = make_rule("periodic")
+    assert quality_warning(periodic, 8) is None
+    warning = quality_warning(periodic, 16)
+    assert warning is not None and "up to 8 shards" in warning and "has 16" in warning and "prepare.shards" in warning
+    assert quality_warning(make_rule("average"), 64) is None  # merges once: no per-round quality claim
+    assert "above 1" in (quality_warning(make_rule("bmuf"), 2) or "")
 
 
 def test_average_weights_rows_by_counts() -> None:

@@ -11,6 +11,7 @@ import copy
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -90,21 +91,25 @@ def _check_prepare(config: Config) -> None:
 
 
 def train(config: Config) -> Path | str:
-    """Dask: corpus shards -> ``vectors.bin``, ``model/``, ``train_report.json`` (any storage)."""
+    """Dask: corpus shards -> ``vectors.bin``, ``model/``, ``train_report.json`` and ``.png`` (any storage)."""
     from shardvec.corpus import Corpus
     from shardvec.dask.cluster import dask_client
     from shardvec.dask.train_job import RunSpec, check_memory, new_run_id, run_rounds
+    from shardvec.train.deltas import DELTA_DTYPES
     from shardvec.train.model_io import save_model, write_vectors
-    from shardvec.train.params import MERGE_MODES, Word2VecParams
+    from shardvec.train.params import Word2VecParams
+    from shardvec.train.rules import RuleSettings, make_rule
     from shardvec.vectors import TRAIN_SCHEMA
 
     tc = config.train
     _require(tc.corpus, "train.corpus", "--corpus DIR")
     _require(tc.output, "train.output", "--output DIR")
-    if tc.merge not in MERGE_MODES:
-        raise ConfigError(f"train.merge must be one of {', '.join(MERGE_MODES)}; got {tc.merge!r}")
-    if tc.rounds_per_epoch < 1 or tc.lr_scale < 0:
-        raise ConfigError("train.rounds_per_epoch must be >= 1 and train.lr_scale >= 0")
+    settings = RuleSettings(tc.lr_scale, tc.momentum, tc.block_lr)
+    rule = make_rule(tc.merge, settings)
+    if tc.rounds_per_epoch < 1 or tc.sync_words < 0:
+        raise ConfigError("train.rounds_per_epoch must be >= 1 and train.sync_words >= 0")
+    if tc.delta_dtype not in DELTA_DTYPES:
+        raise ConfigError(f"train.delta_dtype must be one of {', '.join(DELTA_DTYPES)}; got {tc.delta_dtype!r}")
     params = Word2VecParams.from_config(tc)
     options = config.storage.options
     corpus = Corpus.open(tc.corpus, options)
@@ -112,20 +117,21 @@ def train(config: Config) -> Path | str:
     if len(vocab) == 0:
         raise InputError(f"the vocabulary of {corpus.root.url} is empty; lower vocab.min_count when preparing")
     n_shards = len(corpus.shards)
-    rounds, n_chunks, scale = _round_plan(tc, params, n_shards)
+    plan = _round_plan(tc, params, rule, corpus.shard_tokens)
     output = Store(tc.output, options)
     prepare_output(output, tc.overwrite, tc.resume)
-    meta = {"params": params.to_dict(), "merge": tc.merge, "shards": n_shards, "rounds": len(rounds),
-            "lr_scale": scale, "corpus": corpus.root.url}
+    meta = {"params": params.to_dict(), "merge": tc.merge, "shards": n_shards, "rounds": len(plan.rounds),
+            "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url, "rule_settings": asdict(settings),
+            "delta_dtype": tc.delta_dtype}
     start = _resume_point(output, meta, vocab.words) if tc.resume else 0
 
     started = time.perf_counter()
     with dask_client(config.dask) as client:
-        memory = check_memory(client, len(vocab), params.vector_size, n_shards)
+        memory = check_memory(client, len(vocab), params.vector_size, n_shards, rule.exchange)
         spec = RunSpec(new_run_id(), output, corpus.root / "vocab.parquet", tuple(corpus.shards), params,
-                       n_chunks, tc.merge, meta, tc.compute_loss)
+                       plan.rounds_per_epoch, rule, meta, tc.compute_loss, tc.delta_dtype)
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        weights, records = run_rounds(client, spec, rounds, start, corpus)
+        weights, records = run_rounds(client, spec, plan.rounds, start, corpus)
     train_seconds = time.perf_counter() - started
 
     save_model(output / "model", weights, vocab, meta)
@@ -134,11 +140,15 @@ def train(config: Config) -> Path | str:
     report: dict[str, Any] = {
         "schema": TRAIN_SCHEMA, "created": _now(), "corpus": corpus.root.url, "vocab_size": len(vocab),
         "corpus_tokens": tokens, "shards": n_shards, "workers": workers, "merge": tc.merge,
-        "lr_scale": scale, "rounds": len(rounds), "resumed_from_round": start, "seed": params.seed,
+        "lr_scale": plan.lr_multiplier, "rounds": len(plan.rounds), "rounds_per_epoch": plan.rounds_per_epoch,
+        "words_per_shard_round": plan.words_per_shard_round,
+        "rule": {"name": rule.name, "summary": rule.summary, "exchange": rule.exchange,
+                 "lr_multiplier": plan.lr_multiplier, **asdict(settings), "delta_dtype": tc.delta_dtype},
+        "resumed_from_round": start, "seed": params.seed,
         "timings": {"train_seconds": round(train_seconds, 2),
-                    "words_per_s": round(tokens * params.epochs * (len(rounds) - start) / len(rounds)
+                    "words_per_s": round(tokens * params.epochs * (len(plan.rounds) - start) / len(plan.rounds)
                                          / max(train_seconds, 1e-9))},
-        "memory": memory, "round_log": records, "outputs": files + ["model/"],
+        "memory": memory, "round_log": records, "outputs": files + ["model/", "train_report.png"],
         "config": config.to_dict(), "versions": library_versions(),
     }
     if tc.evaluate:
@@ -147,6 +157,7 @@ def train(config: Config) -> Path | str:
 
         report["evaluation"] = intrinsic_scores(load_keyed_vectors((output / "vectors.bin").url, options),
                                                 config.evaluate.restrict_vocab)
+    _write_round_plot(report, output)
     (output / "train_report.json").write_json(report)
     mark_success(output)
     print(f"[train] {len(vocab)} words x {params.vector_size} dims, {report['timings']['words_per_s']:,} words/s "
@@ -154,18 +165,45 @@ def train(config: Config) -> Path | str:
     return output.local or output.url
 
 
-def _round_plan(tc: TrainConfig, params: Any, n_shards: int) -> tuple[list[Any], int, float]:
-    """Rounds, chunks per shard and learning-rate scale for the merge mode."""
-    from shardvec.train.schedule import periodic_rounds, shard_count_warning, single_round
+def _write_round_plot(report: dict[str, Any], output: Store) -> None:
+    from shardvec.train.report_plot import plot_rounds
 
-    if tc.merge == "periodic":
-        warning = shard_count_warning(n_shards)
-        if warning:
-            print(f"[train] warning: {warning}", file=sys.stderr)
-        scale = tc.lr_scale or float(n_shards)
-        rounds = periodic_rounds(params.epochs, tc.rounds_per_epoch, params.alpha, params.min_alpha, scale)
-        return rounds, tc.rounds_per_epoch, scale
-    return single_round(params.epochs, params.alpha, params.min_alpha), 1, 1.0
+    with tempfile.TemporaryDirectory(prefix="shardvec-plot-") as tmp:
+        path = Path(tmp) / "train_report.png"
+        plot_rounds(report, path)
+        (output / "train_report.png").write_bytes(path.read_bytes())
+
+
+@dataclass(frozen=True)
+class _RoundPlan:
+    rounds: list[Any]
+    rounds_per_epoch: int  # also the chunks each shard is cut into
+    lr_multiplier: float
+    words_per_shard_round: int
+
+
+def _round_plan(tc: TrainConfig, params: Any, rule: Any, shard_tokens: list[int]) -> _RoundPlan:
+    """Rounds, chunks per shard and learning-rate multiplier for the merge rule.
+
+    With ``train.sync_words`` the rounds per epoch follow from the shards'
+    size, so a 100B-token corpus and a 16M-token one merge after the same
+    amount of training per shard.
+    """
+    from shardvec.train.rules import quality_warning
+    from shardvec.train.schedule import periodic_rounds, rounds_per_epoch_for, single_round
+
+    n_shards = len(shard_tokens)
+    per_shard = sum(shard_tokens) // max(n_shards, 1)
+    if not rule.periodic:
+        rounds = single_round(params.epochs, params.alpha, params.min_alpha)
+        return _RoundPlan(rounds, 1, 1.0, per_shard * params.epochs)
+    warning = quality_warning(rule, n_shards)
+    if warning:
+        print(f"[train] warning: {warning}", file=sys.stderr)
+    per_epoch = rounds_per_epoch_for(per_shard, tc.sync_words) if tc.sync_words else tc.rounds_per_epoch
+    scale = rule.lr_multiplier(n_shards)
+    rounds = periodic_rounds(params.epochs, per_epoch, params.alpha, params.min_alpha, scale)
+    return _RoundPlan(rounds, per_epoch, scale, per_shard // per_epoch)
 
 
 def _resume_point(output: Store, meta: dict[str, Any], words: list[str]) -> int:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from shardvec.config import load_config
 from shardvec.errors import ShardvecError
+from shardvec.train.rules import RULES
 
 # flag destination -> config key; a flag left unset leaves the key to the lower layers.
 FLAG_KEYS: dict[str, dict[str, str]] = {
@@ -78,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(p, "--corpus", "corpus directory written by prepare", metavar="DIR")
     _flag(p, "--output", "output directory", metavar="DIR")
     _flag(p, "--scheduler", "Dask scheduler address (default: $DASK_SCHEDULER_ADDRESS, else a LocalCluster)")
-    _flag(p, "--merge", "periodic, average or procrustes")
+    _flag(p, "--merge", "merge rule: " + "; ".join(f"{name}: {rule.summary}" for name, rule in RULES.items()))
     _switch(p, "--overwrite", "replace an existing output directory")
     _switch(p, "--resume", "continue from the last checkpoint in the output directory")
     _common(p)

@@ -142,9 +142,14 @@ class TrainConfig:
     workers: int = _doc(1, "gensim threads per shard trainer")
     compute_loss: bool = _doc(True, "gensim's compute_loss: each round's training loss in the progress line and "
                                     "train_report.json (0.3-6% of training time measured, bench/RESULTS.md)")
-    merge: str = _doc("periodic", "periodic, average or procrustes")
-    rounds_per_epoch: int = _doc(10, "periodic merge: synchronisations per epoch")
-    lr_scale: float = _doc(0.0, "periodic merge: learning-rate multiplier while averaging; 0 means the number of shards")
+    merge: str = _doc("periodic", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)")
+    rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)")
+    sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch")
+    lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate; 0 means the rule's own (periodic: the number "
+                                "of shards; adasum: log2 of it; the others 1)")
+    momentum: float = _doc(-1.0, "bmuf: block momentum eta; negative means 1 - 1/shards")
+    block_lr: float = _doc(1.0, "bmuf: block learning rate zeta")
+    delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)")
     write_text: bool = _doc(False, "also write vectors.txt (word2vec text format)")
     write_kv: bool = _doc(False, "also write vectors.kv (gensim's format, memory-mappable; a pickle: trusted use only)")
     evaluate: bool = _doc(True, "run the intrinsic evaluation at the end and put it in the report")

@@ -27,7 +27,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 from dask.sizeof import sizeof
@@ -38,12 +38,15 @@ from shardvec.errors import ConfigError
 from shardvec.storage import Store
 from shardvec.train import merge
 from shardvec.train.buffers import ArrayPool
-from shardvec.train.merge import ModelWeights, WeightedSum
-from shardvec.train.model_io import checkpoint_dir, last_committed_round, load_model, save_checkpoint
+from shardvec.train.deltas import Delta, add_into, delta_between
+from shardvec.train.merge import WeightedSum
+from shardvec.train.model_io import SavedModel, checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
+from shardvec.train.rules import DeltaRule, MergeRule, WeightRule
 from shardvec.train.schedule import Round
 from shardvec.train.trainer import (RoundResult, build_shard_model, load_start, materialise_shard, pooled_mean,
-                                    train_round)
+                                    set_weights, train_round)
+from shardvec.train.weights import ModelWeights
 
 @sizeof.register(ModelWeights)
 def _sizeof_weights(weights: ModelWeights) -> int:
@@ -54,6 +57,11 @@ def _sizeof_weights(weights: ModelWeights) -> int:
 @sizeof.register(WeightedSum)
 def _sizeof_sum(total: WeightedSum) -> int:
     return total.nbytes
+
+
+@sizeof.register(Delta)
+def _sizeof_delta(delta: Delta) -> int:
+    return delta.nbytes
 
 
 @sizeof.register(RoundResult)
@@ -82,9 +90,10 @@ class RunSpec:
     shards: tuple[Store, ...]
     params: Word2VecParams
     n_chunks: int
-    merge: str
+    rule: MergeRule
     meta: dict[str, Any]
     compute_loss: bool = True
+    delta_dtype: str = "float32"  # how delta rules send rows: float32, or float16 for half the bytes
 
 
 def _trainer(spec: RunSpec, shard: int, seeded: bool):
@@ -151,6 +160,121 @@ class _Writer(threading.Thread):
             raise self._error
 
 
+class _Replica:
+    """This worker's copy of the run's combined model as it stood at the start of round ``version``.
+
+    Delta rules send only what changed; every worker keeps one copy of the
+    combined model, shared by the shard trainers it runs, and adds each
+    round's update to it. Trainers copy it into their model before a round
+    and diff against it after.
+    """
+
+    def __init__(self) -> None:
+        self.version = -1
+        self.weights: ModelWeights | None = None
+        self.lock = threading.Lock()
+
+
+_REPLICAS: dict[str, _Replica] = {}
+
+
+def _round_start(spec: RunSpec, index: int, start, model=None) -> ModelWeights:
+    """The combined weights round ``index`` starts from, on this worker.
+
+    ``start`` is None (the seeded model's own weights), the dense weights of a
+    checkpoint, the update of round ``index - 1`` (a :class:`Delta`) to add to
+    this worker's copy, or the previous round's shard results, combined here
+    (no more shards than the fan-in, stateless rule: no root task between
+    rounds).
+    """
+    replica = _REPLICAS.setdefault(spec.run_id, _Replica())
+    with replica.lock:
+        if isinstance(start, ModelWeights):
+            replica.weights, replica.version = start.copy(), index
+        elif replica.version == index and replica.weights is not None:
+            pass
+        elif start is None:
+            replica.weights, replica.version = ModelWeights(model.wv.vectors.copy(), model.syn1neg.copy()
+                                                            if model.negative else model.syn1.copy()), index
+        elif replica.version == index - 1 and replica.weights is not None:
+            update = start if isinstance(start, Delta) else _local_update(spec, start)
+            add_into(replica.weights.vectors, update.vectors)
+            add_into(replica.weights.output, update.output)
+            replica.version = index
+        else:
+            raise RuntimeError(f"this worker holds no copy of the model before round {index} "
+                               f"(it has round {replica.version}'s); the round reruns from the last checkpoint")
+        return replica.weights
+
+
+def _local_update(spec: RunSpec, results: list[RoundResult]) -> Delta:
+    rule = _delta_rule(spec)
+    return rule.step(rule.reduce([r.weights for r in results]), len(spec.shards), None)[0]
+
+
+def _delta_rule(spec: RunSpec) -> DeltaRule:
+    assert isinstance(spec.rule, DeltaRule)
+    return spec.rule
+
+
+def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, checkpoint: int | None = None,
+                     state: dict[str, np.ndarray] | None = None) -> RoundResult:
+    """Train one round of one shard for a delta rule; the result's ``weights`` is the shard's sparse delta.
+
+    With ``checkpoint``, the round's start (the combined model of the round
+    before) and the rule's ``state`` are written beside the training, as in
+    :func:`train_task`.
+    """
+    model, chunks = _trainer(spec, shard, seeded=start is None)
+    base = _round_start(spec, rnd.index, start, model)
+    set_weights(model, base)
+    writer = None
+    if checkpoint is not None:
+        writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, base, _vocab(spec), spec.meta, state))
+    result = train_round(model, chunks, rnd, shard, spec.compute_loss)
+    delta = delta_between(result.weights, base, spec.delta_dtype)
+    if writer is not None:
+        writer.join()
+    return RoundResult(result.shard, delta, result.word_counts, result.raw_words, result.seconds, result.loss)
+
+
+@dataclass
+class RoundUpdate:
+    """The root of a delta rule's reduction: the update every worker adds, and the rule's state."""
+
+    delta: Delta
+    state: Any
+    figures: dict[str, Any]
+
+
+@sizeof.register(RoundUpdate)
+def _sizeof_update(update: RoundUpdate) -> int:
+    return update.delta.nbytes + sum(int(a.nbytes) for a in (update.state or {}).values())
+
+
+def _deltas(parts: list) -> list[Delta]:
+    return [p.weights if isinstance(p, RoundResult) else p for p in parts]
+
+
+def delta_reduce_task(spec: RunSpec, parts: list) -> Delta:
+    """One inner node of a delta rule's tree: two shard deltas or partial combinations in, one out."""
+    return _delta_rule(spec).reduce(_deltas(parts)).encoded(spec.delta_dtype)
+
+
+def delta_root_task(spec: RunSpec, parts: list, state) -> RoundUpdate:
+    """The root: the round's combined delta turned into the update, with the rule's new state."""
+    rule = _delta_rule(spec)
+    update, new_state = rule.step(rule.reduce(_deltas(parts)), len(spec.shards), state)
+    update = update.encoded(spec.delta_dtype)
+    figures = {"update_rows": [len(update.vectors.index), len(update.output.index)], **rule.describe(new_state)}
+    return RoundUpdate(update, new_state, figures)
+
+
+def final_weights_task(spec: RunSpec, index: int, start) -> ModelWeights:
+    """The combined model after the last round (``index`` = number of rounds), from this worker's copy."""
+    return _round_start(spec, index, start).copy()
+
+
 def anchors_task(result: RoundResult) -> np.ndarray:
     """The reference rows Procrustes rotates every shard model onto (small: anchors x d)."""
     return result.weights.vectors[:PROCRUSTES_ANCHORS].copy()
@@ -162,10 +286,15 @@ def reduce_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Weigh
     for part in parts:
         if isinstance(part, RoundResult):
             model = part.weights if anchors is None else merge.rotate_onto(part.weights, anchors)
-            part = merge.weighted(model, None if spec.merge == "periodic" else part.word_counts)
+            part = merge.weighted(model, part.word_counts if _weight_rule(spec).row_weighted else None)
         total = part if total is None else total + part
     assert total is not None
     return total
+
+
+def _weight_rule(spec: RunSpec) -> WeightRule:
+    assert isinstance(spec.rule, WeightRule)
+    return spec.rule
 
 
 def combine_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> ModelWeights:
@@ -177,9 +306,9 @@ def combine_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Mode
     return merge.finish(reduce_task(spec, parts, anchors), in_place=len(parts) > 1)
 
 
-def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights) -> str:
+def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights, state=None) -> str:
     """Commit the last round's weights to storage (earlier rounds are written by the next round's trainer)."""
-    return save_checkpoint(spec.output, round_index, weights, _vocab(spec), spec.meta).name
+    return save_checkpoint(spec.output, round_index, weights, _vocab(spec), spec.meta, state).name
 
 
 def _vocab(spec: RunSpec) -> Vocab:
@@ -189,13 +318,23 @@ def _vocab(spec: RunSpec) -> Vocab:
     return _VOCABS[spec.run_id]
 
 
-def load_task(checkpoint: Store) -> ModelWeights:
-    return load_model(checkpoint).weights
+def load_task(checkpoint: Store) -> SavedModel:
+    return load_model(checkpoint)
 
 
 def stats_task(result: RoundResult) -> dict[str, Any]:
     """The few numbers the client wants from a shard result, computed where the result lives."""
     return {"words": result.raw_words, "seconds": round(result.seconds, 3), "loss": result.loss}
+
+
+def _tree(results: list, tag: str, node: Callable[[list, str], Any]) -> list:
+    """Reduce ``results`` pairwise in index order with ``node(parts, key)`` until at most REDUCE_FANIN are left."""
+    level, depth = results, 0
+    while len(level) > REDUCE_FANIN:
+        level = [node(level[i:i + REDUCE_FANIN], f"reduce-{tag}-d{depth}-{i}")
+                 for i in range(0, len(level), REDUCE_FANIN)]
+        depth += 1
+    return level
 
 
 def combine(client, spec: RunSpec, results: list, tag: str):
@@ -204,23 +343,31 @@ def combine(client, spec: RunSpec, results: list, tag: str):
     No worker receives every shard's weights; procrustes first rotates each
     result onto shard 0's frequent words.
     """
-    anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if spec.merge == "procrustes" else None
-    level, depth = results, 0
-    while len(level) > REDUCE_FANIN:
-        level = [client.submit(reduce_task, spec, level[i:i + REDUCE_FANIN], anchors,
-                               key=f"reduce-{tag}-d{depth}-{i}") for i in range(0, len(level), REDUCE_FANIN)]
-        depth += 1
+    anchors = client.submit(anchors_task, results[0], key=f"anchors-{tag}") if _weight_rule(spec).rotates else None
+    level = _tree(results, tag, lambda parts, key: client.submit(reduce_task, spec, parts, anchors, key=key))
     return client.submit(combine_task, spec, level, anchors, key=f"combine-{tag}")
 
 
+def delta_root(client, spec: RunSpec, results: list, state, tag: str):
+    """One future of the round's :class:`RoundUpdate`, reduced on the workers in the rule's tree order."""
+    level = _tree(results, tag, lambda parts, key: client.submit(delta_reduce_task, spec, parts, key=key))
+    return client.submit(delta_root_task, spec, level, state, key=f"root-{tag}")
+
+
+def _fused(spec: RunSpec, n_results: int) -> bool:
+    """Whether every trainer combines the previous round's results itself (no root task between rounds)."""
+    stateful = isinstance(spec.rule, DeltaRule) and spec.rule.stateful
+    return n_results <= REDUCE_FANIN and not stateful
+
+
 def next_start(client, spec: RunSpec, results: list, tag: str) -> list:
-    """What each shard's next periodic round starts from: a future, or the list of every shard's result.
+    """What each shard's next periodic round of a weight rule starts from: a future, or every shard's result.
 
     When one trainer can take every shard's result (shards <= fan-in), each
     trainer averages them into its own model: the results cross once, in
     parallel, and no combine task or combined copy sits between two rounds.
     """
-    if len(results) <= REDUCE_FANIN:
+    if _fused(spec, len(results)):
         return [results] * len(results)
     return [combine(client, spec, results, tag)] * len(results)
 
@@ -231,23 +378,49 @@ def forget_run(run_id: str) -> int:
     for k in keys:
         del _TRAINERS[k]
     _VOCABS.pop(run_id, None)
+    _REPLICAS.pop(run_id, None)
     _POOL.clear()
     return len(keys)
 
 
-def _bytes_sent(client) -> int:
-    """Bytes all live workers have sent to each other so far (a lost worker's are not counted)."""
-    sent = client.run(lambda dask_worker: dask_worker.transfer_outgoing_bytes_total, on_error="ignore")
-    return sum(v for v in sent.values() if isinstance(v, int))
+def _worker_sent(dask_worker) -> tuple[str, int]:
+    return dask_worker.id, dask_worker.transfer_outgoing_bytes_total
 
 
-def check_memory(client, vocab_size: int, vector_size: int, n_shards: int) -> dict[str, Any]:
+def _bytes_sent(client) -> dict[str, int]:
+    """Bytes each live worker has sent to others so far, by worker id (a restarted worker has a new id)."""
+    sent = client.run(_worker_sent, on_error="ignore")
+    return dict(v for v in sent.values() if isinstance(v, tuple))
+
+
+def bytes_moved(before: dict[str, int], now: dict[str, int]) -> int:
+    """Bytes sent between two readings, each worker counted from its own baseline.
+
+    A worker that was not there before (a new or restarted one) counts from
+    zero; a lost worker's bytes since the last reading cannot be read and are
+    not counted. A counter that went down (the same id restarted) counts from
+    zero too, never negative.
+    """
+    total = 0
+    for worker, sent in now.items():
+        base = before.get(worker, 0)
+        total += sent - base if sent >= base else sent
+    return total
+
+
+def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, exchange: str = "weights"
+                 ) -> dict[str, Any]:
     """Refuse a run whose weights cannot fit the workers' memory limits."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
     state = 2 * vocab_size * vector_size * 4
     per_worker = -(-n_shards // max(len(workers), 1))
-    # Each trainer holds its gensim model (also its latest result), the previous result and the next start.
-    need = 3 * state * per_worker + 2 * state
+    if exchange == "weights":
+        # Each trainer holds its gensim model (also its latest result), the previous result and the next start.
+        need = 3 * state * per_worker + 2 * state
+    else:
+        # Each trainer holds its gensim model and its delta (at most the model's size); the worker holds
+        # one copy of the combined model and up to two deltas being combined.
+        need = 2 * state * per_worker + 3 * state
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     limit = min(limits) if limits and all(limits) else 0
     if limit and need > limit:
@@ -279,7 +452,7 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
     failures: dict[int, int] = {}
     began, sent = time.perf_counter(), _bytes_sent(client)
     words_total = sum(corpus.shard_tokens) * spec.params.epochs * (len(rounds) - start) // len(rounds)
-    flight = _Flight(client, spec, rounds, pinned, start, _restart_state(client, spec, start))
+    flight = _Flight(client, spec, rounds, pinned, start, *_restart_state(client, spec, start))
     if start == len(rounds):  # resumed after the last round: its checkpoint is the result
         return flight.starts[0].result(), []
     index, last = start, time.perf_counter()
@@ -287,6 +460,7 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
         flight.submit_through(min(index + 1, len(rounds) - 1))
         try:
             stats = client.gather(flight.stats[index])
+            figures = flight.figures(index)
         except Exception as exc:  # noqa: BLE001 - any distributed failure: retry from the checkpoint
             failed = index
             failures[failed] = failures.get(failed, 0) + 1
@@ -297,39 +471,59 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
             print(f"[train] round {rounds[failed].index + 1} failed ({type(exc).__name__}: {exc}); "
                   f"rerunning from round {index + 1}, after the last checkpoint", file=sys.stderr, flush=True)
             flight = _Flight(client, spec, rounds, pinned, index,
-                             _restart_state(client, spec, index, sum(failures.values())))
+                             *_restart_state(client, spec, index, sum(failures.values())))
             last = time.perf_counter()
             continue
         now, seconds = _bytes_sent(client), time.perf_counter() - last
-        record = records[index] = _record(rounds[index], stats, seconds, now - sent, spec)
+        record = records[index] = _record(rounds[index], stats, seconds, bytes_moved(sent, now), spec, figures)
         sent, last = now, time.perf_counter()
         done = sum(r["words"] for r in records.values())
-        eta = (last - began) / done * max(words_total - done, 0)
-        rnd = rounds[index]
-        loss = "" if record["loss"] is None else f"loss {record['loss']:.4g} "
-        print(f"[train] round {rnd.index + 1}/{len(rounds)} epoch {rnd.epoch + 1} "
-              f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
-              f"moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
-              file=sys.stderr, flush=True)
+        _print_round(rounds[index], len(rounds), record, spec, (last - began) / done * max(words_total - done, 0))
         flight.forget_before(index)
         index += 1
-    final = combine(client, spec, flight.results[len(rounds) - 1], f"{spec.run_id}-final")
-    client.submit(checkpoint_task, spec, len(rounds) - 1, final, key=f"checkpoint-{spec.run_id}-final").result()
-    weights = final.result()
-    records[len(rounds) - 1]["bytes_moved"] += _bytes_sent(client) - sent  # the final combination's
+    weights, final_state = flight.final()
+    client.submit(checkpoint_task, spec, len(rounds) - 1, weights, final_state,
+                  key=f"checkpoint-{spec.run_id}-final").result()
+    records[len(rounds) - 1]["rule"].update(flight.figures(len(rounds) - 1))
+    weights = weights.result()
+    records[len(rounds) - 1]["bytes_moved"] += bytes_moved(sent, _bytes_sent(client))  # the final combination's
     client.run(forget_run, spec.run_id)
     return weights, [records[i] for i in sorted(records)]
 
 
+def _print_round(rnd: Round, n_rounds: int, record: dict[str, Any], spec: RunSpec, eta: float) -> None:
+    loss = "" if record["loss"] is None else f"loss {record['loss']:.4g} "
+    state = "".join(f" {key} {value}" for key, value in record["rule"].items()
+                    if key not in ("name", "update_rows"))
+    print(f"[train] round {rnd.index + 1}/{n_rounds} epoch {rnd.epoch + 1} "
+          f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
+          f"merge {spec.rule.name}{state} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
+          file=sys.stderr, flush=True)
+
+
+def _update_delta(update: RoundUpdate) -> Delta:
+    return update.delta
+
+
+def _update_state(update: RoundUpdate) -> Any:
+    return update.state
+
+
+def _update_figures(update: RoundUpdate) -> dict[str, Any]:
+    return update.figures
+
+
 class _Flight:
-    """The rounds submitted since the last (re)start: their shard results and statistics futures."""
+    """The rounds submitted since the last (re)start: their shard results, statistics and merge futures."""
 
     def __init__(self, client, spec: RunSpec, rounds: list[Round], pinned: list[str], first: int,
-                 starts: list) -> None:
+                 starts: list, state) -> None:
         self.client, self.spec, self.rounds, self.pinned = client, spec, rounds, pinned
-        self.first, self.next, self.starts = first, first, starts
+        self.first, self.next, self.starts, self.state = first, first, starts, state
         self.results: dict[int, list] = {}
         self.stats: dict[int, list] = {}
+        self.roots: dict[int, Any] = {}  # delta rules: round -> its RoundUpdate future
+        self.states: dict[int, Any] = {}  # stateful delta rules: round -> the rule's state after it
 
     def submit_through(self, index: int) -> None:
         """Submit every round up to ``index`` not submitted yet."""
@@ -340,27 +534,64 @@ class _Flight:
     def _submit(self, index: int) -> None:
         spec, rnd = self.spec, self.rounds[index]
         tag = f"{spec.run_id}-r{rnd.index}-{uuid.uuid4().hex[:6]}"
+        state = None
         if index == self.first:
             starts, checkpoint = self.starts, None
-        else:
+        elif spec.rule.exchange == "weights":
             starts, checkpoint = next_start(self.client, spec, self.results[index - 1], tag), index - 1
-        results = [self.client.submit(train_task, spec, i, starts[i], rnd, checkpoint if i == 0 else None,
+        else:
+            (starts, state), checkpoint = self._delta_start(index - 1, tag), index - 1
+        task = train_task if spec.rule.exchange == "weights" else delta_train_task
+        extra = [] if spec.rule.exchange == "weights" else [state]
+        results = [self.client.submit(task, spec, i, starts[i], rnd, *([checkpoint] + extra if i == 0 else []),
                                       workers=[worker], allow_other_workers=True, pure=False,
                                       key=f"train-{tag}-s{i}")
                    for i, worker in enumerate(self.pinned)]
         self.results[index] = results
         self.stats[index] = [self.client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)]
 
+    def _delta_start(self, previous: int, tag: str) -> tuple[list, Any]:
+        """For a delta rule: what every trainer after round ``previous`` starts from, and the rule's state."""
+        results = self.results[previous]
+        if _fused(self.spec, len(results)):
+            return [results] * len(results), None
+        before = self.state if previous == self.first else self.states.get(previous - 1)
+        root = self.roots[previous] = delta_root(self.client, self.spec, results, before, tag)
+        update = self.client.submit(_update_delta, root, key=f"update-{tag}")
+        if _delta_rule(self.spec).stateful:
+            self.states[previous] = self.client.submit(_update_state, root, key=f"state-{tag}")
+        return [update] * len(results), self.states.get(previous)
+
+    def figures(self, index: int) -> dict[str, Any]:
+        """The rule's figures for round ``index`` (its root's), once that root exists; else none."""
+        if index not in self.roots:
+            return {}
+        return self.client.submit(_update_figures, self.roots[index], key=f"figures-{self.roots[index].key}").result()
+
+    def final(self) -> tuple[Any, Any]:
+        """Futures of the combined weights after the last round, and of the rule's state then."""
+        last = len(self.rounds) - 1
+        tag = f"{self.spec.run_id}-final"
+        if self.spec.rule.exchange == "weights":
+            return combine(self.client, self.spec, self.results[last], tag), None
+        starts, state = self._delta_start(last, tag)
+        weights = self.client.submit(final_weights_task, self.spec, len(self.rounds), starts[0],
+                                     workers=[self.pinned[0]], allow_other_workers=True, pure=False,
+                                     key=f"final-{tag}")
+        return weights, state
+
     def forget_before(self, index: int) -> None:
         """Drop the futures of rounds before ``index`` (their dependents keep what they still need)."""
         for old in [k for k in self.results if k < index]:
             del self.results[old], self.stats[old]
+            self.roots.pop(old, None)
+            self.states.pop(old - 1, None)
 
     def settle(self) -> None:
         """After a failure: let every submitted trainer finish or fail, so no checkpoint is still being written."""
         pending = [f for results in self.results.values() for f in results]
         wait(pending)
-        self.client.cancel(pending)
+        self.client.cancel(pending + list(self.roots.values()))
 
 
 def _total_loss(stats: list[dict[str, Any]]) -> float | None:
@@ -369,21 +600,33 @@ def _total_loss(stats: list[dict[str, Any]]) -> float | None:
     return None if None in losses else sum(losses)
 
 
-def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int, spec: RunSpec) -> dict[str, Any]:
+def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int, spec: RunSpec,
+            figures: dict[str, Any]) -> dict[str, Any]:
     words = sum(x["words"] for x in stats)
     return {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
             "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": _total_loss(stats),
             "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
-            "words_per_s": round(words / max(seconds, 1e-9)), "bytes_moved": moved}
+            "words_per_s": round(words / max(seconds, 1e-9)), "bytes_moved": moved,
+            "rule": {"name": spec.rule.name, **figures}}
 
 
-def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> list:
-    """The weights round ``start`` begins from, for every shard: the previous checkpoint, or None (seeded)."""
+def _saved_weights(saved: SavedModel) -> ModelWeights:
+    return saved.weights
+
+
+def _saved_state(saved: SavedModel) -> dict[str, np.ndarray] | None:
+    return saved.state
+
+
+def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> tuple[list, Any]:
+    """What round ``start`` begins from, for every shard (the previous checkpoint, or None: seeded), and the rule's state."""
     if start == 0:
-        return [None] * len(spec.shards)
-    weights = client.submit(load_task, checkpoint_dir(spec.output, start - 1),
-                            key=f"load-{spec.run_id}-{start - 1}-{attempt}")
-    return [weights] * len(spec.shards)
+        return [None] * len(spec.shards), None
+    tag = f"{spec.run_id}-{start - 1}-{attempt}"
+    saved = client.submit(load_task, checkpoint_dir(spec.output, start - 1), key=f"load-{tag}")
+    weights = client.submit(_saved_weights, saved, key=f"weights-{tag}")
+    state = client.submit(_saved_state, saved, key=f"state-{tag}") if spec.rule.exchange == "deltas" else None
+    return [weights] * len(spec.shards), state
 
 
 def new_run_id() -> str:

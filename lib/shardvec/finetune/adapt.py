@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from shardvec.corpus import Vocab
-from shardvec.train.merge import ModelWeights
+from shardvec.train.weights import ModelWeights
 from shardvec.storage import Store
 from shardvec.train.model_io import SavedModel, load_model
 from shardvec.train.params import Word2VecParams

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from shardvec.plots import figure as figure_of
+
 _TASKS = ("classify", "tag")
 
 
@@ -103,17 +105,8 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _figure(width: float, height: float):
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=100)
-    FigureCanvasAgg(figure)
-    return figure
-
-
 def plot_learning_curve(section: dict[str, Any], path: Path) -> None:
-    figure = _figure(6.4, 4.2)
+    figure = figure_of(6.4, 4.2)
     axes = figure.add_subplot()
     for name, s in section["settings"].items():
         budgets = [c["budget"] for c in s["curve"]]
@@ -135,7 +128,7 @@ def plot_learning_curve(section: dict[str, Any], path: Path) -> None:
 def plot_confusion(confusion: dict[str, Any], title: str, path: Path) -> None:
     labels, matrix = confusion["labels"], np.asarray(confusion["matrix"])
     size = 2.5 + 0.45 * len(labels)
-    figure = _figure(size + 1, size)
+    figure = figure_of(size + 1, size)
     axes = figure.add_subplot()
     image = axes.imshow(matrix, cmap="Blues")
     axes.set_xticks(range(len(labels)), labels, rotation=45, ha="right")

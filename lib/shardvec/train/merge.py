@@ -13,17 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-
-@dataclass
-class ModelWeights:
-    """Input vectors (``wv.vectors``) and output weights (``syn1neg`` or ``syn1``)."""
-
-    vectors: np.ndarray
-    output: np.ndarray
-
-    @property
-    def nbytes(self) -> int:
-        return int(self.vectors.nbytes + self.output.nbytes)
+from shardvec.train.weights import ModelWeights
 
 
 @dataclass

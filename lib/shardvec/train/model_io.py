@@ -22,9 +22,10 @@ import pyarrow.parquet as pq
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
 from shardvec.storage import SUCCESS, Store, as_store, mark_success
-from shardvec.train.merge import ModelWeights
+from shardvec.train.weights import ModelWeights
 
 MODEL_SCHEMA = "shardvec.model/1"
+_STATE_PREFIX = "rule_state-"
 
 
 @dataclass
@@ -32,15 +33,19 @@ class SavedModel:
     weights: ModelWeights
     vocab: Vocab
     meta: dict[str, Any]
+    state: dict[str, np.ndarray] | None = None  # the merge rule's state between rounds (checkpoints only)
 
 
-def save_model(directory: Store | Path, weights: ModelWeights, vocab: Vocab, meta: dict[str, Any]) -> None:
+def save_model(directory: Store | Path, weights: ModelWeights, vocab: Vocab, meta: dict[str, Any],
+               state: dict[str, np.ndarray] | None = None) -> None:
     """Write a model directory; it counts as written once ``_SUCCESS`` is there."""
     directory = as_store(directory)
     directory.remove()
     directory.mkdir()
     (directory / "vectors.npy").save_npy(weights.vectors)
     (directory / "output_weights.npy").save_npy(weights.output)
+    for key, array in (state or {}).items():
+        (directory / f"{_STATE_PREFIX}{key}.npy").save_npy(array)
     vocab.save(directory / "vocab.parquet")
     (directory / "model.json").write_json({"schema": MODEL_SCHEMA, **meta})
     mark_success(directory)
@@ -56,13 +61,15 @@ def load_model(directory: Store | Path) -> SavedModel:
         vectors = (directory / "vectors.npy").load_npy()
         output = (directory / "output_weights.npy").load_npy()
         vocab = Vocab.load(directory / "vocab.parquet")
+        state = {name.removeprefix(_STATE_PREFIX).removesuffix(".npy"): (directory / name).load_npy()
+                 for name in directory.listdir() if name.startswith(_STATE_PREFIX)}
     except (ValueError, EOFError, pa.ArrowException) as exc:
         raise InputError(f"{directory.url} is damaged: {type(exc).__name__}: {exc}") from None
     if meta.get("schema") != MODEL_SCHEMA:
         raise InputError(f"{directory.url} has schema {meta.get('schema')!r}; expected {MODEL_SCHEMA!r}")
     if vectors.shape != output.shape or vectors.shape[0] != len(vocab):
         raise InputError(f"{directory.url} is damaged: shapes {vectors.shape}, {output.shape}, vocab {len(vocab)}")
-    return SavedModel(ModelWeights(vectors, output), vocab, meta)
+    return SavedModel(ModelWeights(vectors, output), vocab, meta, state or None)
 
 
 def checkpoint_dir(output: Store, round_index: int) -> Store:
@@ -70,10 +77,10 @@ def checkpoint_dir(output: Store, round_index: int) -> Store:
 
 
 def save_checkpoint(output: Store, round_index: int, weights: ModelWeights, vocab: Vocab,
-                    meta: dict[str, Any]) -> Store:
-    """Write round ``round_index``'s combined model, then drop older checkpoints."""
+                    meta: dict[str, Any], state: dict[str, np.ndarray] | None = None) -> Store:
+    """Write round ``round_index``'s combined model (and the rule's state), then drop older checkpoints."""
     path = checkpoint_dir(output, round_index)
-    save_model(path, weights, vocab, {**meta, "round": round_index})
+    save_model(path, weights, vocab, {**meta, "round": round_index}, state)
     for name in (output / "checkpoints").listdir():
         if name.startswith("round-") and name < path.name:
             (output / "checkpoints" / name).remove()

@@ -8,8 +8,6 @@ from typing import Any
 from shardvec.config import TrainConfig
 from shardvec.errors import ConfigError
 
-MERGE_MODES = ("periodic", "average", "procrustes")
-
 
 @dataclass(frozen=True)
 class Word2VecParams:

@@ -2,8 +2,8 @@
 
 The learning rate decays linearly from ``alpha`` to ``min_alpha`` once across
 the whole run, as in a single gensim model: round ``r`` of ``R`` trains from
-``alpha_at(r/R)`` to ``alpha_at((r+1)/R)``, multiplied by ``lr_scale`` while
-periodic averaging would otherwise shrink every update by the number of shards.
+``alpha_at(r/R)`` to ``alpha_at((r+1)/R)``, multiplied by the merge rule's
+local learning-rate multiplier (``lr_scale``).
 """
 
 from __future__ import annotations
@@ -36,18 +36,9 @@ def periodic_rounds(epochs: int, rounds_per_epoch: int, alpha: float, min_alpha:
     ]
 
 
-# The most shards periodic averaging was measured to keep its quality at (docs/scaling.md: analogy
-# accuracy 0.264 at 2 shards, 0.241 at 8, 0.067 at 16 on the 16.6M-token benchmark corpus).
-MEASURED_SHARDS = 8
-
-
-def shard_count_warning(n_shards: int) -> str | None:
-    """A warning for periodic runs beyond the shard counts whose quality was measured, else None."""
-    if n_shards <= MEASURED_SHARDS:
-        return None
-    return (f"periodic averaging over {n_shards} shards is beyond what was measured to work: at 16 shards "
-            f"analogy accuracy fell to 0.067 (0.264 at 2, 0.241 at 8; docs/scaling.md). Prefer "
-            f"<= {MEASURED_SHARDS} shards (prepare.shards), or more rounds per epoch, and check the evaluation")
+def rounds_per_epoch_for(shard_tokens: int, sync_words: int) -> int:
+    """Merges per epoch so that each shard trains about ``sync_words`` words between two (at least one)."""
+    return max(1, round(shard_tokens / sync_words))
 
 
 def single_round(epochs: int, alpha: float, min_alpha: float) -> list[Round]:

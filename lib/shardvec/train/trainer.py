@@ -22,10 +22,11 @@ import pyarrow.parquet as pq
 from shardvec.corpus import Vocab
 from shardvec.storage import Store
 from shardvec.train.buffers import ArrayPool
-from shardvec.train.merge import ModelWeights, mean_into
+from shardvec.train.merge import mean_into
 from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
 from shardvec.train.vocab_table import keep_vocab_table
+from shardvec.train.weights import ModelWeights
 
 logging.getLogger("gensim").setLevel(logging.WARNING)
 

@@ -1,0 +1,109 @@
+"""Sparse row deltas: what a shard changed in one round, and only that.
+
+A shard's round touches the input vectors of the words in its part of the
+corpus and the output weights of their contexts and negative samples; most
+rare words are untouched. A :class:`Delta` holds, for each of the two
+matrices, the indices of the rows that changed and their change, optionally
+as float16, so a round sends what moved instead of the whole model. Deltas
+combine pairwise (the reduction tree's fan-in of 2) over the union of their
+rows; ``hits`` counts how many shard deltas touched each row, which rules
+such as the touched-row average need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from shardvec.train.weights import ModelWeights
+
+# Encodings a delta may travel in; arithmetic is always float32.
+DELTA_DTYPES = ("float32", "float16")
+
+
+@dataclass
+class Rows:
+    """Changed rows of one matrix: sorted indices, their values, and how many shards touched each."""
+
+    index: np.ndarray  # int32, sorted, unique
+    values: np.ndarray  # len(index) x d, float32 or float16
+    hits: np.ndarray  # int32, shard deltas that touched each row
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.index.nbytes + self.values.nbytes + self.hits.nbytes)
+
+    def as_float32(self) -> np.ndarray:
+        return self.values if self.values.dtype == np.float32 else self.values.astype(np.float32)
+
+    def encoded(self, dtype: str) -> "Rows":
+        """The same rows with values stored as ``dtype`` for sending."""
+        if self.values.dtype == np.dtype(dtype):
+            return self
+        return Rows(self.index, self.values.astype(dtype), self.hits)
+
+
+@dataclass
+class Delta:
+    """The change of both matrices, as sparse rows."""
+
+    vectors: Rows
+    output: Rows
+
+    @property
+    def nbytes(self) -> int:
+        return self.vectors.nbytes + self.output.nbytes
+
+    def encoded(self, dtype: str) -> "Delta":
+        return Delta(self.vectors.encoded(dtype), self.output.encoded(dtype))
+
+
+def changed_rows(current: np.ndarray, start: np.ndarray, dtype: str = "float32") -> Rows:
+    """The rows where ``current`` differs from ``start``, with their difference."""
+    diff = current - start
+    index = np.flatnonzero(diff.any(axis=1)).astype(np.int32)
+    values = diff[index]
+    return Rows(index, values if dtype == "float32" else values.astype(dtype), np.ones(len(index), np.int32))
+
+
+def delta_between(current: ModelWeights, start: ModelWeights, dtype: str = "float32") -> Delta:
+    """What training changed between ``start`` and ``current``, as sparse rows."""
+    return Delta(changed_rows(current.vectors, start.vectors, dtype), changed_rows(current.output, start.output, dtype))
+
+
+def align(a: Rows, b: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Both row sets laid over the union of their indices: (index, a's values, b's values, hits), float32."""
+    if len(a.index) == len(b.index) and np.array_equal(a.index, b.index):
+        return a.index, a.as_float32(), b.as_float32(), a.hits + b.hits
+    index = np.union1d(a.index, b.index).astype(np.int32)
+    d = a.values.shape[1]
+    pos_a, pos_b = np.searchsorted(index, a.index), np.searchsorted(index, b.index)
+    va, vb = np.zeros((len(index), d), np.float32), np.zeros((len(index), d), np.float32)
+    va[pos_a], vb[pos_b] = a.values, b.values
+    hits = np.zeros(len(index), np.int32)
+    hits[pos_a] += a.hits
+    hits[pos_b] += b.hits
+    return index, va, vb, hits
+
+
+PairRule = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def combine_rows(a: Rows, b: Rows, pair: PairRule) -> Rows:
+    """Two row sets combined row by row with ``pair`` (float32 in, float32 out)."""
+    index, va, vb, hits = align(a, b)
+    return Rows(index, pair(va, vb), hits)
+
+
+def combine(a: Delta, b: Delta, pair: PairRule) -> Delta:
+    return Delta(combine_rows(a.vectors, b.vectors, pair), combine_rows(a.output, b.output, pair))
+
+
+def add_into(target: np.ndarray, rows: Rows, scale: float = 1.0) -> None:
+    """``target[rows] += scale * values``, in place."""
+    values = rows.as_float32()
+    if scale != 1.0:
+        values = values * np.float32(scale)
+    target[rows.index] += values

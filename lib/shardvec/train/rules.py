@@ -1,0 +1,249 @@
+"""Merge rules: how a round's shard results become the next round's start.
+
+Every rule is one small class behind one registry (``RULES``) that the Dask
+job, ``api.train``, the config and the CLI read. A rule says
+
+- whether it merges every round (``periodic``) or once, after shards train
+  independently;
+- what shards send: whole ``weights`` (the rules of the first train stage,
+  kept bit for bit) or ``deltas``, the rows each shard changed in the round
+  (:mod:`shardvec.train.deltas`);
+- its local learning-rate multiplier (``lr_multiplier``);
+- for delta rules, how two deltas combine (``pair``, one node of the fan-in-2
+  reduction tree, applied in index order: ((0, 1), (2, 3)), ...) and how the
+  combined delta becomes the update every worker adds to its copy of the
+  model (``step``), with whatever state the rule keeps between rounds
+  (checkpointed with the weights).
+
+Adding a rule is one class with ``@register`` and its tests.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from shardvec.errors import ConfigError
+from shardvec.train.deltas import Delta, Rows, combine
+
+RULES: dict[str, type["MergeRule"]] = {}
+
+
+def register(cls: type["MergeRule"]) -> type["MergeRule"]:
+    RULES[cls.name] = cls
+    return cls
+
+
+@dataclass(frozen=True)
+class RuleSettings:
+    """The ``[train]`` keys rules read; each rule uses the ones it documents."""
+
+    lr_scale: float = 0.0  # 0: the rule's own default multiplier
+    momentum: float = -1.0  # block momentum's eta; negative: 1 - 1/shards
+    block_lr: float = 1.0  # block momentum's zeta
+
+
+class MergeRule(ABC):
+    """One way of combining shard models; see the module docstring for the contract."""
+
+    name: ClassVar[str]
+    summary: ClassVar[str]
+    exchange: ClassVar[str]  # "weights" or "deltas"
+    periodic: ClassVar[bool] = True
+    associative: ClassVar[bool] = True  # whether the tree's order can change the result
+    # The most shards at which the rule was measured to keep one model's quality (docs/scaling.md).
+    measured_shards: ClassVar[int] = 1
+
+    def __init__(self, settings: RuleSettings = RuleSettings()) -> None:
+        self.settings = settings
+
+    def lr_multiplier(self, n_shards: int) -> float:
+        """The factor on every shard's learning rate; ``train.lr_scale`` overrides the rule's default."""
+        return self.settings.lr_scale or self.default_lr_multiplier(n_shards)
+
+    def default_lr_multiplier(self, n_shards: int) -> float:
+        return 1.0
+
+    def describe(self, state: Any) -> dict[str, Any]:
+        """Small figures about the rule's state for the progress line and the report."""
+        return {}
+
+
+class WeightRule(MergeRule):
+    """Rules over whole shard models: each shard sends its weights, the tree sums them (weighted)."""
+
+    exchange = "weights"
+    row_weighted: ClassVar[bool] = False  # weight each word's rows by its count in the shard
+    rotates: ClassVar[bool] = False  # rotate every shard onto shard 0's frequent words first (Procrustes)
+
+
+@register
+class Periodic(WeightRule):
+    name = "periodic"
+    summary = "average every round, local learning rate x shards (holds quality up to about 8 shards)"
+    measured_shards = 8
+
+    def default_lr_multiplier(self, n_shards: int) -> float:
+        return float(n_shards)
+
+
+@register
+class Average(WeightRule):
+    name = "average"
+    summary = "train shards independently, then one count-weighted average"
+    periodic = False
+    row_weighted = True
+
+
+@register
+class Procrustes(WeightRule):
+    name = "procrustes"
+    summary = "train shards independently, rotate onto shard 0, then one count-weighted average"
+    periodic = False
+    row_weighted = True
+    rotates = True
+
+
+class DeltaRule(MergeRule):
+    """Rules over sparse row deltas; stateless unless ``step`` keeps state."""
+
+    exchange = "deltas"
+    stateful: ClassVar[bool] = False  # keeps state between rounds: combined once, at the tree's root
+
+    @abstractmethod
+    def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Two aligned row blocks (float32, zero rows where a shard did not touch a row) into one."""
+
+    def reduce(self, parts: list[Delta]) -> Delta:
+        """Parts combined in tree order: ((0, 1), (2, 3), ...), then the level above, and so on."""
+        level = list(parts)
+        while len(level) > 1:
+            level = [combine(level[i], level[i + 1], self.pair) if i + 1 < len(level) else level[i]
+                     for i in range(0, len(level), 2)]
+        return level[0]
+
+    def step(self, total: Delta, n_shards: int, state: Any) -> tuple[Delta, Any]:
+        """The update every worker adds to its model, and the state kept for the next round."""
+        return total, state
+
+
+@register
+class AdaSum(DeltaRule):
+    name = "adasum"
+    summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
+               "(Maleki et al. 2021), local learning rate x log2(shards)")
+    associative = False
+
+    def default_lr_multiplier(self, n_shards: int) -> float:
+        return adasum_lr_multiplier(n_shards)
+
+    def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return adasum_pair(a, b)
+
+
+def adasum_lr_multiplier(n_shards: int) -> float:
+    """log2(shards), at least 1: summed rare-word deltas need no boost, averaged frequent ones do."""
+    return max(1.0, float(np.log2(max(n_shards, 1))))
+
+
+def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(1 - a.b / 2|a|^2) a + (1 - a.b / 2|b|^2) b, row by row; a zero row leaves the other unchanged."""
+    dot = np.einsum("ij,ij->i", a, b)
+    na, nb = np.einsum("ij,ij->i", a, a), np.einsum("ij,ij->i", b, b)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ca = np.where(na > 0, 1.0 - dot / (2.0 * na), 1.0).astype(np.float32)
+        cb = np.where(nb > 0, 1.0 - dot / (2.0 * nb), 1.0).astype(np.float32)
+    return a * ca[:, None] + b * cb[:, None]
+
+
+def _sum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a + b
+
+
+@register
+class TouchedAverage(DeltaRule):
+    name = "touched"
+    summary = "per-row sum of deltas over the shards that touched the row (FedSubAvg, SPARK-24666)"
+
+    def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _sum_pair(a, b)
+
+    def step(self, total: Delta, n_shards: int, state: Any) -> tuple[Delta, Any]:
+        return Delta(_per_hit(total.vectors), _per_hit(total.output)), state
+
+
+def _per_hit(rows: Rows) -> Rows:
+    return Rows(rows.index, rows.as_float32() / np.maximum(rows.hits, 1)[:, None].astype(np.float32), rows.hits)
+
+
+@register
+class BlockMomentum(DeltaRule):
+    name = "bmuf"
+    summary = ("block momentum (BMUF, Chen & Huo 2016; SlowMo): D <- eta D + zeta mean(delta), "
+               "Nesterov start; eta = 1 - 1/shards by default")
+    stateful = True
+
+    def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return _sum_pair(a, b)
+
+    def eta(self, n_shards: int) -> float:
+        return self.settings.momentum if self.settings.momentum >= 0 else 1.0 - 1.0 / n_shards
+
+    def step(self, total: Delta, n_shards: int, state: dict[str, np.ndarray] | None
+             ) -> tuple[Delta, dict[str, np.ndarray]]:
+        """G = mean(W_k) - S; D' = eta D + zeta G; W' = W + D'; next start S' = W' + eta D'.
+
+        With S = W + eta D the update S' - S is (1 + eta) D' - eta D, dense
+        over every row momentum has reached. The state is D of each matrix.
+        """
+        eta, zeta = self.eta(n_shards), self.settings.block_lr
+        parts = {name: _momentum_update(getattr(total, name), (state or {}).get(name), n_shards, eta, zeta)
+                 for name in ("vectors", "output")}
+        return (Delta(parts["vectors"][0], parts["output"][0]),
+                {name: momentum for name, (_, momentum) in parts.items()})
+
+    def describe(self, state: dict[str, np.ndarray] | None) -> dict[str, Any]:
+        if not state:
+            return {}
+        squares = sum(float(np.square(m, dtype=np.float64).sum()) for m in state.values())
+        return {"momentum_norm": round(squares ** 0.5, 4)}
+
+
+def _momentum_update(total: Rows, previous: np.ndarray | None, n_shards: int, eta: float,
+                     zeta: float) -> tuple[Rows, np.ndarray]:
+    """One matrix's update and new momentum; momentum is kept dense over the rows reached so far."""
+    reached = 0 if previous is None else previous.shape[0]
+    rows = max(reached, int(total.index.max()) + 1 if len(total.index) else 0)
+    old = np.zeros((rows, total.values.shape[1]), np.float32)
+    if previous is not None:
+        old[:reached] = previous
+    new = old * np.float32(eta)
+    new[total.index] += total.as_float32() * np.float32(zeta / n_shards)
+    update = new * np.float32(1.0 + eta) - old * np.float32(eta)
+    index = np.flatnonzero(update.any(axis=1)).astype(np.int32)
+    return Rows(index, update[index], np.ones(len(index), np.int32)), new
+
+
+DEFAULT_RULE = "adasum"
+
+
+def quality_warning(rule: MergeRule, n_shards: int) -> str | None:
+    """A warning when a run has more shards than its rule was measured to keep one model's quality at."""
+    if not rule.periodic or n_shards <= rule.measured_shards:
+        return None
+    held = (f"up to {rule.measured_shards} shards" if rule.measured_shards > 1
+            else "at any shard count above 1")
+    return (f"merge rule {rule.name} was measured to keep one model's quality {held}, and this run has "
+            f"{n_shards} (docs/scaling.md); use --merge {DEFAULT_RULE} or fewer shards (prepare.shards), "
+            "and check the evaluation")
+
+
+def make_rule(name: str, settings: RuleSettings = RuleSettings()) -> MergeRule:
+    if name not in RULES:
+        raise ConfigError(f"train.merge must be one of {', '.join(RULES)}; got {name!r}")
+    if settings.lr_scale < 0 or settings.block_lr <= 0 or settings.momentum >= 1:
+        raise ConfigError("train.lr_scale must be >= 0, train.block_lr > 0 and train.momentum < 1")
+    return RULES[name](settings)
