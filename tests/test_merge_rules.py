@@ -1,0 +1,158 @@
+"""Merge rules' algebra on small arrays: the contract, AdaSum, block momentum, touched-row average, sparse deltas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shardvec.dask.train_job import bytes_moved
+from shardvec.errors import ConfigError
+from shardvec.train.deltas import Delta, Rows, add_into, delta_between
+from shardvec.train.rules import (RULES, AdaSum, DeltaRule, RuleSettings, WeightRule, adasum_pair, make_rule)
+from shardvec.train.weights import ModelWeights
+
+V, D = 12, 4
+
+
+def rows(index: list[int], values: np.ndarray) -> Rows:
+    return Rows(np.asarray(index, np.int32), np.asarray(values, np.float32), np.ones(len(index), np.int32))
+
+
+def dense_delta(vectors: np.ndarray, output: np.ndarray) -> Delta:
+    """A delta over every row (zeros included), as a shard that touched everything would send."""
+    every = list(range(len(vectors)))
+    return Delta(rows(every, vectors), rows(every, output))
+
+
+def random_shard_deltas(n: int, seed: int = 0, touched: float = 0.5) -> list[ModelWeights]:
+    """Shard results as start + change on a random subset of rows (the rest untouched)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        mask = (rng.random(V) < touched)[:, None]
+        out.append(ModelWeights((rng.normal(size=(V, D)) * mask).astype(np.float32),
+                                (rng.normal(size=(V, D)) * mask).astype(np.float32)))
+    return out
+
+
+def applied(start: ModelWeights, update: Delta) -> ModelWeights:
+    result = start.copy()
+    add_into(result.vectors, update.vectors)
+    add_into(result.output, update.output)
+    return result
+
+
+def test_every_rule_is_registered_with_its_contract() -> None:
+    assert set(RULES) >= {"periodic", "average", "procrustes", "adasum", "bmuf", "touched"}
+    for name, cls in RULES.items():
+        rule = make_rule(name)
+        assert rule.name == name and rule.summary and rule.lr_multiplier(16) > 0
+        assert isinstance(rule, WeightRule if cls.exchange == "weights" else DeltaRule)
+    assert make_rule("periodic").lr_multiplier(16) == 16.0 and make_rule("average").lr_multiplier(16) == 1.0
+    assert make_rule("adasum", RuleSettings(lr_scale=2.5)).lr_multiplier(64) == 2.5
+    with pytest.raises(ConfigError, match="must be one of periodic"):
+        make_rule("sum")
+
+
+def test_adasum_of_equal_deltas_is_that_delta_and_of_orthogonal_ones_their_sum() -> None:
+    a = np.array([[1.0, 2.0, 0.0, 0.0], [3.0, 0.0, 0.0, 0.0]], np.float32)
+    b = np.array([[1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 5.0, 0.0]], np.float32)
+    out = adasum_pair(a, b)
+    assert np.array_equal(out[0], a[0])  # same direction, same size: averaged
+    assert np.array_equal(out[1], a[1] + b[1])  # orthogonal: summed
+    # Parallel deltas of different sizes are averaged; a row only one side touched is taken as it is.
+    assert np.allclose(adasum_pair(a[:1] * 3, a[:1]), a[:1] * 2)
+    zero = np.zeros_like(a)
+    assert np.array_equal(adasum_pair(a, zero), a) and np.array_equal(adasum_pair(zero, b), b)
+
+
+def test_adasum_reduces_in_the_documented_tree_order() -> None:
+    parts = [dense_delta(m.vectors, m.output) for m in random_shard_deltas(5)]
+    pair = AdaSum().pair
+    level1 = [pair(parts[0].vectors.values, parts[1].vectors.values), pair(parts[2].vectors.values,
+                                                                           parts[3].vectors.values)]
+    expected = pair(pair(level1[0], level1[1]), parts[4].vectors.values)
+    assert np.array_equal(AdaSum().reduce(parts).vectors.values, expected)
+
+
+def test_sum_rules_reduce_in_a_tree_as_flat() -> None:
+    shards = random_shard_deltas(8, seed=1)
+    parts = [dense_delta(m.vectors, m.output) for m in shards]
+    total = make_rule("touched").reduce(parts)
+    assert np.allclose(total.vectors.values, sum(m.vectors for m in shards), atol=1e-5)
+    assert np.array_equal(total.vectors.hits, np.full(V, 8))
+
+
+@pytest.mark.parametrize("name", ["adasum", "touched", "bmuf"])
+def test_sparse_deltas_reproduce_the_dense_result_bit_for_bit(name: str) -> None:
+    start = ModelWeights(np.ones((V, D), np.float32), np.full((V, D), 0.5, np.float32))
+    shards = [ModelWeights(start.vectors + m.vectors, start.output + m.output) for m in random_shard_deltas(4, 2)]
+    rule = make_rule(name)
+    sparse = [delta_between(m, start) for m in shards]
+    assert all(len(p.vectors.index) < V for p in sparse)  # untouched rows are not sent
+    dense = [dense_delta(m.vectors - start.vectors, m.output - start.output) for m in shards]
+    for_sparse, _ = rule.step(rule.reduce(sparse), 4, None)
+    for_dense, _ = rule.step(rule.reduce(dense), 4, None)
+    if name != "touched":  # the dense form counts every row as touched: a different rule, by design
+        a, b = applied(start, for_sparse), applied(start, for_dense)
+        assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.output, b.output)
+
+
+def test_float16_deltas_stay_within_a_stated_tolerance() -> None:
+    start = ModelWeights(np.ones((V, D), np.float32), np.full((V, D), 0.5, np.float32))
+    shards = [ModelWeights(start.vectors + m.vectors * 0.01, start.output + m.output * 0.01)
+              for m in random_shard_deltas(4, 3)]
+    rule = make_rule("adasum")
+    exact = applied(start, rule.reduce([delta_between(m, start) for m in shards]))
+    half_parts = [delta_between(m, start, "float16") for m in shards]
+    assert half_parts[0].vectors.values.dtype == np.float16
+    half = applied(start, rule.reduce(half_parts).encoded("float16"))
+    # float16 keeps 11 significant bits: each change is off by at most ~1e-3 of its size.
+    change = np.abs(exact.vectors - start.vectors).max()
+    assert np.abs(half.vectors - exact.vectors).max() <= 2e-3 * change
+    assert half.nbytes == exact.nbytes and sum(p.nbytes for p in half_parts) < 0.75 * sum(
+        delta_between(m, start).nbytes for m in shards)
+
+
+def test_touched_average_divides_each_row_by_the_shards_that_touched_it() -> None:
+    a = Delta(rows([0, 1], [[2.0] * D, [4.0] * D]), rows([0], [[1.0] * D]))
+    b = Delta(rows([1, 2], [[6.0] * D, [8.0] * D]), rows([0], [[3.0] * D]))
+    rule = make_rule("touched")
+    update, _ = rule.step(rule.reduce([a, b]), 2, None)
+    assert update.vectors.index.tolist() == [0, 1, 2]
+    assert update.vectors.values[:, 0].tolist() == [2.0, 5.0, 8.0]
+    assert update.output.values[:, 0].tolist() == [2.0]
+
+
+def test_block_momentum_with_eta_0_is_the_plain_average() -> None:
+    shards = random_shard_deltas(4, seed=4, touched=1.0)
+    parts = [dense_delta(m.vectors, m.output) for m in shards]
+    rule = make_rule("bmuf", RuleSettings(momentum=0.0))
+    update, state = rule.step(rule.reduce(parts), 4, None)
+    assert np.allclose(update.vectors.values, np.mean([m.vectors for m in shards], axis=0), atol=1e-6)
+    assert set(state) == {"vectors", "output"}
+
+
+def test_block_momentum_follows_the_nesterov_recursion() -> None:
+    """Two rounds by hand: D1 = zeta G1, S1 = W1 + eta D1; D2 = eta D1 + zeta G2, S2 = W2 + eta D2."""
+    eta, zeta, k = 0.75, 0.5, 4
+    rule = make_rule("bmuf", RuleSettings(momentum=eta, block_lr=zeta))
+    g = [np.full((V, D), 0.4, np.float32), np.full((V, D), -0.2, np.float32)]
+    state, start, w = None, np.zeros((V, D), np.float32), np.zeros((V, D), np.float32)
+    d = np.zeros((V, D), np.float32)
+    for gradient in g:
+        total = dense_delta(gradient * k, gradient * k)  # the shards' deltas summed: mean = gradient
+        update, state = rule.step(total, k, state)
+        d = eta * d + zeta * gradient
+        w = w + d
+        start = start + update.vectors.values
+        assert np.allclose(start, w + eta * d, atol=1e-6)
+    assert np.allclose(state["vectors"], d) and rule.describe(state)["momentum_norm"] > 0
+
+
+def test_bytes_moved_counts_each_worker_from_its_own_baseline() -> None:
+    before = {"w-a": 1000, "w-b": 500}
+    # w-b was lost and replaced by w-c (a new id, counting from zero); w-a sent 200 more.
+    assert bytes_moved(before, {"w-a": 1200, "w-c": 300}) == 500
+    # A counter that went back (the same id restarted) counts from zero: never a negative total.
+    assert bytes_moved(before, {"w-a": 100, "w-b": 600}) == 100 + 100
