@@ -2,6 +2,7 @@
 
     python bench/train_bench.py                 # the full comparison (about 70 minutes on 2 cores)
     python bench/train_bench.py --seeds 1 --skip-mllib --skip-scaling   # a quick look
+    python bench/train_bench.py --grid          # quality and traffic from 2 to 64 shards (hours on 2 cores)
 
 Every method trains on the same corpus (prepared once by ``shardvec prepare``
 from real text, see ``bench/realtext.py``) with the same settings: skip-gram,
@@ -29,8 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realtext  # noqa: E402
 import results  # noqa: E402
 
+from shardvec.train.rules import DEFAULT_RULE  # noqa: E402
+
 SETTINGS = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "epochs": 5, "sg": 1}
-METHODS = ("gensim-file", "gensim-iterable", "periodic", "average", "procrustes", "mllib-1", "mllib-2")
+METHODS = ("gensim-file", "gensim-iterable", "mllib-1", "mllib-2")
+# MLlib trains hierarchical softmax without sub-sampling only: shardvec's like-for-like settings.
+LIKE_MLLIB = {"hs": 1, "negative": 0, "sample": 0.0}
 
 
 def prepare_corpus(shards: int) -> Path:
@@ -59,19 +64,20 @@ def line_file(corpus: Path) -> Path:
     return path
 
 
-def run_one(method: str, seed: int, corpus: Path) -> dict[str, Any]:
-    """Train once in this process; return wall seconds and quality."""
+def run_one(method: str, seed: int, corpus: Path, options: dict[str, Any]) -> dict[str, Any]:
+    """Train once in this process; return wall seconds, quality and (shardvec) the rounds' traffic."""
     from shardvec.evaluate import intrinsic_scores
 
     manifest = json.loads((corpus / "manifest.json").read_text())
+    rounds: dict[str, Any] = {}
     if method.startswith("gensim"):
         kv, seconds = gensim_train(method, seed, corpus)
     elif method.startswith("mllib"):
         kv, seconds = _mllib(int(method.split("-")[1]), seed, corpus)
     else:
-        kv, seconds = _shardvec(method, seed, corpus)
+        kv, seconds, rounds = _shardvec(method, seed, corpus, options)
     return {"method": method, "seed": seed, "shards": len(manifest["shards"]), "seconds": seconds,
-            "tokens": manifest["tokens"], "vocab": len(kv),
+            "tokens": manifest["tokens"], "vocab": len(kv), "options": options, **rounds,
             "words_per_s": manifest["tokens"] * SETTINGS["epochs"] / seconds, **intrinsic_scores(kv, 30000)}
 
 
@@ -102,19 +108,28 @@ def shardvec_config(merge: str, seed: int, epochs: int = SETTINGS["epochs"]):
     return cfg
 
 
-def _shardvec(merge: str, seed: int, corpus: Path):
+def _shardvec(merge: str, seed: int, corpus: Path, options: dict[str, Any]):
+    """One ``api.train`` run; ``options`` are further ``[train]`` keys (e.g. rounds_per_epoch, delta_dtype)."""
     import tempfile
 
     from shardvec import api
     from shardvec.vectors import load_keyed_vectors
 
     cfg = shardvec_config(merge, seed)
+    for key, value in options.items():
+        setattr(cfg.train, key, value)
     with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         cfg.train.corpus, cfg.train.output = str(corpus), tmp
         t0 = time.perf_counter()
         api.train(cfg)
         seconds = time.perf_counter() - t0
-        return load_keyed_vectors(tmp), seconds
+        report = json.loads((Path(tmp) / "train_report.json").read_text())
+        log = report["round_log"]
+        rounds = {"rounds": report["rounds"], "words_per_shard_round": report["words_per_shard_round"],
+                  "lr_multiplier": report["lr_scale"],
+                  "bytes_per_round": statistics.median(r["bytes_moved"] for r in log),
+                  "merge_seconds_per_round": statistics.median(r["merge_seconds"] for r in log)}
+        return load_keyed_vectors(tmp), seconds, rounds
 
 
 def _mllib(partitions: int, seed: int, corpus: Path):
@@ -144,9 +159,10 @@ def _mllib(partitions: int, seed: int, corpus: Path):
     return sorted_kv, seconds
 
 
-def spawn(method: str, seed: int, corpus: Path) -> dict[str, Any]:
-    print(f"[bench] {method} seed {seed} on {corpus.name}", file=sys.stderr, flush=True)
-    out = subprocess.run([sys.executable, __file__, "--one", method, "--seed", str(seed), "--corpus", str(corpus)],
+def spawn(method: str, seed: int, corpus: Path, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    print(f"[bench] {method} seed {seed} on {corpus.name} {options or ''}", file=sys.stderr, flush=True)
+    out = subprocess.run([sys.executable, __file__, "--one", method, "--seed", str(seed), "--corpus", str(corpus),
+                          "--options", json.dumps(options or {})],
                          check=True, stdout=subprocess.PIPE, text=True).stdout
     result = json.loads(out.strip().splitlines()[-1])
     print(f"[bench]   {result['seconds']:.1f}s {result['words_per_s']:,.0f} words/s "
@@ -185,9 +201,73 @@ def markdown(rows: list[dict[str, Any]], tokens: int, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], mllib: bool) -> None:
+    """Quality, words/s and traffic of the default rule from 2 to 64 shards, beside gensim and rivals.
+
+    All on 2 workers (shards beyond the workers run several per worker), one
+    run at a time. Cells: gensim-file (quality reference); the default rule
+    at every shard count; the rivals, the default with one merge per epoch
+    (long rounds) and with float16 deltas at 16 and 64 shards; with MLlib,
+    shardvec and MLlib both with MLlib's settings (hs=1, no negatives, no
+    sub-sampling) at 2 shards / partitions.
+    """
+    reference = prepare_corpus(2)
+    line_file(reference)
+    runs = [spawn("gensim-file", s, reference) for s in range(1, seeds + 1)]
+    for k in shard_counts:
+        corpus = prepare_corpus(k)
+        runs += [spawn(DEFAULT_RULE, s, corpus) for s in range(1, seeds + 1)]
+        if k in (16, 64):
+            cells = [(rule, {}) for rule in rivals] + [(DEFAULT_RULE, {"rounds_per_epoch": 1}),
+                                                       (DEFAULT_RULE, {"delta_dtype": "float16"})]
+            runs += [spawn(rule, s, corpus, options) for rule, options in cells for s in range(1, seeds + 1)]
+    if mllib:
+        runs += [spawn(DEFAULT_RULE, 1, reference, LIKE_MLLIB), spawn("mllib-1", 1, reference)]
+    (realtext.cache_dir() / "train_grid.json").write_text(json.dumps(runs, indent=1))
+    command = "python bench/train_bench.py " + " ".join(sys.argv[1:])
+    section = grid_markdown(runs, command.strip())
+    results.write_section(section)
+    print(section)
+
+
+def grid_markdown(runs: list[dict[str, Any]], command: str) -> str:
+    """The grid as a table: one row per (method, shards, options), quality as mean ± sd over seeds."""
+    def ms(values: list[float]) -> str:
+        if len(values) == 1:
+            return f"{values[0]:.3f}"
+        return f"{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}"
+
+    lines = ["## Train at scale", "", f"Command: `{command}`", "",
+             f"Corpus: {runs[0]['tokens']:,} tokens of real English (bench/realtext.py); skip-gram, d=100, window 5, "
+             "negative 5, sample 1e-3, 5 epochs, min_count 5; shardvec on 2 Dask workers x 1 thread (shards beyond "
+             "the workers run several per worker); gensim with 2 threads. Quality: mean ± sd over seeds; bytes "
+             "and merge seconds: median over rounds (Dask's own transfer counters; merge seconds = round wall time "
+             "beyond the busiest worker's training).", "",
+             "| method | shards | options | seeds | words/shard/round | lr x | analogy | WordSim353 | SimLex-999 | "
+             "words/s | MiB moved/round | merge s/round |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for key in dict.fromkeys((r["method"], r["shards"], json.dumps(r.get("options", {}))) for r in runs):
+        group = [r for r in runs if (r["method"], r["shards"], json.dumps(r.get("options", {}))) == key]
+        first = group[0]
+        sharded = "bytes_per_round" in first
+        rounds = (f"{first['words_per_shard_round']:,} | {first['lr_multiplier']:g}" if sharded else "- | -")
+        traffic = (f"{statistics.median(r['bytes_per_round'] for r in group) / 2**20:,.1f} | "
+                   f"{statistics.median(r['merge_seconds_per_round'] for r in group):.2f}" if sharded else "- | -")
+        lines.append(
+            f"| {key[0]} | {key[1] if sharded else 1} | {_options(first.get('options', {}))} | {len(group)} | "
+            f"{rounds} | {ms([r['analogy']['accuracy'] for r in group])} | "
+            f"{ms([r['wordsim353']['spearman'] for r in group])} | {ms([r['simlex999']['spearman'] for r in group])} | "
+            f"{statistics.median(r['words_per_s'] for r in group):,.0f} | {traffic} |")
+    return "\n".join(lines) + "\n"
+
+
+def _options(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items()) or "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--one", choices=METHODS, help=argparse.SUPPRESS)
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     parser.add_argument("--seeds", type=int, default=3, help="seeds for gensim-file and periodic (default 3)")
@@ -195,21 +275,30 @@ def main() -> None:
     parser.add_argument("--mllib-seeds", type=int, default=3, help="seeds for each MLlib run (default 3)")
     parser.add_argument("--skip-mllib", action="store_true")
     parser.add_argument("--skip-scaling", action="store_true", help="skip periodic at 4, 8 and 16 shards")
+    parser.add_argument("--grid", action="store_true", help="the scaling grid instead (see scaling_grid)")
+    parser.add_argument("--grid-shards", default="2,4,8,16,32,64", help="shard counts of the grid")
+    parser.add_argument("--grid-seeds", type=int, default=2, help="seeds per grid cell")
+    parser.add_argument("--rivals", default="bmuf,periodic", help="rules run beside the default at 16 and 64")
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(run_one(args.one, args.seed, args.corpus)))
+        print(json.dumps(run_one(args.one, args.seed, args.corpus, json.loads(args.options))))
+        return
+    if args.grid:
+        scaling_grid([int(k) for k in args.grid_shards.split(",")], args.grid_seeds, args.rivals.split(","),
+                     not args.skip_mllib)
         return
 
     corpus = prepare_corpus(2)
     line_file(corpus)
     # Interleaved (A B A B ...), so a drift in machine speed touches every method alike.
-    plan = [(m, s) for s in range(1, args.seeds + 1) for m in ("gensim-file", "periodic")]
-    plan += [(m, s) for s in range(1, args.other_seeds + 1) for m in ("gensim-iterable", "average", "procrustes")]
+    plan = [(m, s) for s in range(1, args.seeds + 1) for m in ("gensim-file", DEFAULT_RULE)]
+    plan += [(m, s) for s in range(1, args.other_seeds + 1) for m in ("gensim-iterable", "periodic", "average",
+                                                                        "procrustes")]
     if not args.skip_mllib:
         plan += [(m, s) for s in range(1, args.mllib_seeds + 1) for m in ("mllib-1", "mllib-2")]
     runs = [spawn(m, s, corpus) for m, s in plan]
     if not args.skip_scaling:
-        runs += [spawn("periodic", 1, prepare_corpus(n)) for n in (4, 8, 16)]
+        runs += [spawn(DEFAULT_RULE, 1, prepare_corpus(n)) for n in (4, 8, 16)]
     (realtext.cache_dir() / "train_bench.json").write_text(json.dumps(runs, indent=1))
     command = "python bench/train_bench.py " + " ".join(sys.argv[1:])
     section = markdown(summarise(runs), runs[0]["tokens"], command.strip())

@@ -21,6 +21,8 @@ from shardvec import api
 from shardvec.cli import main
 from shardvec.config import Config
 from shardvec.errors import ConfigError
+from shardvec.train.model_io import load_model
+from shardvec.train.rules import DEFAULT_RULE
 
 BIN = Path(sys.executable).parent
 
@@ -90,10 +92,12 @@ def mean_cosine(a: Path, b: Path, top: int = 200) -> float:
     return float(np.mean(np.sum(va * vb, 1) / (np.linalg.norm(va, axis=1) * np.linalg.norm(vb, axis=1))))
 
 
+@pytest.mark.parametrize("rule", [DEFAULT_RULE, "periodic"])
 def test_worker_killed_mid_round_on_scheduler_and_worker_processes(
-        corpus: Path, tmp_path: Path, dask_processes: tuple[str, list[subprocess.Popen]]) -> None:
+        corpus: Path, tmp_path: Path, dask_processes: tuple[str, list[subprocess.Popen]], rule: str) -> None:
     address, workers = dask_processes
     cfg = base_config()
+    cfg.train.merge = rule
     cfg.dask.scheduler = address
     cfg.train.corpus, cfg.train.output = str(corpus), str(tmp_path / "killed")
     result: dict[str, object] = {}
@@ -108,6 +112,7 @@ def test_worker_killed_mid_round_on_scheduler_and_worker_processes(
 
     # The same run with no failure, on the surviving worker, for comparison.
     clean = base_config()
+    clean.train.merge = rule
     clean.dask.scheduler = address
     clean.train.corpus, clean.train.output = str(corpus), str(tmp_path / "clean")
     api.train(clean)
@@ -115,9 +120,10 @@ def test_worker_killed_mid_round_on_scheduler_and_worker_processes(
     assert mean_cosine(tmp_path / "killed", tmp_path / "clean") > 0.95
 
 
-def test_resume_after_the_client_is_killed(corpus: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("rule", [DEFAULT_RULE, "bmuf"])
+def test_resume_after_the_client_is_killed(corpus: Path, tmp_path: Path, rule: str) -> None:
     out = tmp_path / "vectors"
-    args = ["train", "--corpus", str(corpus), "--output", str(out), "--set", "train.vector_size=48",
+    args = ["train", "--corpus", str(corpus), "--output", str(out), "--merge", rule, "--set", "train.vector_size=48",
             "--set", "train.window=8", "--set", "train.negative=10", "--set", "train.epochs=3",
             "--set", "train.rounds_per_epoch=4", "--set", "train.evaluate=false"]
     proc = subprocess.Popen([str(BIN / "shardvec"), *args], start_new_session=True,
@@ -134,6 +140,10 @@ def test_resume_after_the_client_is_killed(corpus: Path, tmp_path: Path) -> None
     assert report["resumed_from_round"] >= 4 and report["rounds"] == 12
     assert len(report["round_log"]) == 12 - report["resumed_from_round"]
     assert (out / "_SUCCESS").is_file()
+    if rule == "bmuf":  # the rule's state (momentum) is checkpointed with the weights and read back
+        saved = load_model(out / "checkpoints" / "round-00011")
+        assert saved.state is not None and set(saved.state) == {"vectors", "output"}
+        assert all(r["rule"]["momentum_norm"] > 0 for r in report["round_log"])
     # Resuming with other settings is refused rather than mixing two runs.
     assert main([*args[:-2], "--set", "train.evaluate=false", "--set", "train.window=3", "--resume"]) == 2
 
@@ -192,3 +202,27 @@ def test_more_shards_than_the_fan_in_are_reduced_through_a_tree(
     assert [r["loss"] for r in report["round_log"]] == [None, None]  # not asked for: not computed, not shown
     rounds = [line for line in capfd.readouterr().err.splitlines() if line.startswith("[train] round")]
     assert len(rounds) == 2 and not any(" loss " in line for line in rounds)
+
+
+def test_sixteen_shards_with_the_default_rule_end_to_end(spark, tmp_path: Path) -> None:
+    """16 shards on a LocalCluster of 2: the tree reduces sparse deltas; float16 moves fewer bytes."""
+    cfg = base_config()
+    cfg.train.epochs, cfg.train.rounds_per_epoch = 2, 1
+    corpus = prepared_corpus(cfg, [gensim_data("lee_background.cor")], tmp_path / "corpus", shards=16)
+    reports = {}
+    for dtype in ("float32", "float16"):
+        cfg.train.corpus, cfg.train.output, cfg.train.delta_dtype = str(corpus), str(tmp_path / dtype), dtype
+        api.train(cfg)
+        reports[dtype] = json.loads((tmp_path / dtype / "train_report.json").read_text())
+    report = reports["float32"]
+    assert report["merge"] == DEFAULT_RULE and report["shards"] == 16 and report["rule"]["exchange"] == "deltas"
+    assert [len(r["shard_seconds"]) for r in report["round_log"]] == [16, 16]
+    assert report["lr_scale"] == 4.0  # adasum's default: log2 of the shard count
+    # The second epoch sees the same text again: the loss falls.
+    assert report["round_log"][1]["loss"] < report["round_log"][0]["loss"]
+    dense = 2 * report["vocab_size"] * 48 * 4  # one whole model, float32
+    moved = [[r["bytes_moved"] for r in reports[d]["round_log"]] for d in ("float32", "float16")]
+    assert all(0 < m < 16 * dense for m in moved[0])
+    assert sum(moved[1]) < 0.75 * sum(moved[0])
+    assert all(r["merge_seconds"] >= 0 for r in report["round_log"])
+    assert (tmp_path / "float32" / "train_report.png").stat().st_size > 10_000

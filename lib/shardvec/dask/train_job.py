@@ -475,7 +475,8 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
             last = time.perf_counter()
             continue
         now, seconds = _bytes_sent(client), time.perf_counter() - last
-        record = records[index] = _record(rounds[index], stats, seconds, bytes_moved(sent, now), spec, figures)
+        record = records[index] = _record(rounds[index], stats, seconds, bytes_moved(sent, now), spec, figures,
+                                          len(workers))
         sent, last = now, time.perf_counter()
         done = sum(r["words"] for r in records.values())
         _print_round(rounds[index], len(rounds), record, spec, (last - began) / done * max(words_total - done, 0))
@@ -601,11 +602,19 @@ def _total_loss(stats: list[dict[str, Any]]) -> float | None:
 
 
 def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int, spec: RunSpec,
-            figures: dict[str, Any]) -> dict[str, Any]:
+            figures: dict[str, Any], n_workers: int) -> dict[str, Any]:
+    """A round's line of ``round_log``.
+
+    ``merge_seconds`` is the round's wall time beyond the busiest worker's
+    training (shard ``i`` runs on worker ``i mod workers``): exchanging,
+    combining and waiting, as the user's cluster sees it.
+    """
     words = sum(x["words"] for x in stats)
+    busiest = max(sum(x["seconds"] for x in stats[w::n_workers]) for w in range(min(n_workers, len(stats))))
     return {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
             "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": _total_loss(stats),
             "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
+            "merge_seconds": round(max(seconds - busiest, 0.0), 3),
             "words_per_s": round(words / max(seconds, 1e-9)), "bytes_moved": moved,
             "rule": {"name": spec.rule.name, **figures}}
 

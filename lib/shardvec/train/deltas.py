@@ -64,7 +64,7 @@ def changed_rows(current: np.ndarray, start: np.ndarray, dtype: str = "float32")
     """The rows where ``current`` differs from ``start``, with their difference."""
     diff = current - start
     index = np.flatnonzero(diff.any(axis=1)).astype(np.int32)
-    values = diff[index]
+    values = diff if len(index) == len(diff) else diff[index]  # every row touched: no gather
     return Rows(index, values if dtype == "float32" else values.astype(dtype), np.ones(len(index), np.int32))
 
 
@@ -73,28 +73,32 @@ def delta_between(current: ModelWeights, start: ModelWeights, dtype: str = "floa
     return Delta(changed_rows(current.vectors, start.vectors, dtype), changed_rows(current.output, start.output, dtype))
 
 
-def align(a: Rows, b: Rows) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Both row sets laid over the union of their indices: (index, a's values, b's values, hits), float32."""
-    if len(a.index) == len(b.index) and np.array_equal(a.index, b.index):
-        return a.index, a.as_float32(), b.as_float32(), a.hits + b.hits
-    index = np.union1d(a.index, b.index).astype(np.int32)
-    d = a.values.shape[1]
-    pos_a, pos_b = np.searchsorted(index, a.index), np.searchsorted(index, b.index)
-    va, vb = np.zeros((len(index), d), np.float32), np.zeros((len(index), d), np.float32)
-    va[pos_a], vb[pos_b] = a.values, b.values
-    hits = np.zeros(len(index), np.int32)
-    hits[pos_a] += a.hits
-    hits[pos_b] += b.hits
-    return index, va, vb, hits
-
-
 PairRule = Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
 def combine_rows(a: Rows, b: Rows, pair: PairRule) -> Rows:
-    """Two row sets combined row by row with ``pair`` (float32 in, float32 out)."""
-    index, va, vb, hits = align(a, b)
-    return Rows(index, pair(va, vb), hits)
+    """Two row sets combined over the union of their rows.
+
+    ``pair`` combines the rows both sides touched (float32, aligned); a row
+    only one side touched is taken as it is, which every rule's pair does
+    for a zero partner (``pair(x, 0) == x``), so nothing is padded with zeros
+    or computed for it.
+    """
+    if len(a.index) == len(b.index) and np.array_equal(a.index, b.index):
+        return Rows(a.index, pair(a.as_float32(), b.as_float32()), a.hits + b.hits)
+    index = np.union1d(a.index, b.index).astype(np.int32)
+    pos_a, pos_b = np.searchsorted(index, a.index), np.searchsorted(index, b.index)
+    in_b = np.isin(a.index, b.index, assume_unique=True)
+    in_a = np.isin(b.index, a.index, assume_unique=True)
+    values = np.empty((len(index), a.values.shape[1]), np.float32)
+    values[pos_a[~in_b]] = a.values[~in_b]
+    values[pos_b[~in_a]] = b.values[~in_a]
+    values[pos_a[in_b]] = pair(a.values[in_b].astype(np.float32, copy=False),
+                               b.values[in_a].astype(np.float32, copy=False))
+    hits = np.zeros(len(index), np.int32)
+    hits[pos_a] += a.hits
+    hits[pos_b] += b.hits
+    return Rows(index, values, hits)
 
 
 def combine(a: Delta, b: Delta, pair: PairRule) -> Delta:

@@ -115,7 +115,11 @@ class DeltaRule(MergeRule):
 
     @abstractmethod
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Two aligned row blocks (float32, zero rows where a shard did not touch a row) into one."""
+        """Two aligned blocks of rows both sides touched (float32) into one new block.
+
+        A row only one side touched is passed on unchanged without calling
+        this, so a rule must satisfy ``pair(x, 0) == x``.
+        """
 
     def reduce(self, parts: list[Delta]) -> Delta:
         """Parts combined in tree order: ((0, 1), (2, 3), ...), then the level above, and so on."""
@@ -156,7 +160,9 @@ def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         ca = np.where(na > 0, 1.0 - dot / (2.0 * na), 1.0).astype(np.float32)
         cb = np.where(nb > 0, 1.0 - dot / (2.0 * nb), 1.0).astype(np.float32)
-    return a * ca[:, None] + b * cb[:, None]
+    out = a * ca[:, None]
+    out += b * cb[:, None]
+    return out
 
 
 def _sum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
