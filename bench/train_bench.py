@@ -201,7 +201,7 @@ def markdown(rows: list[dict[str, Any]], tokens: int, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], mllib: bool) -> None:
+def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], mllib: bool, resume: bool) -> None:
     """Quality, words/s and traffic of the default rule from 2 to 64 shards, beside gensim and rivals.
 
     All on 2 workers (shards beyond the workers run several per worker), one
@@ -209,21 +209,35 @@ def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], mllib: 
     at every shard count; the rivals, the default with one merge per epoch
     (long rounds) and with float16 deltas at 16 and 64 shards; with MLlib,
     shardvec and MLlib both with MLlib's settings (hs=1, no negatives, no
-    sub-sampling) at 2 shards / partitions.
+    sub-sampling) at 2 shards / partitions. Seed 1 of every cell runs before
+    any seed 2. Each run is appended to ``train_grid.jsonl`` in the bench
+    cache as it ends; ``resume`` reuses the runs found there.
     """
+    log = realtext.cache_dir() / "train_grid.jsonl"
+    runs = [json.loads(line) for line in log.read_text().splitlines()] if resume and log.exists() else []
+    if not resume:
+        log.write_text("")
     reference = prepare_corpus(2)
     line_file(reference)
-    runs = [spawn("gensim-file", s, reference) for s in range(1, seeds + 1)]
-    for k in shard_counts:
-        corpus = prepare_corpus(k)
-        runs += [spawn(DEFAULT_RULE, s, corpus) for s in range(1, seeds + 1)]
-        if k in (16, 64):
-            cells = [(rule, {}) for rule in rivals] + [(DEFAULT_RULE, {"rounds_per_epoch": 1}),
-                                                       (DEFAULT_RULE, {"delta_dtype": "float16"})]
-            runs += [spawn(rule, s, corpus, options) for rule, options in cells for s in range(1, seeds + 1)]
+    cells: list[tuple[str, int, dict[str, Any]]] = [("gensim-file", 2, {})]
+    cells += [(DEFAULT_RULE, k, {}) for k in shard_counts]
+    for k in (16, 64):
+        if k in shard_counts:
+            cells += [(rule, k, {}) for rule in rivals]
+            cells += [(DEFAULT_RULE, k, {"rounds_per_epoch": 1}), (DEFAULT_RULE, k, {"delta_dtype": "float16"})]
     if mllib:
-        runs += [spawn(DEFAULT_RULE, 1, reference, LIKE_MLLIB), spawn("mllib-1", 1, reference)]
-    (realtext.cache_dir() / "train_grid.json").write_text(json.dumps(runs, indent=1))
+        cells += [(DEFAULT_RULE, 2, LIKE_MLLIB), ("mllib-1", 2, {})]
+    for seed in range(1, seeds + 1):
+        for method, k, options in cells:
+            if method.startswith("mllib") or options == LIKE_MLLIB:
+                if seed > 1:
+                    continue
+            if any(r["method"] == method and r["seed"] == seed and r["shards"] == k and r["options"] == options
+                   for r in runs):
+                continue
+            runs.append(spawn(method, seed, prepare_corpus(k), options))
+            with log.open("a") as fh:
+                fh.write(json.dumps(runs[-1]) + "\n")
     command = "python bench/train_bench.py " + " ".join(sys.argv[1:])
     section = grid_markdown(runs, command.strip())
     results.write_section(section)
@@ -279,13 +293,14 @@ def main() -> None:
     parser.add_argument("--grid-shards", default="2,4,8,16,32,64", help="shard counts of the grid")
     parser.add_argument("--grid-seeds", type=int, default=2, help="seeds per grid cell")
     parser.add_argument("--rivals", default="bmuf,periodic", help="rules run beside the default at 16 and 64")
+    parser.add_argument("--grid-resume", action="store_true", help="reuse the grid runs already recorded")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.seed, args.corpus, json.loads(args.options))))
         return
     if args.grid:
         scaling_grid([int(k) for k in args.grid_shards.split(",")], args.grid_seeds, args.rivals.split(","),
-                     not args.skip_mllib)
+                     not args.skip_mllib, args.grid_resume)
         return
 
     corpus = prepare_corpus(2)
