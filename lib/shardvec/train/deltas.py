@@ -60,12 +60,26 @@ class Delta:
         return Delta(self.vectors.encoded(dtype), self.output.encoded(dtype))
 
 
+# Rows per block of the element-wise passes: a few MiB, so the passes over one block stay in cache and the
+# temporaries are small and reused instead of weight-sized arrays freshly mapped (and page-faulted) each round.
+BLOCK_ROWS = 4096
+
+
+def _blocks(n: int) -> range:
+    return range(0, n, BLOCK_ROWS)
+
+
 def changed_rows(current: np.ndarray, start: np.ndarray, dtype: str = "float32") -> Rows:
     """The rows where ``current`` differs from ``start``, with their difference."""
-    diff = current - start
-    index = np.flatnonzero(diff.any(axis=1)).astype(np.int32)
-    values = diff if len(index) == len(diff) else diff[index]  # every row touched: no gather
-    return Rows(index, values if dtype == "float32" else values.astype(dtype), np.ones(len(index), np.int32))
+    index, values = [], []
+    for lo in _blocks(len(current)):
+        diff = current[lo:lo + BLOCK_ROWS] - start[lo:lo + BLOCK_ROWS]
+        touched = np.flatnonzero(diff.any(axis=1))
+        index.append((touched + lo).astype(np.int32))
+        values.append((diff if len(touched) == len(diff) else diff[touched]).astype(dtype, copy=False))
+    d = current.shape[1]
+    joined = np.concatenate(index) if index else np.zeros(0, np.int32)
+    return Rows(joined, np.concatenate(values) if values else np.zeros((0, d), dtype), np.ones(len(joined), np.int32))
 
 
 def delta_between(current: ModelWeights, start: ModelWeights, dtype: str = "float32") -> Delta:
@@ -84,8 +98,6 @@ def combine_rows(a: Rows, b: Rows, pair: PairRule) -> Rows:
     for a zero partner (``pair(x, 0) == x``), so nothing is padded with zeros
     or computed for it.
     """
-    if len(a.index) == len(b.index) and np.array_equal(a.index, b.index):
-        return Rows(a.index, pair(a.as_float32(), b.as_float32()), a.hits + b.hits)
     index = np.union1d(a.index, b.index).astype(np.int32)
     pos_a, pos_b = np.searchsorted(index, a.index), np.searchsorted(index, b.index)
     in_b = np.isin(a.index, b.index, assume_unique=True)
@@ -93,8 +105,11 @@ def combine_rows(a: Rows, b: Rows, pair: PairRule) -> Rows:
     values = np.empty((len(index), a.values.shape[1]), np.float32)
     values[pos_a[~in_b]] = a.values[~in_b]
     values[pos_b[~in_a]] = b.values[~in_a]
-    values[pos_a[in_b]] = pair(a.values[in_b].astype(np.float32, copy=False),
-                               b.values[in_a].astype(np.float32, copy=False))
+    both_a, both_b, target = np.flatnonzero(in_b), np.flatnonzero(in_a), pos_a[in_b]
+    for lo in _blocks(len(both_a)):
+        block = slice(lo, lo + BLOCK_ROWS)
+        values[target[block]] = pair(a.values[both_a[block]].astype(np.float32, copy=False),
+                                     b.values[both_b[block]].astype(np.float32, copy=False))
     hits = np.zeros(len(index), np.int32)
     hits[pos_a] += a.hits
     hits[pos_b] += b.hits
@@ -105,9 +120,8 @@ def combine(a: Delta, b: Delta, pair: PairRule) -> Delta:
     return Delta(combine_rows(a.vectors, b.vectors, pair), combine_rows(a.output, b.output, pair))
 
 
-def add_into(target: np.ndarray, rows: Rows, scale: float = 1.0) -> None:
-    """``target[rows] += scale * values``, in place."""
-    values = rows.as_float32()
-    if scale != 1.0:
-        values = values * np.float32(scale)
-    target[rows.index] += values
+def add_into(target: np.ndarray, rows: Rows) -> None:
+    """``target[rows] += values``, in place, block by block."""
+    for lo in _blocks(len(rows.index)):
+        index = rows.index[lo:lo + BLOCK_ROWS]
+        target[index] += rows.values[lo:lo + BLOCK_ROWS]
