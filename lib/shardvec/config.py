@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from shardvec.errors import ConfigError
+from shardvec.train.rules import DEFAULT_RULE
 
 ENV_PREFIX = "SHARDVEC_"
 
@@ -142,7 +143,7 @@ class TrainConfig:
     workers: int = _doc(1, "gensim threads per shard trainer")
     compute_loss: bool = _doc(True, "gensim's compute_loss: each round's training loss in the progress line and "
                                     "train_report.json (0.3-6% of training time measured, bench/RESULTS.md)")
-    merge: str = _doc("periodic", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)")
+    merge: str = _doc(DEFAULT_RULE, "merge rule (shardvec train --help lists them; docs/scaling.md compares them)")
     rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)")
     sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch")
     lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate; 0 means the rule's own (periodic: the number "
