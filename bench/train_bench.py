@@ -201,7 +201,8 @@ def markdown(rows: list[dict[str, Any]], tokens: int, command: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], mllib: bool, resume: bool) -> None:
+def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], rival_shards: list[int], mllib: bool,
+                 resume: bool, report_only: bool = False) -> None:
     """Quality, words/s and traffic of the default rule from 2 to 64 shards, beside gensim and rivals.
 
     All on 2 workers (shards beyond the workers run several per worker), one
@@ -221,13 +222,13 @@ def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], mllib: 
     line_file(reference)
     cells: list[tuple[str, int, dict[str, Any]]] = [("gensim-file", 2, {})]
     cells += [(DEFAULT_RULE, k, {}) for k in shard_counts]
-    for k in (16, 64):
+    for k in rival_shards:
         if k in shard_counts:
             cells += [(rule, k, {}) for rule in rivals]
             cells += [(DEFAULT_RULE, k, {"rounds_per_epoch": 1}), (DEFAULT_RULE, k, {"delta_dtype": "float16"})]
     if mllib:
         cells += [(DEFAULT_RULE, 2, LIKE_MLLIB), ("mllib-1", 2, {})]
-    for seed in range(1, seeds + 1):
+    for seed in range(1, 0 if report_only else seeds + 1):
         for method, k, options in cells:
             if method.startswith("mllib") or options == LIKE_MLLIB:
                 if seed > 1:
@@ -293,14 +294,18 @@ def main() -> None:
     parser.add_argument("--grid-shards", default="2,4,8,16,32,64", help="shard counts of the grid")
     parser.add_argument("--grid-seeds", type=int, default=2, help="seeds per grid cell")
     parser.add_argument("--rivals", default="bmuf,periodic", help="rules run beside the default at 16 and 64")
+    parser.add_argument("--rival-shards", default="16,64", help="shard counts where rivals, long rounds and "
+                        "float16 run")
     parser.add_argument("--grid-resume", action="store_true", help="reuse the grid runs already recorded")
+    parser.add_argument("--grid-report", action="store_true", help="only write the table of the runs recorded")
     args = parser.parse_args()
     if args.one:
         print(json.dumps(run_one(args.one, args.seed, args.corpus, json.loads(args.options))))
         return
     if args.grid:
         scaling_grid([int(k) for k in args.grid_shards.split(",")], args.grid_seeds, args.rivals.split(","),
-                     not args.skip_mllib, args.grid_resume)
+                     [int(k) for k in args.rival_shards.split(",")], not args.skip_mllib,
+                     args.grid_resume or args.grid_report, args.grid_report)
         return
 
     corpus = prepare_corpus(2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shardvec.dask.train_job import bytes_moved
+from shardvec.dask.train_job import bytes_moved, pin_shards
 from shardvec.errors import ConfigError
 from shardvec.train.deltas import Delta, Rows, add_into, delta_between
 from shardvec.train.rules import (RULES, AdaSum, DeltaRule, RuleSettings, WeightRule, adasum_pair, make_rule)
@@ -156,3 +156,9 @@ def test_bytes_moved_counts_each_worker_from_its_own_baseline() -> None:
     assert bytes_moved(before, {"w-a": 1200, "w-c": 300}) == 500
     # A counter that went back (the same id restarted) counts from zero: never a negative total.
     assert bytes_moved(before, {"w-a": 100, "w-b": 600}) == 100 + 100
+
+
+def test_neighbouring_shards_share_a_worker_so_the_tree_reduces_locally() -> None:
+    assert pin_shards(["a", "b"], 8) == ["a"] * 4 + ["b"] * 4
+    assert pin_shards(["a", "b", "c"], 2) == ["a", "b"]
+    assert pin_shards(["a", "b"], 3) == ["a", "a", "b"]

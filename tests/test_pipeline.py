@@ -15,6 +15,7 @@ from shardvec import api
 from shardvec.cli import main
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
+from shardvec.train.rules import RULES
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +84,7 @@ def test_train_refuses_an_unfinished_corpus(corpus: Path, tmp_path: Path) -> Non
         api.train(cfg)
 
 
-@pytest.mark.parametrize("merge", ["periodic", "average", "procrustes"])
+@pytest.mark.parametrize("merge", sorted(RULES))
 def test_train_each_merge_mode_writes_loadable_vectors(corpus: Path, tmp_path: Path, merge: str) -> None:
     from gensim.models import KeyedVectors
 
@@ -112,8 +113,10 @@ def test_train_each_merge_mode_writes_loadable_vectors(corpus: Path, tmp_path: P
     assert table.column("word").to_pylist() == vocab.words
 
     report = json.loads((out / "train_report.json").read_text())
-    rounds = 4 if merge == "periodic" else 1
-    assert report["schema"] == "shardvec.train/1" and report["merge"] == merge
+    rounds = 4 if RULES[merge].periodic else 1
+    assert report["schema"] == "shardvec.train/1" and report["merge"] == merge == report["rule"]["name"]
+    assert all(r["rule"]["name"] == merge and r["merge_seconds"] >= 0 for r in report["round_log"])
+    assert (out / "train_report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert len(report["round_log"]) == report["rounds"] == rounds
     assert report["seed"] == 1 and report["versions"]["gensim"]
     assert all(r["words"] > 0 and r["bytes_moved"] > 0 for r in report["round_log"])

@@ -431,6 +431,16 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, excha
     return {"state_bytes": state, "estimated_per_worker_bytes": need, "worker_memory_limit": limit}
 
 
+def pin_shards(workers: list[str], n_shards: int) -> list[str]:
+    """The worker each shard's trainer runs on: contiguous blocks of shards per worker.
+
+    The reduction tree pairs shards (0, 1), (2, 3), ...: with neighbours on
+    the same worker, every subtree inside a block is reduced where its
+    inputs are, and only the few top levels cross between workers.
+    """
+    return [workers[i * len(workers) // n_shards] for i in range(n_shards)]
+
+
 def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: Corpus) -> tuple[ModelWeights, list]:
     """Run ``rounds[start:]``; return the final combined weights and per-round records.
 
@@ -447,7 +457,7 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
         print(f"[train] warning: {len(workers)} workers but only {n_shards} shard(s); "
               f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
               file=sys.stderr)
-    pinned = [workers[i % len(workers)] for i in range(n_shards)]
+    pinned = pin_shards(workers, n_shards)
     records: dict[int, dict[str, Any]] = {}
     failures: dict[int, int] = {}
     began, sent = time.perf_counter(), _bytes_sent(client)
@@ -606,11 +616,12 @@ def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int,
     """A round's line of ``round_log``.
 
     ``merge_seconds`` is the round's wall time beyond the busiest worker's
-    training (shard ``i`` runs on worker ``i mod workers``): exchanging,
-    combining and waiting, as the user's cluster sees it.
+    training (shards placed by :func:`pin_shards`): exchanging, combining
+    and waiting, as the user's cluster sees it.
     """
     words = sum(x["words"] for x in stats)
-    busiest = max(sum(x["seconds"] for x in stats[w::n_workers]) for w in range(min(n_workers, len(stats))))
+    pinned = pin_shards(list(range(n_workers)), len(stats))
+    busiest = max(sum(x["seconds"] for x, w in zip(stats, pinned) if w == worker) for worker in set(pinned))
     return {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
             "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": _total_loss(stats),
             "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),

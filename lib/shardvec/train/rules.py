@@ -140,6 +140,7 @@ class AdaSum(DeltaRule):
     summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
                "(Maleki et al. 2021), local learning rate x log2(shards), at least 2")
     associative = False
+    measured_shards = 16
 
     def default_lr_multiplier(self, n_shards: int) -> float:
         return adasum_lr_multiplier(n_shards)
