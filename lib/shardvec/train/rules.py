@@ -250,9 +250,9 @@ def quality_warning(rule: MergeRule, n_shards: int) -> str | None:
         return None
     held = (f"up to {rule.measured_shards} shards" if rule.measured_shards > 1
             else "at any shard count above 1")
+    other = "" if rule.name == DEFAULT_RULE else f"--merge {DEFAULT_RULE} or "
     return (f"merge rule {rule.name} was measured to keep one model's quality {held}, and this run has "
-            f"{n_shards} (docs/scaling.md); use --merge {DEFAULT_RULE} or fewer shards (prepare.shards), "
-            "and check the evaluation")
+            f"{n_shards} (docs/scaling.md); use {other}fewer shards (prepare.shards), and check the evaluation")
 
 
 def make_rule(name: str, settings: RuleSettings = RuleSettings()) -> MergeRule:
