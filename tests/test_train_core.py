@@ -19,7 +19,7 @@ from shardvec.train.weights import ModelWeights
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import make_rule, quality_warning
-from shardvec.train.schedule import periodic_rounds, single_round
+from shardvec.train.schedule import periodic_rounds, rounds_per_epoch_for, single_round
 from shardvec.train.trainer import (build_model, build_shard_model, get_weights, load_start, materialise_shard,
                                     set_weights, train_round)
 
@@ -209,3 +209,31 @@ def test_damaged_and_partial_checkpoints_are_skipped_with_a_message(tmp_path: Pa
     assert "ignoring checkpoint round-00003" in err and "incomplete" in err
     assert "ignoring checkpoint round-00002" in err and "damaged" in err
     assert found is not None and found.meta["round"] == 1
+
+
+def test_sync_words_sets_the_rounds_from_the_shards_size() -> None:
+    from shardvec.api import _round_plan
+    from shardvec.config import TrainConfig
+
+    assert rounds_per_epoch_for(8_000_000, 1_000_000) == 8 and rounds_per_epoch_for(100, 1_000) == 1
+    train = TrainConfig(sync_words=250_000)
+    plan = _round_plan(train, PARAMS, make_rule("adasum"), [1_000_000] * 16)
+    assert plan.rounds_per_epoch == 4 and len(plan.rounds) == 4 * PARAMS.epochs
+    assert plan.words_per_shard_round == 250_000 and plan.lr_multiplier == 4.0
+    once = _round_plan(train, PARAMS, make_rule("average"), [1_000_000] * 16)
+    assert len(once.rounds) == 1 and once.lr_multiplier == 1.0
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("merge", "sum", "train.merge must be one of"), ("delta_dtype", "int8", "train.delta_dtype must be one of"),
+    ("sync_words", -1, "train.sync_words"), ("lr_scale", -1.0, "train.lr_scale"), ("momentum", 1.0, "train.momentum")])
+def test_bad_merge_settings_are_one_line_errors(tmp_path: Path, key: str, value: object, message: str) -> None:
+    from shardvec import api
+    from shardvec.config import Config
+    from shardvec.errors import ConfigError
+
+    cfg = Config()
+    cfg.train.corpus, cfg.train.output = str(tmp_path / "c"), str(tmp_path / "v")
+    setattr(cfg.train, key, value)
+    with pytest.raises(ConfigError, match=message):
+        api.train(cfg)
