@@ -26,8 +26,7 @@ from shardvec.train.deltas import add_into, delta_between
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import RuleSettings, make_rule
 from shardvec.train.schedule import periodic_rounds
-from shardvec.train.trainer import build_shard_model, materialise_shard, set_weights, train_round
-from shardvec.train.weights import ModelWeights
+from shardvec.train.trainer import build_shard_model, get_weights, materialise_shard, set_weights, train_round
 
 
 def simulate(corpus_dir: str, rule_name: str, settings: RuleSettings, rounds_per_epoch: int, seed: int,
@@ -40,7 +39,7 @@ def simulate(corpus_dir: str, rule_name: str, settings: RuleSettings, rounds_per
     scale = rule.lr_multiplier(n_shards)
     rounds = periodic_rounds(epochs, rounds_per_epoch, params.alpha, params.min_alpha, scale)
     model = build_shard_model(params, vocab)
-    start = ModelWeights(model.wv.vectors.copy(), model.syn1neg.copy())
+    start = get_weights(model)
     state, began = None, time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="shardvec-sim-") as tmp:
         chunks = [materialise_shard(shard, vocab, rounds_per_epoch, Path(tmp) / f"s{k}")
@@ -51,9 +50,9 @@ def simulate(corpus_dir: str, rule_name: str, settings: RuleSettings, rounds_per
             for k in range(n_shards):
                 set_weights(model, start)
                 train_round(model, chunks[k], rnd, k, compute_loss=False)
-                deltas.append(delta_between(ModelWeights(model.wv.vectors, model.syn1neg), start, dtype))
+                deltas.append(delta_between(get_weights(model), start, dtype))
                 sent += deltas[-1].nbytes
-            update, state = rule.step(rule.reduce(deltas), n_shards, state)
+            update, state = rule.step(rule.reduce(deltas, dtype), n_shards, state)
             add_into(start.vectors, update.vectors)
             add_into(start.output, update.output)
             print(f"[sim] round {rnd.index + 1}/{len(rounds)} {time.perf_counter() - began:.0f}s", file=sys.stderr,

@@ -239,6 +239,8 @@ def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], rival_s
             runs.append(spawn(method, seed, prepare_corpus(k), options))
             with log.open("a") as fh:
                 fh.write(json.dumps(runs[-1]) + "\n")
+    if not runs:
+        raise SystemExit(f"no grid runs recorded in {log}")
     command = "python bench/train_bench.py " + " ".join(sys.argv[1:])
     section = grid_markdown(runs, command.strip())
     results.write_section(section)
@@ -285,11 +287,11 @@ def main() -> None:
     parser.add_argument("--options", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
-    parser.add_argument("--seeds", type=int, default=3, help="seeds for gensim-file and periodic (default 3)")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds for gensim-file and the default rule (default 3)")
     parser.add_argument("--other-seeds", type=int, default=1, help="seeds for the other methods (default 1)")
     parser.add_argument("--mllib-seeds", type=int, default=3, help="seeds for each MLlib run (default 3)")
     parser.add_argument("--skip-mllib", action="store_true")
-    parser.add_argument("--skip-scaling", action="store_true", help="skip periodic at 4, 8 and 16 shards")
+    parser.add_argument("--skip-scaling", action="store_true", help="skip the default rule at 4, 8 and 16 shards")
     parser.add_argument("--grid", action="store_true", help="the scaling grid instead (see scaling_grid)")
     parser.add_argument("--grid-shards", default="2,4,8,16,32,64", help="shard counts of the grid")
     parser.add_argument("--grid-seeds", type=int, default=2, help="seeds per grid cell")

@@ -90,7 +90,7 @@ def test_rules_beyond_their_measured_shard_counts_are_warned_about() -> None:
     warning = quality_warning(periodic, 16)
     assert warning is not None and "up to 8 shards" in warning and "has 16" in warning and "prepare.shards" in warning
     assert quality_warning(make_rule("average"), 64) is None  # merges once: no per-round quality claim
-    assert "above 1" in (quality_warning(make_rule("bmuf"), 2) or "")
+    assert "not measured to keep one model's quality beyond one shard" in (quality_warning(make_rule("bmuf"), 2) or "")
 
 
 def test_average_weights_rows_by_counts() -> None:

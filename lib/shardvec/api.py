@@ -121,13 +121,15 @@ def train(config: Config) -> Path | str:
     output = Store(tc.output, options)
     prepare_output(output, tc.overwrite, tc.resume)
     meta = {"params": params.to_dict(), "merge": tc.merge, "shards": n_shards, "rounds": len(plan.rounds),
-            "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url, "rule_settings": asdict(settings),
-            "delta_dtype": tc.delta_dtype}
+            "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url}
+    if rule.exchange == "deltas":  # what else a delta rule's checkpoint depends on (weight rules: as before)
+        meta.update(rule_settings=asdict(settings), delta_dtype=tc.delta_dtype)
     start = _resume_point(output, meta, vocab.words) if tc.resume else 0
 
     started = time.perf_counter()
     with dask_client(config.dask) as client:
-        memory = check_memory(client, len(vocab), params.vector_size, n_shards, rule.exchange)
+        memory = check_memory(client, len(vocab), params.vector_size, n_shards, rule.exchange,
+                              rule.stateful)
         spec = RunSpec(new_run_id(), output, corpus.root / "vocab.parquet", tuple(corpus.shards), params,
                        plan.rounds_per_epoch, rule, meta, tc.compute_loss, tc.delta_dtype)
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
@@ -143,7 +145,7 @@ def train(config: Config) -> Path | str:
         "lr_scale": plan.lr_multiplier, "rounds": len(plan.rounds), "rounds_per_epoch": plan.rounds_per_epoch,
         "words_per_shard_round": plan.words_per_shard_round,
         "rule": {"name": rule.name, "summary": rule.summary, "exchange": rule.exchange,
-                 "lr_multiplier": plan.lr_multiplier, **asdict(settings), "delta_dtype": tc.delta_dtype},
+                 "lr_multiplier": plan.lr_multiplier, "settings": {**asdict(settings), "delta_dtype": tc.delta_dtype}},
         "resumed_from_round": start, "seed": params.seed,
         "timings": {"train_seconds": round(train_seconds, 2),
                     "words_per_s": round(tokens * params.epochs * (len(plan.rounds) - start) / len(plan.rounds)
@@ -166,11 +168,17 @@ def train(config: Config) -> Path | str:
 
 
 def _write_round_plot(report: dict[str, Any], output: Store) -> None:
+    """``train_report.png``; a picture that cannot be drawn is reported, never the end of a finished training."""
     from shardvec.train.report_plot import plot_rounds
 
     with tempfile.TemporaryDirectory(prefix="shardvec-plot-") as tmp:
         path = Path(tmp) / "train_report.png"
-        plot_rounds(report, path)
+        try:
+            plot_rounds(report, path)
+        except Exception as exc:  # noqa: BLE001 - matplotlib's errors are many; the report says what happened
+            print(f"[train] warning: train_report.png was not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
+            report["outputs"].remove("train_report.png")
+            return
         (output / "train_report.png").write_bytes(path.read_bytes())
 
 

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from shardvec.errors import ConfigError
-from shardvec.train.rules import DEFAULT_RULE
 
 ENV_PREFIX = "SHARDVEC_"
 
@@ -143,11 +142,11 @@ class TrainConfig:
     workers: int = _doc(1, "gensim threads per shard trainer")
     compute_loss: bool = _doc(True, "gensim's compute_loss: each round's training loss in the progress line and "
                                     "train_report.json (0.3-6% of training time measured, bench/RESULTS.md)")
-    merge: str = _doc(DEFAULT_RULE, "merge rule (shardvec train --help lists them; docs/scaling.md compares them)")
+    merge: str = _doc("adasum", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)")
     rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)")
     sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch")
-    lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate; 0 means the rule's own (periodic: the number "
-                                "of shards; adasum: log2 of it, at least 2; the others 1)")
+    lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate for rules that merge every round; 0 means the "
+                                "rule's own (periodic: the number of shards; adasum: log2 of it, at least 2; the others 1)")
     momentum: float = _doc(-1.0, "bmuf: block momentum eta; negative means 1 - 1/shards")
     block_lr: float = _doc(1.0, "bmuf: block learning rate zeta")
     delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)")

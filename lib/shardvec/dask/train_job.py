@@ -1,5 +1,11 @@
 """Sharded training on Dask: one trainer task per shard per round, combined on the workers.
 
+The merge rule (``shardvec.train.rules``) decides what crosses: weight rules
+send whole shard models, as described below; delta rules send only the rows
+each shard changed, every worker keeps one copy of the combined model
+(``_Replica``) and adds each round's update to it, and the same tree order
+combines the deltas.
+
 Data flow of a round: trainer tasks (pinned to a worker each, allowed
 elsewhere if it dies) take the last round's shard results worker-to-worker
 and train on their own shard, read once from storage into local files. With
@@ -42,10 +48,10 @@ from shardvec.train.deltas import Delta, add_into, delta_between
 from shardvec.train.merge import WeightedSum
 from shardvec.train.model_io import SavedModel, checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
-from shardvec.train.rules import DeltaRule, MergeRule, WeightRule
+from shardvec.train.rules import REDUCE_FANIN, DeltaRule, MergeRule, WeightRule, reduce_tree
 from shardvec.train.schedule import Round
-from shardvec.train.trainer import (RoundResult, build_shard_model, load_start, materialise_shard, pooled_mean,
-                                    set_weights, train_round)
+from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, materialise_shard,
+                                    pooled_mean, set_weights, train_round)
 from shardvec.train.weights import ModelWeights
 
 @sizeof.register(ModelWeights)
@@ -77,7 +83,6 @@ _POOL = ArrayPool()
 # A round that fails (a worker lost with data no other worker holds) is rerun from the last checkpoint.
 ROUND_ATTEMPTS = 3
 PROCRUSTES_ANCHORS = 5000
-REDUCE_FANIN = 2
 
 
 @dataclass(frozen=True)
@@ -166,10 +171,13 @@ class _Replica:
     Delta rules send only what changed; every worker keeps one copy of the
     combined model, shared by the shard trainers it runs, and adds each
     round's update to it. Trainers copy it into their model before a round
-    and diff against it after.
+    and diff against it after. ``flight`` names the attempt that built it: a
+    round rerun after a failure starts a new flight, and a copy left by the
+    failed one is never mistaken for a current one.
     """
 
     def __init__(self) -> None:
+        self.flight = ""
         self.version = -1
         self.weights: ModelWeights | None = None
         self.lock = threading.Lock()
@@ -178,38 +186,38 @@ class _Replica:
 _REPLICAS: dict[str, _Replica] = {}
 
 
-def _round_start(spec: RunSpec, index: int, start, model=None) -> ModelWeights:
-    """The combined weights round ``index`` starts from, on this worker.
+def _round_start(spec: RunSpec, index: int, start, flight: str, model=None) -> ModelWeights:
+    """The combined weights round ``index`` of ``flight`` starts from, on this worker.
 
     ``start`` is None (the seeded model's own weights), the dense weights of a
-    checkpoint, the update of round ``index - 1`` (a :class:`Delta`) to add to
-    this worker's copy, or the previous round's shard results, combined here
-    (no more shards than the fan-in, stateless rule: no root task between
-    rounds).
+    checkpoint (both only in a flight's first round), the update of round
+    ``index - 1`` (a :class:`Delta`) to add to this worker's copy, or the
+    previous round's shard results, combined here (no more shards than the
+    fan-in, stateless rule: no root task between rounds). The copy is made
+    once per worker and round, whichever of its trainers comes first.
     """
     replica = _REPLICAS.setdefault(spec.run_id, _Replica())
     with replica.lock:
-        if isinstance(start, ModelWeights):
-            replica.weights, replica.version = start.copy(), index
-        elif replica.version == index and replica.weights is not None:
-            pass
-        elif start is None:
-            replica.weights, replica.version = ModelWeights(model.wv.vectors.copy(), model.syn1neg.copy()
-                                                            if model.negative else model.syn1.copy()), index
-        elif replica.version == index - 1 and replica.weights is not None:
+        current = replica.flight == flight and replica.weights is not None
+        if current and replica.version == index:
+            return replica.weights
+        if start is None or isinstance(start, ModelWeights):
+            replica.weights = get_weights(model) if start is None else start.copy()
+        elif current and replica.version == index - 1:
             update = start if isinstance(start, Delta) else _local_update(spec, start)
             add_into(replica.weights.vectors, update.vectors)
             add_into(replica.weights.output, update.output)
-            replica.version = index
         else:
-            raise RuntimeError(f"this worker holds no copy of the model before round {index} "
-                               f"(it has round {replica.version}'s); the round reruns from the last checkpoint")
+            raise RuntimeError(f"this worker holds no copy of the model before round {index} of this attempt; "
+                               "the round reruns from the last checkpoint")
+        replica.flight, replica.version = flight, index
         return replica.weights
 
 
 def _local_update(spec: RunSpec, results: list[RoundResult]) -> Delta:
     rule = _delta_rule(spec)
-    return rule.step(rule.reduce([r.weights for r in results]), len(spec.shards), None)[0]
+    update = rule.step(rule.reduce([r.weights for r in results], spec.delta_dtype), len(spec.shards), None)[0]
+    return update.encoded(spec.delta_dtype)  # as a root would send it
 
 
 def _delta_rule(spec: RunSpec) -> DeltaRule:
@@ -217,7 +225,7 @@ def _delta_rule(spec: RunSpec) -> DeltaRule:
     return spec.rule
 
 
-def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, checkpoint: int | None = None,
+def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, flight: str, checkpoint: int | None = None,
                      state: dict[str, np.ndarray] | None = None) -> RoundResult:
     """Train one round of one shard for a delta rule; the result's ``weights`` is the shard's sparse delta.
 
@@ -226,7 +234,7 @@ def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, checkpoint: i
     :func:`train_task`.
     """
     model, chunks = _trainer(spec, shard, seeded=start is None)
-    base = _round_start(spec, rnd.index, start, model)
+    base = _round_start(spec, rnd.index, start, flight, model)
     set_weights(model, base)
     writer = None
     if checkpoint is not None:
@@ -235,7 +243,11 @@ def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, checkpoint: i
     delta = delta_between(result.weights, base, spec.delta_dtype)
     if writer is not None:
         writer.join()
-    return RoundResult(result.shard, delta, result.word_counts, result.raw_words, result.seconds, result.loss)
+    # Delta rules read no word counts: none are sent.
+    return RoundResult(result.shard, delta, _NO_COUNTS, result.raw_words, result.seconds, result.loss)
+
+
+_NO_COUNTS = np.zeros(0, np.int64)
 
 
 @dataclass
@@ -258,21 +270,31 @@ def _deltas(parts: list) -> list[Delta]:
 
 def delta_reduce_task(spec: RunSpec, parts: list) -> Delta:
     """One inner node of a delta rule's tree: two shard deltas or partial combinations in, one out."""
-    return _delta_rule(spec).reduce(_deltas(parts)).encoded(spec.delta_dtype)
+    return _delta_rule(spec).combine(_deltas(parts), spec.delta_dtype)
 
 
-def delta_root_task(spec: RunSpec, parts: list, state) -> RoundUpdate:
-    """The root: the round's combined delta turned into the update, with the rule's new state."""
+def delta_root_task(spec: RunSpec, parts: list, state, index: int, last: bool) -> RoundUpdate:
+    """The root: round ``index``'s combined delta turned into the update, with the rule's new state.
+
+    After the ``last`` round the update is the rule's ``finish``: the final
+    model, not the start of a round that will not run.
+    """
     rule = _delta_rule(spec)
-    update, new_state = rule.step(rule.reduce(_deltas(parts)), len(spec.shards), state)
+    if rule.stateful and state is None and index > 0:
+        raise RuntimeError(f"merge rule {rule.name} has no state from round {index}; rerunning from the checkpoint")
+    total = rule.combine(_deltas(parts), spec.delta_dtype)
+    if last:
+        update, new_state = rule.finish(total, len(spec.shards), state), state
+    else:
+        update, new_state = rule.step(total, len(spec.shards), state)
     update = update.encoded(spec.delta_dtype)
     figures = {"update_rows": [len(update.vectors.index), len(update.output.index)], **rule.describe(new_state)}
     return RoundUpdate(update, new_state, figures)
 
 
-def final_weights_task(spec: RunSpec, index: int, start) -> ModelWeights:
+def final_weights_task(spec: RunSpec, index: int, start, flight: str) -> ModelWeights:
     """The combined model after the last round (``index`` = number of rounds), from this worker's copy."""
-    return _round_start(spec, index, start).copy()
+    return _round_start(spec, index, start, flight).copy()
 
 
 def anchors_task(result: RoundResult) -> np.ndarray:
@@ -327,14 +349,9 @@ def stats_task(result: RoundResult) -> dict[str, Any]:
     return {"words": result.raw_words, "seconds": round(result.seconds, 3), "loss": result.loss}
 
 
-def _tree(results: list, tag: str, node: Callable[[list, str], Any]) -> list:
-    """Reduce ``results`` pairwise in index order with ``node(parts, key)`` until at most REDUCE_FANIN are left."""
-    level, depth = results, 0
-    while len(level) > REDUCE_FANIN:
-        level = [node(level[i:i + REDUCE_FANIN], f"reduce-{tag}-d{depth}-{i}")
-                 for i in range(0, len(level), REDUCE_FANIN)]
-        depth += 1
-    return level
+def _tree(results: list, tag: str, submit: Callable[[list, str], Any]) -> list:
+    """Futures of the tree's top level: ``submit(parts, key)`` per node, in the rules' tree order."""
+    return reduce_tree(results, lambda group, level, i: submit(group, f"reduce-{tag}-d{level}-{i}"))
 
 
 def combine(client, spec: RunSpec, results: list, tag: str):
@@ -348,16 +365,20 @@ def combine(client, spec: RunSpec, results: list, tag: str):
     return client.submit(combine_task, spec, level, anchors, key=f"combine-{tag}")
 
 
-def delta_root(client, spec: RunSpec, results: list, state, tag: str):
-    """One future of the round's :class:`RoundUpdate`, reduced on the workers in the rule's tree order."""
+def delta_root(client, spec: RunSpec, results: list, state, index: int, last: bool, home: str, tag: str):
+    """One future of round ``index``'s :class:`RoundUpdate`, reduced on the workers in the rule's tree order.
+
+    A stateful rule's root runs on ``home`` (shard 0's worker), where the
+    state it keeps and the checkpoint that writes it already are.
+    """
     level = _tree(results, tag, lambda parts, key: client.submit(delta_reduce_task, spec, parts, key=key))
-    return client.submit(delta_root_task, spec, level, state, key=f"root-{tag}")
+    place = {"workers": [home], "allow_other_workers": True} if _delta_rule(spec).stateful else {}
+    return client.submit(delta_root_task, spec, level, state, index, last, key=f"root-{tag}", **place)
 
 
 def _fused(spec: RunSpec, n_results: int) -> bool:
     """Whether every trainer combines the previous round's results itself (no root task between rounds)."""
-    stateful = isinstance(spec.rule, DeltaRule) and spec.rule.stateful
-    return n_results <= REDUCE_FANIN and not stateful
+    return n_results <= REDUCE_FANIN and not spec.rule.stateful
 
 
 def next_start(client, spec: RunSpec, results: list, tag: str) -> list:
@@ -408,8 +429,8 @@ def bytes_moved(before: dict[str, int], now: dict[str, int]) -> int:
     return total
 
 
-def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, exchange: str = "weights"
-                 ) -> dict[str, Any]:
+def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, exchange: str = "weights",
+                 stateful: bool = False) -> dict[str, Any]:
     """Refuse a run whose weights cannot fit the workers' memory limits."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
     state = 2 * vocab_size * vector_size * 4
@@ -419,8 +440,9 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, excha
         need = 3 * state * per_worker + 2 * state
     else:
         # Each trainer holds its gensim model and its delta (at most the model's size); the worker holds
-        # one copy of the combined model and up to two deltas being combined.
-        need = 2 * state * per_worker + 3 * state
+        # one copy of the combined model and up to two deltas being combined; a stateful rule's root
+        # (block momentum) holds its dense state and the temporaries of its update beside them.
+        need = 2 * state * per_worker + 3 * state + (3 * state if stateful else 0)
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     limit = min(limits) if limits and all(limits) else 0
     if limit and need > limit:
@@ -448,29 +470,32 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
     depend on round ``r``'s results, so the workers go from one round to the
     next without a trip through the client. Round ``r``'s combined weights
     are checkpointed by shard 0's trainer of round ``r + 1``, beside its
-    training. A failed round is retried from the newest committed
-    checkpoint, at most ROUND_ATTEMPTS times per round.
+    training. A failed round (or final combination) is retried from the
+    newest committed checkpoint, on the workers alive then, at most
+    ROUND_ATTEMPTS times per round.
     """
-    workers = sorted(client.scheduler_info(n_workers=-1)["workers"])
     n_shards = len(spec.shards)
+    workers = _live_workers(client)
     if len(workers) > n_shards:
         print(f"[train] warning: {len(workers)} workers but only {n_shards} shard(s); "
               f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
               file=sys.stderr)
-    pinned = pin_shards(workers, n_shards)
     records: dict[int, dict[str, Any]] = {}
     failures: dict[int, int] = {}
     began, sent = time.perf_counter(), _bytes_sent(client)
     words_total = sum(corpus.shard_tokens) * spec.params.epochs * (len(rounds) - start) // len(rounds)
-    flight = _Flight(client, spec, rounds, pinned, start, *_restart_state(client, spec, start))
+    flight = _Flight(client, spec, rounds, pin_shards(workers, n_shards), start, *_restart_state(client, spec, start))
     if start == len(rounds):  # resumed after the last round: its checkpoint is the result
         return flight.starts[0].result(), []
-    index, last = start, time.perf_counter()
+    index, last, final = start, time.perf_counter(), None
     while index < len(rounds):
         flight.submit_through(min(index + 1, len(rounds) - 1))
         try:
             stats = client.gather(flight.stats[index])
             figures = flight.figures(index)
+            if index == len(rounds) - 1:
+                final = flight.finish()
+                figures = flight.figures(index)
         except Exception as exc:  # noqa: BLE001 - any distributed failure: retry from the checkpoint
             failed = index
             failures[failed] = failures.get(failed, 0) + 1
@@ -480,7 +505,7 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
             index = max(last_committed_round(spec.output), start - 1) + 1
             print(f"[train] round {rounds[failed].index + 1} failed ({type(exc).__name__}: {exc}); "
                   f"rerunning from round {index + 1}, after the last checkpoint", file=sys.stderr, flush=True)
-            flight = _Flight(client, spec, rounds, pinned, index,
+            flight = _Flight(client, spec, rounds, pin_shards(_live_workers(client), n_shards), index,
                              *_restart_state(client, spec, index, sum(failures.values())))
             last = time.perf_counter()
             continue
@@ -492,14 +517,14 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
         _print_round(rounds[index], len(rounds), record, spec, (last - began) / done * max(words_total - done, 0))
         flight.forget_before(index)
         index += 1
-    weights, final_state = flight.final()
-    client.submit(checkpoint_task, spec, len(rounds) - 1, weights, final_state,
-                  key=f"checkpoint-{spec.run_id}-final").result()
-    records[len(rounds) - 1]["rule"].update(flight.figures(len(rounds) - 1))
-    weights = weights.result()
-    records[len(rounds) - 1]["bytes_moved"] += bytes_moved(sent, _bytes_sent(client))  # the final combination's
+    assert final is not None
+    weights = final.result()  # after the last reading: the client's own fetch is not worker-to-worker traffic
     client.run(forget_run, spec.run_id)
     return weights, [records[i] for i in sorted(records)]
+
+
+def _live_workers(client) -> list[str]:
+    return sorted(client.scheduler_info(n_workers=-1)["workers"])
 
 
 def _print_round(rnd: Round, n_rounds: int, record: dict[str, Any], spec: RunSpec, eta: float) -> None:
@@ -525,12 +550,17 @@ def _update_figures(update: RoundUpdate) -> dict[str, Any]:
 
 
 class _Flight:
-    """The rounds submitted since the last (re)start: their shard results, statistics and merge futures."""
+    """The rounds submitted since the last (re)start: their shard results, statistics and merge futures.
+
+    ``token`` names this attempt; delta rules' per-worker model copies carry
+    it, so a copy left by a failed attempt is never used by a new one.
+    """
 
     def __init__(self, client, spec: RunSpec, rounds: list[Round], pinned: list[str], first: int,
                  starts: list, state) -> None:
         self.client, self.spec, self.rounds, self.pinned = client, spec, rounds, pinned
         self.first, self.next, self.starts, self.state = first, first, starts, state
+        self.token = uuid.uuid4().hex[:8]
         self.results: dict[int, list] = {}
         self.stats: dict[int, list] = {}
         self.roots: dict[int, Any] = {}  # delta rules: round -> its RoundUpdate future
@@ -544,32 +574,39 @@ class _Flight:
 
     def _submit(self, index: int) -> None:
         spec, rnd = self.spec, self.rounds[index]
-        tag = f"{spec.run_id}-r{rnd.index}-{uuid.uuid4().hex[:6]}"
+        tag = f"{spec.run_id}-r{rnd.index}-{self.token}"
+        deltas = spec.rule.exchange == "deltas"
         state = None
         if index == self.first:
             starts, checkpoint = self.starts, None
-        elif spec.rule.exchange == "weights":
-            starts, checkpoint = next_start(self.client, spec, self.results[index - 1], tag), index - 1
-        else:
+        elif deltas:
             (starts, state), checkpoint = self._delta_start(index - 1, tag), index - 1
-        task = train_task if spec.rule.exchange == "weights" else delta_train_task
-        extra = [] if spec.rule.exchange == "weights" else [state]
-        results = [self.client.submit(task, spec, i, starts[i], rnd, *([checkpoint] + extra if i == 0 else []),
+        else:
+            starts, checkpoint = next_start(self.client, spec, self.results[index - 1], tag), index - 1
+        task, extra = (delta_train_task, [self.token]) if deltas else (train_task, [])
+        results = [self.client.submit(task, spec, i, starts[i], rnd, *extra,
+                                      *(([checkpoint, state] if deltas else [checkpoint]) if i == 0 else []),
                                       workers=[worker], allow_other_workers=True, pure=False,
                                       key=f"train-{tag}-s{i}")
                    for i, worker in enumerate(self.pinned)]
         self.results[index] = results
         self.stats[index] = [self.client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)]
 
-    def _delta_start(self, previous: int, tag: str) -> tuple[list, Any]:
+    def _state_before(self, index: int) -> Any:
+        """A stateful rule's state after round ``index - 1`` (from the checkpoint in a flight's first round)."""
+        return self.state if index == self.first else self.states[index - 1]
+
+    def _delta_start(self, previous: int, tag: str, last: bool = False) -> tuple[list, Any]:
         """For a delta rule: what every trainer after round ``previous`` starts from, and the rule's state."""
         results = self.results[previous]
         if _fused(self.spec, len(results)):
             return [results] * len(results), None
-        before = self.state if previous == self.first else self.states.get(previous - 1)
-        root = self.roots[previous] = delta_root(self.client, self.spec, results, before, tag)
+        stateful = self.spec.rule.stateful
+        before = self._state_before(previous) if stateful else None
+        root = self.roots[previous] = delta_root(self.client, self.spec, results, before, self.rounds[previous].index,
+                                                 last, self.pinned[0], tag)
         update = self.client.submit(_update_delta, root, key=f"update-{tag}")
-        if _delta_rule(self.spec).stateful:
+        if stateful:
             self.states[previous] = self.client.submit(_update_state, root, key=f"state-{tag}")
         return [update] * len(results), self.states.get(previous)
 
@@ -579,24 +616,26 @@ class _Flight:
             return {}
         return self.client.submit(_update_figures, self.roots[index], key=f"figures-{self.roots[index].key}").result()
 
-    def final(self) -> tuple[Any, Any]:
-        """Futures of the combined weights after the last round, and of the rule's state then."""
+    def finish(self):
+        """A future of the combined weights after the last round, once they are checkpointed as its own."""
         last = len(self.rounds) - 1
-        tag = f"{self.spec.run_id}-final"
+        tag = f"{self.spec.run_id}-final-{self.token}"
         if self.spec.rule.exchange == "weights":
-            return combine(self.client, self.spec, self.results[last], tag), None
-        starts, state = self._delta_start(last, tag)
-        weights = self.client.submit(final_weights_task, self.spec, len(self.rounds), starts[0],
-                                     workers=[self.pinned[0]], allow_other_workers=True, pure=False,
-                                     key=f"final-{tag}")
-        return weights, state
+            weights, state = combine(self.client, self.spec, self.results[last], tag), None
+        else:
+            starts, state = self._delta_start(last, tag, last=True)
+            weights = self.client.submit(final_weights_task, self.spec, len(self.rounds), starts[0], self.token,
+                                         workers=[self.pinned[0]], allow_other_workers=True, pure=False,
+                                         key=f"final-{tag}")
+        self.client.submit(checkpoint_task, self.spec, last, weights, state, key=f"checkpoint-{tag}").result()
+        return weights
 
     def forget_before(self, index: int) -> None:
         """Drop the futures of rounds before ``index`` (their dependents keep what they still need)."""
         for old in [k for k in self.results if k < index]:
             del self.results[old], self.stats[old]
             self.roots.pop(old, None)
-            self.states.pop(old - 1, None)
+            self.states.pop(old, None)  # read by round old + 1's root, submitted with round old + 2
 
     def settle(self) -> None:
         """After a failure: let every submitted trainer finish or fail, so no checkpoint is still being written."""

@@ -60,8 +60,8 @@ class Delta:
         return Delta(self.vectors.encoded(dtype), self.output.encoded(dtype))
 
 
-# Rows per block of the element-wise passes: a few MiB, so the passes over one block stay in cache and the
-# temporaries are small and reused instead of weight-sized arrays freshly mapped (and page-faulted) each round.
+# Rows per block of the element-wise passes: a few MiB, so the passes over one block stay in cache and most
+# temporaries are block-sized instead of weight-sized arrays freshly mapped (and page-faulted) each round.
 BLOCK_ROWS = 4096
 
 

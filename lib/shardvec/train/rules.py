@@ -22,14 +22,33 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar, TypeVar
 
 import numpy as np
 
+from shardvec.config import TrainConfig
 from shardvec.errors import ConfigError
 from shardvec.train.deltas import Delta, Rows, combine
 
 RULES: dict[str, type["MergeRule"]] = {}
+# Parts per node of the reduction tree: every worker receives at most two parts per node.
+REDUCE_FANIN = 2
+T = TypeVar("T")
+
+
+def reduce_tree(items: list[T], node: Callable[[list[T], int, int], T]) -> list[T]:
+    """Combine ``items`` REDUCE_FANIN at a time in index order, level by level, until at most REDUCE_FANIN remain.
+
+    ``node(group, level, i)`` makes one node from consecutive items; the
+    Dask job submits a task there, a rule computes it. The same order in both
+    is what makes a non-associative rule (AdaSum) give the same result in a
+    test, in ``bench/merge_sim.py`` and on a cluster.
+    """
+    level, depth = list(items), 0
+    while len(level) > REDUCE_FANIN:
+        level = [node(level[i:i + REDUCE_FANIN], depth, i) for i in range(0, len(level), REDUCE_FANIN)]
+        depth += 1
+    return level
 
 
 def register(cls: type["MergeRule"]) -> type["MergeRule"]:
@@ -53,7 +72,7 @@ class MergeRule(ABC):
     summary: ClassVar[str]
     exchange: ClassVar[str]  # "weights" or "deltas"
     periodic: ClassVar[bool] = True
-    associative: ClassVar[bool] = True  # whether the tree's order can change the result
+    stateful: ClassVar[bool] = False  # keeps state between rounds (delta rules: combined once, at the tree's root)
     # The most shards at which the rule was measured to keep one model's quality (docs/scaling.md).
     measured_shards: ClassVar[int] = 1
 
@@ -61,7 +80,10 @@ class MergeRule(ABC):
         self.settings = settings
 
     def lr_multiplier(self, n_shards: int) -> float:
-        """The factor on every shard's learning rate; ``train.lr_scale`` overrides the rule's default."""
+        """The factor on every shard's learning rate; ``train.lr_scale`` overrides the rule's default.
+
+        Rules that merge once (``periodic`` False) train at gensim's own rate: the plan ignores this.
+        """
         return self.settings.lr_scale or self.default_lr_multiplier(n_shards)
 
     def default_lr_multiplier(self, n_shards: int) -> float:
@@ -111,7 +133,6 @@ class DeltaRule(MergeRule):
     """Rules over sparse row deltas; stateless unless ``step`` keeps state."""
 
     exchange = "deltas"
-    stateful: ClassVar[bool] = False  # keeps state between rounds: combined once, at the tree's root
 
     @abstractmethod
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -121,17 +142,26 @@ class DeltaRule(MergeRule):
         this, so a rule must satisfy ``pair(x, 0) == x``.
         """
 
-    def reduce(self, parts: list[Delta]) -> Delta:
-        """Parts combined in tree order: ((0, 1), (2, 3), ...), then the level above, and so on."""
-        level = list(parts)
-        while len(level) > 1:
-            level = [combine(level[i], level[i + 1], self.pair) if i + 1 < len(level) else level[i]
-                     for i in range(0, len(level), 2)]
-        return level[0]
+    def combine(self, group: list[Delta], dtype: str = "float32") -> Delta:
+        """One node of the tree: its parts combined in order, encoded as they will travel."""
+        total = group[0]
+        for part in group[1:]:
+            total = combine(total, part, self.pair)
+        return total.encoded(dtype)
+
+    def reduce(self, parts: list[Delta], dtype: str = "float32") -> Delta:
+        """Parts combined in the Dask job's tree order (:func:`reduce_tree`): inner nodes encoded as ``dtype``,
+        as they travel between workers; the root's result in float32."""
+        top = reduce_tree(parts, lambda group, level, i: self.combine(group, dtype))
+        return self.combine(top)
 
     def step(self, total: Delta, n_shards: int, state: Any) -> tuple[Delta, Any]:
         """The update every worker adds to its model, and the state kept for the next round."""
         return total, state
+
+    def finish(self, total: Delta, n_shards: int, state: Any) -> Delta:
+        """The update after the last round: what turns the last start into the final model."""
+        return self.step(total, n_shards, state)[0]
 
 
 @register
@@ -139,7 +169,6 @@ class AdaSum(DeltaRule):
     name = "adasum"
     summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
                "(Maleki et al. 2021), local learning rate x log2(shards), at least 2")
-    associative = False
     measured_shards = 16
 
     def default_lr_multiplier(self, n_shards: int) -> float:
@@ -180,7 +209,7 @@ def _sum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 @register
 class TouchedAverage(DeltaRule):
     name = "touched"
-    summary = "per-row sum of deltas over the shards that touched the row (FedSubAvg, SPARK-24666)"
+    summary = "per-row mean of the deltas of the shards that touched the row (FedSubAvg, SPARK-24666)"
 
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return _sum_pair(a, b)
@@ -219,6 +248,11 @@ class BlockMomentum(DeltaRule):
         return (Delta(parts["vectors"][0], parts["output"][0]),
                 {name: momentum for name, (_, momentum) in parts.items()})
 
+    def finish(self, total: Delta, n_shards: int, state: dict[str, np.ndarray] | None) -> Delta:
+        """W_T - S_T = D_T - eta D_(T-1) = zeta G_T: the block model itself, not the Nesterov look-ahead."""
+        zeta = np.float32(self.settings.block_lr / n_shards)
+        return Delta(*(Rows(r.index, r.as_float32() * zeta, r.hits) for r in (total.vectors, total.output)))
+
     def describe(self, state: dict[str, np.ndarray] | None) -> dict[str, Any]:
         if not state:
             return {}
@@ -241,18 +275,18 @@ def _momentum_update(total: Rows, previous: np.ndarray | None, n_shards: int, et
     return Rows(index, update[index], np.ones(len(index), np.int32)), new
 
 
-DEFAULT_RULE = "adasum"
+DEFAULT_RULE = TrainConfig().merge
 
 
 def quality_warning(rule: MergeRule, n_shards: int) -> str | None:
     """A warning when a run has more shards than its rule was measured to keep one model's quality at."""
     if not rule.periodic or n_shards <= rule.measured_shards:
         return None
-    held = (f"up to {rule.measured_shards} shards" if rule.measured_shards > 1
-            else "at any shard count above 1")
+    held = (f"was measured to keep one model's quality up to {rule.measured_shards} shards"
+            if rule.measured_shards > 1 else "was not measured to keep one model's quality beyond one shard")
     other = "" if rule.name == DEFAULT_RULE else f"--merge {DEFAULT_RULE} or "
-    return (f"merge rule {rule.name} was measured to keep one model's quality {held}, and this run has "
-            f"{n_shards} (docs/scaling.md); use {other}fewer shards (prepare.shards), and check the evaluation")
+    return (f"merge rule {rule.name} {held}, and this run has {n_shards} (docs/scaling.md); use {other}fewer "
+            "shards (prepare.shards), and check the evaluation")
 
 
 def make_rule(name: str, settings: RuleSettings = RuleSettings()) -> MergeRule:
