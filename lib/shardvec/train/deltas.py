@@ -70,16 +70,21 @@ def _blocks(n: int) -> range:
 
 
 def changed_rows(current: np.ndarray, start: np.ndarray, dtype: str = "float32") -> Rows:
-    """The rows where ``current`` differs from ``start``, with their difference."""
-    index, values = [], []
-    for lo in _blocks(len(current)):
+    """The rows where ``current`` differs from ``start``, with their difference.
+
+    Written block by block into one array sized for every row; the part
+    past the changed rows is never written (nor, for a large array, mapped in).
+    """
+    n, d = current.shape
+    index, values, filled = np.empty(n, np.int32), np.empty((n, d), dtype), 0
+    for lo in _blocks(n):
         diff = current[lo:lo + BLOCK_ROWS] - start[lo:lo + BLOCK_ROWS]
-        touched = np.flatnonzero(diff.any(axis=1))
-        index.append((touched + lo).astype(np.int32))
-        values.append((diff if len(touched) == len(diff) else diff[touched]).astype(dtype, copy=False))
-    d = current.shape[1]
-    joined = np.concatenate(index) if index else np.zeros(0, np.int32)
-    return Rows(joined, np.concatenate(values) if values else np.zeros((0, d), dtype), np.ones(len(joined), np.int32))
+        touched = np.flatnonzero((diff != 0).any(axis=1))
+        end = filled + len(touched)
+        values[filled:end] = diff if len(touched) == len(diff) else diff[touched]
+        index[filled:end] = touched + lo
+        filled = end
+    return Rows(index[:filled], values[:filled], np.ones(filled, np.int32))
 
 
 def delta_between(current: ModelWeights, start: ModelWeights, dtype: str = "float32") -> Delta:
