@@ -183,9 +183,9 @@ def adasum_lr_multiplier(n_shards: int) -> float:
 
     Deltas that agree (frequent words, whose rows every shard moves the same
     way) are averaged, not summed, so they need a larger local rate; rare
-    words' deltas are summed and need none. 4 at 16 shards was measured
-    against 1 (docs/scaling.md); the rate grows slowly because a shard's
-    own SGD becomes unstable when it is large.
+    words' deltas are summed and need none. The rate grows slowly because a
+    shard's own SGD becomes unstable when it is large (docs/scaling.md has
+    the measurements, the ceiling included).
     """
     return max(2.0, float(np.log2(max(n_shards, 1))))
 
