@@ -51,6 +51,8 @@ def test_every_rule_is_registered_with_its_contract() -> None:
         assert isinstance(rule, WeightRule if cls.exchange == "weights" else DeltaRule)
     assert make_rule("periodic").lr_multiplier(16) == 16.0 and make_rule("average").lr_multiplier(16) == 1.0
     assert make_rule("adasum", RuleSettings(lr_scale=2.5)).lr_multiplier(64) == 2.5
+    adasum = make_rule("adasum")
+    assert [adasum.lr_multiplier(k) for k in (1, 2, 8, 16, 64, 128)] == [2.0, 2.0, 3.0, 4.0, 4.0, 4.0]
     with pytest.raises(ConfigError, match="must be one of periodic"):
         make_rule("sum")
 

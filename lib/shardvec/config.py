@@ -146,7 +146,7 @@ class TrainConfig:
     rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)")
     sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch")
     lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate for rules that merge every round; 0 means the "
-                                "rule's own (periodic: the number of shards; adasum: log2 of it, at least 2; the others 1)")
+                                "rule's own (periodic: the number of shards; adasum: log2 of it, from 2 to 4; the others 1)")
     momentum: float = _doc(-1.0, "bmuf: block momentum eta; negative means 1 - 1/shards")
     block_lr: float = _doc(1.0, "bmuf: block learning rate zeta")
     delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)")

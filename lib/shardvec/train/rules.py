@@ -168,7 +168,7 @@ class DeltaRule(MergeRule):
 class AdaSum(DeltaRule):
     name = "adasum"
     summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
-               "(Maleki et al. 2021), local learning rate x log2(shards), at least 2")
+               "(Maleki et al. 2021), local learning rate x log2(shards), from 2 to 4")
     measured_shards = 16
 
     def default_lr_multiplier(self, n_shards: int) -> float:
@@ -178,8 +178,13 @@ class AdaSum(DeltaRule):
         return adasum_pair(a, b)
 
 
+# The most adasum multiplies a shard's learning rate by: past about 0.1 (4 x gensim's 0.025) a shard's own SGD
+# loses quality and then diverges (docs/scaling.md).
+ADASUM_MAX_LR_MULTIPLIER = 4.0
+
+
 def adasum_lr_multiplier(n_shards: int) -> float:
-    """log2(shards), at least 2.
+    """log2(shards), at least 2 and at most ADASUM_MAX_LR_MULTIPLIER.
 
     Deltas that agree (frequent words, whose rows every shard moves the same
     way) are averaged, not summed, so they need a larger local rate; rare
@@ -187,7 +192,7 @@ def adasum_lr_multiplier(n_shards: int) -> float:
     shard's own SGD becomes unstable when it is large (docs/scaling.md has
     the measurements, the ceiling included).
     """
-    return max(2.0, float(np.log2(max(n_shards, 1))))
+    return min(ADASUM_MAX_LR_MULTIPLIER, max(2.0, float(np.log2(max(n_shards, 1)))))
 
 
 def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
