@@ -2,6 +2,8 @@
 
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/train_profile.py --epochs 2
 
+(``--one adasum`` profiles the default delta rule alone the same way.)
+
 Each method runs in a fresh child process, one after the other; for each, the
 wall time and the CPU time of the process and all its descendants (user,
 system, minor page faults: the Dask workers are grandchildren that are waited
@@ -38,27 +40,35 @@ import realtext  # noqa: E402
 import train_bench  # noqa: E402
 
 
-def periodic(corpus: Path, epochs: int) -> dict:
-    """One periodic run on the cluster ``shardvec train`` would embed, with its task stream."""
+def sharded(merge: str, corpus: Path, epochs: int) -> dict:
+    """One run of merge rule ``merge`` on the cluster ``shardvec train`` would embed, with its task stream.
+
+    ``training`` is the shards' own training time (gensim's calls) summed over
+    the rounds: a trainer task's compute time beyond it is merge work done on
+    the worker (copies, deltas, combining).
+    """
     from distributed import get_task_stream
 
     from shardvec import api
     from shardvec.dask.cluster import dask_client
 
-    cfg = train_bench.shardvec_config("periodic", 1, epochs)
+    cfg = train_bench.shardvec_config(merge, 1, epochs)
     with dask_client(cfg.dask) as client, tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         cfg.dask.scheduler, cfg.train.corpus, cfg.train.output = client.scheduler.address, str(corpus), tmp
         with get_task_stream(client) as stream:
             t0 = time.perf_counter()
             api.train(cfg)
             seconds = time.perf_counter() - t0
+        report = json.loads((Path(tmp) / "train_report.json").read_text())
     tasks: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
     for task in stream.data:
         kind = str(task["key"]).split("-")[0]
         tasks[kind]["count"] += 1
         for part in task["startstops"]:
             tasks[kind][part["action"]] += part["stop"] - part["start"]
-    return {"seconds": seconds, "tasks": {k: {a: round(v, 2) for a, v in c.items()} for k, c in tasks.items()}}
+    training = sum(sum(r["shard_seconds"]) for r in report["round_log"])
+    return {"seconds": seconds, "training": round(training, 2),
+            "tasks": {k: {a: round(v, 2) for a, v in c.items()} for k, c in tasks.items()}}
 
 
 def _weights(vocab_size: int, value: float):
@@ -183,10 +193,13 @@ def main() -> None:
               f"{r['minor_faults']:,} |")
     for r in rows:
         if "tasks" in r:
-            print(f"\nperiodic tasks (seconds summed over tasks): {json.dumps(r['tasks'])}")
+            print(f"\n{r['method']}: shards' training {r['training']} s; tasks (seconds summed over tasks): "
+                  f"{json.dumps(r['tasks'])}")
 
 
-METHODS = {"gensim-file": gensim_file, "periodic": periodic, "exchange": exchange, "checkpoints": checkpoints,
+METHODS = {"gensim-file": gensim_file,
+           "periodic": lambda corpus, epochs: sharded("periodic", corpus, epochs),
+           "adasum": lambda corpus, epochs: sharded("adasum", corpus, epochs), "exchange": exchange, "checkpoints": checkpoints,
            "trainer-bare": lambda corpus, epochs: _trainer(corpus, epochs, copies=False),
            "trainer-copies": lambda corpus, epochs: _trainer(corpus, epochs, copies=True)}
 
