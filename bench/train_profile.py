@@ -1,8 +1,6 @@
-"""Where a periodic run's time and CPU go, beside gensim-file on the same corpus and epochs.
+"""Where a sharded run's time and CPU go (periodic and adasum), beside gensim-file on the same corpus and epochs.
 
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/train_profile.py --epochs 2
-
-(``--one adasum`` profiles the default delta rule alone the same way.)
 
 Each method runs in a fresh child process, one after the other; for each, the
 wall time and the CPU time of the process and all its descendants (user,
