@@ -105,7 +105,7 @@ def train(config: Config) -> Path | str:
     _require(tc.corpus, "train.corpus", "--corpus DIR")
     _require(tc.output, "train.output", "--output DIR")
     settings = RuleSettings(tc.lr_scale, tc.momentum, tc.block_lr)
-    make_rule(tc.merge, settings)  # a bad name or setting fails before any data is read
+    rule = make_rule(tc.merge, settings)
     if tc.rounds_per_epoch < 1 or tc.sync_words < 0:
         raise ConfigError("train.rounds_per_epoch must be >= 1 and train.sync_words >= 0")
     if tc.delta_dtype not in DELTA_DTYPES:
@@ -117,7 +117,6 @@ def train(config: Config) -> Path | str:
     if len(vocab) == 0:
         raise InputError(f"the vocabulary of {corpus.root.url} is empty; lower vocab.min_count when preparing")
     n_shards = len(corpus.shards)
-    rule = make_rule(tc.merge, settings, n_shards)
     plan = _round_plan(tc, params, rule, corpus.shard_tokens)
     output = Store(tc.output, options)
     prepare_output(output, tc.overwrite, tc.resume)

@@ -76,9 +76,8 @@ class MergeRule(ABC):
     # The most shards at which the rule was measured to keep one model's quality (docs/scaling.md).
     measured_shards: ClassVar[int] = 1
 
-    def __init__(self, settings: RuleSettings = RuleSettings(), n_shards: int = 1) -> None:
+    def __init__(self, settings: RuleSettings = RuleSettings()) -> None:
         self.settings = settings
-        self.n_shards = n_shards
 
     def lr_multiplier(self, n_shards: int) -> float:
         """The factor on every shard's learning rate; ``train.lr_scale`` overrides the rule's default.
@@ -169,22 +168,19 @@ class DeltaRule(MergeRule):
 class AdaSum(DeltaRule):
     name = "adasum"
     summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
-               "(Maleki et al. 2021), local learning rate x log2(shards), from 2 to 4; "
-               "beyond 16 shards, agreeing deltas gain so they move as far as at 16")
+               "(Maleki et al. 2021), local learning rate x log2(shards), from 2 to 4")
     measured_shards = 16
 
     def default_lr_multiplier(self, n_shards: int) -> float:
         return adasum_lr_multiplier(n_shards)
 
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        return adasum_pair(a, b, adasum_agreement(self.n_shards))
+        return adasum_pair(a, b)
 
 
 # The most adasum multiplies a shard's learning rate by: past about 0.1 (4 x gensim's 0.025) a shard's own SGD
 # loses quality and then diverges (docs/scaling.md).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
-# The most shards at which plain AdaSum, with the local rate at its ceiling, was measured to hold quality.
-ADASUM_PLAIN_SHARDS = 16
 
 
 def adasum_lr_multiplier(n_shards: int) -> float:
@@ -199,32 +195,13 @@ def adasum_lr_multiplier(n_shards: int) -> float:
     return min(ADASUM_MAX_LR_MULTIPLIER, max(2.0, float(np.log2(max(n_shards, 1)))))
 
 
-def adasum_agreement(n_shards: int) -> float:
-    """The share of the agreeing part each pair removes: 1 is AdaSum; below 1, agreeing deltas gain.
-
-    Averaging K agreeing deltas moves a frequent word's row by one shard's
-    step, which shrinks as 1/K against one model; up to ADASUM_PLAIN_SHARDS
-    the local rate makes up for it, and beyond, where the rate is at its
-    ceiling, it falls behind. With agreement ``g`` a pair of equal deltas
-    gives ``(2 - g)`` times one, so ``(2 - g) ** levels = K / ADASUM_PLAIN_SHARDS``
-    over the tree's levels keeps agreeing rows moving as far per round as at
-    ADASUM_PLAIN_SHARDS shards; orthogonal deltas (rare words) are summed
-    whatever ``g``.
-    """
-    if n_shards <= ADASUM_PLAIN_SHARDS:
-        return 1.0
-    levels = int(np.ceil(np.log2(n_shards)))
-    return 2.0 - (n_shards / ADASUM_PLAIN_SHARDS) ** (1.0 / levels)
-
-
-def adasum_pair(a: np.ndarray, b: np.ndarray, agreement: float = 1.0) -> np.ndarray:
-    """(1 - g a.b / 2|a|^2) a + (1 - g a.b / 2|b|^2) b, row by row, g = ``agreement``; a zero row leaves
-    the other unchanged."""
-    dot = np.einsum("ij,ij->i", a, b) * np.float32(agreement / 2.0)
+def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(1 - a.b / 2|a|^2) a + (1 - a.b / 2|b|^2) b, row by row; a zero row leaves the other unchanged."""
+    dot = np.einsum("ij,ij->i", a, b)
     na, nb = np.einsum("ij,ij->i", a, a), np.einsum("ij,ij->i", b, b)
     with np.errstate(divide="ignore", invalid="ignore"):
-        ca = np.where(na > 0, 1.0 - dot / na, 1.0).astype(np.float32)
-        cb = np.where(nb > 0, 1.0 - dot / nb, 1.0).astype(np.float32)
+        ca = np.where(na > 0, 1.0 - dot / (2.0 * na), 1.0).astype(np.float32)
+        cb = np.where(nb > 0, 1.0 - dot / (2.0 * nb), 1.0).astype(np.float32)
     out = a * ca[:, None]
     out += b * cb[:, None]
     return out
@@ -317,10 +294,9 @@ def quality_warning(rule: MergeRule, n_shards: int) -> str | None:
             "shards (prepare.shards), and check the evaluation")
 
 
-def make_rule(name: str, settings: RuleSettings = RuleSettings(), n_shards: int = 1) -> MergeRule:
-    """Rule ``name`` for a run of ``n_shards`` shards."""
+def make_rule(name: str, settings: RuleSettings = RuleSettings()) -> MergeRule:
     if name not in RULES:
         raise ConfigError(f"train.merge must be one of {', '.join(RULES)}; got {name!r}")
     if settings.lr_scale < 0 or settings.block_lr <= 0 or settings.momentum >= 1:
         raise ConfigError("train.lr_scale must be >= 0, train.block_lr > 0 and train.momentum < 1")
-    return RULES[name](settings, n_shards)
+    return RULES[name](settings)
