@@ -98,35 +98,27 @@ PairRule = Callable[[np.ndarray, np.ndarray], np.ndarray]
 def combine_rows(a: Rows, b: Rows, pair: PairRule) -> Rows:
     """Two row sets combined over the union of their rows.
 
-    The union is walked in blocks: each side's rows in a block are a
-    contiguous run of its sorted rows, scattered into a zeroed block, and
-    ``pair`` combines the two blocks (float32, aligned). A row only one side
-    touched meets a zero row, which every rule's pair passes through
-    unchanged (``pair(x, 0) == x``). Positions come from a count array over
-    the row ids instead of sorting the union, which keeps this a few cheap
-    passes however the rows interleave.
+    ``pair`` combines the rows both sides touched (float32, aligned); a row
+    only one side touched is taken as it is, which every rule's pair does
+    for a zero partner (``pair(x, 0) == x``), so nothing is padded with zeros
+    or computed for it.
     """
-    size = 1 + max(int(a.index[-1]) if len(a.index) else -1, int(b.index[-1]) if len(b.index) else -1)
-    hits = np.zeros(size, np.int32)
-    hits[a.index] += a.hits
-    hits[b.index] += b.hits
-    index = np.flatnonzero(hits).astype(np.int32)
-    rank = np.cumsum(hits > 0) - 1
-    pos_a, pos_b = rank[a.index], rank[b.index]
-    d = a.values.shape[1]
-    values = np.empty((len(index), d), np.float32)
-    for lo in _blocks(len(index)):
-        hi = min(lo + BLOCK_ROWS, len(index))
-        values[lo:hi] = pair(_block(a, pos_a, lo, hi), _block(b, pos_b, lo, hi))
-    return Rows(index, values, hits[index])
-
-
-def _block(rows: Rows, pos: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """Union positions ``lo:hi`` of one side, as float32 with zeros where the side has no row."""
-    first, last = np.searchsorted(pos, [lo, hi])
-    block = np.zeros((hi - lo, rows.values.shape[1]), np.float32)
-    block[pos[first:last] - lo] = rows.values[first:last]
-    return block
+    index = np.union1d(a.index, b.index).astype(np.int32)
+    pos_a, pos_b = np.searchsorted(index, a.index), np.searchsorted(index, b.index)
+    in_b = np.isin(a.index, b.index, assume_unique=True)
+    in_a = np.isin(b.index, a.index, assume_unique=True)
+    values = np.empty((len(index), a.values.shape[1]), np.float32)
+    values[pos_a[~in_b]] = a.values[~in_b]
+    values[pos_b[~in_a]] = b.values[~in_a]
+    both_a, both_b, target = np.flatnonzero(in_b), np.flatnonzero(in_a), pos_a[in_b]
+    for lo in _blocks(len(both_a)):
+        block = slice(lo, lo + BLOCK_ROWS)
+        values[target[block]] = pair(a.values[both_a[block]].astype(np.float32, copy=False),
+                                     b.values[both_b[block]].astype(np.float32, copy=False))
+    hits = np.zeros(len(index), np.int32)
+    hits[pos_a] += a.hits
+    hits[pos_b] += b.hits
+    return Rows(index, values, hits)
 
 
 def combine(a: Delta, b: Delta, pair: PairRule) -> Delta:
