@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pytest
 
@@ -13,7 +11,7 @@ from shardvec.finetune.datasets import Dataset
 from shardvec.finetune.experiment import CurveOptions, plan_budgets, run_setting, search
 from shardvec.finetune.features import BagEncoder, WordTable, bigram_bucket
 from shardvec.finetune.metrics import class_metrics, entities, entity_metrics, is_bio
-from shardvec.finetune.splits import budget_subset, split_indices, too_rare
+from shardvec.finetune.splits import split_indices
 from shardvec.finetune.task import Task, build_task
 from shardvec.finetune.vectorsets import VectorSet, random_vectors
 
@@ -148,7 +146,7 @@ def test_early_stopping_keeps_the_best_dev_epoch(select_on):
 
 
 def _curve_options(rates: list[float], budgets: list[float]) -> CurveOptions:
-    return CurveOptions(budgets, repeats=2, seed=0, buckets=0, window=2,
+    return CurveOptions(budgets, repeats=2, seed=0, min_per_class=2, buckets=0, window=2,
                         candidates=[TrainOptions(**{**OPTIONS.__dict__, "learning_rate": lr}) for lr in rates])
 
 
@@ -170,7 +168,7 @@ def test_learning_rate_search_keeps_the_dev_best_and_never_scores_test(topic_tas
     # dev loss decides: 1e-6 leaves the probabilities near uniform.
     options = _curve_options([1e-6, 0.5], [1.0])
     encoder = topic_task.encoder(WordTable(topic_vectors, topic_task.data.tokens), False, 0, 2)
-    plan, _ = plan_budgets(topic_task, options)
+    plan, *_ = plan_budgets(topic_task, options)
     calls = _spy_on_scored_splits(monkeypatch, topic_task)
     chosen, fitted, tried = search(topic_task, encoder, plan[1.0], 1.0, options)
     assert set(calls) == {"dev"}
@@ -183,7 +181,7 @@ def test_learning_rate_search_keeps_the_dev_best_and_never_scores_test(topic_tas
 
 def test_each_budget_records_its_choice_and_scores_test_once_per_run(topic_task, topic_vectors, monkeypatch):
     options = _curve_options([1e-6, 0.05, 0.5], [0.25, 1.0])
-    plan, _ = plan_budgets(topic_task, options)
+    plan, *_ = plan_budgets(topic_task, options)
     calls = _spy_on_scored_splits(monkeypatch, topic_task)
     summary, _ = run_setting(topic_task, VectorSet("pretrained", topic_vectors, False), plan, options)
     assert calls.count("test") == len(plan) * options.repeats  # 3 candidates, yet each kept run scored once
@@ -291,26 +289,3 @@ def test_bio_entities_and_entity_scores():
     assert m["micro_precision"] == 0.5 and m["micro_recall"] == 0.5
     assert m["per_type"]["LOC"]["f1"] == 1.0 and m["per_type"]["PER"]["f1"] == 0.0
     assert m["macro_f1"] == 0.5
-
-
-def test_stratified_split_and_budgets():
-    strata = ["a"] * 50 + ["b"] * 30 + ["c"] * 20
-    split = split_indices(100, strata, 0.1, 0.2, seed=3)
-    assert split.sizes() == {"train": 70, "dev": 10, "test": 20}
-    assert set(np.concatenate([split.train, split.dev, split.test]).tolist()) == set(range(100))
-    assert Counter(strata[i] for i in split.test) == {"a": 10, "b": 6, "c": 4}
-    again = split_indices(100, strata, 0.1, 0.2, seed=3)
-    assert np.array_equal(split.test, again.test)
-    assert not np.array_equal(split.test, split_indices(100, strata, 0.1, 0.2, seed=4).test)
-    subset = budget_subset(split.train, strata, 0.2, seed=0)
-    assert Counter(strata[i] for i in subset) == {"a": 7, "b": 4, "c": 3}
-    assert set(subset) <= set(split.train)
-    assert np.array_equal(budget_subset(split.train, strata, 1.0, seed=0), split.train)
-    tiny = budget_subset(split.train, strata, 0.05, seed=0)
-    assert too_rare(Counter(strata[i] for i in tiny), ["a", "b", "c"]) == ["b", "c"]
-
-
-def test_tiny_classes_keep_a_training_example():
-    split = split_indices(3, ["a", "b", "b"], 0.3, 0.4, seed=0)
-    assert {0} <= set(split.train.tolist())
-    assert len(split.train) >= 2

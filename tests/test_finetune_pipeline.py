@@ -54,13 +54,14 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     assert report["data"]["label_counts"]["test"] == {"neg": 20, "pos": 20}
     section = report["classify"]
     assert list(section["settings"]) == SETTINGS
-    assert section["budgets"] == [0.05, 0.25, 1.0] and section["repeats"] == 3
+    assert section["budgets"] == [0.01, 0.05, 0.25, 1.0] and section["repeats"] == 3
     assert section["learning_rates"] == [0.1, 0.2, 0.5]
-    assert section["skipped_budgets"][0]["budget"] == 0.01
-    assert "fewer than 2 training examples" in section["skipped_budgets"][0]["reason"]
+    assert section["skipped_budgets"] == [] and section["min_per_class"] == 2
+    assert section["budget_draws"][0] == {"budget": 0.01, "units": [4, 4, 4],
+                                          "per_class": {"neg": [2, 2, 2], "pos": [2, 2, 2]}}
     for name, s in section["settings"].items():
-        assert [c["budget"] for c in s["curve"]] == [0.05, 0.25, 1.0]
-        assert [c["train_units"] for c in s["curve"]] == [8, 36, 140]
+        assert [c["budget"] for c in s["curve"]] == [0.01, 0.05, 0.25, 1.0]
+        assert [c["train_units"] for c in s["curve"]] == [4, 8, 36, 140]
         assert all(len(c["runs"]) == 3 for c in s["curve"])
         assert all([t["learning_rate"] for t in c["search"]] == [0.1, 0.2, 0.5] for c in s["curve"])
         assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.1, 0.2, 0.5)
@@ -76,7 +77,8 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     markdown = (out / "report.md").read_text()
     assert "| train | 140 | neg 70, pos 70 |" in markdown
     assert "learning rate chosen on mean dev macro_f1 per setting and budget from 0.1, 0.2, 0.5" in markdown
-    assert "budget 1% skipped" in markdown and "![learning curve](learning_curve_classify.png)" in markdown
+    assert "| all (units) | 4 | 8 | 36 | 140 |" in markdown and "| neg | 2 | 4 | 18 | 70 |" in markdown
+    assert "![learning curve](learning_curve_classify.png)" in markdown
     summary = format_summary(report)
     assert all(name in summary for name in SETTINGS) and "<- best on dev" in summary
     assert "[finetune]" in capsys.readouterr().err

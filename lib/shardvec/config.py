@@ -187,6 +187,7 @@ class FinetuneConfig:
                               "finetuned, adapted+finetuned")
     budgets: list[float] = _doc([0.01, 0.05, 0.25, 1.0], "label budgets of the learning curve, as shares of the train split (1.0 always runs)")
     repeats: int = _doc(3, "runs per setting and budget, with different subsets and seeds")
+    min_per_class: int = _doc(2, "floor of every class in a budget's draw (tag mode: of every tag's tokens): a class gets its share of the budget but never fewer examples than this; a budget is skipped only when some class has fewer in the whole training split")
     batch_size: int = _doc(16, "examples per classifier update")
     bigram_buckets: int = _doc(0, "hashed word-bigram buckets added to the document representation, as fastText's -bucket; 0 disables")
     tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees")

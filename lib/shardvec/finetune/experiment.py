@@ -28,7 +28,7 @@ import numpy as np
 from shardvec.finetune.classifier import LinearModel, TrainOptions, fit
 from shardvec.finetune.features import Encoder, WordTable
 from shardvec.finetune.progress import log
-from shardvec.finetune.splits import budget_subset, too_rare
+from shardvec.finetune.splits import budget_subset, short_classes
 from shardvec.finetune.task import Task
 from shardvec.finetune.vectorsets import DESCRIPTIONS, VectorSet
 
@@ -38,6 +38,7 @@ class CurveOptions:
     budgets: list[float]
     repeats: int
     seed: int
+    min_per_class: int  # the floor of every class in a budget's draw
     candidates: list[TrainOptions]  # tried at every setting and budget; the best on dev is kept
     buckets: int
     window: int
@@ -65,20 +66,30 @@ def run_seed(seed: int, budget: float, repeat: int) -> int:
     return int(np.random.SeedSequence([seed, int(round(budget * 1_000_000)), repeat]).generate_state(1)[0])
 
 
-def plan_budgets(task: Task, options: CurveOptions) -> tuple[dict[float, list[np.ndarray]], list[dict[str, Any]]]:
-    """Training units of every (budget, repeat); budgets starving a class are skipped with the reason."""
+def plan_budgets(task: Task, options: CurveOptions) -> tuple[dict[float, list[np.ndarray]], list[dict[str, Any]],
+                                                             list[dict[str, Any]]]:
+    """Training units of every (budget, repeat), what each draw holds, and the budgets that cannot run.
+
+    A budget below the full split is skipped only when some class has fewer
+    than ``min_per_class`` examples in the whole training split: then no
+    draw can give it its floor.
+    """
     plan: dict[float, list[np.ndarray]] = {}
-    skipped = []
+    draws, skipped = [], []
+    short = short_classes(task.label_counts(task.split.train), options.min_per_class)
     for budget in sorted(set(options.budgets) | {1.0}):
-        subsets = [budget_subset(task.split.train, task.data.strata, budget, run_seed(options.seed, budget, r))
-                   for r in range(options.repeats)]
-        rare = sorted({c for s in subsets for c in too_rare(task.label_counts(s), task.labels)})
-        if budget < 1.0 and rare:
-            skipped.append({"budget": budget, "reason": f"{len(rare)} class(es) would have fewer than 2 training "
-                                                        f"examples ({', '.join(rare[:5])})"})
+        if budget < 1.0 and short:
+            skipped.append({"budget": budget, "reason": f"{len(short)} class(es) have fewer than "
+                                                        f"{options.min_per_class} examples in the whole training "
+                                                        f"split: {', '.join(short[:10])}"})
             continue
-        plan[budget] = subsets
-    return plan, skipped
+        plan[budget] = [budget_subset(task.split.train, task.data.labels, task.kind == "classify", budget,
+                                      options.min_per_class, run_seed(options.seed, budget, r))
+                        for r in range(options.repeats)]
+        counts = [task.label_counts(s) for s in plan[budget]]
+        draws.append({"budget": budget, "units": [len(s) for s in plan[budget]],
+                      "per_class": {label: [c.get(label, 0) for c in counts] for label in task.labels}})
+    return plan, draws, skipped
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -173,7 +184,7 @@ def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarra
 
 def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tuple[dict[str, Any], dict[str, Trained]]:
     """The task's section of the report, and the updated vectors of fine-tuned settings."""
-    plan, skipped = plan_budgets(task, options)
+    plan, draws, skipped = plan_budgets(task, options)
     for entry in skipped:
         log(f"budget {entry['budget']:g} skipped: {entry['reason']}")
     results, trained = {}, {}
@@ -185,6 +196,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     section = {
         "metric": task.metric, "labels": task.labels, "multilabel": task.multilabel, "bio": task.bio,
         "budgets": list(plan), "skipped_budgets": skipped, "repeats": options.repeats,
+        "min_per_class": options.min_per_class, "budget_draws": draws,
         "class_weight": options.candidates[0].class_weight, "select_on": options.candidates[0].select_on,
         "learning_rates": [c.learning_rate for c in options.candidates],
         "best": {"setting": best, "chosen_on": f"mean dev {task.metric} at the full budget",

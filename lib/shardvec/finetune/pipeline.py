@@ -50,8 +50,8 @@ def check_config(ft: FinetuneConfig) -> None:
          "finetune.dev_fraction and finetune.test_fraction must be in [0, 1) and sum below 1"),
         (set(ft.compare) <= set(SETTINGS), f"finetune.compare must list {', '.join(SETTINGS)}"),
         (bool(ft.budgets) and all(0 < b <= 1 for b in ft.budgets), "finetune.budgets must be shares in (0, 1]"),
-        (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0,
-         "finetune.epochs, patience, repeats and batch_size must be positive"),
+        (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0 and ft.min_per_class > 0,
+         "finetune.epochs, patience, repeats, batch_size and min_per_class must be positive"),
         (bool(ft.learning_rate) and all(lr > 0 for lr in ft.learning_rate) and ft.l2 >= 0,
          "finetune.learning_rate must list positive rates and finetune.l2 must be >= 0"),
         (ft.class_weight in ("auto", *CLASS_WEIGHTS),
@@ -222,7 +222,7 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     scored = {name: s.kv for name, s in sets.items() if not s.update} if supervised else \
         {"pretrained": pretrained.kv, "adapted": adapted[0]}
     if task is not None:
-        options = CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed, train_options(ft, task),
+        options = CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed, ft.min_per_class, train_options(ft, task),
                                ft.bigram_buckets, ft.tag_window)
         log(f"{task.kind}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
             f"on {split.sizes()}")

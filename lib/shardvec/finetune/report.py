@@ -56,6 +56,7 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
     lines += _table(header, rows)
     lines += [f"- budget {_budget(e['budget'])} skipped: {e['reason']}" for e in section["skipped_budgets"]]
     lines += ["", f"![learning curve](learning_curve_{kind}.png)", ""]
+    lines += _draws_markdown(kind, section)
     metrics = settings[best]["test_metrics"]
     per = metrics.get("per_type") or metrics["per_class"]
     lines += [f"### {kind}: {best} per {'entity type' if 'per_type' in metrics else 'class'} (test, first repeat)", ""]
@@ -70,6 +71,23 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
     else:
         lines += ["No confusion matrix: examples may carry several labels.", ""]
     return lines
+
+
+def _counts(values: list[int]) -> str:
+    """One draw's count, or the range over draws."""
+    return str(values[0]) if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
+def _draws_markdown(kind: str, section: dict[str, Any]) -> list[str]:
+    """What each budget's draws actually hold: units in total and examples of every class."""
+    draws = section["budget_draws"]
+    unit = "examples" if kind == "classify" else "tokens"
+    lines = [f"### {kind}: examples per budget and class (range over the {section['repeats']} draw(s))", "",
+             f"Each class gets its share of the budget but at least {section['min_per_class']} {unit}.", ""]
+    header = ["class"] + [_budget(d["budget"]) for d in draws]
+    rows = [["all (units)"] + [_counts(d["units"]) for d in draws]]
+    rows += [[label] + [_counts(d["per_class"][label]) for d in draws] for label in section["labels"]]
+    return lines + _table(header, rows)
 
 
 def markdown(report: dict[str, Any]) -> str:
