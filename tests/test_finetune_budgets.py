@@ -78,8 +78,8 @@ def _task(counts: dict[str, int]):
 
 
 def _options(floor: int) -> CurveOptions:
-    return CurveOptions([0.01, 0.05, 1.0], repeats=3, seed=0, min_per_class=floor, candidates=[], buckets=0,
-                        window=2)
+    return CurveOptions([0.01, 0.05, 1.0], repeats=3, seed=0, min_per_class=floor, candidates=[], model=None,
+                        selection=None, baseline=[])
 
 
 def test_plan_reports_every_draw_and_never_skips_a_possible_budget():

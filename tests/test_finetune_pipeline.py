@@ -68,7 +68,10 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
         assert 0 <= s["test_score"]["mean"] <= 1 and s["test_metrics"]["examples"] == 40
         assert s["test_score"]["min"] <= s["test_score"]["mean"] <= s["test_score"]["max"]
     best = section["best"]["setting"]
-    assert section["best"]["dev_score"] == max(s["dev_score"] for s in section["settings"].values())
+    # dev holds 20 sentences: every budget chose by cross-validation, and so did the best setting
+    assert section["selection"]["by_budget"] == {"0.01": "cv", "0.05": "cv", "0.25": "cv", "1.0": "cv"}
+    assert section["best"]["chosen_on"] == "mean 5-fold cross-validated macro_f1 at the full budget"
+    assert section["best"]["selection_score"] == max(s["selection_score"] for s in section["settings"].values())
     assert section["settings"][best]["test_metrics"]["confusion"]["labels"] == ["neg", "pos"]
     assert report["adapt"]["output_weights"] == "continued from model/" and report["adapt"]["sentences"] == 140
     assert set(report["intrinsic"]) == set(SETTINGS)
@@ -76,7 +79,8 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
 
     markdown = (out / "report.md").read_text()
     assert "| train | 140 | neg 70, pos 70 |" in markdown
-    assert "learning rate chosen on mean dev macro_f1 per setting and budget from 0.1, 0.2, 0.5" in markdown
+    assert "learning rate chosen per setting and budget from 0.1, 0.2, 0.5" in markdown
+    assert "1% cv, 5% cv, 25% cv, 100% cv" in markdown and "| tfidf+lr |" in markdown
     assert "| all (units) | 4 | 8 | 36 | 140 |" in markdown and "| neg | 2 | 4 | 18 | 70 |" in markdown
     assert "![learning curve](learning_curve_classify.png)" in markdown
     summary = format_summary(report)

@@ -93,3 +93,23 @@ def budget_subset(train: np.ndarray, unit_labels: Sequence[Sequence[str]], strat
 def short_classes(label_counts: Counter, floor: int) -> list[str]:
     """Labels with fewer than ``floor`` examples: no budget below the full split can hold ``floor`` of them."""
     return sorted(label for label, n in label_counts.items() if n < floor)
+
+
+def fold_units(units: np.ndarray, unit_labels: Sequence[Sequence[str]], stratified: bool, k: int,
+               seed: int) -> list[np.ndarray]:
+    """``units`` dealt into ``k`` folds (fewer when there are fewer units), stratified by first label.
+
+    Each class is dealt round-robin from a seeded permutation, continuing
+    where the previous class stopped, so folds differ in size by at most one
+    and a class of two lands in two different folds.
+    """
+    k = max(1, min(k, len(units)))
+    rng = np.random.default_rng(seed)
+    groups = _groups([unit_labels[u][0] for u in units], len(units)) if stratified else [np.arange(len(units))]
+    parts: list[list[int]] = [[] for _ in range(k)]
+    dealt = 0
+    for group in groups:
+        for i in rng.permutation(group):
+            parts[dealt % k].append(int(units[i]))
+            dealt += 1
+    return [np.sort(np.array(p, dtype=np.int64)) for p in parts]
