@@ -213,3 +213,32 @@ def test_unseen_test_labels_and_mixed_kinds(tmp_path, topic_vectors):
     conll = write_conll(tmp_path / "tags.conll", conll_sentences(5))
     with pytest.raises(InputError, match="mix documents and tagged tokens"):
         run_finetune(quick_config(tmp_path / "out", topic_vectors, train=str(train), test=str(conll)))
+
+
+def test_demo_target_step_says_what_its_data_can_show(tmp_path, lee_dir):
+    """The demo's fine-tuning settings on its sentiment set: small budgets, several draws, and a summary
+    that calls differences within the noise of 40 test sentences what they are."""
+    from shardvec.demo import TARGET_BUDGETS, TARGET_REPEATS, format_demo
+
+    config = quick_config(tmp_path / "out", lee_dir, dataset=datapath("pang_lee_polarity.cor"),
+                          budgets=TARGET_BUDGETS, repeats=TARGET_REPEATS, compare=["random", "pretrained"],
+                          intrinsic_vocab=0)
+    report = run_finetune(config)
+    section = report["classify"]
+    assert section["budgets"] == TARGET_BUDGETS and section["skipped_budgets"] == []
+    assert [d["units"][0] for d in section["budget_draws"]] == [8, 14, 36, 70, 140]
+    transfer = section["verdict"]["transfer"]
+    assert [t["budget"] for t in transfer] == TARGET_BUDGETS
+    assert all(t["noise"] > 0.15 for t in transfer)  # 40 test sentences: about ±0.08 each side
+    assert all((t["verdict"] == "within noise") == (abs(t["difference"]) <= t["noise"]) for t in transfer)
+    evaluation = {"vocab_size": 1, "analogy": {"accuracy": None, "oov_share": 1.0},
+                  "wordsim353": {"spearman": None}, "simlex999": {"spearman": None}}
+    text = format_demo({"outputs": {k: "x" for k in ("corpus", "vectors", "evaluation", "finetune")},
+                        "seconds": {k: 1.0 for k in ("prepare", "train", "evaluate", "finetune")},
+                        "evaluation": evaluation, "finetune": report})
+    assert "does pretraining help?" in text
+    for t in transfer:
+        assert f"at {t['budget']:.0%}: {t['pretrained']} vs {t['without']} (no pretraining)" in text
+    assert text.count("within noise") >= sum(t["verdict"] == "within noise" for t in transfer)
+    if section["verdict"]["within_noise_of_best"]:
+        assert "this data cannot tell them apart" in text and "(within noise)" in format_summary(report)
