@@ -491,7 +491,7 @@ def markdown(result: dict[str, Any]) -> str:
         lines += [f"### {name} (test)", "",
                   f"`shardvec finetune` report: {s['report_seconds']:.0f} s for 6 settings + baseline x "
                   f"{len(result['budgets'])} budgets x {result['repeats']} draws.", ""]
-        lines += curve_table(s["curves"], s["anchors"], metrics, result["budgets"]) + [""]
+        lines += curve_table(s["curves"], s["anchors"], metrics, s["budgets"]) + [""]
         if name in result.get("fasttext", {}):
             params = {v: result["fasttext"][name][v]["params"] for v in ("fasttext", "fasttext+pretrained")}
             lines += [f"fastText options chosen on dev: {params['fasttext']} without, {params['fasttext+pretrained']} "
@@ -561,12 +561,16 @@ def main() -> None:
                                                     1 if args.quick else len(FASTTEXT_GRID))
         found = anchors(by_setting, result["fasttext"].get(name), baseline)
         metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
+        ran = section["budgets"]  # a budget is skipped only when some class has fewer than the floor in train
         result["sets"][name] = {"curves": shardvec_only, "anchors": found, "report_seconds": run["seconds"],
-                                "draws": section["budget_draws"]}
-        result["targets"] += set_targets(name, shardvec_only, found, metrics, budgets)
+                                "draws": section["budget_draws"], "budgets": ran,
+                                "skipped": section["skipped_budgets"]}
+        result["targets"] += set_targets(name, shardvec_only, found, metrics, ran)
+        result["targets"] += [{"set": name, "target": f"budget {e['budget']:.0%} runs", "met": False,
+                               "figures": e["reason"]} for e in section["skipped_budgets"]]
         if not args.quick:
             PLOTS.mkdir(exist_ok=True)
-            plot(name, shardvec_only, found, metrics[0], budgets, PLOTS / f"finetune_{name}.png")
+            plot(name, shardvec_only, found, metrics[0], ran, PLOTS / f"finetune_{name}.png")
     genre = result["sets"]["brown-genre"]
     genre_report = json.loads((work / "shardvec-brown-genre" / "report.json").read_text())
     pick = chosen(genre["curves"], tuple(genre["curves"]), 1.0)

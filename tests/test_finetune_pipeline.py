@@ -55,7 +55,7 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     section = report["classify"]
     assert list(section["settings"]) == SETTINGS
     assert section["budgets"] == [0.01, 0.05, 0.25, 1.0] and section["repeats"] == 3
-    assert section["learning_rates"] == [0.1, 0.2, 0.5]
+    assert section["learning_rates"] == [0.2, 0.5] and section["lexical_l2"] == [1e-5, 1e-2]
     assert section["skipped_budgets"] == [] and section["min_per_class"] == 2
     assert section["budget_draws"][0] == {"budget": 0.01, "units": [4, 4, 4],
                                           "per_class": {"neg": [2, 2, 2], "pos": [2, 2, 2]}}
@@ -63,8 +63,9 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
         assert [c["budget"] for c in s["curve"]] == [0.01, 0.05, 0.25, 1.0]
         assert [c["train_units"] for c in s["curve"]] == [4, 8, 36, 140]
         assert all(len(c["runs"]) == 3 for c in s["curve"])
-        assert all([t["learning_rate"] for t in c["search"]] == [0.1, 0.2, 0.5] for c in s["curve"])
-        assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.1, 0.2, 0.5)
+        assert all([(t["learning_rate"], t["lexical_l2"]) for t in c["search"]] ==
+                   [(0.2, 1e-5), (0.2, 1e-2), (0.5, 1e-5), (0.5, 1e-2)] for c in s["curve"])
+        assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.2, 0.5)
         assert 0 <= s["test_score"]["mean"] <= 1 and s["test_metrics"]["examples"] == 40
         assert s["test_score"]["min"] <= s["test_score"]["mean"] <= s["test_score"]["max"]
     best = section["best"]["setting"]
@@ -79,7 +80,7 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
 
     markdown = (out / "report.md").read_text()
     assert "| train | 140 | neg 70, pos 70 |" in markdown
-    assert "learning rate chosen per setting and budget from 0.1, 0.2, 0.5" in markdown
+    assert "learning rate chosen per setting and budget from 0.2, 0.5" in markdown
     assert "1% cv, 5% cv, 25% cv, 100% cv" in markdown and "| tfidf+lr |" in markdown
     assert "| all (units) | 4 | 8 | 36 | 140 |" in markdown and "| neg | 2 | 4 | 18 | 70 |" in markdown
     assert "![learning curve](learning_curve_classify.png)" in markdown

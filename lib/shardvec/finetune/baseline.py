@@ -28,7 +28,7 @@ from shardvec.finetune.classifier import ClassWeights, cross_entropy, decide
 NAMES = {"classify": "tfidf+lr", "tag": "lexical+lr"}
 DESCRIPTIONS = {"classify": "TF-IDF word n-grams + logistic regression (scikit-learn), no vectors",
                 "tag": "word, shape and affix features + logistic regression (scikit-learn), no vectors"}
-_MAX_ITER = 500
+_MAX_ITER = 100  # scikit-learn's default
 
 
 @dataclass(frozen=True)
@@ -77,8 +77,10 @@ def fit_baseline(lexical: sp.csr_matrix, targets: np.ndarray, train: np.ndarray,
     from sklearn.linear_model import LogisticRegression
     from sklearn.multiclass import OneVsRestClassifier
 
+    from shardvec.finetune.classifier import blas_threads
+
     y = targets[train]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), blas_threads(1):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # one-vs-rest on a label that a fold lacks
         if multilabel:

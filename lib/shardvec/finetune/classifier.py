@@ -253,8 +253,10 @@ class Network:
         self.bias -= learning_rate * grad_logits.sum(axis=0)
         if batch is not None:
             # Weights of rows scaled by s are the unscaled ones times s: the penalty on the unscaled weights
-            # is a penalty divided by s squared (the variance) here.
-            self._multiplier *= 1.0 - learning_rate * (options.lexical_l2 or 0.0) / self.lexical_variance
+            # is a penalty divided by s squared (the variance) here. The shrinkage is the implicit (proximal)
+            # step, w / (1 + lr * l2): the same as w * (1 - lr * l2) for small penalties, and still a
+            # shrinkage, never a sign flip, for large ones.
+            self._multiplier /= 1.0 + learning_rate * (options.lexical_l2 or 0.0) / self.lexical_variance
             if self._multiplier < 1e-6:  # fold it in before float32 runs out of range
                 self.lexical_weights *= np.float32(self._multiplier)
                 self._multiplier = 1.0
@@ -288,6 +290,11 @@ def _blas():
     return ThreadpoolController()
 
 
+def blas_threads(n: int):
+    """A context in which BLAS uses at most ``n`` threads."""
+    return _blas().limit(limits=n, user_api="blas")
+
+
 def fit(encoder: Encoder, architecture: Architecture, targets: np.ndarray, train: np.ndarray, dev: np.ndarray,
         options: TrainOptions, multilabel: bool, seed: int, score: Callable[[np.ndarray], float]) -> Network:
     """Train on examples ``train``; early-stop on ``dev`` (or, without ``stop_on_dev``, run every epoch).
@@ -300,7 +307,7 @@ def fit(encoder: Encoder, architecture: Architecture, targets: np.ndarray, train
     # A minibatch's products are a few thousand multiply-adds: BLAS threads cost more to wake and join than
     # they save, and on a machine whose cores are busy far more (one Brown genre fit that updates the
     # vectors: 134 s with OpenBLAS's default threads on 2 loaded cores, 5.8 s with one).
-    with _blas().limit(limits=1, user_api="blas"):
+    with blas_threads(1):
         return _fit(encoder, architecture, targets, train, dev, options, multilabel, seed, score)
 
 

@@ -79,7 +79,7 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
         mark = f"**{name}**" if name == best else name
         coverage = s["coverage"]["test"] if "coverage" in s else None
         rows.append([mark, s["description"], _choice(s["curve"][-1]), s["dev_score"], s["test_score"]["mean"],
-                     s["test_score"]["std"], s["test_means"].get("accuracy"), coverage, s["seconds"]])
+                     s["test_score"]["std"], s["test_means"].get("accuracy"), coverage, f"{s['seconds']:.1f}"])
     lines += _table(["setting", "vectors", "chosen (by)", f"dev {metric}", f"test {metric}", "± std",
                      "test accuracy", "test token coverage", "seconds"], rows)
     lines += _verdict_markdown(section)
