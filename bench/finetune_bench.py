@@ -65,6 +65,7 @@ TRAIN_SETTINGS = ["--merge", "periodic", "--set", "train.vector_size=100", "--se
                   "--set", "train.sg=1", "--set", "train.window=5", "--set", "dask.n_workers=2",
                   "--set", "dask.threads_per_worker=1", "--set", "train.evaluate=false"]
 LEFT_OUT = ("wordnet", "fortunes")  # pretraining sources the sets are built from, left out whole
+POS_SENTENCES = {"train": 2000, "dev": 1000, "test": 3000}  # sampled from the split's files; a full POS fit is ~1 min
 SEED = 0
 LOCK = "/tmp/shardvec-bench.lock"
 PLOTS = BENCH / "plots"
@@ -523,9 +524,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="draws per budget (default 3)")
     parser.add_argument("--wordnet", type=int, default=fsets.WORDNET_SAMPLE, help="WordNet synsets sampled")
-    parser.add_argument("--pos-train", type=int, default=4000, help="POS training sentences (0: all)")
-    parser.add_argument("--pos-dev", type=int, default=1000, help="POS dev sentences (0: all)")
-    parser.add_argument("--pos-test", type=int, default=3000, help="POS test sentences (0: all)")
+    parser.add_argument("--pos-train", type=int, default=POS_SENTENCES["train"], help="POS training sentences (0: all)")
+    parser.add_argument("--pos-dev", type=int, default=POS_SENTENCES["dev"], help="POS dev sentences (0: all)")
+    parser.add_argument("--pos-test", type=int, default=POS_SENTENCES["test"], help="POS test sentences (0: all)")
     parser.add_argument("--time-repeats", type=int, default=3, help="runs of each timed fit")
     parser.add_argument("--vectors", type=Path, help="use these vectors instead of pretraining (smoke tests)")
     parser.add_argument("--quick", action="store_true", help="small sets, 1 draw, 2 budgets; writes no RESULTS.md")

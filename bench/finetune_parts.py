@@ -77,8 +77,8 @@ def main() -> None:
     started = time.perf_counter()
     work = realtext.cache_dir() / "finetune-bench"
     work.mkdir(parents=True, exist_ok=True)
-    bench_args = argparse.Namespace(quick=False, wordnet=fbench.fsets.WORDNET_SAMPLE, pos_train=4000, pos_dev=1000,
-                                    pos_test=3000)
+    bench_args = argparse.Namespace(quick=False, wordnet=fbench.fsets.WORDNET_SAMPLE,
+                                    **{f"pos_{k}": v for k, v in fbench.POS_SENTENCES.items()})
     data = fbench.write_sets(work, bench_args)
     vectors, _, _ = fbench.pretrain(data["test_files"])
     from shardvec.finetune.adapt import load_pretrained
