@@ -67,7 +67,8 @@ def dev_curve(name: str, work: Path, kv, changes: dict[str, Any], budgets: list[
     encoder = task.encoder(WordTable(kv, data.tokens), False, options.model, task.term_weights(options.model))
     learner = VectorLearner(task, encoder, Architecture(options.model.hidden, lexical), options.candidates)
     plan, *_ = plan_budgets(task, options)
-    return {budget: search(task, learner, subsets, budget, options).score for budget, subsets in plan.items()}
+    return {budget: search(task, learner, subsets, budget, options).score for budget, subsets in plan.items()
+            if budget in budgets}  # the plan always holds the full budget
 
 
 def main() -> None:
