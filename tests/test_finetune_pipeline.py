@@ -182,6 +182,14 @@ def test_existing_output_needs_overwrite(tmp_path, topic_vectors):
     ({"adapt_lock": -1.0}, "adapt_lock"),
     ({"class_weight": "inverse"}, "finetune.class_weight must be auto, none, sqrt, balanced; got 'inverse'"),
     ({"select_on": "accuracy"}, "finetune.select_on must be score or loss; got 'accuracy'"),
+    ({"min_per_class": 0}, "min_per_class must be positive"),
+    ({"weighting": "idf"}, "finetune.weighting must be one of mean, tfidf, sif; got 'idf'"),
+    ({"lexical_ngrams": 0}, "lexical_ngrams must be at least 1"),
+    ({"lexical_l2": [-1.0]}, "lexical_l2 must list values >= 0"),
+    ({"hidden": -4}, "hidden"),
+    ({"select_by": "test"}, "finetune.select_by must be one of auto, dev, cv; got 'test'"),
+    ({"cv_folds": 1}, "cv_folds must be at least 2"),
+    ({"baseline_c": [0.0]}, "baseline_c must list positive values"),
 ])
 def test_config_errors(tmp_path, changes, message):
     config = quick_config(tmp_path / "out", tmp_path / "v.bin", dataset=str(tmp_path / "d.txt"))

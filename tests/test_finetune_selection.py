@@ -148,3 +148,19 @@ def test_clear_differences_on_a_large_test_split_are_called():
     assert verdict_lines(section)[-1].startswith("best: pretrained, ahead of every other setting")
     worse = _section({"random": (0.70, 0.01, 0.7), "pretrained": (0.50, 0.01, 0.6)})
     assert verdict(worse, n_test=5000)["transfer"][0]["verdict"] == "pretraining hurts"
+
+
+def test_a_single_unit_budget_chooses_on_dev():
+    sentences = [["the", "cat", "runs"], ["a", "dog", "sleeps"]] * 5
+    tags = {"the": "DET", "a": "DET", "cat": "NOUN", "dog": "NOUN", "runs": "VERB", "sleeps": "VERB"}
+    data = Dataset("tag", sentences, [tuple(tags[w] for w in s) for s in sentences], "mem", "conll")
+    task = build_task(data, split_indices(len(data), None, 0.2, 0.2, seed=0))
+    options = CurveOptions([0.01], repeats=1, seed=0, min_per_class=1, model=MODEL, baseline=[],
+                           selection=Selection("cv", folds=3, dev_below=200, budget_upto=0.05),
+                           candidates=[OPTIONS])
+    plan, *_ = plan_budgets(task, options)
+    assert [len(s) for s in plan[0.01]] == [1]  # one sentence holds every tag once
+    kv = train_word2vec(sentences, vector_size=8).wv
+    learner = VectorLearner(task, task.encoder(WordTable(kv, data.tokens), False, MODEL, None),
+                            Architecture(0, None), options.candidates)
+    assert search(task, learner, plan[0.01], 0.01, options).method == "dev"

@@ -212,6 +212,8 @@ class Choice:
 def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions) -> Choice:
     """The candidate with the best mean selection score (ties: lower loss), its runs, and every candidate's record."""
     method = options.selection.method(len(task.examples(task.split.dev)), budget)
+    if min(len(s) for s in subsets) < 2:  # one unit cannot be split into folds
+        method = "dev"
     best_key, best, tried = None, None, []
     for candidate in learner.candidates:
         start = time.perf_counter()
@@ -319,7 +321,11 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         results[name], done = run_setting(task, vectors, plan, options, architecture, weights)
         if done is not None:
             trained[name] = done
-    baselines = {BASELINE_NAMES[task.kind]: run_baseline(task, plan, options, lexical)} if options.baseline else {}
+    baselines = {}
+    if options.baseline and lexical.shape[1]:
+        baselines[BASELINE_NAMES[task.kind]] = run_baseline(task, plan, options, lexical)
+    elif options.baseline:
+        log("baseline skipped: the training texts hold no words for it")
     best = max(results, key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
     chosen_on = {"dev": f"mean dev {task.metric} at the full budget",
                  "cv": f"mean {options.selection.folds}-fold cross-validated {task.metric} at the full budget"}
