@@ -227,3 +227,22 @@ def test_baseline_learns_topics_and_handles_a_class_missing_from_training():
                            lambda p: 0.0)
     p = partial.probabilities(task.split.test)
     assert p.shape == (len(task.split.test), 3) and not p[:, 0].any() and np.allclose(p.sum(axis=1), 1)
+
+
+def test_sparse_row_products_match_scipy():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    dense = sp.random(300, 50, density=0.1, random_state=1, dtype=np.float32).toarray()
+    dense[7] = 0  # an empty row
+    matrix = sp.csr_matrix(dense)
+    rows = SparseRows(matrix)
+    table = rng.standard_normal((50, 4)).astype(np.float32)
+    for items in (np.array([3, 7, 3, 250]), np.arange(300)):  # the numpy path (repeats allowed) and scipy's
+        assert np.allclose(rows.dot(items, table), matrix[items] @ table, atol=1e-5)
+    batch = rows.batch(np.array([3, 7, 250]))
+    grad = rng.standard_normal((3, 4)).astype(np.float32)
+    cols, sums = batch.transpose_dot(grad)
+    full = (matrix[[3, 7, 250]].T @ grad)
+    assert np.array_equal(cols, np.unique(matrix[[3, 7, 250]].indices))
+    assert np.allclose(sums, full[cols], atol=1e-5) and not np.delete(full, cols, axis=0).any()
