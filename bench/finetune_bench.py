@@ -1,37 +1,37 @@
-"""Fine-tune stage benchmark: shardvec finetune beside fastText supervised on two Brown Corpus tasks.
+"""Fine-tune stage benchmark: learning curves of shardvec finetune beside the classical anchors, on real sets.
 
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/finetune_bench.py   # the full run
-    .venv/bin/python bench/finetune_bench.py --quick --vectors FILE              # a smoke test
+    .venv/bin/python bench/finetune_bench.py --quick                          # a smoke test, writes nothing
 
-Needs Debian's ``fasttext`` command (``apt-get install fasttext``, 0.9.2; the
-bench's only extra, not a project dependency) and ``../shared/data/brown.tar.gz``.
-(The ``fasttext-numpy2`` wheel was tried first: with 2 threads it stops on
-"Encountered NaN" at random, whatever the learning rate; the command does not.)
+Needs ``../shared/data/brown.tar.gz``, the Debian packages of
+``bench/realtext.py`` (downloaded once with ``apt-get download``) and, for the
+fastText anchors, the ``fasttext`` Python module (``pip install
+fasttext-wheel``: the bench's only extra, not a project dependency; without
+it the fastText columns are left out and the section says so).
 
-1. Brown's 500 source files are split by file, stratified by genre (see
-   ``bench/finetune_brown.py`` for the split, the paragraphs and the tag set).
-2. Pretraining (cached under the bench cache dir, keyed by the test files):
-   ``shardvec prepare`` on the real text of ``bench/realtext.py`` *minus the
-   Brown test files* (2 shards, vocab.min_count 5), then ``shardvec train``
-   (periodic merge, d=100, skip-gram, window 5, 5 epochs, 2 Dask workers).
-3. Genre classification (15 genres, macro-F1 headline): fastText supervised
-   without and with ``-pretrainedVectors`` (hyperparameters chosen on dev
-   from a small grid, 2 threads), and ``shardvec finetune`` mode classify with
-   its six vector settings (random, target, pretrained, adapted, finetuned,
-   adapted+finetuned),
-   all on the same learning-curve subsets (budgets 1%, 5%, 25%, 100% of the
-   training paragraphs, the same share of every genre, ``--repeats`` draws).
-4. POS tagging: ``shardvec finetune`` mode tag, six settings, same budgets
-   (fastText has no tagger). Training sentences are subsampled (``--pos-train``)
-   to keep the run short; dev and test sentences are subsampled from their files.
-5. Training time: each system's training step for its dev-chosen setting at
-   the full budget, as a fresh process that reads the files, loads the
-   vectors, trains and scores the test split (median of ``--time-repeats``).
+1. Sets (``bench/finetune_sets.py``): Brown genres (15 classes), WordNet
+   lexicographer files (45 classes) and fortune categories (36 classes), all
+   with uneven classes, as fastText files; Brown POS (11 tags) as CoNLL.
+2. Pretraining (cached, keyed by what it leaves out): ``shardvec prepare``
+   + ``shardvec train`` on the real text of ``bench/realtext.py`` without
+   the Brown test files and without WordNet and the fortunes (whole), so no
+   test document of any set is in it.
+3. Each set: ``shardvec finetune`` with its defaults (six vector settings
+   and its TF-IDF + logistic regression baseline, budgets 1/5/25/100% with
+   ``--repeats`` draws), and fastText supervised without and with
+   ``-pretrainedVectors``, its options chosen on dev at the full budget
+   from a grid, trained on the very draws shardvec trains on.
+4. shardvec's result at a budget is its *dev-chosen* setting: the one with
+   the best selection score there (cross-validation on the budget's own
+   examples at 1% and 5%, dev above), never a test score.
+5. Fit time: one shardvec fit of the dev-chosen genre setting at the full
+   budget (read the files, load the vectors, build the features, train)
+   against one fastText fit on the same file, interleaved, median of
+   ``--time-repeats``.
 
-Every choice (fastText's hyperparameters, shardvec's best setting, which
-pretrained/no-pretraining setting stands for each side at a budget) is made
-on dev scores; test scores decide nothing. Results go to ``bench/RESULTS.md``
-("## Fine-tune stage") and ``finetune_bench.json`` in the bench cache.
+Results go to ``bench/RESULTS.md`` ("## Fine-tune stage"), the learning-curve
+plots to ``bench/plots/``, everything measured to ``finetune_bench.json`` in
+the bench cache.
 """
 
 from __future__ import annotations
@@ -39,12 +39,10 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import shutil
 import statistics
 import subprocess
 import sys
 import time
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -53,21 +51,24 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-import finetune_brown as fb  # noqa: E402
+import finetune_sets as fsets  # noqa: E402
 import realtext  # noqa: E402
 import results  # noqa: E402
 
 SECTION = "## Fine-tune stage"
 BUDGETS = [0.01, 0.05, 0.25, 1.0]
+CLASSIFY = ("brown-genre", "wordnet-lexname", "fortune-category")
 PRETRAINED = ("pretrained", "adapted", "finetuned", "adapted+finetuned")
-BASELINES = ("random", "target")
+NO_PRETRAINING = ("random", "target")
 FASTTEXT_GRID = [{"epoch": e, "lr": lr, "wordNgrams": n} for e in (5, 25) for lr in (0.1, 0.5) for n in (1, 2)]
 TRAIN_SETTINGS = ["--merge", "periodic", "--set", "train.vector_size=100", "--set", "train.epochs=5",
                   "--set", "train.sg=1", "--set", "train.window=5", "--set", "dask.n_workers=2",
                   "--set", "dask.threads_per_worker=1", "--set", "train.evaluate=false"]
+LEFT_OUT = ("wordnet", "fortunes")  # pretraining sources the sets are built from, left out whole
+POS_SENTENCES = {"train": 2000, "dev": 1000, "test": 3000}  # sampled from the split's files; a full POS fit is ~1 min
 SEED = 0
 LOCK = "/tmp/shardvec-bench.lock"
-FASTTEXT = shutil.which("fasttext") or "/usr/bin/fasttext"
+PLOTS = BENCH / "plots"
 
 
 def log(message: str) -> None:
@@ -101,48 +102,57 @@ def timed(command: list[str]) -> float:
         return time.perf_counter() - t0
 
 
+def mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
 # ---------------------------------------------------------------- pretraining
 
-def pretrain_paths(test_files: list[str]) -> tuple[Path, Path, str]:
-    """Corpus and vectors directories of the pretraining for a test-file set, and its cache key."""
-    key = hashlib.sha1(json.dumps([sorted(test_files), TRAIN_SETTINGS]).encode()).hexdigest()[:10]
-    cache = realtext.cache_dir()
-    return cache / f"finetune-corpus-{key}", cache / f"finetune-vectors-{key}", key
+def pretrain_inputs(test_files: list[str]) -> list[Path]:
+    """The real text minus the Brown test files and minus every source a set is built from."""
+    held_out = {f"{name}.txt" for name in test_files}
+    keep = []
+    for path in realtext.text_inputs():
+        if path.parent.name == "brown-plain" and path.name in held_out:
+            continue
+        if path.parent.name in LEFT_OUT:
+            continue
+        keep.append(path)
+    return keep
 
 
-def pretrain(test_files: list[str]) -> tuple[Path, dict[str, Any]]:
-    """The pretrained train directory for a split, prepared and trained once per test-file set."""
-    corpus, vectors, key = pretrain_paths(test_files)
+def pretrain(test_files: list[str]) -> tuple[Path, dict[str, Any], bool]:
+    """The pretrained train directory (prepared and trained once per key), its figures, whether cached."""
+    key = hashlib.sha1(json.dumps([sorted(test_files), LEFT_OUT, TRAIN_SETTINGS]).encode()).hexdigest()[:10]
     cache = realtext.cache_dir()
+    corpus, vectors = cache / f"finetune-corpus-{key}", cache / f"finetune-vectors-{key}"
     info_path = cache / f"finetune-pretrain-{key}.json"
     info = json.loads(info_path.read_text()) if info_path.exists() else {}
-    held_out = {f"{name}.txt" for name in test_files}
+    cached = (vectors / "_SUCCESS").exists() and "train_seconds" in info
     if not (corpus / "_SUCCESS").exists():
-        inputs = [p for p in realtext.text_inputs() if not (p.parent.name == "brown-plain" and p.name in held_out)]
-        left_out = len(realtext.text_inputs()) - len(inputs)
-        assert left_out == len(test_files), f"left {left_out} Brown files out, expected {len(test_files)}"
-        log(f"preparing the pretraining corpus from {len(inputs)} files ({left_out} Brown test files left out)")
+        inputs = pretrain_inputs(test_files)
+        log(f"preparing the pretraining corpus from {len(inputs)} files")
         info["prepare_seconds"] = timed(cli("prepare", "--input", *map(str, inputs), "--output", str(corpus),
                                             "--overwrite", "--set", "prepare.shards=2", "--set", "vocab.min_count=5",
                                             "--set", 'spark.driver_memory="6g"'))
-        info["inputs"], info["brown_left_out"] = len(inputs), left_out
+        info["inputs"] = len(inputs)
         info.pop("train_seconds", None)
         info_path.write_text(json.dumps(info))
-    if not (vectors / "_SUCCESS").exists() or "train_seconds" not in info:
+    if not cached:
         log("training the pretrained vectors")
         info["train_seconds"] = timed(cli("train", "--corpus", str(corpus), "--output", str(vectors), "--overwrite",
                                           *TRAIN_SETTINGS))
         info_path.write_text(json.dumps(info))
     manifest = json.loads((corpus / "manifest.json").read_text())
     info.update(tokens=manifest["tokens"], sentences=manifest["sentences"], directory=str(vectors))
-    return vectors, info
+    return vectors, info, cached
 
 
 def vec_file(vectors: Path) -> Path:
     """The pretrained vectors as a word2vec text file, which is what fastText's -pretrainedVectors reads."""
     from shardvec.vectors import load_keyed_vectors
 
-    out = vectors.with_name(vectors.name + ".vec") if vectors.is_dir() else vectors.with_suffix(".vec")
+    out = vectors.with_name(vectors.name + ".vec")
     if not out.exists():
         kv = load_keyed_vectors(str(vectors))
         kv.save_word2vec_format(str(out.with_suffix(".tmp")), binary=False)
@@ -152,80 +162,119 @@ def vec_file(vectors: Path) -> Path:
 
 # ---------------------------------------------------------------- data
 
-def write_tasks(work: Path, args: argparse.Namespace) -> dict[str, Any]:
-    """Genre (fastText format) and POS (CoNLL) files split by source file; returns their description."""
+def write_sets(work: Path, args: argparse.Namespace) -> dict[str, Any]:
     from shardvec.finetune.datasets import ReadOptions, text_tokens
 
-    brown = realtext.read_brown()
-    split = fb.split_files(list(brown), SEED)
     options = ReadOptions()
-    info: dict[str, Any] = {"files": {k: len(getattr(split, k)) for k in ("train", "dev", "test")},
-                            "test_files": split.test, "genre": {}, "pos": {}}
-    for name in ("train", "dev", "test"):
-        path = work / f"genre_{name}.txt"
-        fb.write_genre(brown, getattr(split, name), path, lambda t: text_tokens(t, options))
-        lines = path.read_text(encoding="utf-8").splitlines()
-        if name == "train":
-            # fastText reads its input in order and never shuffles: a file sorted by genre would
-            # teach it the last genre. One seeded shuffle, seen by both systems alike.
-            lines = fb.sample(lines, args.genre_train, SEED)
-            lines = [lines[i] for i in np.random.default_rng(SEED).permutation(len(lines))]
+
+    def tokens(text: str) -> list[str]:
+        return text_tokens(text, options)
+
+    brown = realtext.read_brown()
+    share = realtext.fetch_packages() / "usr" / "share"
+    rows = {"wordnet-lexname": fsets.wordnet_glosses(share), "fortune-category": fsets.fortunes(share)}
+    wordnet = rows["wordnet-lexname"]
+    keep = np.sort(np.random.default_rng(SEED).choice(len(wordnet), min(args.wordnet, len(wordnet)), replace=False))
+    rows["wordnet-lexname"] = [wordnet[i] for i in keep]
+    info: dict[str, Any] = {"brown-genre": fsets.write_brown_genre(brown, work, tokens)}
+    for name, found in rows.items():
+        info[name] = fsets.write_random_split(found, work, name, tokens)
+    for name in CLASSIFY:
+        info[name] = {"sizes": info[name], "classes": fsets.class_sizes(work / f"{name}_train.txt")}
+    info["brown-pos"] = fsets.write_pos(brown, work, {"train": args.pos_train, "dev": args.pos_dev,
+                                                      "test": args.pos_test})
+    if args.quick:  # small training files; dev and test keep the classes those still hold
+        for name in CLASSIFY:
+            path = work / f"{name}_train.txt"
+            lines = path.read_text(encoding="utf-8").splitlines()[:args.quick_train]
             path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
-        per_genre: dict[str, int] = {}
-        for line in lines:
-            label = line.split(" ", 1)[0][len("__label__"):]
-            per_genre[label] = per_genre.get(label, 0) + 1
-        info["genre"][name] = {"paragraphs": len(lines), "per_genre": dict(sorted(per_genre.items()))}
-    sizes = {"train": args.pos_train, "dev": args.pos_dev, "test": args.pos_test}
-    for name in ("train", "dev", "test"):
-        every = fb.tagged_sentences(brown, getattr(split, name))
-        chosen = fb.sample(every, sizes[name], SEED + 1)
-        fb.write_conll(chosen, work / f"pos_{name}.conll")
-        info["pos"][name] = {"sentences": len(chosen), "of": len(every), "tokens": sum(len(s) for s in chosen)}
+            seen = set(read_labels(path))
+            for part in ("dev", "test"):
+                other = work / f"{name}_{part}.txt"
+                kept = [line for line, label in zip(other.read_text(encoding="utf-8").splitlines(),
+                                                    read_labels(other)) if label in seen]
+                other.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    import finetune_brown as fb
+
+    info["test_files"] = fb.split_files(list(brown), SEED).test
     return info
 
 
-def read_fasttext_file(path: Path) -> tuple[list[str], list[str]]:
-    labels, texts = [], []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        label, _, text = line.partition(" ")
-        labels.append(label[len("__label__"):])
-        texts.append(text)
-    return labels, texts
+def read_labels(path: Path) -> list[str]:
+    return [line.split(" ", 1)[0][len("__label__"):] for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# ---------------------------------------------------------------- shardvec
+
+def run_shardvec(name: str, work: Path, vectors: Path, repeats: int, budgets: list[float]) -> dict[str, Any]:
+    """``shardvec finetune`` with its defaults on one set; returns the report and the wall seconds."""
+    tag = name == "brown-pos"
+    ext = "conll" if tag else "txt"
+    output = work / f"shardvec-{name}"
+    log(f"shardvec finetune {name}")
+    command = cli("finetune", "--vectors", str(vectors), "--train", str(work / f"{name}_train.{ext}"),
+                  "--dev", str(work / f"{name}_dev.{ext}"), "--test", str(work / f"{name}_test.{ext}"),
+                  "--output", str(output), "--overwrite", "--mode", "tag" if tag else "classify",
+                  "--set", "finetune.intrinsic_vocab=0", "--set", f"finetune.split_seed={SEED}",
+                  "--set", f"finetune.repeats={repeats}", "--set", f"finetune.budgets={json.dumps(budgets)}")
+    seconds = timed(command)
+    report = json.loads((output / "report.json").read_text())
+    log(f"shardvec finetune {name}: {seconds:.0f} s")
+    return {"seconds": round(seconds, 1), "report": report, "command": " ".join(command[1:])}
+
+
+def curves(report: dict[str, Any]) -> dict[str, dict[float, dict[str, Any]]]:
+    """setting or baseline -> budget -> selection score and test metric lists, from a finetune report."""
+    section = report["classify" if "classify" in report else "tag"]
+    out = {}
+    for name, s in {**section["settings"], **section["baselines"]}.items():
+        out[name] = {c["budget"]: {"selection": c["selection_score"], "how": c["selection"], "choice": c["choice"],
+                                   **{k: [r["test"][k] for r in c["runs"]] for k in c["runs"][0]["test"]}}
+                     for c in s["curve"]}
+    return out
+
+
+def chosen(by_setting: dict[str, dict[float, dict[str, Any]]], names: tuple[str, ...], budget: float) -> str:
+    """Among ``names``, the setting with the best selection score at ``budget`` (no test score involved)."""
+    return max((n for n in names if n in by_setting and budget in by_setting[n]),
+               key=lambda n: by_setting[n][budget]["selection"])
 
 
 # ---------------------------------------------------------------- fastText
 
-def fasttext_fit(train: Path, params: dict[str, Any], vec: Path | None, seed: int, prefix: Path) -> float:
-    """Train ``prefix.bin`` with Debian's ``fasttext supervised``; returns the wall seconds of the process.
-
-    fastText also writes every dictionary word's vector to ``prefix.vec`` (all
-    the pretrained words, with ``-pretrainedVectors``); that file is linked to
-    /dev/null so that its disk writes do not count against fastText.
-    """
-    command = [FASTTEXT, "supervised", "-input", str(train), "-output", str(prefix), "-dim", "100",
-               "-thread", "2", "-seed", str(seed), "-verbose", "0",
-               *(x for k, v in params.items() for x in (f"-{k}", str(v)))]
-    if vec:
-        command += ["-pretrainedVectors", str(vec)]
-    vectors_out = prefix.with_suffix(".vec")
-    if not vectors_out.is_symlink():
-        vectors_out.unlink(missing_ok=True)
-        vectors_out.symlink_to("/dev/null")
-    t0 = time.perf_counter()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+def fasttext_module():
+    try:
+        import fasttext
+    except ImportError:
+        return None
+    return fasttext
 
 
-def fasttext_scores(model: Path, path: Path, classes: list[str]) -> dict[str, float]:
-    """Accuracy and macro-F1 of ``fasttext predict`` on a labelled file, by shardvec's metric code."""
+def budget_files(work: Path, name: str, budgets: list[float], repeats: int, floor: int) -> dict[tuple[float, int], Path]:
+    """The training draws, exactly as ``shardvec finetune`` draws them (same function, same seeds)."""
+    from shardvec.finetune.experiment import run_seed
+    from shardvec.finetune.splits import budget_subset
+
+    lines = (work / f"{name}_train.txt").read_text(encoding="utf-8").splitlines()
+    labels = [(label,) for label in read_labels(work / f"{name}_train.txt")]
+    files = {}
+    for budget in budgets:
+        for r in range(repeats):
+            units = budget_subset(np.arange(len(lines)), labels, True, budget, floor, run_seed(SEED, budget, r))
+            path = work / "subsets" / f"{name}_{budget:g}_{r}.txt"
+            path.parent.mkdir(exist_ok=True)
+            path.write_text("".join(lines[i] + "\n" for i in units), encoding="utf-8")
+            files[budget, r] = path
+    return files
+
+
+def fasttext_scores(model, path: Path, classes: list[str]) -> dict[str, float]:
+    """Accuracy and macro-F1 of a fastText model on a labelled file, by shardvec's metric code."""
     from shardvec.finetune.metrics import class_metrics
 
-    labels, _ = read_fasttext_file(path)
-    out = subprocess.run([FASTTEXT, "predict", str(model), str(path)], check=True, stdout=subprocess.PIPE,
-                         text=True).stdout.split()
-    predicted = [p[len("__label__"):] for p in out]
-    assert len(predicted) == len(labels), f"fastText predicted {len(predicted)} of {len(labels)} lines"
+    labels = read_labels(path)
+    texts = [line.split(" ", 1)[1] if " " in line else "" for line in path.read_text(encoding="utf-8").splitlines()]
+    predicted = [p[0][len("__label__"):] for p in model.predict(texts, k=1)[0]]
     column = {c: k for k, c in enumerate(classes)}
     truth, pred = np.zeros((len(labels), len(classes))), np.zeros((len(labels), len(classes)))
     truth[np.arange(len(labels)), [column[x] for x in labels]] = 1
@@ -234,442 +283,317 @@ def fasttext_scores(model: Path, path: Path, classes: list[str]) -> dict[str, fl
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
 
 
-def budget_files(work: Path, budgets: list[float], repeats: int) -> dict[tuple[float, int], Path]:
-    """The genre training subsets, drawn exactly as shardvec finetune draws its learning-curve subsets."""
-    from shardvec.finetune.experiment import run_seed
-    from shardvec.finetune.splits import budget_subset
-
-    lines = (work / "genre_train.txt").read_text(encoding="utf-8").splitlines()
-    strata = [line.split(" ", 1)[0][len("__label__"):] for line in lines]
-    files = {}
-    for budget in budgets:
-        for r in range(repeats):
-            units = budget_subset(np.arange(len(lines)), strata, budget, run_seed(SEED, budget, r))
-            path = work / "subsets" / f"genre_train_{budget:g}_{r}.txt"
-            path.parent.mkdir(exist_ok=True)
-            path.write_text("".join(lines[i] + "\n" for i in units), encoding="utf-8")
-            files[budget, r] = path
-    return files
+def fasttext_fit(ft, train: Path, params: dict[str, Any], vec: Path | None, seed: int):
+    """A fastText supervised model (dim 100, 2 threads) and its wall seconds."""
+    t0 = time.perf_counter()
+    model = ft.train_supervised(input=str(train), dim=100, thread=2, seed=seed, verbose=0,
+                                pretrainedVectors=str(vec) if vec else "", **params)
+    return model, time.perf_counter() - t0
 
 
-def run_fasttext(work: Path, vec: Path, repeats: int) -> dict[str, Any]:
-    """Both fastText variants: grid on dev at the full budget, then the learning curve of the chosen one."""
-    classes = sorted(set(read_fasttext_file(work / "genre_train.txt")[0]))
-    subsets = budget_files(work, BUDGETS, repeats)
+def run_fasttext(ft, work: Path, name: str, vec: Path, budgets: list[float], repeats: int, floor: int,
+                 grid_size: int) -> dict[str, Any]:
+    """Both variants: options chosen on dev at the full budget, then the learning curve on shardvec's draws."""
+    classes = sorted(set(read_labels(work / f"{name}_train.txt")))
+    subsets = budget_files(work, name, budgets, repeats, floor)
     out: dict[str, Any] = {}
-    t_all = time.perf_counter()
-    prefix = work / "fasttext-model"
-    model = prefix.with_suffix(".bin")
     for variant, vectors in (("fasttext", None), ("fasttext+pretrained", vec)):
         grid = []
-        for params in FASTTEXT_GRID:
-            seconds = fasttext_fit(work / "genre_train.txt", params, vectors, SEED, prefix)
+        for params in FASTTEXT_GRID[:grid_size]:
+            model, seconds = fasttext_fit(ft, work / f"{name}_train.txt", params, vectors, SEED)
             grid.append({"params": params, "seconds": round(seconds, 2),
-                         "dev": fasttext_scores(model, work / "genre_dev.txt", classes)})
-            log(f"{variant} {params}: dev {grid[-1]['dev']} {seconds:.1f}s")
-        chosen = max(grid, key=lambda g: (g["dev"]["macro_f1"], g["dev"]["accuracy"]))["params"]
-        curve = []
-        for budget in BUDGETS:
+                         "dev": fasttext_scores(model, work / f"{name}_dev.txt", classes)})
+        best = max(grid, key=lambda g: (g["dev"]["macro_f1"], g["dev"]["accuracy"]))["params"]
+        curve = {}
+        for budget in budgets:
             runs = []
             for r in range(repeats):
-                seconds = fasttext_fit(subsets[budget, r], chosen, vectors, r, prefix)
-                runs.append({"repeat": r, "seconds": round(seconds, 2),
-                             "dev": fasttext_scores(model, work / "genre_dev.txt", classes),
-                             "test": fasttext_scores(model, work / "genre_test.txt", classes)})
-            curve.append({"budget": budget, "runs": runs})
-            log(f"{variant} budget {budget:g}: test macro-F1 {mean([x['test']['macro_f1'] for x in runs]):.4f}")
-        out[variant] = {"grid": grid, "params": chosen, "curve": curve}
-    out["seconds"] = round(time.perf_counter() - t_all, 1)
+                model, seconds = fasttext_fit(ft, subsets[budget, r], best, vectors, r)
+                runs.append({"seconds": round(seconds, 2), "test": fasttext_scores(model, work / f"{name}_test.txt",
+                                                                                  classes)})
+            curve[budget] = {"choice": str(best), "accuracy": [x["test"]["accuracy"] for x in runs],
+                             "macro_f1": [x["test"]["macro_f1"] for x in runs],
+                             "seconds": [x["seconds"] for x in runs]}
+        out[variant] = {"grid": grid, "params": best, "curve": curve}
+        log(f"{name} {variant} {best}: " + ", ".join(f"{b:g} {mean(c['macro_f1']):.3f}" for b, c in curve.items()))
     return out
 
 
-# ---------------------------------------------------------------- shardvec
+# ---------------------------------------------------------------- fit time
 
-def shardvec_args(task: str, work: Path, vectors: Path, output: Path, extra: list[str]) -> list[str]:
-    fmt = "txt" if task == "genre" else "conll"
-    return cli("finetune", "--vectors", str(vectors), "--train", str(work / f"{task}_train.{fmt}"),
-               "--dev", str(work / f"{task}_dev.{fmt}"), "--test", str(work / f"{task}_test.{fmt}"),
-               "--output", str(output), "--overwrite", "--mode", "classify" if task == "genre" else "tag",
-               "--set", "finetune.intrinsic_vocab=0", "--set", f"finetune.split_seed={SEED}", *extra)
+def shardvec_fit_seconds(work: Path, kv, report: dict[str, Any], setting: str) -> float:
+    """One fit of ``setting`` at the full budget with its chosen options: read the files, build the
+    features, train (the vectors are in memory: loading them is timed apart)."""
+    from shardvec.config import Config
+    from shardvec.finetune.classifier import Architecture, fit
+    from shardvec.finetune.features import SparseRows, WordTable
+    from shardvec.finetune.pipeline import curve_options, load_data
+    from shardvec.finetune.task import build_task
 
-
-def run_shardvec(task: str, work: Path, vectors: Path, repeats: int, name: str, extra: list[str]) -> dict[str, Any]:
-    output = work / f"shardvec-{name}"
-    log(f"shardvec finetune {name}")
-    seconds = timed(shardvec_args(task, work, vectors, output,
-                                  ["--set", f"finetune.repeats={repeats}",
-                                   "--set", f"finetune.budgets={json.dumps(BUDGETS)}", *extra]))
-    report = json.loads((output / "report.json").read_text())
-    best = report["classify" if "classify" in report else "tag"]["best"]
-    log(f"shardvec finetune {name}: {seconds:.0f}s, best {best['setting']} (dev {best['dev_score']})")
-    return {"seconds": round(seconds, 1), "report": report, "extra": extra}
-
-
-def single_setting_flags(setting: str) -> list[str]:
-    """Flags making ``setting`` the only one a finetune run trains (the primary setting always runs)."""
-    flags = ["--set", f'finetune.compare=["{setting}"]']
-    if setting.startswith("adapted"):
-        flags += ["--mode", "adapt"]
-    if setting.endswith("finetuned"):
-        flags += ["--set", "finetune.update_vectors=true"]
-    return flags
+    t0 = time.perf_counter()
+    config = Config()
+    ft = config.finetune
+    ft.train, ft.dev, ft.test = (str(work / f"brown-genre_{p}.txt") for p in ("train", "dev", "test"))
+    data, split, _ = load_data(ft, config.prepare)
+    task = build_task(data, split)
+    options = curve_options(ft, task)
+    point = report["classify"]["settings"][setting]["curve"][-1]
+    candidate = next(c for c in options.candidates if c.describe() == {k: point[k] for k in c.describe()})
+    if point["selection"] == "cv":
+        candidate = candidate.fixed(point["runs"][0]["epochs_run"])
+    encoder = task.encoder(WordTable(kv, data.tokens), setting.endswith("finetuned"), options.model,
+                           task.term_weights(options.model))
+    lexical = SparseRows(task.lexical(options.model)) if options.model.lexical else None
+    fit(encoder.fresh(), Architecture(options.model.hidden, lexical), task.targets, split.train, split.dev,
+        candidate, False, SEED, lambda p: task.score(split.dev, p)[task.metric])
+    return time.perf_counter() - t0
 
 
-# ---------------------------------------------------------------- summaries
+def time_fits(ft, work: Path, vectors: Path, vec: Path | None, report: dict[str, Any], setting: str,
+              fasttext_params: dict[str, dict[str, Any]], repeats: int) -> dict[str, Any]:
+    """Interleaved single fits on the genre training file; the median of ``repeats`` each.
 
-def mean(values: list[float]) -> float:
-    return float(np.mean(values)) if values else float("nan")
+    The setting's vectors are built once beforehand (adapting or target Word2Vec is vector preparation,
+    done once per report, not part of a fit); loading the binary pretrained vectors is timed on its own.
+    """
+    from shardvec.finetune.adapt import AdaptSettings, load_pretrained
+    from shardvec.finetune.datasets import ReadOptions, read_dataset
+    from shardvec.finetune.vectorsets import build_vector_sets
+
+    t0 = time.perf_counter()
+    pretrained = load_pretrained(str(vectors))
+    load_seconds = time.perf_counter() - t0
+    texts = read_dataset(str(work / "brown-genre_train.txt"), ReadOptions()).tokens
+    kv = build_vector_sets([setting], pretrained, texts, AdaptSettings(5, 2, 1.0, SEED))[0][setting].kv
+    steps = {f"shardvec ({setting})": lambda: shardvec_fit_seconds(work, kv, report, setting)}
+    if ft is not None:
+        for variant, v in (("fasttext", None), ("fasttext+pretrained", vec)):
+            steps[variant] = (lambda v=v, variant=variant:
+                              fasttext_fit(ft, work / "brown-genre_train.txt", fasttext_params[variant], v, SEED)[1])
+    seconds: dict[str, list[float]] = {name: [] for name in steps}
+    for _ in range(repeats):
+        for name, step in steps.items():
+            seconds[name].append(step())
+    log(f"fit seconds {seconds}; loading the binary vectors {load_seconds:.1f} s")
+    return {"load_vectors_seconds": round(load_seconds, 2),
+            "fits": {name: {"median": statistics.median(s), "all": [round(x, 2) for x in s]}
+                     for name, s in seconds.items()}}
+
+
+# ---------------------------------------------------------------- targets, tables, plots
+
+def anchors(shardvec: dict[str, dict[float, dict[str, Any]]], fasttext: dict[str, Any] | None,
+            baseline: str) -> dict[str, dict[float, dict[str, Any]]]:
+    found = {baseline: shardvec[baseline]}
+    if fasttext:
+        found.update({v: fasttext[v]["curve"] for v in ("fasttext", "fasttext+pretrained")})
+    return found
+
+
+def set_targets(name: str, by_setting, anchor_curves, metrics: list[str], budgets: list[float]) -> list[dict[str, Any]]:
+    """shardvec's dev-chosen setting against the best anchor (by test score, the strictest reading) and
+    pretrained against no pretraining at the small budgets."""
+    rows = []
+    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING)
+    for budget in budgets:
+        pick = chosen(by_setting, settings, budget)
+        ours = {m: mean(by_setting[pick][budget][m]) for m in metrics}
+        for m in metrics:
+            best = max(anchor_curves, key=lambda a: mean(anchor_curves[a][budget][m]))
+            theirs = mean(anchor_curves[best][budget][m])
+            rows.append({"set": name, "target": f"{m} at {budget:.0%}: dev-chosen >= best anchor",
+                         "met": ours[m] >= theirs,
+                         "figures": f"{pick} {ours[m]:.3f} vs {best} {theirs:.3f}"})
+    for budget in (b for b in budgets if b <= 0.05):
+        pre, base = chosen(by_setting, PRETRAINED, budget), chosen(by_setting, NO_PRETRAINING, budget)
+        m = metrics[0]
+        p, b = mean(by_setting[pre][budget][m]), mean(by_setting[base][budget][m])
+        rows.append({"set": name, "target": f"{m} at {budget:.0%}: pretrained > no pretraining", "met": p > b,
+                     "figures": f"{pre} {p:.3f} vs {base} {b:.3f} (each dev-chosen in its group)"})
+    return rows
 
 
 def spread(values: list[float]) -> str:
     return f"{mean(values):.3f} ± {float(np.std(values)):.3f}"
 
 
-def shardvec_curves(run: dict[str, Any], label: str) -> dict[str, dict[float, dict[str, list[float]]]]:
-    """setting -> budget -> {dev, test metric lists} from a finetune report."""
-    section = run["report"]["classify" if "classify" in run["report"] else "tag"]
-    out = {}
-    for name, s in section["settings"].items():
-        out[f"{name}{label}"] = {
-            c["budget"]: {"dev": [r["dev_score"] for r in c["runs"]],
-                          **{k: [r["test"][k] for r in c["runs"]] for k in c["runs"][0]["test"]}}
-            for c in s["curve"]}
-    return out
-
-
-def fasttext_curves(ft: dict[str, Any]) -> dict[str, dict[float, dict[str, list[float]]]]:
-    return {variant: {c["budget"]: {"dev": [r["dev"]["macro_f1"] for r in c["runs"]],
-                                    "accuracy": [r["test"]["accuracy"] for r in c["runs"]],
-                                    "macro_f1": [r["test"]["macro_f1"] for r in c["runs"]]}
-                      for c in ft[variant]["curve"]}
-            for variant in ("fasttext", "fasttext+pretrained")}
-
-
-def dev_best(curves: dict[str, dict[float, dict[str, list[float]]]], names: list[str], budget: float) -> str:
-    """The setting among ``names`` with the highest mean dev score at ``budget``."""
-    return max((n for n in names if budget in curves[n]), key=lambda n: mean(curves[n][budget]["dev"]))
-
-
-def pretraining_checks(curves, metric: str, budgets: list[float]) -> list[dict[str, Any]]:
-    """At each budget: the dev-chosen pretrained setting against the dev-chosen no-pretraining one."""
-    names = list(curves)
-    pre = [n for n in names if n.partition(" +")[0] in PRETRAINED]  # "adapted +2000 buckets" is adapted
-    base = [n for n in names if n.partition(" +")[0] in BASELINES]
-    rows = []
-    for budget in budgets:
-        if not any(budget in curves[n] for n in pre) or not any(budget in curves[n] for n in base):
-            rows.append({"budget": budget, "met": False, "why": "budget skipped"})
-            continue
-        p, b = dev_best(curves, pre, budget), dev_best(curves, base, budget)
-        pv, bv = mean(curves[p][budget][metric]), mean(curves[b][budget][metric])
-        rows.append({"budget": budget, "pretrained": p, "pretrained_score": pv, "baseline": b,
-                     "baseline_score": bv, "met": pv > bv})
-    return rows
-
-
-def curve_table(curves, metrics: list[str], budgets: list[float], best: str | None) -> list[str]:
-    head = "| setting | " + " | ".join(f"{m} @ {b:.0%}" for b in budgets for m in metrics) + " |"
+def curve_table(by_setting, anchor_curves, metrics: list[str], budgets: list[float]) -> list[str]:
+    """Rows: shardvec's dev-chosen setting, every setting, every anchor; cells: mean ± sd over draws."""
+    head = "| system | " + " | ".join(f"{m} @ {b:.0%}" for b in budgets for m in metrics) + " |"
     lines = [head, "|---" * (1 + len(budgets) * len(metrics)) + "|"]
-    for name, by_budget in curves.items():
-        cells = [spread(by_budget[b][m]) if b in by_budget else "skipped" for b in budgets for m in metrics]
-        lines.append(f"| {name}{' (best on dev)' if name == best else ''} | " + " | ".join(cells) + " |")
+    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING)
+    picks = [chosen(by_setting, settings, b) for b in budgets]
+    cells = [f"**{spread(by_setting[p][b][m])}** ({p})" for b, p in zip(budgets, picks) for m in metrics]
+    lines.append("| **shardvec, dev-chosen** | " + " | ".join(cells) + " |")
+    for name, curve in {**by_setting, **anchor_curves}.items():
+        row = [spread(curve[b][m]) if b in curve else "n/a" for b in budgets for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(row) + " |")
     return lines
 
 
-def facts(work: Path, ft: dict[str, Any]) -> dict[str, Any]:
-    """Figures behind the notes, from the finetune reports of this run."""
-    genre = json.loads((work / "shardvec-genre" / "report.json").read_text())
-    pos = json.loads((work / "shardvec-pos" / "report.json").read_text())
-    full = {name: s["curve"][-1] for name, s in genre["classify"]["settings"].items()}
-    return {
-        "genre_best_epochs": {name: [r["best_epoch"] for r in c["runs"]] for name, c in full.items()},
-        "genre_loss_epochs": {name: [1 + int(np.argmin(r["dev_losses"])) for r in c["runs"]]
-                              for name, c in full.items()},
-        "genre_training": {k: genre["classify"][k] for k in ("class_weight", "select_on", "learning_rates")},
-        "learning_rates": {task: {name: [c["learning_rate"] for c in s["curve"]]
-                                  for name, s in report[section]["settings"].items()}
-                           for task, report, section in (("genres", genre, "classify"), ("POS", pos, "tag"))},
-        "genre_fit_seconds": {name: mean([r["seconds"] for r in c["runs"]]) for name, c in full.items()},
-        "vectors_vocab": genre["vectors"]["vocab_size"],
-        "adapt_seconds": {"genre": genre["adapt"]["seconds"], "pos": pos["adapt"]["seconds"]},
-        "adapt_tokens": {"genre": genre["adapt"]["tokens"], "pos": pos["adapt"]["tokens"]},
-        "pos_test_coverage": {name: s["coverage"]["test"] for name, s in pos["tag"]["settings"].items()},
-        "fasttext_fit_seconds": {variant: {c["budget"]: mean([r["seconds"] for r in c["runs"]])
-                                           for c in ft[variant]["curve"]}
-                                 for variant in ("fasttext", "fasttext+pretrained")},
-    }
+def plot(name: str, by_setting, anchor_curves, metric: str, budgets: list[float], path: Path) -> None:
+    from shardvec.plots import figure
+
+    fig = figure(6.4, 4.2)
+    axes = fig.add_subplot()
+    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING)
+    picks = [chosen(by_setting, settings, b) for b in budgets]
+    lines = {"shardvec, dev-chosen": ([by_setting[p][b][metric] for b, p in zip(budgets, picks)], "-", 2.5),
+             "shardvec, best without pretraining (dev-chosen)":
+                 ([by_setting[chosen(by_setting, NO_PRETRAINING, b)][b][metric] for b in budgets], ":", 1.5)}
+    for anchor, curve in anchor_curves.items():
+        lines[anchor] = ([curve[b][metric] for b in budgets], "--", 1.5)
+    for label, (values, style, width) in lines.items():
+        axes.errorbar(budgets, [mean(v) for v in values], yerr=[float(np.std(v)) for v in values], marker="o",
+                      capsize=3, linestyle=style, linewidth=width, label=label)
+    axes.set_xscale("log")
+    axes.set_xticks(budgets, [f"{b:.0%}" for b in budgets])
+    axes.minorticks_off()
+    axes.set_xlabel("share of the training split with labels")
+    axes.set_ylabel(f"test {metric}")
+    axes.set_title(f"{name}: learning curve (mean ± sd over draws)")
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path)
 
 
-def notes(f: dict[str, Any], result: dict[str, Any]) -> list[str]:
-    ftp = f["fasttext_fit_seconds"]["fasttext+pretrained"]
-    ft0 = f["fasttext_fit_seconds"]["fasttext"]
-    epochs = [e for runs in f["genre_best_epochs"].values() for e in runs]
-    by_loss = [e for runs in f["genre_loss_epochs"].values() for e in runs]
-    training = f["genre_training"]
-    chosen = "; ".join(f"{task} {name} {'/'.join(f'{lr:g}' for lr in rates)}"
-                       for task, by_setting in f["learning_rates"].items() for name, rates in by_setting.items())
-    cov = f["pos_test_coverage"]
-    return [
-        "### Notes", "",
-        "* Tuning: fastText's hyperparameters were chosen on dev from 8 configurations per variant at the full "
-        "budget and kept at every budget. shardvec chose its learning rate on dev from "
-        f"{{{', '.join(f'{lr:g}' for lr in training['learning_rates'])}}} for every setting and budget "
-        f"(at {', '.join(f'{b:.0%}' for b in BUDGETS)}: {chosen}) and ran its other options at their defaults "
-        "(patience 3, L2 1e-4, epochs chosen on the dev score, no bigram buckets).",
-        f"* Class weights for genres are `{training['class_weight']}`: an example of class c weighs 1/sqrt(n_c), "
-        "halfway between none and balanced (1/n_c). Chosen by 5-fold cross-validation by source file over the "
-        "400 train and dev files (`bench/finetune_cv.py`; the test files are never read), because the 52-file dev "
-        "split is too noisy for it: adapted vectors, full budget, learning rate 0.2: macro-F1 0.316 (sqrt), 0.313 "
-        "(balanced), 0.300 (none); accuracy 0.377, 0.353, 0.383. The dev split alone preferred balanced (dev "
-        "macro-F1 0.358 against 0.344 at learning rate 0.1). The previous run of this bench (the same options, "
-        "without the adapted+finetuned setting) chose finetuned on dev: test accuracy 0.336 and macro-F1 0.283, "
-        "against fastText+pretrained's 0.341 and 0.292.",
-        "* Genre settings at the full budget, in order of mean dev macro-F1 (dev -> test accuracy / macro-F1): "
-        + "; ".join(f"{name} {mean(c[1.0]['dev']):.3f} -> {mean(c[1.0]['accuracy']):.3f} / {mean(c[1.0]['macro_f1']):.3f}"
-                    for name, c in sorted(((n, c) for n, c in result["genre_curves"].items()
-                                           if not n.startswith("fasttext")), key=lambda nc: -mean(nc[1][1.0]["dev"])))
-        + ". Only the first is shardvec's result: the others are shown, not chosen.",
-        "* Why `adapted+finetuned` is compared: the run before it (five settings) chose finetuned on dev, while "
-        "adapted did better on test (accuracy 0.352, macro-F1 0.302 against 0.336, 0.283). That test result is "
-        "what drew attention to the setting, so it is disclosed here. The setting itself is what modes `adapt` and "
-        "`classify` together with `update_vectors` should always have meant (before, that combination fine-tuned "
-        "the unadapted vectors and compared the adapted ones frozen); the choice among settings is still made on "
-        "dev alone. Its dev lead is small: "
-        + ", ".join(f"{name} {mean(result['genre_curves'][name][1.0]['dev']):.4f}"
-                    for name in ("adapted+finetuned", "finetuned", "adapted") if name in result["genre_curves"])
-        + " mean dev macro-F1; had finetuned led, the genre target would have been missed as before. A selection "
-        "less noisy than the 52-file dev split (cross-validation over train and dev files, as for the class "
-        "weights) would make the choice firm.",
-        "* Earlier dev trials, not kept: linear learning-rate decay (fastText's) and halving it on a dev plateau "
-        "moved dev macro-F1 by -0.010 to +0.007 with no consistent sign across settings and budgets.",
-        "* Bigram buckets (`finetune.bigram_buckets`, shardvec's counterpart of fastText's `-wordNgrams 2`) are "
-        "left out because they did not help on dev: 2,000,000 buckets gave adapted a dev macro-F1 of 0.341 against "
-        "0.339 without (balanced weights, learning rate 0.5). They no longer cost much: only buckets the data uses get a row, and products touch only "
-        "a minibatch's rows (a 6-epoch fit with 100,000 buckets took 73 s, 41 s of it system time, before that "
-        "change and 9 s after).",
-        f"* Early stopping follows dev {training['select_on']}: at the full genre budget the kept epoch was "
-        f"{', '.join(f'{n} x epoch {e}' for e, n in sorted(Counter(epochs).items()))} over {len(epochs)} runs, "
-        f"where the lowest dev loss came at epoch 1 in {by_loss.count(1)} of them.",
-        f"* Where the time goes: adapting Word2Vec on the {f['adapt_tokens']['genre']:,} training tokens takes "
-        f"{f['adapt_seconds']['genre']:.0f} s (one gensim thread; in the timed genre step only when the timed "
-        "setting adapts); one classifier fit "
-        f"takes {f['genre_fit_seconds'][result['genre_best'].partition(' +')[0]]:.1f} s. fastText spends most of its "
-        f"step reading the {f['vectors_vocab']:,}-word `.vec` text file: "
-        f"{ftp[0.01]:.1f} s at the 1% budget against {ft0[0.01]:.1f} s without it.",
-        "* POS: `shardvec prepare` drops punctuation, so the pretrained vectors have none; `pretrained` and "
-        f"`finetuned` cover {cov['pretrained']:.1%} of test tokens and read a zero vector for punctuation and "
-        f"unknown words alike, while `adapted` and `adapted+finetuned` ({cov['adapted']:.1%}) and `target` learn "
-        "vectors for the target's punctuation.",
-    ]
-
-
-def markdown(result: dict[str, Any], command: str) -> str:
-    d, pre, t = result["data"], result["pretrain"], result["timing"]
-    g_curves, p_curves = result["genre_curves"], result["pos_curves"]
-    targets = result["targets"]
-    yes = {True: "**met**", False: "**missed**"}
+def markdown(result: dict[str, Any]) -> str:
+    data, pre = result["data"], result["pretrain"]
     lock = f"under the benchmark lock `{LOCK}`" if result["lock_held"] else "WITHOUT the benchmark lock"
-    lines = [SECTION, "", f"Command: `{command}`", "",
-             f"Total {result['seconds'] / 60:.1f} min (pretraining "
-             f"{'cached' if result['pretrain_cached'] else 'included'}), "
-             f"{lock}, on 2 shared cores.", "",
-             "Data: Brown Corpus (`../shared/data/brown.tar.gz`), split by source file, stratified by genre "
-             f"(seed {SEED}): {d['files']['train']} train, {d['files']['dev']} dev, {d['files']['test']} test files "
-             "(`bench/finetune_brown.py`).", "",
-             f"* Genres: 15 classes; a paragraph = {fb.PARAGRAPH} consecutive sentences of one file; "
-             f"{d['genre']['train']['paragraphs']:,} / {d['genre']['dev']['paragraphs']:,} / "
-             f"{d['genre']['test']['paragraphs']:,} train/dev/test paragraphs (smallest genre in train: "
-             f"{min(d['genre']['train']['per_genre'].values())}). Headline: macro-F1.",
-             f"* POS: Brown tags without modifiers (80 tags) mapped to 11 classes (NOUN VERB ADJ ADV PRON DET ADP "
-             f"NUM CONJ PRT PUNCT); sentences sampled from the split's files: {d['pos']['train']['sentences']:,} of "
-             f"{d['pos']['train']['of']:,} train ({d['pos']['train']['tokens']:,} tokens), "
-             f"{d['pos']['dev']['sentences']:,} of {d['pos']['dev']['of']:,} dev, {d['pos']['test']['sentences']:,} "
-             f"of {d['pos']['test']['of']:,} test ({d['pos']['test']['tokens']:,} tokens). Headline: token accuracy.",
-             f"* Pretraining: `shardvec prepare` + `shardvec train` (periodic, d=100, skip-gram, 5 epochs, 2 workers) "
-             f"on {pre['tokens']:,} tokens of real text (`bench/realtext.py`) without the {d['files']['test']} Brown "
-             f"test files (prepare {pre.get('prepare_seconds', 0):.0f} s, train {pre.get('train_seconds', 0):.0f} s).",
-             f"* Budgets: share of the training units (the same share of every genre), {result['repeats']} draws "
-             "each; fastText and shardvec train on identical subsets. Scores: mean ± sd over draws, test split.",
-             "* fastText supervised (Debian's `fasttext` 0.9.2; dim 100, 2 threads, other options at their "
-             "defaults) with hyperparameters chosen on dev macro-F1 "
-             f"from epoch {{5, 25}} x lr {{0.1, 0.5}} x wordNgrams {{1, 2}}: without pretraining "
-             f"{result['fasttext']['fasttext']['params']}, with `-pretrainedVectors` "
-             f"{result['fasttext']['fasttext+pretrained']['params']}.",
-             "* shardvec finetune with its defaults (`conf/default.toml`; class weights `auto`: "
-             f"{result['facts']['genre_training']['class_weight']} for genres, none for POS; learning rate chosen "
-             "on dev per setting and budget from "
-             f"{{{', '.join(f'{lr:g}' for lr in result['facts']['genre_training']['learning_rates'])}}}; "
-             "epochs chosen on the dev headline score): `random` and `target` are the "
-             "no-pretraining baselines; `pretrained`, `adapted`, `finetuned`, `adapted+finetuned` use the "
-             "pretrained vectors. "
-             "The best setting is chosen on dev at the full budget.", "",
-             "### Genre classification (test)", "",
-             *curve_table(g_curves, ["macro_f1", "accuracy"], BUDGETS, result["genre_best"]), "",
-             "### POS tagging (test token accuracy)", "",
-             *curve_table(p_curves, ["accuracy"], BUDGETS, result["pos_best"]), "",
-             "### Training time (full budget, one model)", "",
-             "Fresh process per training step: read the files, load the vectors, train, score test; "
-             f"median of {t['repeats']} runs, side by side in this run.", "",
-             "| system | setting | seconds | vs fastText+pretrained |", "|---|---|---|---|"]
-    base = t["fasttext+pretrained"]["seconds"]
-    for name in ("fasttext", "fasttext+pretrained", "shardvec genre", "shardvec pos"):
-        if name in t:
-            lines.append(f"| {name} | {t[name]['setting']} | {t[name]['seconds']:.1f} | "
-                         f"{t[name]['seconds'] / base:.2f}x |")
-    others = "; ".join(f"shardvec {k} {v:.0f} s" for k, v in result["shardvec_seconds"].items())
-    lines += ["", "Whole learning curves: fastText (both variants, grid included) "
-              f"{result['fasttext']['seconds']:.0f} s; {others}.", "",
-              "### Targets", "", "| target | result | figures |", "|---|---|---|"]
-    for row in targets:
-        lines.append(f"| {row['target']} | {yes[row['met']]} | {row['figures']} |")
-    if "facts" in result:
-        lines += [""] + notes(result["facts"], result)
+    lines = [SECTION, "", f"Command: `{result['command']}`", "",
+             f"Total {result['seconds'] / 60:.1f} min (pretraining {'cached' if result['pretrain_cached'] else 'included'}), "
+             f"{lock}, on 2 shared cores. Written by `bench/finetune_bench.py`; what it does is in its docstring.", "",
+             "Sets (`bench/finetune_sets.py`; train / dev / test documents, classes in train from largest to "
+             "smallest):", ""]
+    for name in CLASSIFY:
+        sizes, classes = data[name]["sizes"], data[name]["classes"]
+        counts = list(classes.values())
+        lines.append(f"* {name}: {sizes['train']:,} / {sizes['dev']:,} / {sizes['test']:,}; {len(classes)} classes, "
+                     f"{counts[0]:,} to {counts[-1]:,} training documents each.")
+    pos = data["brown-pos"]
+    lines += [f"* brown-pos: 11 tags; {pos['train']['sentences']:,} / {pos['dev']['sentences']:,} / "
+              f"{pos['test']['sentences']:,} sentences ({pos['train']['tokens']:,} training tokens), sampled from "
+              "the Brown split's files.",
+              f"* Pretraining: `shardvec prepare` + `shardvec train` (periodic, d=100, skip-gram, 5 epochs) on "
+              f"{pre['tokens']:,} tokens of real text without the {len(data['test_files'])} Brown test files, "
+              "WordNet and the fortunes.",
+              f"* shardvec finetune with its defaults (`conf/default.toml`), budgets "
+              f"{', '.join(f'{b:.0%}' for b in result['budgets'])}, {result['repeats']} draws each; fastText and the "
+              "TF-IDF + LR baseline train on the very same draws. *dev-chosen*: at each budget, the setting with "
+              "the best selection score there (cross-validation on the budget's examples at 1% and 5%, dev above).",
+              "* fastText supervised " + ("(Python `fasttext` module, dim 100, 2 threads), options chosen on dev "
+                                          "macro-F1 at the full budget from epoch {5, 25} x lr {0.1, 0.5} x "
+                                          "wordNgrams {1, 2}." if result["fasttext_available"] else
+                                          "left out: the `fasttext` module is not installed."), ""]
+    for name in CLASSIFY + ("brown-pos",):
+        s = result["sets"][name]
+        metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
+        lines += [f"### {name} (test)", "",
+                  f"`shardvec finetune` report: {s['report_seconds']:.0f} s for 6 settings + baseline x "
+                  f"{len(result['budgets'])} budgets x {result['repeats']} draws.", ""]
+        lines += curve_table(s["curves"], s["anchors"], metrics, s["budgets"]) + [""]
+        if name in result.get("fasttext", {}):
+            params = {v: result["fasttext"][name][v]["params"] for v in ("fasttext", "fasttext+pretrained")}
+            lines += [f"fastText options chosen on dev: {params['fasttext']} without, {params['fasttext+pretrained']} "
+                      "with pretrained vectors.", ""]
+        lines += [f"![{name} learning curve](plots/finetune_{name}.png)", ""]
+    t = result["timing"]["fits"]
+    ours = next(k for k in t if k.startswith("shardvec"))
+    lines += ["### Fit time (Brown genres, full budget, one model)", "",
+              "Interleaved in this run, median of "
+              f"{len(t[ours]['all'])}: shardvec = read the files, build the features, train with the options the "
+              "report chose (vectors in memory; loading the binary vectors took "
+              f"{result['timing']['load_vectors_seconds']:.1f} s more); fastText = `train_supervised` on the same "
+              "file (reading it, and with pretrained vectors the `.vec` text file).", "",
+              "| fit | seconds | shardvec / this |", "|---|---|---|"]
+    for name, v in t.items():
+        lines.append(f"| {name} | {v['median']:.1f} | {t[ours]['median'] / v['median']:.2f}x |")
+    lines += ["", "### Targets", "", "| set | target | result | figures |", "|---|---|---|---|"]
+    yes = {True: "**met**", False: "**missed**"}
+    for row in result["targets"]:
+        lines.append(f"| {row['set']} | {row['target']} | {yes[row['met']]} | {row['figures']} |")
+    if result.get("notes"):
+        lines += ["", "### Notes", ""] + [f"* {n}" for n in result["notes"]]
     return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- main
 
-def time_steps(work: Path, vectors: Path, vec: Path, ft: dict[str, Any], genre_best: str, pos_best: str,
-               repeats: int) -> dict[str, Any]:
-    """Training steps at the full budget, each a fresh process (fastText: ``supervised`` then ``predict``
-    on test; shardvec: one ``finetune`` run of one setting, one repeat), interleaved so that other load on
-    the machine hits all alike."""
-    classes = sorted(set(read_fasttext_file(work / "genre_train.txt")[0]))
-    prefix = work / "time-fasttext"
-
-    def fasttext_step(variant: str, vectors_file: Path | None) -> float:
-        seconds = fasttext_fit(work / "genre_train.txt", ft[variant]["params"], vectors_file, SEED, prefix)
-        t0 = time.perf_counter()
-        fasttext_scores(prefix.with_suffix(".bin"), work / "genre_test.txt", classes)
-        return seconds + time.perf_counter() - t0
-
-    steps = {"fasttext": (str(ft["fasttext"]["params"]), lambda: fasttext_step("fasttext", None)),
-             "fasttext+pretrained": (str(ft["fasttext+pretrained"]["params"]),
-                                     lambda: fasttext_step("fasttext+pretrained", vec))}
-    for task, best in (("genre", genre_best), ("pos", pos_best)):
-        setting, _, buckets = best.partition(" +")
-        extra = ["--set", "finetune.repeats=1", "--set", "finetune.budgets=[1.0]", *single_setting_flags(setting)]
-        if buckets:
-            extra += ["--set", f"finetune.bigram_buckets={buckets.split()[0]}"]
-        command = shardvec_args(task, work, vectors, work / f"time-{task}", extra)
-        steps[f"shardvec {task}"] = (best, lambda command=command: timed(command))
-    seconds: dict[str, list[float]] = {name: [] for name in steps}
-    for _ in range(repeats):
-        for name, (_, step) in steps.items():
-            seconds[name].append(step())
-    log(f"timings {seconds}")
-    return {"repeats": repeats, **{name: {"setting": steps[name][0], "seconds": statistics.median(seconds[name]),
-                                          "all": [round(s, 2) for s in seconds[name]]} for name in steps}}
-
-
-def render(work: Path) -> None:
-    """The section again from ``finetune_bench.json`` (JSON turned the budget keys into strings)."""
-    result = json.loads((work / "finetune_bench.json").read_text())
-    for key in ("genre_curves", "pos_curves"):
-        result[key] = {name: {float(b): v for b, v in by_budget.items()} for name, by_budget in result[key].items()}
-    result["facts"] = facts(work, result["fasttext"])
-    for variant in ("fasttext", "fasttext+pretrained"):
-        result["facts"]["fasttext_fit_seconds"][variant] = {
-            float(b): v for b, v in result["facts"]["fasttext_fit_seconds"][variant].items()}
-    command = result.get("command") or (f"flock {LOCK} " if result["lock_held"] else "") + \
-        ".venv/bin/python bench/finetune_bench.py"
-    section = markdown(result, command)
-    results.write_section(section)
-    print(section)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=3, help="draws per budget (default 3)")
-    parser.add_argument("--pos-train", type=int, default=4000, help="POS training sentences (0: all)")
-    parser.add_argument("--pos-dev", type=int, default=1000, help="POS dev sentences (0: all)")
-    parser.add_argument("--pos-test", type=int, default=3000, help="POS test sentences (0: all)")
-    parser.add_argument("--genre-train", type=int, default=0, help="genre training paragraphs (0: all)")
-    parser.add_argument("--buckets", type=int, default=0,
-                        help="also run shardvec classify with this many bigram buckets (0: skip)")
-    parser.add_argument("--time-repeats", type=int, default=3, help="runs of each timed training step")
+    parser.add_argument("--wordnet", type=int, default=fsets.WORDNET_SAMPLE, help="WordNet synsets sampled")
+    parser.add_argument("--pos-train", type=int, default=POS_SENTENCES["train"], help="POS training sentences (0: all)")
+    parser.add_argument("--pos-dev", type=int, default=POS_SENTENCES["dev"], help="POS dev sentences (0: all)")
+    parser.add_argument("--pos-test", type=int, default=POS_SENTENCES["test"], help="POS test sentences (0: all)")
+    parser.add_argument("--time-repeats", type=int, default=3, help="runs of each timed fit")
     parser.add_argument("--vectors", type=Path, help="use these vectors instead of pretraining (smoke tests)")
-    parser.add_argument("--quick", action="store_true", help="small subsets; do not write RESULTS.md")
-    parser.add_argument("--pretrain-only", action="store_true", help="build the cached pretrained vectors and stop")
-    parser.add_argument("--render", action="store_true",
-                        help="rewrite the RESULTS.md section from the last full run's saved results, no training")
+    parser.add_argument("--quick", action="store_true", help="small sets, 1 draw, 2 budgets; writes no RESULTS.md")
+    parser.add_argument("--quick-train", type=int, default=600, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.render:
-        render(realtext.cache_dir() / "finetune-bench")
-        return
+    budgets = BUDGETS
     if args.quick:
-        args.pos_train, args.pos_dev, args.pos_test, args.genre_train = 600, 200, 300, 2000
-        args.repeats, args.time_repeats = min(args.repeats, 2), 1
+        args.pos_train, args.pos_dev, args.pos_test, args.wordnet = 300, 100, 200, 3000
+        args.repeats, args.time_repeats, budgets = 1, 1, [0.05, 1.0]
     started = time.perf_counter()
     work = realtext.cache_dir() / ("finetune-quick" if args.quick else "finetune-bench")
     work.mkdir(parents=True, exist_ok=True)
-    data = write_tasks(work, args)
-    log(f"data: {json.dumps({k: v for k, v in data.items() if k != 'test_files'})}")
-    if args.pretrain_only:
-        print(json.dumps(pretrain(data["test_files"])[1]))
-        return
+    data = write_sets(work, args)
+    log(f"data: {json.dumps({k: v for k, v in data.items() if k != 'test_files'})[:2000]}")
     if args.vectors:
         vectors, pre, cached = args.vectors, {"tokens": 0, "directory": str(args.vectors)}, True
     else:
-        cached = (pretrain_paths(data["test_files"])[1] / "_SUCCESS").exists()
-        vectors, pre = pretrain(data["test_files"])
-    vec = vec_file(vectors)
-
-    ft = run_fasttext(work, vec, args.repeats)
-    sv_genre = {"": run_shardvec("genre", work, vectors, args.repeats, "genre", [])}
-    if args.buckets:
-        sv_genre[f" +{args.buckets} buckets"] = run_shardvec("genre", work, vectors, args.repeats, "genre-buckets",
-                                                             ["--set", f"finetune.bigram_buckets={args.buckets}"])
-    sv_pos = run_shardvec("pos", work, vectors, args.repeats, "pos", [])
-
-    g_curves = fasttext_curves(ft)
-    for label, run in sv_genre.items():
-        g_curves.update(shardvec_curves(run, label))
-    p_curves = shardvec_curves(sv_pos, "")
-    shardvec_names = [n for n in g_curves if not n.startswith("fasttext")]
-    genre_best = dev_best(g_curves, shardvec_names, 1.0)
-    pos_best = sv_pos["report"]["tag"]["best"]["setting"]
-    timing = time_steps(work, vectors, vec, ft, genre_best, pos_best, args.time_repeats)
-
-    # Targets; every choice above was made on dev.
-    best, ftp = g_curves[genre_best][1.0], g_curves["fasttext+pretrained"][1.0]
-    b_acc, b_f1, f_acc, f_f1 = (mean(x[k]) for x in (best, ftp) for k in ("accuracy", "macro_f1"))
-    targets = [{"target": "genres: shardvec's best mode >= fastText+pretrained (accuracy and macro-F1, full budget)",
-                "met": b_acc >= f_acc and b_f1 >= f_f1,
-                "figures": f"{genre_best}: accuracy {b_acc:.3f}, macro-F1 {b_f1:.3f}; "
-                           f"fastText+pretrained: accuracy {f_acc:.3f}, macro-F1 {f_f1:.3f}"}]
-    checks = {"genres": pretraining_checks({n: g_curves[n] for n in shardvec_names}, "macro_f1", [0.01, 0.05]),
-              "POS": pretraining_checks(p_curves, "accuracy", [0.01, 0.05])}
-    for task, rows in checks.items():
-        for row in rows:
-            figures = row.get("why") or (f"{row['pretrained']} {row['pretrained_score']:.3f} vs "
-                                         f"{row['baseline']} {row['baseline_score']:.3f}")
-            targets.append({"target": f"{task}: pretrained > no pretraining at {row['budget']:.0%}",
-                            "met": row["met"], "figures": figures})
-    for budget in (0.01, 0.05):
-        with_, without = g_curves["fasttext+pretrained"][budget], g_curves["fasttext"][budget]
-        targets.append({"target": f"(fastText, for reference) genres: pretrained > none at {budget:.0%}",
-                        "met": mean(with_["macro_f1"]) > mean(without["macro_f1"]),
-                        "figures": f"{mean(with_['macro_f1']):.3f} vs {mean(without['macro_f1']):.3f} macro-F1"})
-    ratio = timing["shardvec genre"]["seconds"] / timing["fasttext+pretrained"]["seconds"]
-    targets.append({"target": "training time within 3x fastText's (genres, best mode vs fastText+pretrained)",
-                    "met": ratio <= 3.0, "figures": f"{timing['shardvec genre']['seconds']:.1f} s vs "
-                                                    f"{timing['fasttext+pretrained']['seconds']:.1f} s = {ratio:.2f}x"})
-
-    result = {"lock_held": lock_held(), "data": data, "pretrain": pre, "pretrain_cached": cached,
-              "repeats": args.repeats,
-              "fasttext": ft, "genre_curves": g_curves, "pos_curves": p_curves, "genre_best": genre_best,
-              "pos_best": pos_best, "timing": timing, "targets": targets,
-              "shardvec_seconds": {f"genre{k}": v["seconds"] for k, v in sv_genre.items()} | {"pos": sv_pos["seconds"]},
-              "seconds": time.perf_counter() - started}
-    result["facts"] = facts(work, ft)
+        vectors, pre, cached = pretrain(data["test_files"])
+    ft = fasttext_module()
+    vec = vec_file(vectors) if ft is not None else None
+    result: dict[str, Any] = {"data": data, "pretrain": pre, "pretrain_cached": cached, "repeats": args.repeats,
+                              "budgets": budgets, "fasttext_available": ft is not None, "sets": {},
+                              "fasttext": {}, "targets": []}
+    for name in CLASSIFY + ("brown-pos",):
+        run = run_shardvec(name, work, vectors, args.repeats, budgets)
+        by_setting = curves(run["report"])
+        section = run["report"]["classify" if name != "brown-pos" else "tag"]
+        baseline = next(iter(section["baselines"]))
+        shardvec_only = {n: c for n, c in by_setting.items() if n != baseline}
+        floor = section["min_per_class"]
+        if ft is not None and name != "brown-pos":
+            result["fasttext"][name] = run_fasttext(ft, work, name, vec, budgets, args.repeats, floor,
+                                                    1 if args.quick else len(FASTTEXT_GRID))
+        found = anchors(by_setting, result["fasttext"].get(name), baseline)
+        metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
+        ran = section["budgets"]  # a budget is skipped only when some class has fewer than the floor in train
+        result["sets"][name] = {"curves": shardvec_only, "anchors": found, "report_seconds": run["seconds"],
+                                "draws": section["budget_draws"], "budgets": ran,
+                                "skipped": section["skipped_budgets"]}
+        result["targets"] += set_targets(name, shardvec_only, found, metrics, ran)
+        result["targets"] += [{"set": name, "target": f"budget {e['budget']:.0%} runs", "met": False,
+                               "figures": e["reason"]} for e in section["skipped_budgets"]]
+        if not args.quick:
+            PLOTS.mkdir(exist_ok=True)
+            plot(name, shardvec_only, found, metrics[0], ran, PLOTS / f"finetune_{name}.png")
+    genre = result["sets"]["brown-genre"]
+    genre_report = json.loads((work / "shardvec-brown-genre" / "report.json").read_text())
+    pick = chosen(genre["curves"], tuple(genre["curves"]), 1.0)
+    params = {v: result["fasttext"]["brown-genre"][v]["params"] for v in ("fasttext", "fasttext+pretrained")} \
+        if ft is not None else {}
+    result["timing"] = time_fits(ft, work, vectors, vec, genre_report, pick, params, args.time_repeats)
+    ours = result["timing"]["fits"][f"shardvec ({pick})"]["median"]
+    for variant in ("fasttext", "fasttext+pretrained"):
+        if variant in result["timing"]["fits"]:
+            theirs = result["timing"]["fits"][variant]["median"]
+            result["targets"].append({"set": "brown-genre", "target": f"one fit within 3x {variant}'s",
+                                      "met": ours <= 3 * theirs, "figures": f"{ours:.1f} s vs {theirs:.1f} s = "
+                                                                            f"{ours / theirs:.2f}x"})
+    result["lock_held"] = lock_held()
+    result["seconds"] = time.perf_counter() - started
     result["command"] = ((f"flock {LOCK} " if result["lock_held"] else "") +
                          ".venv/bin/python bench/finetune_bench.py " + " ".join(sys.argv[1:])).strip()
     (work / "finetune_bench.json").write_text(json.dumps(result, indent=1, default=str))
-    section = markdown(result, result["command"])
+    section_text = markdown(result)
     if not args.quick and not args.vectors:
-        results.write_section(section)
-    print(section)
+        results.write_section(section_text)
+    print(section_text)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
     flock -s /tmp/shardvec-bench.lock .venv/bin/python bench/finetune_cv.py
 
 Needs the fine-tune bench's cache (run ``bench/finetune_bench.py`` once): its
-pretrained vectors and its genre training file. The bench's train and dev
+pretrained vectors and its genre training file. It measures the dense part
+alone (no lexical part), the model this choice was first made for. The bench's train and dev
 files (400 of Brown's 500; the 100 test files are never read) are dealt into
 5 folds by file, round-robin within each genre after a seeded shuffle, so
 paragraphs of one file never sit on both sides. For fold k: fold k is
@@ -30,18 +31,19 @@ import finetune_bench  # noqa: E402
 import finetune_brown as fb  # noqa: E402
 import realtext  # noqa: E402
 from shardvec.finetune.adapt import AdaptSettings, load_pretrained  # noqa: E402
-from shardvec.finetune.classifier import CLASS_WEIGHTS, TrainOptions, fit  # noqa: E402
+from shardvec.finetune.classifier import CLASS_WEIGHTS, Architecture, TrainOptions, fit  # noqa: E402
 from shardvec.finetune.datasets import Dataset, ReadOptions, read_dataset, text_tokens  # noqa: E402
 from shardvec.finetune.experiment import run_seed  # noqa: E402
 from shardvec.finetune.features import WordTable  # noqa: E402
 from shardvec.finetune.splits import Split, budget_subset  # noqa: E402
-from shardvec.finetune.task import Task, build_task  # noqa: E402
+from shardvec.finetune.task import ModelOptions, Task, build_task  # noqa: E402
 from shardvec.finetune.vectorsets import adapt  # noqa: E402
 
 FOLDS = 5
 FOLD_SEED = 123
 LEARNING_RATES = (0.1, 0.2, 0.5)
 BUDGETS = {1.0: 1, 0.01: 3}  # budget -> draws per fold
+DENSE = ModelOptions(weighting="mean", buckets=0, window=0, lexical=False, ngrams=1, hidden=0)
 
 
 def fold_tasks(brown: dict, files: list[str]) -> list[Task]:
@@ -70,15 +72,14 @@ def fold_tasks(brown: dict, files: list[str]) -> list[Task]:
 
 def cross_validate(tasks: list[Task], kv, options: TrainOptions, budget: float, draws: int) -> np.ndarray:
     """Rows of (macro-F1, accuracy) on the scored fold, one per fold and draw."""
-    prototype = tasks[0].encoder(WordTable(kv, tasks[0].data.tokens), False, 0, 0)
+    prototype = tasks[0].encoder(WordTable(kv, tasks[0].data.tokens), False, DENSE, None)
     rows = []
     for k, task in enumerate(tasks):
         for draw in range(draws):
-            units = budget_subset(task.split.train, task.data.strata, budget, run_seed(0, budget, draw))
-            encoder = prototype.fresh()
-            model = fit(encoder, task.targets, units, task.split.dev, options, False, 1000 * k + draw,
-                        lambda p, t=task: t.score(t.split.dev, p)["macro_f1"])
-            metrics = task.score(task.split.test, model.predict(encoder.forward(task.split.test)))
+            units = budget_subset(task.split.train, task.data.labels, True, budget, 2, run_seed(0, budget, draw))
+            model = fit(prototype.fresh(), Architecture(0, None), task.targets, units, task.split.dev, options,
+                        False, 1000 * k + draw, lambda p, t=task: t.score(t.split.dev, p)["macro_f1"])
+            metrics = task.score(task.split.test, model.predict(task.split.test))
             rows.append((metrics["macro_f1"], metrics["accuracy"]))
     return np.array(rows)
 
@@ -88,9 +89,9 @@ def main() -> None:
     split = fb.split_files(list(brown), finetune_bench.SEED)
     tasks = fold_tasks(brown, sorted(split.train + split.dev))
     work = realtext.cache_dir() / "finetune-bench"
-    vectors = finetune_bench.pretrain_paths(split.test)[1]
+    vectors = finetune_bench.pretrain(split.test)[0]
     pretrained = load_pretrained(str(vectors))
-    texts = read_dataset(str(work / "genre_train.txt"), ReadOptions()).tokens
+    texts = read_dataset(str(work / "brown-genre_train.txt"), ReadOptions()).tokens
     adapted, _ = adapt(pretrained, texts, AdaptSettings(5, 2, 1.0, finetune_bench.SEED))
     print(f"{FOLDS} folds of Brown's train+dev files; scored-fold sizes "
           f"{[len(t.split.test) for t in tasks]} paragraphs")

@@ -116,7 +116,7 @@ def quick_config(output: Path, vectors: Path, **finetune) -> Config:
     """A config with small, fast defaults for tests; ``finetune`` overrides keys."""
     config = Config()
     settings = {"vectors": str(vectors), "output": str(output), "epochs": 20, "repeats": 1,
-                "budgets": [0.25, 1.0], "intrinsic_vocab": 500, **finetune}
+                "budgets": [0.25, 1.0], "intrinsic_vocab": 500, "cv_folds": 3, **finetune}
     for key, value in settings.items():
         setattr(config.finetune, key, value)
     return config

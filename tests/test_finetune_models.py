@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pytest
 
 from finetune_helpers import conll_sentences, topic_docs, topic_sentences, train_word2vec
-from shardvec.finetune.classifier import ClassWeights, TrainOptions, fit
+from shardvec.finetune.classifier import Architecture, ClassWeights, TrainOptions, fit
 from shardvec.finetune.datasets import Dataset
-from shardvec.finetune.experiment import CurveOptions, plan_budgets, run_setting, search
-from shardvec.finetune.features import BagEncoder, WordTable, bigram_bucket
+from shardvec.finetune.experiment import CurveOptions, VectorLearner, plan_budgets, run_setting, search
+from shardvec.finetune.features import BagEncoder, SparseRows, WordTable, bigram_bucket
 from shardvec.finetune.metrics import class_metrics, entities, entity_metrics, is_bio
-from shardvec.finetune.splits import budget_subset, split_indices, too_rare
-from shardvec.finetune.task import Task, build_task
+from shardvec.finetune.selection import Selection
+from shardvec.finetune.splits import split_indices
+from shardvec.finetune.task import ModelOptions, Task, build_task
 from shardvec.finetune.vectorsets import VectorSet, random_vectors
 
 OPTIONS = TrainOptions(epochs=30, learning_rate=0.5, l2=1e-4, patience=3, batch_size=16, class_weight="none",
                        select_on="score")
+MODEL = ModelOptions(weighting="mean", buckets=0, window=2, lexical=False, ngrams=2, hidden=0)
+ON_DEV = Selection("dev", folds=5, dev_below=200, budget_upto=0.05)
 
 
 @pytest.fixture(scope="module")
@@ -33,13 +34,16 @@ def topic_vectors():
     return train_word2vec(topic_sentences(1500), vector_size=24).wv
 
 
-def _train_and_score(task, kv, update=False, buckets=0, window=2, options=OPTIONS):
+def _train_and_score(task, kv, update=False, model=MODEL, options=OPTIONS, **changes):
+    model = ModelOptions(**{**model.__dict__, **changes})
     words = WordTable(kv, task.data.tokens)
-    encoder = task.encoder(words, update, buckets, window).fresh()
-    model = fit(encoder, task.targets, task.examples(task.split.train), task.examples(task.split.dev), options,
-                task.multilabel, seed=0, score=lambda predicted: task.score(task.split.dev, predicted)[task.metric])
+    encoder = task.encoder(words, update, model, task.term_weights(model)).fresh()
+    lexical = SparseRows(task.lexical(model)) if model.lexical else None
+    network = fit(encoder, Architecture(model.hidden, lexical), task.targets, task.examples(task.split.train),
+                  task.examples(task.split.dev), options, task.multilabel, seed=0,
+                  score=lambda predicted: task.score(task.split.dev, predicted)[task.metric])
     test = task.examples(task.split.test)
-    return words, encoder, model, task.score(task.split.test, model.predict(encoder.forward(test)))
+    return words, encoder, network, task.score(task.split.test, network.predict(test))
 
 
 def test_separable_topics_reach_high_f1(topic_task, topic_vectors):
@@ -50,10 +54,11 @@ def test_separable_topics_reach_high_f1(topic_task, topic_vectors):
     assert sum(sum(row) for row in metrics["confusion"]["matrix"]) == len(topic_task.split.test)
 
 
-@pytest.mark.parametrize("buckets", [0, 64])
-def test_frozen_vectors_stay_bitwise_unchanged(topic_task, topic_vectors, buckets):
+@pytest.mark.parametrize("buckets,lexical,hidden", [(0, False, 0), (64, False, 0), (0, True, 8)])
+def test_frozen_vectors_stay_bitwise_unchanged(topic_task, topic_vectors, buckets, lexical, hidden):
     before = topic_vectors.vectors.copy()
-    words, encoder, _, metrics = _train_and_score(topic_task, topic_vectors, update=False, buckets=buckets)
+    words, encoder, _, metrics = _train_and_score(topic_task, topic_vectors, update=False, buckets=buckets,
+                                                  lexical=lexical, hidden=hidden)
     n = len(words.words)
     assert np.array_equal(encoder.table[:n], words.vectors)
     assert np.array_equal(words.vectors, before[[topic_vectors.key_to_index[w] for w in words.words]])
@@ -148,7 +153,7 @@ def test_early_stopping_keeps_the_best_dev_epoch(select_on):
 
 
 def _curve_options(rates: list[float], budgets: list[float]) -> CurveOptions:
-    return CurveOptions(budgets, repeats=2, seed=0, buckets=0, window=2,
+    return CurveOptions(budgets, repeats=2, seed=0, min_per_class=2, model=MODEL, selection=ON_DEV, baseline=[],
                         candidates=[TrainOptions(**{**OPTIONS.__dict__, "learning_rate": lr}) for lr in rates])
 
 
@@ -169,11 +174,13 @@ def test_learning_rate_search_keeps_the_dev_best_and_never_scores_test(topic_tas
     # Both rates find the separable topics (the argmax needs only the gradient's direction), so the
     # dev loss decides: 1e-6 leaves the probabilities near uniform.
     options = _curve_options([1e-6, 0.5], [1.0])
-    encoder = topic_task.encoder(WordTable(topic_vectors, topic_task.data.tokens), False, 0, 2)
-    plan, _ = plan_budgets(topic_task, options)
+    encoder = topic_task.encoder(WordTable(topic_vectors, topic_task.data.tokens), False, MODEL, None)
+    learner = VectorLearner(topic_task, encoder, Architecture(0, None), options.candidates)
+    plan, *_ = plan_budgets(topic_task, options)
     calls = _spy_on_scored_splits(monkeypatch, topic_task)
-    chosen, fitted, tried = search(topic_task, encoder, plan[1.0], 1.0, options)
-    assert set(calls) == {"dev"}
+    choice = search(topic_task, learner, plan[1.0], 1.0, options)
+    chosen, fitted, tried = choice.candidate, choice.fitted, choice.tried
+    assert set(calls) == {"dev"} and choice.method == "dev"
     assert [t["learning_rate"] for t in tried] == [1e-6, 0.5]
     assert tried[0]["dev_score"] == tried[1]["dev_score"] and tried[1]["dev_loss"] < tried[0]["dev_loss"] - 0.5
     assert chosen.learning_rate == 0.5 and len(fitted) == 2
@@ -183,9 +190,10 @@ def test_learning_rate_search_keeps_the_dev_best_and_never_scores_test(topic_tas
 
 def test_each_budget_records_its_choice_and_scores_test_once_per_run(topic_task, topic_vectors, monkeypatch):
     options = _curve_options([1e-6, 0.05, 0.5], [0.25, 1.0])
-    plan, _ = plan_budgets(topic_task, options)
+    plan, *_ = plan_budgets(topic_task, options)
     calls = _spy_on_scored_splits(monkeypatch, topic_task)
-    summary, _ = run_setting(topic_task, VectorSet("pretrained", topic_vectors, False), plan, options)
+    summary, _ = run_setting(topic_task, VectorSet("pretrained", topic_vectors, False), plan, options,
+                             Architecture(0, None), None)
     assert calls.count("test") == len(plan) * options.repeats  # 3 candidates, yet each kept run scored once
     for entry in summary["curve"]:
         best = max(entry["search"], key=lambda t: (t["dev_score"], -t["dev_loss"]))
@@ -291,26 +299,3 @@ def test_bio_entities_and_entity_scores():
     assert m["micro_precision"] == 0.5 and m["micro_recall"] == 0.5
     assert m["per_type"]["LOC"]["f1"] == 1.0 and m["per_type"]["PER"]["f1"] == 0.0
     assert m["macro_f1"] == 0.5
-
-
-def test_stratified_split_and_budgets():
-    strata = ["a"] * 50 + ["b"] * 30 + ["c"] * 20
-    split = split_indices(100, strata, 0.1, 0.2, seed=3)
-    assert split.sizes() == {"train": 70, "dev": 10, "test": 20}
-    assert set(np.concatenate([split.train, split.dev, split.test]).tolist()) == set(range(100))
-    assert Counter(strata[i] for i in split.test) == {"a": 10, "b": 6, "c": 4}
-    again = split_indices(100, strata, 0.1, 0.2, seed=3)
-    assert np.array_equal(split.test, again.test)
-    assert not np.array_equal(split.test, split_indices(100, strata, 0.1, 0.2, seed=4).test)
-    subset = budget_subset(split.train, strata, 0.2, seed=0)
-    assert Counter(strata[i] for i in subset) == {"a": 7, "b": 4, "c": 3}
-    assert set(subset) <= set(split.train)
-    assert np.array_equal(budget_subset(split.train, strata, 1.0, seed=0), split.train)
-    tiny = budget_subset(split.train, strata, 0.05, seed=0)
-    assert too_rare(Counter(strata[i] for i in tiny), ["a", "b", "c"]) == ["b", "c"]
-
-
-def test_tiny_classes_keep_a_training_example():
-    split = split_indices(3, ["a", "b", "b"], 0.3, 0.4, seed=0)
-    assert {0} <= set(split.train.tolist())
-    assert len(split.train) >= 2

@@ -54,20 +54,25 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     assert report["data"]["label_counts"]["test"] == {"neg": 20, "pos": 20}
     section = report["classify"]
     assert list(section["settings"]) == SETTINGS
-    assert section["budgets"] == [0.05, 0.25, 1.0] and section["repeats"] == 3
-    assert section["learning_rates"] == [0.1, 0.2, 0.5]
-    assert section["skipped_budgets"][0]["budget"] == 0.01
-    assert "fewer than 2 training examples" in section["skipped_budgets"][0]["reason"]
+    assert section["budgets"] == [0.01, 0.05, 0.25, 1.0] and section["repeats"] == 3
+    assert section["learning_rates"] == [0.2, 0.5] and section["lexical_l2"] == [1e-5, 1e-2]
+    assert section["skipped_budgets"] == [] and section["min_per_class"] == 2
+    assert section["budget_draws"][0] == {"budget": 0.01, "units": [4, 4, 4],
+                                          "per_class": {"neg": [2, 2, 2], "pos": [2, 2, 2]}}
     for name, s in section["settings"].items():
-        assert [c["budget"] for c in s["curve"]] == [0.05, 0.25, 1.0]
-        assert [c["train_units"] for c in s["curve"]] == [8, 36, 140]
+        assert [c["budget"] for c in s["curve"]] == [0.01, 0.05, 0.25, 1.0]
+        assert [c["train_units"] for c in s["curve"]] == [4, 8, 36, 140]
         assert all(len(c["runs"]) == 3 for c in s["curve"])
-        assert all([t["learning_rate"] for t in c["search"]] == [0.1, 0.2, 0.5] for c in s["curve"])
-        assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.1, 0.2, 0.5)
+        assert all([(t["learning_rate"], t["lexical_l2"]) for t in c["search"]] ==
+                   [(0.2, 1e-5), (0.2, 1e-2), (0.5, 1e-5), (0.5, 1e-2)] for c in s["curve"])
+        assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.2, 0.5)
         assert 0 <= s["test_score"]["mean"] <= 1 and s["test_metrics"]["examples"] == 40
         assert s["test_score"]["min"] <= s["test_score"]["mean"] <= s["test_score"]["max"]
     best = section["best"]["setting"]
-    assert section["best"]["dev_score"] == max(s["dev_score"] for s in section["settings"].values())
+    # dev holds 20 sentences: every budget chose by cross-validation, and so did the best setting
+    assert section["selection"]["by_budget"] == {"0.01": "cv", "0.05": "cv", "0.25": "cv", "1.0": "cv"}
+    assert section["best"]["chosen_on"] == "mean 5-fold cross-validated macro_f1 at the full budget"
+    assert section["best"]["selection_score"] == max(s["selection_score"] for s in section["settings"].values())
     assert section["settings"][best]["test_metrics"]["confusion"]["labels"] == ["neg", "pos"]
     assert report["adapt"]["output_weights"] == "continued from model/" and report["adapt"]["sentences"] == 140
     assert set(report["intrinsic"]) == set(SETTINGS)
@@ -75,8 +80,10 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
 
     markdown = (out / "report.md").read_text()
     assert "| train | 140 | neg 70, pos 70 |" in markdown
-    assert "learning rate chosen on mean dev macro_f1 per setting and budget from 0.1, 0.2, 0.5" in markdown
-    assert "budget 1% skipped" in markdown and "![learning curve](learning_curve_classify.png)" in markdown
+    assert "learning rate chosen per setting and budget from 0.2, 0.5" in markdown
+    assert "1% cv, 5% cv, 25% cv, 100% cv" in markdown and "| tfidf+lr |" in markdown
+    assert "| all (units) | 4 | 8 | 36 | 140 |" in markdown and "| neg | 2 | 4 | 18 | 70 |" in markdown
+    assert "![learning curve](learning_curve_classify.png)" in markdown
     summary = format_summary(report)
     assert all(name in summary for name in SETTINGS) and "<- best on dev" in summary
     assert "[finetune]" in capsys.readouterr().err
@@ -175,6 +182,14 @@ def test_existing_output_needs_overwrite(tmp_path, topic_vectors):
     ({"adapt_lock": -1.0}, "adapt_lock"),
     ({"class_weight": "inverse"}, "finetune.class_weight must be auto, none, sqrt, balanced; got 'inverse'"),
     ({"select_on": "accuracy"}, "finetune.select_on must be score or loss; got 'accuracy'"),
+    ({"min_per_class": 0}, "min_per_class must be positive"),
+    ({"weighting": "idf"}, "finetune.weighting must be one of mean, tfidf, sif; got 'idf'"),
+    ({"lexical_ngrams": 0}, "lexical_ngrams must be at least 1"),
+    ({"lexical_l2": [-1.0]}, "lexical_l2 must list values >= 0"),
+    ({"hidden": -4}, "hidden"),
+    ({"select_by": "test"}, "finetune.select_by must be one of auto, dev, cv; got 'test'"),
+    ({"cv_folds": 1}, "cv_folds must be at least 2"),
+    ({"baseline_c": [0.0]}, "baseline_c must list positive values"),
 ])
 def test_config_errors(tmp_path, changes, message):
     config = quick_config(tmp_path / "out", tmp_path / "v.bin", dataset=str(tmp_path / "d.txt"))
@@ -207,3 +222,32 @@ def test_unseen_test_labels_and_mixed_kinds(tmp_path, topic_vectors):
     conll = write_conll(tmp_path / "tags.conll", conll_sentences(5))
     with pytest.raises(InputError, match="mix documents and tagged tokens"):
         run_finetune(quick_config(tmp_path / "out", topic_vectors, train=str(train), test=str(conll)))
+
+
+def test_demo_target_step_says_what_its_data_can_show(tmp_path, lee_dir):
+    """The demo's fine-tuning settings on its sentiment set: small budgets, several draws, and a summary
+    that calls differences within the noise of 40 test sentences what they are."""
+    from shardvec.demo import TARGET_BUDGETS, TARGET_REPEATS, format_demo
+
+    config = quick_config(tmp_path / "out", lee_dir, dataset=datapath("pang_lee_polarity.cor"),
+                          budgets=TARGET_BUDGETS, repeats=TARGET_REPEATS, compare=["random", "pretrained"],
+                          intrinsic_vocab=0)
+    report = run_finetune(config)
+    section = report["classify"]
+    assert section["budgets"] == TARGET_BUDGETS and section["skipped_budgets"] == []
+    assert [d["units"][0] for d in section["budget_draws"]] == [8, 14, 36, 70, 140]
+    transfer = section["verdict"]["transfer"]
+    assert [t["budget"] for t in transfer] == TARGET_BUDGETS
+    assert all(t["noise"] > 0.15 for t in transfer)  # 40 test sentences: about ±0.08 each side
+    assert all((t["verdict"] == "within noise") == (abs(t["difference"]) <= t["noise"]) for t in transfer)
+    evaluation = {"vocab_size": 1, "analogy": {"accuracy": None, "oov_share": 1.0},
+                  "wordsim353": {"spearman": None}, "simlex999": {"spearman": None}}
+    text = format_demo({"outputs": {k: "x" for k in ("corpus", "vectors", "evaluation", "finetune")},
+                        "seconds": {k: 1.0 for k in ("prepare", "train", "evaluate", "finetune")},
+                        "evaluation": evaluation, "finetune": report})
+    assert "does pretraining help?" in text
+    for t in transfer:
+        assert f"at {t['budget']:.0%}: {t['pretrained']} vs {t['without']} (no pretraining)" in text
+    assert text.count("within noise") >= sum(t["verdict"] == "within noise" for t in transfer)
+    if section["verdict"]["within_noise_of_best"]:
+        assert "this data cannot tell them apart" in text and "(within noise)" in format_summary(report)

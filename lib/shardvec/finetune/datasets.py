@@ -43,6 +43,7 @@ class Dataset:
     labels: list[tuple[str, ...]]
     source: str
     format: str
+    raw: list[list[str]] | None = None  # CoNLL: the tokens as written (their shapes keep the capitals)
 
     def __len__(self) -> int:
         return len(self.tokens)
@@ -77,10 +78,10 @@ def read_dataset(location: str, options: ReadOptions) -> Dataset:
     fmt = detect_format(path) if options.format == "auto" else options.format
     if fmt not in _READERS:
         raise ConfigError(f"finetune.format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    kind, tokens, labels = _READERS[fmt](path, options)
+    kind, tokens, labels, raw = _READERS[fmt](path, options)
     if not tokens:
         raise InputError(f"{path} holds no labelled examples")
-    return Dataset(kind, tokens, labels, str(path), fmt)
+    return Dataset(kind, tokens, labels, str(path), fmt, raw)
 
 
 def detect_format(path: Path) -> str:
@@ -144,21 +145,25 @@ def _read_fasttext(path: Path, options: ReadOptions):
         text = " ".join(w for w in words if not w.startswith(LABEL_PREFIX))
         tokens.append(text_tokens(text, options))
         labels.append(found)
-    return "classify", tokens, labels
+    return "classify", tokens, labels, None
 
 
 def _read_conll(path: Path, options: ReadOptions):
     """``token ... tag`` per line (first and last column), a blank line between sentences."""
     sentences: list[list[str]] = []
+    written: list[list[str]] = []
     tags: list[tuple[str, ...]] = []
     words: list[str] = []
+    raw: list[str] = []
     current: list[str] = []
 
     def flush() -> None:
         if words:
             sentences.append(list(words))
+            written.append(list(raw))
             tags.append(tuple(current))
             words.clear()
+            raw.clear()
             current.clear()
 
     for number, line in enumerate(_lines(path), 1):
@@ -171,9 +176,10 @@ def _read_conll(path: Path, options: ReadOptions):
             raise InputError(f"{path}:{number}: expected 'token ... tag', got {line.strip()!r}")
         else:
             words.append(conll_token(fields[0], options))
+            raw.append(fields[0])
             current.append(fields[-1])
     flush()
-    return "tag", sentences, tags
+    return "tag", sentences, tags, written
 
 
 def _read_rows(path: Path, options: ReadOptions, rows: list[dict[str, Any]], columns: list[str]):
@@ -191,7 +197,7 @@ def _read_rows(path: Path, options: ReadOptions, rows: list[dict[str, Any]], col
         text = row[options.text_field]
         tokens.append(text_tokens("" if text is None else str(text), options))
         labels.append(found)
-    return "classify", tokens, labels
+    return "classify", tokens, labels, None
 
 
 def _read_delimited(path: Path, options: ReadOptions, delimiter: str):
@@ -237,7 +243,8 @@ def _read_parquet(path: Path, options: ReadOptions):
     return _read_rows(path, options, table.to_pylist(), table.schema.names)
 
 
-_READERS: dict[str, Callable[[Path, ReadOptions], tuple[str, list[list[str]], list[tuple[str, ...]]]]] = {
+_READERS: dict[str, Callable[[Path, ReadOptions], tuple[str, list[list[str]], list[tuple[str, ...]],
+                                                         list[list[str]] | None]]] = {
     "fasttext": _read_fasttext,
     "conll": _read_conll,
     "csv": lambda p, o: _read_delimited(p, o, ","),

@@ -1,36 +1,48 @@
-"""The comparison: every vector setting x every label budget x repeats, on the same splits.
+"""The comparison: every vector setting and the classical baseline x every label budget x repeats, on the same splits.
 
 Subsets and seeds depend only on the split seed, the budget and the repeat,
 never on the setting, so settings are compared on identical training data
-and identical shuffles. Each run early-stops on dev. At every setting and
-budget, each candidate of the training options (the learning rates of the
-search) runs all repeats, and the one with the highest mean dev score is
-kept (ties: lower dev loss); only its runs then score the test split, once
-each. The best setting is the one with the highest mean dev score at the full
-budget (ties go to the lower dev loss); test scores play no part in any
-choice.
+and identical shuffles. At every setting and budget each candidate of the
+training options (the learning rates of the search; the baseline's ``C``)
+is scored on dev or by cross-validation on the budget's own examples
+(:mod:`shardvec.finetune.selection`), over all repeats, and the best mean
+score is kept (ties: lower loss); only its runs then score the test split,
+once each. The best setting is the one with the highest selection score at
+the full budget (ties go to the lower dev loss); test scores play no part in
+any choice.
 
 Why search per budget: the best step size depends on how many updates an
 epoch makes. On Brown genres (adapted vectors, balanced weights) dev macro-F1
 peaked at learning rate 0.5 with 1% of the labels (0.194 against 0.176 at
 0.1) and at 0.1 with all of them (0.358 against 0.339 at 0.5), so any single
 rate gives up one end of the learning curve.
+
+What is built once and shared: the lexical features (one sparse matrix for
+the report), the term weights, each setting's word table and encoder
+(copied per run only when the run trains its rows), and the adapted vectors
+(:mod:`shardvec.finetune.vectorsets`).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
+import scipy.sparse as sp
 
-from shardvec.finetune.classifier import LinearModel, TrainOptions, fit
-from shardvec.finetune.features import Encoder, WordTable
+from shardvec.finetune.baseline import DESCRIPTIONS as BASELINE_DESCRIPTIONS
+from shardvec.finetune.baseline import NAMES as BASELINE_NAMES
+from shardvec.finetune.baseline import BaselineOptions, fit_baseline
+from shardvec.finetune.classifier import Architecture, TrainOptions, fit
+from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
 from shardvec.finetune.progress import log
-from shardvec.finetune.splits import budget_subset, too_rare
-from shardvec.finetune.task import Task
+from shardvec.finetune.selection import Selection
+from shardvec.finetune.splits import budget_subset, fold_units, short_classes
+from shardvec.finetune.task import ModelOptions, Task
 from shardvec.finetune.vectorsets import DESCRIPTIONS, VectorSet
+from shardvec.finetune.verdict import verdict
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,11 @@ class CurveOptions:
     budgets: list[float]
     repeats: int
     seed: int
-    candidates: list[TrainOptions]  # tried at every setting and budget; the best on dev is kept
-    buckets: int
-    window: int
+    min_per_class: int  # the floor of every class in a budget's draw
+    candidates: list[TrainOptions]  # tried at every setting and budget; the best is kept
+    model: ModelOptions
+    selection: Selection
+    baseline: list[BaselineOptions]  # the baseline's candidates; empty: no baseline
 
 
 @dataclass(frozen=True)
@@ -51,34 +65,91 @@ class Trained:
     encoder: Encoder
 
 
+class Model(Protocol):
+    """A trained model as the experiment sees it: predictions and its dev history."""
+
+    best_epoch: int
+    epochs_run: int
+    dev_losses: list[float]
+    dev_scores: list[float]
+
+    def predict(self, items: np.ndarray) -> np.ndarray: ...
+
+
+class Candidate(Protocol):
+    @property
+    def label(self) -> str: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def fixed(self, epochs: int) -> Any: ...
+
+
+class Learner(Protocol):
+    """What trains: a vector setting's model, or the baseline."""
+
+    candidates: Sequence[Candidate]
+
+    def fit(self, train: np.ndarray, held: np.ndarray, candidate: Any, seed: int,
+            score: Callable[[np.ndarray], float]) -> Model: ...
+
+
+class VectorLearner:
+    """The fine-tune model over one setting's vectors; each run trains its own copy of them."""
+
+    def __init__(self, task: Task, prototype: Encoder, architecture: Architecture, candidates: list[TrainOptions]):
+        self.task, self.prototype, self.architecture, self.candidates = task, prototype, architecture, candidates
+
+    def fit(self, train, held, candidate, seed, score):
+        return fit(self.prototype.fresh(), self.architecture, self.task.targets, train, held, candidate,
+                   self.task.multilabel, seed, score)
+
+
+class BaselineLearner:
+    def __init__(self, task: Task, lexical: sp.csr_matrix, candidates: list[BaselineOptions]):
+        self.task, self.lexical, self.candidates = task, lexical, candidates
+
+    def fit(self, train, held, candidate, seed, score):
+        return fit_baseline(self.lexical, self.task.targets, train, held, candidate, self.task.multilabel, score)
+
+
 @dataclass(frozen=True)
 class Fitted:
-    """One repeat's trained classifier, not yet scored on test."""
+    """One repeat's trained model, not yet scored on test."""
 
     units: np.ndarray
-    model: LinearModel
-    encoder: Encoder
+    model: Any  # a Model
     seconds: float
 
 
-def run_seed(seed: int, budget: float, repeat: int) -> int:
-    return int(np.random.SeedSequence([seed, int(round(budget * 1_000_000)), repeat]).generate_state(1)[0])
+def run_seed(seed: int, budget: float, repeat: int, *more: int) -> int:
+    return int(np.random.SeedSequence([seed, int(round(budget * 1_000_000)), repeat, *more]).generate_state(1)[0])
 
 
-def plan_budgets(task: Task, options: CurveOptions) -> tuple[dict[float, list[np.ndarray]], list[dict[str, Any]]]:
-    """Training units of every (budget, repeat); budgets starving a class are skipped with the reason."""
+def plan_budgets(task: Task, options: CurveOptions) -> tuple[dict[float, list[np.ndarray]], list[dict[str, Any]],
+                                                             list[dict[str, Any]]]:
+    """Training units of every (budget, repeat), what each draw holds, and the budgets that cannot run.
+
+    A budget below the full split is skipped only when some class has fewer
+    than ``min_per_class`` examples in the whole training split: then no
+    draw can give it its floor.
+    """
     plan: dict[float, list[np.ndarray]] = {}
-    skipped = []
+    draws, skipped = [], []
+    short = short_classes(task.label_counts(task.split.train), options.min_per_class)
     for budget in sorted(set(options.budgets) | {1.0}):
-        subsets = [budget_subset(task.split.train, task.data.strata, budget, run_seed(options.seed, budget, r))
-                   for r in range(options.repeats)]
-        rare = sorted({c for s in subsets for c in too_rare(task.label_counts(s), task.labels)})
-        if budget < 1.0 and rare:
-            skipped.append({"budget": budget, "reason": f"{len(rare)} class(es) would have fewer than 2 training "
-                                                        f"examples ({', '.join(rare[:5])})"})
+        if budget < 1.0 and short:
+            skipped.append({"budget": budget, "reason": f"{len(short)} class(es) have fewer than "
+                                                        f"{options.min_per_class} examples in the whole training "
+                                                        f"split: {', '.join(short[:10])}"})
             continue
-        plan[budget] = subsets
-    return plan, skipped
+        plan[budget] = [budget_subset(task.split.train, task.data.labels, task.kind == "classify", budget,
+                                      options.min_per_class, run_seed(options.seed, budget, r))
+                        for r in range(options.repeats)]
+        counts = [task.label_counts(s) for s in plan[budget]]
+        draws.append({"budget": budget, "units": [len(s) for s in plan[budget]],
+                      "per_class": {label: [c.get(label, 0) for c in counts] for label in task.labels}})
+    return plan, draws, skipped
 
 
 def _spread(values: list[float]) -> dict[str, float]:
@@ -87,56 +158,95 @@ def _spread(values: list[float]) -> dict[str, float]:
             "min": round(float(a.min()), 4), "max": round(float(a.max()), 4)}
 
 
-def _dev_summary(runs: list[Fitted]) -> tuple[float, float]:
-    """Mean dev score at the kept epochs, and mean lowest dev loss: what candidates are ranked by."""
-    return (float(np.mean([f.model.dev_scores[f.model.best_epoch - 1] for f in runs])),
-            float(np.mean([min(f.model.dev_losses) for f in runs])))
+def _kept(model: Model) -> tuple[float, float]:
+    """A model's held-out score at its kept epoch and its lowest held-out loss."""
+    return model.dev_scores[model.best_epoch - 1], min(model.dev_losses)
 
 
-def fit_repeats(task: Task, prototype: Encoder, subsets: list[np.ndarray], budget: float, seed: int,
-                train: TrainOptions, dev: np.ndarray) -> list[Fitted]:
-    """Every repeat of one budget with one candidate of the training options; dev only."""
+def _scorer(task: Task, units: np.ndarray) -> Callable[[np.ndarray], float]:
+    return lambda predicted: task.score(units, predicted)[task.metric]
 
-    def score_dev(predicted: np.ndarray) -> float:
-        return task.score(task.split.dev, predicted)[task.metric]
 
+def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, seed: int,
+                candidate: Any) -> list[Fitted]:
+    """Every repeat of one budget with one candidate, held out on dev; dev only."""
+    dev = task.examples(task.split.dev)
     runs = []
     for repeat, units in enumerate(subsets):
         start = time.perf_counter()
-        encoder = prototype.fresh()
-        model = fit(encoder, task.targets, task.examples(units), dev, train, task.multilabel,
-                    run_seed(seed, budget, repeat), score_dev)
-        runs.append(Fitted(units, model, encoder, round(time.perf_counter() - start, 3)))
+        model = learner.fit(task.examples(units), dev, candidate, run_seed(seed, budget, repeat),
+                            _scorer(task, task.split.dev))
+        runs.append(Fitted(units, model, round(time.perf_counter() - start, 3)))
     return runs
 
 
-def search(task: Task, prototype: Encoder, subsets: list[np.ndarray], budget: float,
-           options: CurveOptions) -> tuple[TrainOptions, list[Fitted], list[dict[str, Any]]]:
-    """The candidate with the best mean dev score (ties: lower dev loss), its runs, and every candidate's record."""
-    dev = task.examples(task.split.dev)
+def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions,
+                   candidate: Any) -> tuple[float, float, int]:
+    """Mean held-out score and loss of ``candidate`` over every fold of every repeat, and the median kept epoch."""
+    scores, losses, epochs = [], [], []
+    for repeat, units in enumerate(subsets):
+        folds = fold_units(units, task.data.labels, task.kind == "classify", options.selection.folds,
+                           run_seed(options.seed, budget, repeat))
+        for f, held in enumerate(folds):
+            train = np.concatenate([part for j, part in enumerate(folds) if j != f])
+            model = learner.fit(task.examples(train), task.examples(held), candidate,
+                                run_seed(options.seed, budget, repeat, f + 1), _scorer(task, held))
+            score, loss = _kept(model)
+            scores.append(score)
+            losses.append(loss)
+            epochs.append(model.best_epoch)
+    return float(np.mean(scores)), float(np.mean(losses)), int(np.median(epochs))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What one budget's search kept, and how it was chosen."""
+
+    candidate: Any
+    fitted: list[Fitted]
+    tried: list[dict[str, Any]]
+    method: str  # dev or cv
+    score: float  # the kept candidate's mean selection score
+
+
+def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions) -> Choice:
+    """The candidate with the best mean selection score (ties: lower loss), its runs, and every candidate's record."""
+    method = options.selection.method(len(task.examples(task.split.dev)), budget)
+    if min(len(s) for s in subsets) < 2:  # one unit cannot be split into folds
+        method = "dev"
     best_key, best, tried = None, None, []
-    for train in options.candidates:
-        runs = fit_repeats(task, prototype, subsets, budget, options.seed, train, dev)
-        dev_score, dev_loss = _dev_summary(runs)
-        tried.append({"learning_rate": train.learning_rate, "dev_score": round(dev_score, 5),
-                      "dev_loss": round(dev_loss, 5), "seconds": round(sum(f.seconds for f in runs), 3)})
-        if best_key is None or (dev_score, -dev_loss) > best_key:
-            best_key, best = (dev_score, -dev_loss), (train, runs)
-    return best[0], best[1], tried
+    for candidate in learner.candidates:
+        start = time.perf_counter()
+        if method == "dev":
+            runs = fit_repeats(task, learner, subsets, budget, options.seed, candidate)
+            score, loss = (float(np.mean(v)) for v in zip(*(_kept(f.model) for f in runs)))
+            epochs = 0
+        else:
+            runs = None
+            score, loss, epochs = cross_validate(task, learner, subsets, budget, options, candidate)
+        tried.append({**candidate.describe(), f"{method}_score": round(score, 5), f"{method}_loss": round(loss, 5),
+                      "seconds": round(time.perf_counter() - start, 3)})
+        if best_key is None or (score, -loss) > best_key:
+            best_key, best = (score, -loss), (candidate, runs, epochs)
+    candidate, runs, epochs = best
+    if runs is None:
+        candidate = candidate.fixed(max(epochs, 1))
+        runs = fit_repeats(task, learner, subsets, budget, options.seed, candidate)
+    return Choice(candidate, runs, tried, method, best_key[0])
 
 
-def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarray]],
-                options: CurveOptions) -> tuple[dict[str, Any], Trained | None]:
-    """All budgets and repeats of one setting."""
-    words = WordTable(vectors.kv, task.data.tokens)
-    prototype = task.encoder(words, vectors.update, options.buckets, options.window)
+def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
+              options: CurveOptions) -> tuple[dict[str, Any], Fitted]:
+    """Every budget and repeat of one learner: its report entry, and its first full-budget run."""
+    started = time.perf_counter()
     test = task.examples(task.split.test)
-    curve, trained, first_test = [], None, None
+    curve, first, first_test = [], None, None
     for budget, subsets in plan.items():
-        chosen, fitted, tried = search(task, prototype, subsets, budget, options)
+        t0 = time.perf_counter()
+        choice = search(task, learner, subsets, budget, options)
         runs = []
-        for repeat, f in enumerate(fitted):
-            test_metrics = task.score(task.split.test, f.model.predict(f.encoder.forward(test)))
+        for repeat, f in enumerate(choice.fitted):
+            test_metrics = task.score(task.split.test, f.model.predict(test))
             runs.append({"repeat": repeat, "train_units": len(f.units),
                          "dev_score": f.model.dev_scores[f.model.best_epoch - 1],
                          "test_score": test_metrics[task.metric], "best_epoch": f.model.best_epoch,
@@ -144,51 +254,98 @@ def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarra
                          "dev_scores": f.model.dev_scores, "seconds": f.seconds,
                          "test": {k: test_metrics[k] for k in ("accuracy", "macro_f1", "micro_f1") if k in test_metrics}})
             if budget == 1.0 and repeat == 0:
-                first_test = test_metrics
-                trained = Trained(words, f.encoder) if vectors.update else None
-        curve.append({"budget": budget, "train_units": len(subsets[0]), "learning_rate": chosen.learning_rate,
-                      "search": tried,
+                first, first_test = f, test_metrics
+        curve.append({"budget": budget, "train_units": len(subsets[0]), **choice.candidate.describe(),
+                      "choice": choice.candidate.label, "selection": choice.method,
+                      "selection_score": round(choice.score, 5), "search": choice.tried,
                       "dev_score": _spread([r["dev_score"] for r in runs]),
-                      "test_score": _spread([r["test_score"] for r in runs]), "runs": runs})
+                      "test_score": _spread([r["test_score"] for r in runs]), "runs": runs,
+                      "seconds": round(time.perf_counter() - t0, 3)})
     full = curve[-1]
     summary = {
-        "description": DESCRIPTIONS[vectors.name],
-        "vocab_size": len(vectors.kv),
-        "coverage": {name: words.coverage([task.data.tokens[u] for u in getattr(task.split, name)])
-                     for name in ("train", "test")},
         "dev_score": full["dev_score"]["mean"],
         "dev_loss": round(float(np.mean([min(r["dev_losses"]) for r in full["runs"]])), 5),
-        "learning_rate": full["learning_rate"],
+        **{k: full[k] for k in ("learning_rate", "lexical_l2", "C") if k in full},
+        "choice": full["choice"], "selection": full["selection"], "selection_score": full["selection_score"],
         "test_score": full["test_score"],
         "test_means": {k: round(float(np.mean([r["test"][k] for r in full["runs"]])), 4)
                        for k in full["runs"][0]["test"]},
         "test_metrics": first_test,
         "curve": curve,
+        "seconds": round(time.perf_counter() - started, 2),
     }
-    rates = ", ".join(f"{c['learning_rate']:g}" for c in curve)
-    log(f"{task.kind}/{vectors.name}: test {task.metric} {summary['test_score']['mean']:.4f} "
-        f"± {summary['test_score']['std']:.4f} (dev {summary['dev_score']:.4f}; learning rate by budget {rates})")
-    return summary, trained
+    return summary, first
+
+
+def _log_summary(kind: str, name: str, summary: dict[str, Any], metric: str) -> None:
+    choices = ", ".join(f"{c['choice']} ({c['selection']})" for c in summary["curve"])
+    log(f"{kind}/{name}: test {metric} {summary['test_score']['mean']:.4f} ± {summary['test_score']['std']:.4f} "
+        f"(dev {summary['dev_score']:.4f}; by budget {choices}; {summary['seconds']:.1f} s)")
+
+
+def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarray]], options: CurveOptions,
+                architecture: Architecture, weights: TermWeights | None) -> tuple[dict[str, Any], Trained | None]:
+    """All budgets and repeats of one vector setting."""
+    started = time.perf_counter()
+    words = WordTable(vectors.kv, task.data.tokens)
+    prototype = task.encoder(words, vectors.update, options.model, weights)
+    summary, first = run_curve(task, VectorLearner(task, prototype, architecture, options.candidates), plan, options)
+    summary = {"description": DESCRIPTIONS[vectors.name], "vocab_size": len(vectors.kv),
+               "coverage": {name: words.coverage([task.data.tokens[u] for u in getattr(task.split, name)])
+                            for name in ("train", "test")},
+               **summary, "seconds": round(time.perf_counter() - started, 2)}
+    _log_summary(task.kind, vectors.name, summary, task.metric)
+    return summary, Trained(words, first.model.encoder) if vectors.update else None
+
+
+def run_baseline(task: Task, plan: dict[float, list[np.ndarray]], options: CurveOptions,
+                 lexical: sp.csr_matrix) -> dict[str, Any]:
+    """The classical baseline on the same plan."""
+    summary, _ = run_curve(task, BaselineLearner(task, lexical, options.baseline), plan, options)
+    summary = {"description": BASELINE_DESCRIPTIONS[task.kind], "features": lexical.shape[1], **summary}
+    _log_summary(task.kind, BASELINE_NAMES[task.kind], summary, task.metric)
+    return summary
 
 
 def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tuple[dict[str, Any], dict[str, Trained]]:
     """The task's section of the report, and the updated vectors of fine-tuned settings."""
-    plan, skipped = plan_budgets(task, options)
+    plan, draws, skipped = plan_budgets(task, options)
     for entry in skipped:
         log(f"budget {entry['budget']:g} skipped: {entry['reason']}")
+    model = options.model
+    lexical = task.lexical(model) if model.lexical or options.baseline else None
+    architecture = Architecture(model.hidden, SparseRows(lexical) if model.lexical else None)
+    weights = task.term_weights(model)
     results, trained = {}, {}
     for name, vectors in sets.items():
-        results[name], done = run_setting(task, vectors, plan, options)
+        results[name], done = run_setting(task, vectors, plan, options, architecture, weights)
         if done is not None:
             trained[name] = done
-    best = max(results, key=lambda n: (results[n]["dev_score"], -results[n]["dev_loss"]))
+    baselines = {}
+    if options.baseline and lexical.shape[1]:
+        baselines[BASELINE_NAMES[task.kind]] = run_baseline(task, plan, options, lexical)
+    elif options.baseline:
+        log("baseline skipped: the training texts hold no words for it")
+    best = max(results, key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
+    chosen_on = {"dev": f"mean dev {task.metric} at the full budget",
+                 "cv": f"mean {options.selection.folds}-fold cross-validated {task.metric} at the full budget"}
     section = {
         "metric": task.metric, "labels": task.labels, "multilabel": task.multilabel, "bio": task.bio,
         "budgets": list(plan), "skipped_budgets": skipped, "repeats": options.repeats,
+        "min_per_class": options.min_per_class, "budget_draws": draws,
         "class_weight": options.candidates[0].class_weight, "select_on": options.candidates[0].select_on,
-        "learning_rates": [c.learning_rate for c in options.candidates],
-        "best": {"setting": best, "chosen_on": f"mean dev {task.metric} at the full budget",
-                 "dev_score": results[best]["dev_score"], "test_score": results[best]["test_score"]},
+        "learning_rates": list(dict.fromkeys(c.learning_rate for c in options.candidates)),
+        "lexical_l2": list(dict.fromkeys(c.lexical_l2 for c in options.candidates if c.lexical_l2 is not None)),
+        "model": model.describe(task.kind, lexical),
+        "selection": {"by": options.selection.by, "folds": options.selection.folds,
+                      "dev_below": options.selection.dev_below, "budget_upto": options.selection.budget_upto,
+                      "by_budget": {str(c["budget"]): c["selection"] for c in results[best]["curve"]}},
+        "best": {"setting": best, "chosen_on": chosen_on[results[best]["selection"]],
+                 "dev_score": results[best]["dev_score"], "selection_score": results[best]["selection_score"],
+                 "test_score": results[best]["test_score"]},
         "settings": results,
+        "baselines": baselines,
     }
+    test = results[best]["test_metrics"]
+    section["verdict"] = verdict(section, test.get("examples", test.get("entities", 0)))
     return section, trained

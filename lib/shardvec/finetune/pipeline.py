@@ -18,13 +18,16 @@ from shardvec.config import Config, FinetuneConfig, PrepareConfig
 from shardvec.errors import ConfigError, InputError
 from shardvec.evaluate import intrinsic_scores
 from shardvec.finetune.adapt import AdaptSettings, Pretrained, load_pretrained, save_vectors
+from shardvec.finetune.baseline import BaselineOptions
 from shardvec.finetune.classifier import CLASS_WEIGHTS, SELECT_ON, TrainOptions
 from shardvec.finetune.datasets import FORMATS, Dataset, ReadOptions, read_dataset
 from shardvec.finetune.experiment import CurveOptions, Trained, compare
+from shardvec.finetune.features import WEIGHTINGS
 from shardvec.finetune.progress import log
 from shardvec.finetune.report import format_summary, markdown, write_plots
+from shardvec.finetune.selection import SELECT_BY, Selection
 from shardvec.finetune.splits import Split, split_indices
-from shardvec.finetune.task import Task, build_task
+from shardvec.finetune.task import ModelOptions, Task, build_task
 from shardvec.finetune.vectorsets import SETTINGS, build_vector_sets
 from shardvec.outputs import local_path, staged_directory, write_json_atomic
 
@@ -50,15 +53,24 @@ def check_config(ft: FinetuneConfig) -> None:
          "finetune.dev_fraction and finetune.test_fraction must be in [0, 1) and sum below 1"),
         (set(ft.compare) <= set(SETTINGS), f"finetune.compare must list {', '.join(SETTINGS)}"),
         (bool(ft.budgets) and all(0 < b <= 1 for b in ft.budgets), "finetune.budgets must be shares in (0, 1]"),
-        (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0,
-         "finetune.epochs, patience, repeats and batch_size must be positive"),
+        (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0 and ft.min_per_class > 0,
+         "finetune.epochs, patience, repeats, batch_size and min_per_class must be positive"),
         (bool(ft.learning_rate) and all(lr > 0 for lr in ft.learning_rate) and ft.l2 >= 0,
          "finetune.learning_rate must list positive rates and finetune.l2 must be >= 0"),
+        (bool(ft.lexical_l2) and all(x >= 0 for x in ft.lexical_l2),
+         "finetune.lexical_l2 must list values >= 0"),
         (ft.class_weight in ("auto", *CLASS_WEIGHTS),
          f"finetune.class_weight must be auto, {', '.join(CLASS_WEIGHTS)}; got {ft.class_weight!r}"),
         (ft.select_on in SELECT_ON, f"finetune.select_on must be {' or '.join(SELECT_ON)}; got {ft.select_on!r}"),
-        (ft.bigram_buckets >= 0 and ft.tag_window >= 0 and ft.intrinsic_vocab >= 0,
-         "finetune.bigram_buckets, tag_window and intrinsic_vocab must be >= 0"),
+        (ft.bigram_buckets >= 0 and ft.tag_window >= 0 and ft.intrinsic_vocab >= 0 and ft.hidden >= 0,
+         "finetune.bigram_buckets, tag_window, hidden and intrinsic_vocab must be >= 0"),
+        (ft.weighting in WEIGHTINGS, f"finetune.weighting must be one of {', '.join(WEIGHTINGS)}; got {ft.weighting!r}"),
+        (ft.lexical_ngrams >= 1, "finetune.lexical_ngrams must be at least 1"),
+        (ft.select_by in SELECT_BY, f"finetune.select_by must be one of {', '.join(SELECT_BY)}; got {ft.select_by!r}"),
+        (ft.cv_folds >= 2 and ft.cv_dev_below >= 0 and 0 <= ft.cv_budget_upto <= 1,
+         "finetune.cv_folds must be at least 2, cv_dev_below >= 0 and cv_budget_upto in [0, 1]"),
+        (not ft.baseline or (bool(ft.baseline_c) and all(c > 0 for c in ft.baseline_c)),
+         "finetune.baseline_c must list positive values"),
         (ft.adapt_epochs > 0 and ft.adapt_min_count > 0 and ft.adapt_lock >= 0,
          "finetune.adapt_epochs and adapt_min_count must be positive and adapt_lock >= 0"),
     ]
@@ -77,8 +89,9 @@ def _concat(parts: dict[str, Dataset]) -> Dataset:
     if len(kinds) > 1:
         raise InputError(f"train/dev/test mix documents and tagged tokens: {', '.join(f'{k} {d.format}' for k, d in parts.items())}")
     first = next(iter(parts.values()))
+    raw = None if first.raw is None else [r for d in parts.values() for r in d.raw or d.tokens]
     return Dataset(first.kind, [t for d in parts.values() for t in d.tokens],
-                   [ls for d in parts.values() for ls in d.labels], first.source, first.format)
+                   [ls for d in parts.values() for ls in d.labels], first.source, first.format, raw)
 
 
 def load_data(ft: FinetuneConfig, prepare: PrepareConfig) -> tuple[Dataset, Split, dict[str, str]]:
@@ -128,17 +141,26 @@ def _setting_names(ft: FinetuneConfig) -> tuple[list[str], str]:
     return names, primary
 
 
-def train_options(ft: FinetuneConfig, task: Task) -> list[TrainOptions]:
-    """The classifier's options, one candidate per learning rate (the search keeps the best on dev).
-
-    ``auto`` class weights lean towards rare classes (``sqrt``) exactly when the headline score weighs
+def class_weight(ft: FinetuneConfig, task: Task) -> str:
+    """``auto`` class weights lean towards rare classes (``sqrt``) exactly when the headline score weighs
     every class the same (macro-F1, for classify). Token accuracy and entity F1 count examples, so
     weighting rare tags up would trade away the score being reported."""
-    weights = ft.class_weight
-    if weights == "auto":
-        weights = "sqrt" if task.metric == "macro_f1" else "none"
-    return [TrainOptions(ft.epochs, lr, ft.l2, ft.patience, ft.batch_size, weights, ft.select_on)
-            for lr in dict.fromkeys(ft.learning_rate)]
+    if ft.class_weight == "auto":
+        return "sqrt" if task.metric == "macro_f1" else "none"
+    return ft.class_weight
+
+
+def curve_options(ft: FinetuneConfig, task: Task) -> CurveOptions:
+    """The experiment's options: one candidate per learning rate (and per baseline C), the model, the selection."""
+    weights = class_weight(ft, task)
+    candidates = [TrainOptions(ft.epochs, lr, ft.l2, ft.patience, ft.batch_size, weights, ft.select_on, lexical_l2)
+                  for lr in dict.fromkeys(ft.learning_rate)
+                  for lexical_l2 in (dict.fromkeys(ft.lexical_l2) if ft.lexical else [None])]
+    baseline = [BaselineOptions(c, weights) for c in dict.fromkeys(ft.baseline_c)] if ft.baseline else []
+    model = ModelOptions(ft.weighting, ft.bigram_buckets, ft.tag_window, ft.lexical, ft.lexical_ngrams, ft.hidden)
+    selection = Selection(ft.select_by, ft.cv_folds, ft.cv_dev_below, ft.cv_budget_upto)
+    return CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed, ft.min_per_class, candidates, model, selection,
+                        baseline)
 
 
 def _with_rows(kv, trained: Trained):
@@ -222,8 +244,7 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     scored = {name: s.kv for name, s in sets.items() if not s.update} if supervised else \
         {"pretrained": pretrained.kv, "adapted": adapted[0]}
     if task is not None:
-        options = CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed, train_options(ft, task),
-                               ft.bigram_buckets, ft.tag_window)
+        options = curve_options(ft, task)
         log(f"{task.kind}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
             f"on {split.sizes()}")
         report[task.kind], trained = compare(task, sets, options)

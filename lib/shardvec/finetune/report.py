@@ -33,29 +33,65 @@ def _budget(b: float) -> str:
     return f"{b:.0%}" if b >= 0.01 else f"{b:.1%}"
 
 
+def _all(section: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The vector settings, then the baselines: every learning curve of the section."""
+    return {**section["settings"], **section.get("baselines", {})}
+
+
+def _model_markdown(section: dict[str, Any]) -> list[str]:
+    m, sel = section["model"], section["selection"]
+    parts = [f"dense part: {'one ReLU layer of ' + str(m['hidden']) + ' units' if m['hidden'] else 'linear'}"]
+    if "weighting" in m:
+        parts[0] += f" over the {m['weighting']}-weighted average of the word vectors"
+        if m["bigram_buckets"]:
+            parts[0] += f" and {m['bigram_buckets']:,} bigram buckets"
+    else:
+        parts[0] += f" over a window of {m['window']} words on each side"
+    if m["lexical"]:
+        what = f"word 1- to {m['lexical_ngrams']}-grams, TF-IDF" if "lexical_ngrams" in m else "word, shape and affix features"
+        parts.append(f"lexical part: {what} ({m.get('lexical_features', 0):,} features)")
+    else:
+        parts.append("no lexical part")
+    by = sel["by"] if sel["by"] != "auto" else (f"auto: cross-validation when dev has fewer than {sel['dev_below']} "
+                                                 f"examples or the budget is at most {_budget(sel['budget_upto'])}")
+    return [f"Model: {'; '.join(parts)}. Selection of the learning rate (and epochs) at each budget: {by} "
+            f"({sel['folds']} folds); used: " +
+            ", ".join(f"{_budget(float(b))} {how}" for b, how in sel["by_budget"].items()) + ".", ""]
+
+
+def _choice(point: dict[str, Any]) -> str:
+    return f"{point['choice']}, {point['selection']}"
+
+
 def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str]:
     metric, settings, best = section["metric"], section["settings"], section["best"]["setting"]
+    everything = _all(section)
     lines = [f"## {kind}: settings compared", "",
              f"Full training split, {section['repeats']} repeat(s); headline score **{metric}**. "
-             f"Best on dev: **{best}** ({section['best']['chosen_on']}); each run scores the test split once. "
-             f"Primary setting: {primary}. Class weights: {section['class_weight']}; epochs chosen on dev "
-             f"{section['select_on']}; learning rate chosen on mean dev {metric} per setting and budget from "
-             f"{', '.join(f'{lr:g}' for lr in section['learning_rates'])}.", ""]
+             f"Best: **{best}** ({section['best']['chosen_on']}); each run scores the test split once. "
+             f"Primary setting: {primary}. Class weights: {section['class_weight']}; epochs chosen on "
+             f"{section['select_on']}; learning rate chosen per setting and budget from "
+             f"{', '.join(f'{lr:g}' for lr in section['learning_rates'])}. Baselines (no vectors): "
+             f"{', '.join(section.get('baselines', {})) or 'none'}.", ""]
+    lines += _model_markdown(section)
     rows = []
-    for name, s in settings.items():
+    for name, s in everything.items():
         mark = f"**{name}**" if name == best else name
-        rows.append([mark, s["description"], f"{s['learning_rate']:g}", s["dev_score"], s["test_score"]["mean"],
-                     s["test_score"]["std"], s["test_means"].get("accuracy"), s["coverage"]["test"]])
-    lines += _table(["setting", "vectors", "learning rate", f"dev {metric}", f"test {metric}", "± std",
-                     "test accuracy", "test token coverage"], rows)
-    lines += [f"### {kind}: learning curve (test {metric}, mean ± std; learning rate chosen on dev)", ""]
+        coverage = s["coverage"]["test"] if "coverage" in s else None
+        rows.append([mark, s["description"], _choice(s["curve"][-1]), s["dev_score"], s["test_score"]["mean"],
+                     s["test_score"]["std"], s["test_means"].get("accuracy"), coverage, f"{s['seconds']:.1f}"])
+    lines += _table(["setting", "vectors", "chosen (by)", f"dev {metric}", f"test {metric}", "± std",
+                     "test accuracy", "test token coverage", "seconds"], rows)
+    lines += _verdict_markdown(section)
+    lines += [f"### {kind}: learning curve (test {metric}, mean ± std; choice and how it was made)", ""]
     budgets = section["budgets"]
     header = ["setting"] + [f"{_budget(b)} ({settings[best]['curve'][i]['train_units']})" for i, b in enumerate(budgets)]
-    rows = [[name] + [f"{c['test_score']['mean']:.4f} ± {c['test_score']['std']:.4f} (lr {c['learning_rate']:g})"
-                      for c in s["curve"]] for name, s in settings.items()]
+    rows = [[name] + [f"{c['test_score']['mean']:.4f} ± {c['test_score']['std']:.4f} ({_choice(c)})"
+                      for c in s["curve"]] for name, s in everything.items()]
     lines += _table(header, rows)
     lines += [f"- budget {_budget(e['budget'])} skipped: {e['reason']}" for e in section["skipped_budgets"]]
     lines += ["", f"![learning curve](learning_curve_{kind}.png)", ""]
+    lines += _draws_markdown(kind, section)
     metrics = settings[best]["test_metrics"]
     per = metrics.get("per_type") or metrics["per_class"]
     lines += [f"### {kind}: {best} per {'entity type' if 'per_type' in metrics else 'class'} (test, first repeat)", ""]
@@ -70,6 +106,45 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
     else:
         lines += ["No confusion matrix: examples may carry several labels.", ""]
     return lines
+
+
+def verdict_lines(section: dict[str, Any]) -> list[str]:
+    """Plain sentences: does pretraining help at each budget, and is the best setting told apart from the rest."""
+    v = section["verdict"]
+    lines = []
+    for t in v["transfer"]:
+        lines.append(f"at {_budget(t['budget'])}: {t['pretrained']} vs {t['without']} (no pretraining): "
+                     f"{t['difference']:+.4f} {section['metric']}, noise ±{t['noise']:.4f}: {t['verdict']}")
+    ties = v["within_noise_of_best"]
+    if ties:
+        lines.append(f"best on {('dev' if section['best']['chosen_on'].startswith('mean dev') else 'cross-validation')}: "
+                     f"{v['best']}, but within noise of {', '.join(ties)} at the full budget "
+                     f"({v['test_examples']} test examples): this data cannot tell them apart")
+    else:
+        lines.append(f"best: {v['best']}, ahead of every other setting by more than the noise at the full budget")
+    return lines
+
+
+def _verdict_markdown(section: dict[str, Any]) -> list[str]:
+    return ["What the differences mean (two standard errors from the repeats and the test split's size):", ""] + \
+        [f"- {line}" for line in verdict_lines(section)] + [""]
+
+
+def _counts(values: list[int]) -> str:
+    """One draw's count, or the range over draws."""
+    return str(values[0]) if min(values) == max(values) else f"{min(values)}-{max(values)}"
+
+
+def _draws_markdown(kind: str, section: dict[str, Any]) -> list[str]:
+    """What each budget's draws actually hold: units in total and examples of every class."""
+    draws = section["budget_draws"]
+    unit = "examples" if kind == "classify" else "tokens"
+    lines = [f"### {kind}: examples per budget and class (range over the {section['repeats']} draw(s))", "",
+             f"Each class gets its share of the budget but at least {section['min_per_class']} {unit}.", ""]
+    header = ["class"] + [_budget(d["budget"]) for d in draws]
+    rows = [["all (units)"] + [_counts(d["units"]) for d in draws]]
+    rows += [[label] + [_counts(d["per_class"][label]) for d in draws] for label in section["labels"]]
+    return lines + _table(header, rows)
 
 
 def markdown(report: dict[str, Any]) -> str:
@@ -108,11 +183,12 @@ def markdown(report: dict[str, Any]) -> str:
 def plot_learning_curve(section: dict[str, Any], path: Path) -> None:
     figure = figure_of(6.4, 4.2)
     axes = figure.add_subplot()
-    for name, s in section["settings"].items():
+    for name, s in _all(section).items():
         budgets = [c["budget"] for c in s["curve"]]
         means = [c["test_score"]["mean"] for c in s["curve"]]
         stds = [c["test_score"]["std"] for c in s["curve"]]
-        axes.errorbar(budgets, means, yerr=stds, marker="o", capsize=3, label=name)
+        style = "--" if name not in section["settings"] else "-"
+        axes.errorbar(budgets, means, yerr=stds, marker="o", capsize=3, label=name, linestyle=style)
     axes.set_xscale("log")
     axes.set_xticks(section["budgets"], [_budget(b) for b in section["budgets"]])
     axes.minorticks_off()
@@ -172,11 +248,13 @@ def format_summary(report: dict[str, Any]) -> str:
             continue
         metric, best = section["metric"], section["best"]["setting"]
         lines.append(f"{kind}: {metric} at the full budget, {section['repeats']} repeat(s)")
-        lines.append(f"  {'setting':<18}{'dev':>8}{'test':>10}{'± std':>9}")
-        for name, s in section["settings"].items():
-            mark = "  <- best on dev" if name == best else ""
+        lines.append(f"  {'setting':<18}{'dev':>8}{'test':>10}{'± std':>9}{'seconds':>9}")
+        tied = section["verdict"]["within_noise_of_best"]
+        for name, s in _all(section).items():
+            mark = ("  <- best on dev" + (" (within noise)" if tied else "")) if name == best else ""
             lines.append(f"  {name:<18}{s['dev_score']:>8.4f}{s['test_score']['mean']:>10.4f}"
-                         f"{s['test_score']['std']:>9.4f}{mark}")
+                         f"{s['test_score']['std']:>9.4f}{s['seconds']:>9.1f}{mark}")
+        lines += [f"  {line}" for line in verdict_lines(section)]
         lines += [f"  skipped budget {_budget(e['budget'])}: {e['reason']}" for e in section["skipped_budgets"]]
     if report.get("adapt"):
         a = report["adapt"]

@@ -14,12 +14,38 @@ from typing import Any
 
 import numpy as np
 
+import scipy.sparse as sp
+
 from shardvec.errors import InputError
 from shardvec.finetune.datasets import Dataset
-from shardvec.finetune.features import BagEncoder, Encoder, WordTable
+from shardvec.finetune.features import BagEncoder, Encoder, TermWeights, WordTable
+from shardvec.finetune.lexical import lexical_matrix, ngram_terms, token_terms
 from shardvec.finetune.metrics import class_metrics, entity_metrics, is_bio
 from shardvec.finetune.splits import Split
 from shardvec.finetune.tagger import WindowEncoder
+
+
+@dataclass(frozen=True)
+class ModelOptions:
+    """The parts of the fine-tune model (``[finetune]`` keys of the same names)."""
+
+    weighting: str  # classify: how word vectors are averaged (features.WEIGHTINGS)
+    buckets: int  # classify: hashed bigram rows averaged with the word vectors
+    window: int  # tag: words on each side
+    lexical: bool  # the sparse lexical part beside the dense one
+    ngrams: int  # classify: longest word n-gram of the lexical part
+    hidden: int  # ReLU units on the dense part; 0: none
+
+    def describe(self, kind: str, lexical: sp.csr_matrix | None) -> dict[str, Any]:
+        """What the report says about the model (only the parts that apply to ``kind``)."""
+        parts: dict[str, Any] = {"hidden": self.hidden, "lexical": self.lexical}
+        if kind == "classify":
+            parts.update(weighting=self.weighting, bigram_buckets=self.buckets, lexical_ngrams=self.ngrams)
+        else:
+            parts.update(window=self.window)
+        if lexical is not None:
+            parts["lexical_features"] = lexical.shape[1]
+        return parts
 
 
 @dataclass(frozen=True)
@@ -55,10 +81,25 @@ class Task:
     def label_counts(self, units: np.ndarray) -> Counter:
         return Counter(label for u in units for label in self.data.labels[u])
 
-    def encoder(self, words: WordTable, update: bool, buckets: int, window: int) -> Encoder:
+    def encoder(self, words: WordTable, update: bool, model: ModelOptions, weights: TermWeights | None) -> Encoder:
         if self.kind == "classify":
-            return BagEncoder(words, self.data.tokens, update, buckets)
-        return WindowEncoder(words, self.data.tokens, window, update)
+            return BagEncoder(words, self.data.tokens, update, model.buckets, weights)
+        return WindowEncoder(words, self.data.tokens, model.window, update, self.data.raw)
+
+    def term_weights(self, model: ModelOptions) -> TermWeights | None:
+        """Document mode's averaging weights, from the training split's texts (no labels)."""
+        if self.kind != "classify":
+            return None
+        return TermWeights([self.data.tokens[u] for u in self.split.train], model.weighting, model.buckets > 0)
+
+    def lexical(self, model: ModelOptions) -> sp.csr_matrix:
+        """The sparse lexical features of every example; vocabulary and IDF from the training split."""
+        if self.kind == "classify":
+            terms = [ngram_terms(doc, model.ngrams) for doc in self.data.tokens]
+            return lexical_matrix(terms, self.split.train, tfidf=True)
+        raw = self.data.raw or self.data.tokens
+        terms = [t for words, written in zip(self.data.tokens, raw) for t in token_terms(words, written, model.window)]
+        return lexical_matrix(terms, self.examples(self.split.train), tfidf=False)
 
     def score(self, units: np.ndarray, predicted: np.ndarray) -> dict[str, Any]:
         """Metrics of ``predicted`` (indicator rows for ``self.examples(units)``).
