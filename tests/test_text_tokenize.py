@@ -1,4 +1,4 @@
-"""The tokenizer and normalizer pinned on tricky text (no Spark).
+"""The tokenizer and normalizer pinned on tricky text (no Spark), and the batch tokenizer held to them.
 
 The expected tokens are what the per-document reference (regular
 expressions over each sentence) produces; they are written out so that any
@@ -9,11 +9,15 @@ combining dot) and Devanagari vowel signs split words.
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
+from shardvec.text.batch_tokenize import character_classes, tokenize_texts
 from shardvec.text.normalize import normalize_text
 from shardvec.text.pii import PII_KINDS, mask_pii
-from shardvec.text.tokenize import TokenizerSettings, sentences_from_text
+from shardvec.text.tokenize import WORD, TokenizerSettings, sentences_from_text
 
 EVERY_SENTENCE = TokenizerSettings(min_sentence_tokens=1)
 
@@ -79,3 +83,65 @@ def test_number_folding_case_and_sentence_limits() -> None:
 ])
 def test_normalize_tricky_text(text: str, expected: str) -> None:
     assert normalize_text(text) == expected
+
+
+# The batch tokenizer must give the reference's sentences, document by document.
+
+def _reference(texts: list[str], settings: TokenizerSettings) -> list[tuple[int, list[str]]]:
+    return [(i, s) for i, text in enumerate(texts) for s in sentences_from_text(text, settings)]
+
+
+def _batch(texts: list[str], settings: TokenizerSettings) -> list[tuple[int, list[str]]]:
+    tokens = tokenize_texts(texts, settings)
+    return list(zip(tokens.doc.tolist(), tokens.sentences().to_pylist()))
+
+
+SETTINGS = [TokenizerSettings(), EVERY_SENTENCE, TokenizerSettings(fold_numbers=True, max_sentence_length=3),
+            TokenizerSettings(lowercase=False, min_sentence_tokens=0, max_sentence_length=1)]
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_batch_tokenizer_equals_the_reference_on_tricky_text(settings: TokenizerSettings) -> None:
+    texts = [t for t, _ in TRICKY] + [mask_pii("mail a@b.org from 10.0.0.1, <EMAIL> x<ip>y", PII_KINDS), "", "a",
+                                      ". . .", "Two words", "ΟΔΟΣ\nİ"]
+    assert _batch(texts, settings) == _reference(texts, settings)
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_batch_tokenizer_equals_the_reference_on_random_text(settings: TokenizerSettings) -> None:
+    pieces = list("aZé9٣_'’-.!?\"”)] \n\t<>@") + ["<email>", "<ip>", "İ", "Σ", "ς", "\u0301", "🐍", "ह", "ि", "½",
+                                                   "x²", "\u00a0", "\u2028", "\x85", "\x1c", "ǅ", "ﬁ"]
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(3000)]
+    assert _batch(texts, settings) == _reference(texts, settings)
+
+
+def test_batch_tokenizer_groups_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
+    import shardvec.text.batch_tokenize as batch
+
+    texts = [f"Document {i} says hello. And goodbye now!" for i in range(200)]
+    whole = _batch(texts, TokenizerSettings())
+    monkeypatch.setattr(batch, "_GROUP_CHARS", 100)  # about two documents per group
+    assert _batch(texts, TokenizerSettings()) == whole == _reference(texts, TokenizerSettings())
+    assert _batch([], TokenizerSettings()) == []
+
+
+def test_character_classes_are_the_regular_expressions() -> None:
+    table = character_classes()
+    for char in ["a", "_", "-", "’", ".", '"', " ", "\u3000", "٣", "\u0301", "🐍", "\x00"]:
+        bits = int(table[ord(char)])
+        assert bool(bits & 1) == bool(re.fullmatch(WORD, char)) and bool(bits & 32) == bool(re.fullmatch(r"\d", char))
+        assert bool(bits & 16) == char.isspace()
+
+
+def test_normalize_fast_path_equals_the_full_passes() -> None:
+    import unicodedata
+
+    from shardvec.text.normalize import _CONTROL, _SPACES
+
+    pieces = list("aé \t\n\r\x00\x07\x1c\x85\xa0\u3000\u2028\u200b\ufeff\u2003ﬁ") + ["  ", "x y"]
+    rng = random.Random(3)
+    for _ in range(20000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 30)))
+        full = _SPACES.sub(" ", _CONTROL.sub(" ", unicodedata.normalize("NFKC", text))).strip()
+        assert normalize_text(text, fix_mojibake=False) == full, repr(text)

@@ -20,17 +20,18 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 
 from shardvec.readers import Document, Dropped, FileStatus, ReaderSettings, read_file
 from shardvec.spark.shards import PartWriter
 from shardvec.text.clean import CleanSettings, clean_document
 from shardvec.text.dedup import exact_key
 from shardvec.text.phrases import join_phrases
-from shardvec.text.tokenize import TokenizerSettings, sentences_from_text
+from shardvec.text.batch_tokenize import tokenize_texts
+from shardvec.text.tokenize import TokenizerSettings
 
 RECORD_SCHEMA = pa.schema([
     ("kind", pa.string()), ("source", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
@@ -159,7 +160,9 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
 def tokenize_step(settings: TokenizerSettings) -> Step:
     """Documents -> one ``doc`` row (the kept record, text dropped) plus one ``sent`` row per sentence.
 
-    A document without a usable sentence becomes a ``drop`` row (``no_sentences``).
+    A document without a usable sentence becomes a ``drop`` row (``no_sentences``). The whole
+    batch is tokenized at once (:func:`~shardvec.text.batch_tokenize.tokenize_texts`), and its
+    sentences go straight into an Arrow list column: no Python object per token.
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -169,27 +172,20 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                 yield others
             if not docs.num_rows:
                 continue
-            owners: list[int] = []
-            idxs: list[int] = []
-            kinds, flat, offsets = [], [], [0]
-            for i, text in enumerate(docs.column("text").to_pylist()):
-                n = 0
-                for sentence in sentences_from_text(text, settings):
-                    flat += sentence
-                    offsets.append(len(flat))
-                    n += 1
-                owners += [i] * n
-                idxs += range(n)
-                kinds.append("doc" if n else "drop")
-            yield replace(docs, kind=kinds, text=pa.nulls(docs.num_rows, pa.string()),
-                          exact_key=pa.nulls(docs.num_rows, pa.int64()),
-                          reason=[None if k == "doc" else NO_SENTENCES for k in kinds])
-            if owners:
-                take = pa.array(owners, pa.int32())
-                yield make_batch(len(owners), kind="sent", doc_id=docs.column("doc_id").take(take),
-                                 source=docs.column("source").take(take), sent_idx=idxs,
-                                 tokens=pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
-                                                                 pa.array(flat, pa.string())))
+            tokens = tokenize_texts(docs.column("text").to_pylist(), settings)
+            has_sentence = np.zeros(docs.num_rows, dtype=bool)
+            has_sentence[tokens.doc] = True
+            yield replace(docs, kind=pa.array(np.where(has_sentence, "doc", "drop")),
+                          text=pa.nulls(docs.num_rows, pa.string()), exact_key=pa.nulls(docs.num_rows, pa.int64()),
+                          reason=pa.array(np.where(has_sentence, None, NO_SENTENCES), pa.string()))
+            if len(tokens.doc):
+                # Each sentence's index within its document: its position minus that of the document's first.
+                first = np.searchsorted(tokens.doc, tokens.doc, side="left")
+                take = pa.array(tokens.doc, pa.int32())
+                yield make_batch(len(tokens.doc), kind="sent", doc_id=docs.column("doc_id").take(take),
+                                 source=docs.column("source").take(take),
+                                 sent_idx=pa.array(np.arange(len(tokens.doc)) - first, pa.int32()),
+                                 tokens=tokens.sentences())
 
     return run
 
