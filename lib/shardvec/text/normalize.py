@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from shardvec.text.mojibake import is_bad
+
 # C0/C1 control characters except tab and newline, plus zero-width and BOM marks.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
@@ -15,13 +17,14 @@ def repair_mojibake(text: str) -> str:
 
     ftfy is only asked about non-ASCII text that its badness heuristic flags:
     ASCII cannot be mojibake, and most text is clean, so the cost stays small.
+    The heuristic runs only around the characters mojibake is made of
+    (:func:`shardvec.text.mojibake.is_bad`, same answer as ftfy's).
     """
-    if text.isascii():
+    if text.isascii() or not is_bad(text):
         return text
     import ftfy
-    from ftfy.badness import is_bad
 
-    return ftfy.fix_encoding(text) if is_bad(text) else text
+    return ftfy.fix_encoding(text)
 
 
 def normalize_text(text: str, fix_mojibake: bool = True) -> str:
@@ -33,5 +36,11 @@ def normalize_text(text: str, fix_mojibake: bool = True) -> str:
     if fix_mojibake:
         text = repair_mojibake(text)
     text = unicodedata.normalize("NFKC", text)
+    stripped = text.strip()
+    # Fast path, same result: a printable text holds no control, zero-width, tab or
+    # non-ASCII space character, so only runs of spaces can change. (Spaces and
+    # controls at the edges are stripped either way.)
+    if stripped.isprintable():
+        return _SPACES.sub(" ", stripped) if "  " in stripped else stripped
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
