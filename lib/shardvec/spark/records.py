@@ -25,12 +25,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from shardvec.readers import Document, Dropped, FileStatus, ReaderSettings, read_file
+from shardvec.readers import Document, Dropped, FileStatus, LineBlock, ReaderSettings, read_file_blocks
+from shardvec.readers.base import record_ids
 from shardvec.spark.shards import PartWriter
+from shardvec.text.batch_tokenize import tokenize_texts
 from shardvec.text.clean import CleanSettings, clean_document
 from shardvec.text.dedup import exact_key
 from shardvec.text.phrases import join_phrases
-from shardvec.text.batch_tokenize import tokenize_texts
 from shardvec.text.tokenize import TokenizerSettings
 
 RECORD_SCHEMA = pa.schema([
@@ -118,21 +119,65 @@ def _event_batches(events: list[Document | Dropped | FileStatus]) -> Iterator[pa
                                                       for f in ("source", "status", "records", "format", "error")})
 
 
+class _ReadBuffer:
+    """What the readers yielded, in order, until a batch's worth; then one Arrow batch of it all.
+
+    Events (one record each) become rows here; a reader's :class:`LineBlock`
+    already holds its records as columns, and only gets ids and kinds.
+    """
+
+    def __init__(self) -> None:
+        self.events: list[Document | Dropped | FileStatus] = []
+        self.batches: list[pa.RecordBatch] = []
+        self.rows = self.size = 0
+
+    def add(self, event: Document | Dropped | FileStatus | LineBlock) -> None:
+        if isinstance(event, LineBlock):
+            self.batches += _event_batches(self.events)
+            self.events = []
+            self.batches += _block_batches(event)
+            self.rows += len(event)
+            self.size += event.texts.nbytes
+        else:
+            self.events.append(event)
+            self.rows += 1
+            self.size += len(event.text) if isinstance(event, Document) else 0
+
+    def full(self) -> bool:
+        return self.rows >= _READ_BATCH or self.size >= _READ_BATCH_BYTES
+
+    def flush(self) -> Iterator[pa.RecordBatch]:
+        batches = self.batches + list(_event_batches(self.events))
+        self.events, self.batches, self.rows, self.size = [], [], 0, 0
+        if batches:
+            yield from pa.Table.from_batches(batches, schema=RECORD_SCHEMA).combine_chunks().to_batches()
+
+
+def _block_batches(block: LineBlock) -> Iterator[pa.RecordBatch]:
+    kept = block.reasons.is_null()
+    ids = record_ids(block.source, block.first, len(block))
+    n_kept = pc.sum(kept).as_py() or 0
+    if n_kept:
+        yield make_batch(n_kept, kind="doc", source=block.source, doc_id=ids.filter(kept),
+                         text=block.texts.filter(kept), content_type="text", count=1)
+    if n_kept < len(block):
+        dropped = pc.invert(kept)
+        yield make_batch(len(block) - n_kept, kind="drop", source=block.source, doc_id=ids.filter(dropped),
+                         reason=block.reasons.filter(dropped), count=1)
+
+
 def read_step(settings: ReaderSettings) -> Step:
     """Batches of ``path`` rows -> the events of those files."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        events: list[Document | Dropped | FileStatus] = []
-        size = 0
+        buffer = _ReadBuffer()
         for batch in batches:
             for path in batch.column("path").to_pylist():
-                for event in read_file(path, settings):
-                    events.append(event)
-                    size += len(event.text) if isinstance(event, Document) else 0
-                    if len(events) >= _READ_BATCH or size >= _READ_BATCH_BYTES:
-                        yield from _event_batches(events)
-                        events, size = [], 0
-        yield from _event_batches(events)
+                for event in read_file_blocks(path, settings):
+                    buffer.add(event)
+                    if buffer.full():
+                        yield from buffer.flush()
+        yield from buffer.flush()
 
     return run
 
