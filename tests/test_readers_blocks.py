@@ -68,4 +68,9 @@ def test_damage_keeps_the_lines_read_before_it(tmp_path: Path, monkeypatch: pyte
 
 
 def test_record_ids_match_record_id() -> None:
-    assert record_ids("s3://b/x.txt", 7, 3).to_pylist() == [record_id("s3://b/x.txt", n) for n in (7, 8, 9)]
+    import numpy as np
+    import pyarrow as pa
+
+    sources = ["s3://b/x.txt", "s3://b/x.txt", "/data/y #2.txt"]
+    assert record_ids(pa.array(sources), np.array([7, 8, 1])).to_pylist() == [
+        record_id(s, n) for s, n in zip(sources, (7, 8, 1))]

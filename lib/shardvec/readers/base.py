@@ -86,9 +86,9 @@ def record_id(source: str, n: int) -> str:
     return f"{source}#{n}"
 
 
-def record_ids(source: str, first: int, n: int) -> pa.StringArray:
-    """:func:`record_id` of records ``first`` .. ``first + n - 1``, as one Arrow string array."""
-    return pc.binary_join_element_wise(source, pc.cast(pa.array(np.arange(first, first + n)), pa.string()), "#")
+def record_ids(sources: pa.StringArray, numbers: np.ndarray) -> pa.StringArray:
+    """:func:`record_id` of many records at once (their sources and numbers), as one Arrow array."""
+    return pc.binary_join_element_wise(sources, pc.cast(pa.array(numbers), pa.string()), "#")
 
 
 def decode_text(raw: bytes) -> str | None:

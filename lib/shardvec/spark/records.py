@@ -120,50 +120,57 @@ def _event_batches(events: list[Document | Dropped | FileStatus]) -> Iterator[pa
 
 
 class _ReadBuffer:
-    """What the readers yielded, in order, until a batch's worth; then one Arrow batch of it all.
+    """What the readers yielded, in order, until a batch's worth; then Arrow batches of it all.
 
-    Events (one record each) become rows here; a reader's :class:`LineBlock`
-    already holds its records as columns, and only gets ids and kinds.
+    Events (one record each) become rows one by one; the readers'
+    :class:`LineBlock` s already hold their records as columns, and a run of
+    them becomes rows in a few Arrow calls, whatever the number of files.
+    (File statuses hold no document, so their order does not matter: they
+    wait aside and do not break a run.)
     """
 
     def __init__(self) -> None:
-        self.events: list[Document | Dropped | FileStatus] = []
-        self.batches: list[pa.RecordBatch] = []
+        self.runs: list[list[Document | Dropped] | list[LineBlock]] = []
+        self.files: list[FileStatus] = []
         self.rows = self.size = 0
 
     def add(self, event: Document | Dropped | FileStatus | LineBlock) -> None:
-        if isinstance(event, LineBlock):
-            self.batches += _event_batches(self.events)
-            self.events = []
-            self.batches += _block_batches(event)
-            self.rows += len(event)
-            self.size += event.texts.nbytes
-        else:
-            self.events.append(event)
-            self.rows += 1
-            self.size += len(event.text) if isinstance(event, Document) else 0
+        if isinstance(event, FileStatus):
+            self.files.append(event)
+            return
+        blocks = isinstance(event, LineBlock)
+        if not self.runs or isinstance(self.runs[-1][0], LineBlock) != blocks:
+            self.runs.append([])
+        self.runs[-1].append(event)  # type: ignore[arg-type]
+        self.rows += len(event) if isinstance(event, LineBlock) else 1
+        self.size += (event.texts.nbytes if isinstance(event, LineBlock)
+                      else len(event.text) if isinstance(event, Document) else 0)
 
     def full(self) -> bool:
         return self.rows >= _READ_BATCH or self.size >= _READ_BATCH_BYTES
 
     def flush(self) -> Iterator[pa.RecordBatch]:
-        batches = self.batches + list(_event_batches(self.events))
-        self.events, self.batches, self.rows, self.size = [], [], 0, 0
-        if batches:
-            yield from pa.Table.from_batches(batches, schema=RECORD_SCHEMA).combine_chunks().to_batches()
+        for run in self.runs:
+            yield from _block_batches(run) if isinstance(run[0], LineBlock) else _event_batches(run)  # type: ignore[arg-type]
+        yield from _event_batches(self.files)  # type: ignore[arg-type]
+        self.runs, self.files, self.rows, self.size = [], [], 0, 0
 
 
-def _block_batches(block: LineBlock) -> Iterator[pa.RecordBatch]:
-    kept = block.reasons.is_null()
-    ids = record_ids(block.source, block.first, len(block))
+def _block_batches(blocks: list[LineBlock]) -> Iterator[pa.RecordBatch]:
+    lengths = [len(b) for b in blocks]
+    sources = pa.array(np.repeat(np.array([b.source for b in blocks], dtype=object), lengths), pa.string())
+    ids = record_ids(sources, np.concatenate([np.arange(b.first, b.first + len(b)) for b in blocks]))
+    texts = pa.concat_arrays([b.texts for b in blocks])
+    reasons = pa.concat_arrays([b.reasons for b in blocks])
+    kept = reasons.is_null()
     n_kept = pc.sum(kept).as_py() or 0
     if n_kept:
-        yield make_batch(n_kept, kind="doc", source=block.source, doc_id=ids.filter(kept),
-                         text=block.texts.filter(kept), content_type="text", count=1)
-    if n_kept < len(block):
+        yield make_batch(n_kept, kind="doc", source=sources.filter(kept), doc_id=ids.filter(kept),
+                         text=texts.filter(kept), content_type="text", count=1)
+    if n_kept < len(kept):
         dropped = pc.invert(kept)
-        yield make_batch(len(block) - n_kept, kind="drop", source=block.source, doc_id=ids.filter(dropped),
-                         reason=block.reasons.filter(dropped), count=1)
+        yield make_batch(len(kept) - n_kept, kind="drop", source=sources.filter(dropped), doc_id=ids.filter(dropped),
+                         reason=reasons.filter(dropped), count=1)
 
 
 def read_step(settings: ReaderSettings) -> Step:
