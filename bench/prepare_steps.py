@@ -47,8 +47,10 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import realtext  # noqa: E402
+import results  # noqa: E402
 
 Row = dict[str, Any]
+SECTION = "## Prepare steps, one by one"
 
 
 def cpu_seconds(fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -361,20 +363,28 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=10.0, help="MB of each path's input (default 10)")
     parser.add_argument("--baseline", help="another checkout's lib/ to profile side by side")
     parser.add_argument("--rounds", type=int, default=2, help="with --baseline: runs of each, alternating")
+    parser.add_argument("--write", action="store_true", help=f"also write the tables to bench/RESULTS.md ({SECTION})")
     parser.add_argument("--json", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.json:
         print(json.dumps(profile(args.mb)))
         return
     if not args.baseline:
-        print(markdown(profile(args.mb)))
-        return
-    this_lib = str(BENCH.parent / "lib")
-    ours, theirs = [], []
-    for _ in range(args.rounds):
-        theirs.append(_child(args.baseline, args.mb))
-        ours.append(_child(this_lib, args.mb))
-    print(markdown(best_of(ours), best_of(theirs)))
+        tables = markdown(profile(args.mb))
+    else:
+        this_lib = str(BENCH.parent / "lib")
+        ours, theirs = [], []
+        for _ in range(args.rounds):
+            theirs.append(_child(args.baseline, args.mb))
+            ours.append(_child(this_lib, args.mb))
+        tables = markdown(best_of(ours), best_of(theirs))
+    command = ".venv/bin/python bench/prepare_steps.py" + "".join(f" {a}" for a in sys.argv[1:] if a != "--write")
+    section = "\n".join([SECTION, "", f"`{command}` (load average {os.getloadavg()[0]:.2f} at the end; CPU "
+                                      "seconds of this process, so other work on the machine slows but does not "
+                                      "inflate them).", "", tables])
+    if args.write:
+        results.write_section(section)
+    print(section)
 
 
 if __name__ == "__main__":
