@@ -6,7 +6,7 @@ the prepare benchmark's input (``--mb`` of real text, as
 ``bench/prepare_bench.py`` picks it) or on ``--input``, then compares:
 every shard's sentences, ``vocab.tsv``, and the manifest without what may
 differ between two runs of the same code (timings, rates, the output path,
-versions). Prints one line per difference and exits 1 if there is any.
+versions), and the lineage tables if written. Prints one line per difference and exits 1 if there is any.
 
     git archive main lib | (mkdir -p /tmp/base && tar -x -C /tmp/base)
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_identity.py --baseline /tmp/base/lib [--mb 100]
@@ -43,6 +43,12 @@ def shard_rows(corpus: Path) -> list[list[list[str]]]:
     return [pq.read_table(p).column("tokens").to_pylist() for p in sorted((corpus / "shards").glob("*.parquet"))]
 
 
+def lineage(corpus: Path) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    return [row for p in sorted((corpus / "lineage").glob("*.parquet")) for row in pq.read_table(p).to_pylist()]
+
+
 def comparable(manifest: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in manifest.items() if k not in RUN_KEYS}
 
@@ -59,6 +65,8 @@ def differences(a: Path, b: Path) -> list[str]:
                          f"{x[first][:12] if first < len(x) else None} vs {y[first][:12] if first < len(y) else None}")
     if (a / "vocab.tsv").read_bytes() != (b / "vocab.tsv").read_bytes():
         found.append("vocab.tsv differs")
+    if lineage(a) != lineage(b):
+        found.append("lineage differs")
     ma, mb = (comparable(json.loads((d / "manifest.json").read_text())) for d in (a, b))
     for key in sorted(set(ma) | set(mb)):
         if ma.get(key) != mb.get(key):
