@@ -37,10 +37,10 @@ def normalize_text(text: str, fix_mojibake: bool = True) -> str:
         text = repair_mojibake(text)
     text = unicodedata.normalize("NFKC", text)
     stripped = text.strip()
-    # Fast path, same result: a printable text holds no control, zero-width, tab or
-    # non-ASCII space character, so only runs of spaces can change. (Spaces and
-    # controls at the edges are stripped either way.)
-    if stripped.isprintable():
+    # Fast path, same result: a text that is printable but for its line breaks holds
+    # no control, zero-width, tab or non-ASCII space character, so only runs of spaces
+    # can change. (Spaces and controls at the edges are stripped either way.)
+    if (stripped if "\n" not in stripped else stripped.replace("\n", "")).isprintable():
         return _SPACES.sub(" ", stripped) if "  " in stripped else stripped
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
