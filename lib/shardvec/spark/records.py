@@ -30,7 +30,7 @@ from shardvec.readers import Document, Dropped, FileStatus, LineBlock, ReaderSet
 from shardvec.readers.base import record_ids
 from shardvec.spark.shards import PartWriter
 from shardvec.text.batch_tokenize import tokenize_texts
-from shardvec.text.clean import CleanSettings, clean_document
+from shardvec.text.clean import CleanSettings, clean_documents
 from shardvec.text.dedup import exact_key
 from shardvec.text.phrases import join_phrases
 from shardvec.text.tokenize import TokenizerSettings
@@ -243,10 +243,8 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
         for batch in batches:
             docs, others = split_kind(batch, "doc")
             if docs.num_rows:
-                results = [clean_document(text, ctype, settings) for text, ctype in
-                           zip(docs.column("text").to_pylist(), docs.column("content_type").to_pylist())]
-                texts = [None if reason else text for text, reason in results]
-                reasons = [reason for _, reason in results]
+                texts, reasons = clean_documents(docs.column("text").to_pylist(), docs.column("content_type").to_pylist(),
+                                                 settings)
                 keys = [exact_key(t) if t is not None else None for t in texts] if with_exact_key else None
                 yield replace(docs, text=texts, reason=reasons, kind=["drop" if r else "doc" for r in reasons],
                               content_type=["text"] * docs.num_rows, **({"exact_key": keys} if keys else {}))

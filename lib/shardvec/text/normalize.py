@@ -27,6 +27,12 @@ def repair_mojibake(text: str) -> str:
     return ftfy.fix_encoding(text)
 
 
+def normalize_texts(texts: list[str], fix_mojibake: bool = True) -> list[str]:
+    """:func:`normalize_text` of each text; ASCII texts skip the mojibake check and NFKC, which cannot
+    change them, and only their spaces and controls are looked at."""
+    return [_spaces_and_controls(t) if t.isascii() else normalize_text(t, fix_mojibake) for t in texts]
+
+
 def normalize_text(text: str, fix_mojibake: bool = True) -> str:
     """Repair mojibake, NFKC-normalize, drop control characters and collapse runs of spaces.
 
@@ -35,7 +41,11 @@ def normalize_text(text: str, fix_mojibake: bool = True) -> str:
     """
     if fix_mojibake:
         text = repair_mojibake(text)
-    text = unicodedata.normalize("NFKC", text)
+    return _spaces_and_controls(unicodedata.normalize("NFKC", text))
+
+
+def _spaces_and_controls(text: str) -> str:
+    """Control and zero-width characters to spaces, runs of spaces to one, the edges stripped."""
     stripped = text.strip()
     # Fast path, same result: a text that is printable but for its line breaks holds
     # no control, zero-width, tab or non-ASCII space character, so only runs of spaces
