@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from shardvec.text.charclass import ASTRAL
 from shardvec.text.quality import QualitySettings, _letterless_words, quality_reason
 
 
@@ -12,11 +13,16 @@ def _words_with_a_letter(text: str) -> int:
 
 
 def test_letterless_words_on_random_text() -> None:
-    pieces = list("a1 \t\n_-.!é٣²½ǅ\u3000\u00a0\x85\x1c#…") + ["123", "abc", "x2", "ΟΔ", "日本", "🐍", "\u0301"]
+    pieces = list("a1 \t\n_-.!é٣²½ǅ\u3000\u00a0\x85\x1c#…") + ["123", "abc", "x2", "ΟΔ", "日本", "🐍", "\u0301", "𝐀"]
     rng = random.Random(11)
     for _ in range(5000):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40)))
-        assert len(text.split()) - len(_letterless_words().findall(text)) == _words_with_a_letter(text), repr(text)
+        if not ASTRAL.search(text):
+            assert len(text.split()) - len(_letterless_words().findall(text)) == _words_with_a_letter(text), repr(text)
+        settings = QualitySettings(min_words=1, min_mean_word_length=0, max_mean_word_length=0, max_symbol_word_ratio=0,
+                                   min_alpha_word_share=0.5, min_stop_words=0, max_ellipsis_line_share=0)
+        share = _words_with_a_letter(text) / max(len(text.split()), 1)
+        assert (quality_reason(text, settings) == "alpha_word_share") == (bool(text.split()) and share < 0.5), repr(text)
 
 
 def test_alpha_word_share_threshold() -> None:

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from shardvec.text.charclass import ASTRAL, bmp_ranges
+
 # Gopher's "at least two of these" list.
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 _ELLIPSIS = ("...", "…")
@@ -19,22 +21,14 @@ _ELLIPSIS = ("...", "…")
 
 @lru_cache(maxsize=1)
 def _letterless_words() -> re.Pattern[str]:
-    """Whitespace-separated words without a letter (no character ``str.isalpha`` accepts).
+    """Whitespace-separated words without a letter (no character ``str.isalpha`` accepts), in a text
+    within the BMP (:mod:`shardvec.text.charclass`).
 
     One regex pass over the text instead of a Python loop over its words and
     their characters; ``\\s`` is ``str.isspace``, so the words are those of
-    ``str.split()``. The letters are listed as ranges of code points.
+    ``str.split()``.
     """
-    ranges, start, previous = [], None, None
-    for code in range(0x110000):
-        if chr(code).isalpha():
-            if start is None:
-                start = code
-            previous = code
-        elif start is not None:
-            ranges.append(f"{re.escape(chr(start))}-{re.escape(chr(previous))}")  # type: ignore[arg-type]
-            start = None
-    return re.compile(r"(?<!\S)[^\s" + "".join(ranges) + r"]+(?!\S)")
+    return re.compile(r"(?<!\S)[^\s" + bmp_ranges(str.isalpha) + r"]+(?!\S)")
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,10 @@ def quality_reason(text: str, settings: QualitySettings) -> str | None:
         if symbols / n > settings.max_symbol_word_ratio:
             return "symbol_word_ratio"
     if settings.min_alpha_word_share:
-        alpha = n - len(_letterless_words().findall(text))
+        if ASTRAL.search(text):
+            alpha = sum(1 for w in words if any(c.isalpha() for c in w))
+        else:
+            alpha = n - len(_letterless_words().findall(text))
         if alpha / n < settings.min_alpha_word_share:
             return "alpha_word_share"
     if settings.min_stop_words:
