@@ -10,6 +10,8 @@ from shardvec.text.mojibake import is_bad
 # C0/C1 control characters except tab and newline, plus zero-width and BOM marks.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+# What _SPACES changes in a text with no tab or non-ASCII space: runs of two or more spaces.
+_SPACE_RUNS = re.compile(" {2,}")
 
 
 def repair_mojibake(text: str) -> str:
@@ -51,6 +53,6 @@ def _spaces_and_controls(text: str) -> str:
     # no control, zero-width, tab or non-ASCII space character, so only runs of spaces
     # can change. (Spaces and controls at the edges are stripped either way.)
     if (stripped if "\n" not in stripped else stripped.replace("\n", "")).isprintable():
-        return _SPACES.sub(" ", stripped) if "  " in stripped else stripped
+        return _SPACE_RUNS.sub(" ", stripped) if "  " in stripped else stripped
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
