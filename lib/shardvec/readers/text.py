@@ -69,7 +69,8 @@ def read_text_blocks(path: str, settings: ReaderSettings) -> Iterator[Event | Li
         try:
             for raw in bounded_lines(fh, settings.max_record_bytes):
                 raws.append(raw)
-                size += len(raw) if raw else 0
+                if raw is not None:
+                    size += len(raw)
                 if len(raws) >= _BLOCK_LINES or size >= _BLOCK_BYTES:
                     yield line_block(path, records + 1, raws)
                     records += len(raws)
@@ -88,8 +89,12 @@ def line_block(path: str, first: int, raws: list[bytes | None]) -> LineBlock:
     """The records of raw lines (None: longer than the limit), judged as :func:`decode_text` and
     ``str.strip`` would judge each line."""
     n = len(raws)
-    lengths = np.fromiter((len(r) if r is not None else 0 for r in raws), dtype=np.int64, count=n)
-    data = b"".join(r for r in raws if r is not None)
+    if None in raws:
+        lengths = np.fromiter((len(r) if r is not None else 0 for r in raws), dtype=np.int64, count=n)
+        data = b"".join(r for r in raws if r is not None)
+    else:  # the usual block: no overlong line, so C loops do
+        lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)  # type: ignore[arg-type]
+        data = b"".join(raws)  # type: ignore[arg-type]
     try:
         data.decode("utf-8")  # lines end at b"\n", which no multi-byte character holds: all valid or some not
     except UnicodeDecodeError:
