@@ -272,9 +272,10 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
             tokens = tokenize_texts(docs.column("text").to_pylist(), settings)
             has_sentence = np.zeros(docs.num_rows, dtype=bool)
             has_sentence[tokens.doc] = True
-            yield replace(docs, kind=pa.array(np.where(has_sentence, "doc", "drop")),
-                          text=pa.nulls(docs.num_rows, pa.string()), exact_key=pa.nulls(docs.num_rows, pa.int64()),
-                          reason=pa.array(np.where(has_sentence, None, NO_SENTENCES), pa.string()))
+            kept = pa.array(has_sentence)
+            yield replace(docs, kind=pc.if_else(kept, "doc", "drop"), text=pa.nulls(docs.num_rows, pa.string()),
+                          exact_key=pa.nulls(docs.num_rows, pa.int64()),
+                          reason=pc.if_else(kept, pa.scalar(None, pa.string()), NO_SENTENCES))
             if len(tokens.doc):
                 # Each sentence's index within its document: its position minus that of the document's first.
                 first = np.searchsorted(tokens.doc, tokens.doc, side="left")
