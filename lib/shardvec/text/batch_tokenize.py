@@ -81,9 +81,10 @@ def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, setti
     joined = "\n".join(texts)
     if settings.lowercase:
         lowered = joined.lower()  # the same as each text lowered: no case context crosses a line break
-        if len(lowered) != len(joined):  # some text got longer (İ -> i + U+0307): find the documents again
-            texts = [t.lower() for t in texts]
-            lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        if len(lowered) != len(joined):  # some text got longer (İ -> i + U+0307): measure the non-ASCII ones again
+            changed = [i for i, t in enumerate(texts) if not t.isascii()]
+            lengths = lengths.copy()
+            lengths[changed] = [len(texts[i].lower()) for i in changed]
         joined = lowered
     cp = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
     cls = character_classes()[cp]
