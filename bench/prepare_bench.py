@@ -7,16 +7,23 @@ of input bytes as stored):
 2. ``shardvec prepare`` end to end with the default configuration;
 3. the plain-text path alone (``--format text``, no lineage): read ->
    normalize -> tokenize -> vocab -> shards;
-4. a single-process pure-Python pipeline doing the same plain-text steps with
+4. the web path (``--web-mb`` of WARC files of real HTML pages, built by
+   ``bench/realtext.py``): WARC -> HTML extraction -> normalize -> language
+   id (en) -> quality rules -> tokenize -> vocab -> shards, no lineage;
+5. a single-process pure-Python pipeline doing the same plain-text steps with
    the same library functions (``read_file``, ``normalize_text``,
    ``sentences_from_text``, ``shard_ranges``), cutting sentences at
    block boundaries one by one as a hand-written script would.
+
+For the Spark runs the table also gives the manifest's ``throughput``: each
+Python step's MB/s per core (``bench/prepare_steps.py`` profiles the steps
+alone, beside their bare-library floors).
 
 The text comes from Debian packages and the Brown Corpus via
 ``bench/realtext.py`` (fetched at bench time, never committed): the plain-text
 sources first, then real HTML pages until the target size is reached.
 
-    flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_bench.py [--mb 100]
+    flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_bench.py [--mb 100] [--web-mb 100]
 
 (the lock keeps two benchmarks from sharing the machine; the script also
 waits, up to ten minutes, for the load average to fall below 1.5).
@@ -142,7 +149,14 @@ def run_prepare(config, inputs: Path, out: Path) -> dict:  # type: ignore[no-unt
     api.prepare(config)
     manifest = json.loads((out / "manifest.json").read_text())
     return {"seconds": time.perf_counter() - started, "timings": manifest["timings"], "tokens": manifest["tokens"],
-            "records": manifest["records"]["in"]}
+            "records": manifest["records"]["in"], "throughput": manifest.get("throughput")}
+
+
+def per_core(run: dict) -> str:  # type: ignore[type-arg]
+    """The manifest's MB/s per core of each Python step (absent before manifests had it)."""
+    if not run.get("throughput"):
+        return "-"
+    return ", ".join(f"{name} {step['mb_per_s_per_core']:.1f}" for name, step in run["throughput"]["steps"].items())
 
 
 def share(timings: dict[str, float]) -> str:
@@ -150,25 +164,38 @@ def share(timings: dict[str, float]) -> str:
     return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in timings.items())
 
 
-def markdown(mb: float, n_files: int, rows: list[tuple[str, float, str]], command: str, tokens: int,
-             load: float) -> str:
-    pure = next(s for name, s, _ in rows if name.startswith("pure"))
-    plain = next(s for name, s, _ in rows if name.startswith("plain"))
+def markdown(mb: float, n_files: int, rows: list[tuple[str, float, float, str, str]], command: str, tokens: int,
+             web: tuple[float, int], load: float) -> str:
+    pure = next(s for name, s, _, _, _ in rows if name.startswith("pure"))
+    plain = next(s for name, s, _, _, _ in rows if name.startswith("plain"))
     lines = [SECTION, "", f"`{command}` on {mb:.1f} MB ({n_files} files: Python/Linux/Perl documentation sources, "
              "GCIDE dictionary, WordNet, fortunes, Brown Corpus, then real HTML pages), "
-             f"{tokens:,} tokens after prepare, Spark local[2] on the 2-core machine (load average {load:.2f} at the "
-             "start). MB/s are of input bytes as stored.", "",
-             "| run | seconds | MB/s | time share by step |", "|---|---|---|---|"]
-    lines += [f"| {name} | {s:.1f} | {mb / s:.2f} | {steps} |" for name, s, steps in rows]
+             f"{tokens:,} tokens after prepare, and for the web path {web[0]:.1f} MB of WARC ({web[1]} files of "
+             "real HTML pages as crawl responses); Spark local[2] on the 2-core machine (load average "
+             f"{load:.2f} at the start). MB/s are of input bytes as stored.", "",
+             "| run | seconds | MB/s | time share by stage | MB/s per core by Python step (manifest) |",
+             "|---|---|---|---|---|"]
+    lines += [f"| {name} | {s:.1f} | {size / s:.2f} | {stages} | {steps} |" for name, s, size, stages, steps in rows]
     lines += ["", f"Plain-text path on Spark vs. pure Python: **{pure / plain:.2f}x** (target >= 1.6x).",
-              "Spark steps are the manifest's stage timings (reading, cleaning and tokenizing run fused in one "
+              "Spark stages are the manifest's stage timings (reading, cleaning and tokenizing run fused in one "
               "Arrow pass); the first Spark job's JVM warm-up is paid by the I/O-floor run.", ""]
     return "\n".join(lines)
+
+
+def pick_warc(target_mb: float) -> list[Path]:
+    chosen, total = [], 0
+    for path in realtext.warc_inputs():
+        if total >= target_mb * 2 ** 20:
+            break
+        chosen.append(path)
+        total += path.stat().st_size
+    return chosen
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=100.0, help="input size in MB (default 100)")
+    parser.add_argument("--web-mb", type=float, default=100.0, help="WARC input size in MB (default 100)")
     args = parser.parse_args()
     load = wait_for_quiet(600)
 
@@ -177,9 +204,13 @@ def main() -> None:
 
     files = pick_inputs(args.mb)
     mb = sum(f.stat().st_size for f in files) / 2 ** 20
+    warcs = pick_warc(args.web_mb)
+    web_mb = sum(f.stat().st_size for f in warcs) / 2 ** 20
     with tempfile.TemporaryDirectory(prefix="prepare-bench-") as tmp:
         root = Path(tmp)
         inputs = link_dir(files, root)
+        (root / "web").mkdir()
+        web_inputs = link_dir(warcs, root / "web")
         config = Config()
         config.spark.master = "local[2]"
         spark = spark_session(config.spark)
@@ -188,25 +219,32 @@ def main() -> None:
 
         started = time.perf_counter()
         spark.read.option("recursiveFileLookup", "true").text(str(inputs)).count()
-        rows.append(("spark.read.text().count() (I/O floor)", time.perf_counter() - started, "-"))
+        rows.append(("spark.read.text().count() (I/O floor)", time.perf_counter() - started, mb, "-", "-"))
 
         defaults = run_prepare(Config(spark=config.spark), inputs, root / "defaults")
-        rows.append(("shardvec prepare, defaults", defaults["seconds"], share(defaults["timings"])))
+        rows.append(("shardvec prepare, defaults", defaults["seconds"], mb, share(defaults["timings"]),
+                     per_core(defaults)))
 
         plain_config = Config(spark=config.spark)
         plain_config.prepare.format, plain_config.prepare.lineage = "text", False
         plain = run_prepare(plain_config, inputs, root / "plain")
-        rows.append(("plain-text path on Spark", plain["seconds"], share(plain["timings"])))
+        rows.append(("plain-text path on Spark", plain["seconds"], mb, share(plain["timings"]), per_core(plain)))
+
+        web_config = Config(spark=config.spark)
+        web_config.prepare.lineage, web_config.prepare.quality, web_config.prepare.languages = False, True, ["en"]
+        web = run_prepare(web_config, web_inputs, root / "web-out")
+        rows.append(("web path on Spark (WARC, --languages en --quality)", web["seconds"], web_mb,
+                     share(web["timings"]), per_core(web)))
         spark.stop()
 
         (root / "pure").mkdir()
         started = time.perf_counter()
         steps = pure_python(files, n_shards, root / "pure", Config().vocab.min_count)
-        rows.append(("pure Python, one process", time.perf_counter() - started, share(steps)))
+        rows.append(("pure Python, one process", time.perf_counter() - started, mb, share(steps), "-"))
 
     command = "flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_bench.py" + "".join(
         f" {a}" for a in sys.argv[1:])
-    section = markdown(mb, len(files), rows, command, defaults["tokens"], load)
+    section = markdown(mb, len(files), rows, command, defaults["tokens"], (web_mb, len(warcs)), load)
     results.write_section(section)
     print(section)
 

@@ -3,8 +3,9 @@
 Debian packages carry large real text: a dictionary (GCIDE), WordNet glosses,
 fortunes, Perl's manual and the Python and Linux kernel documentation (reST
 sources and real HTML pages). The Brown Corpus comes from ``../shared/data/brown.tar.gz``
-when it is there. Everything is cached under ``$SHARDVEC_BENCH_CACHE``
-(default ``~/.cache/shardvec-bench``).
+when it is there. The HTML pages are also wrapped as WARC response records
+(Common Crawl's layout, uncompressed) for the web path. Everything is cached
+under ``$SHARDVEC_BENCH_CACHE`` (default ``~/.cache/shardvec-bench``).
 """
 
 from __future__ import annotations
@@ -101,7 +102,42 @@ def html_inputs(cache: Path | None = None) -> list[Path]:
                   if "_sources" not in p.parts)
 
 
+def warc_inputs(cache: Path | None = None, file_mb: float = 8.0) -> list[Path]:
+    """The HTML pages as WARC files of about ``file_mb`` MB: a ``warcinfo`` record, then per page a
+    ``request`` and a ``response`` record with its HTTP header, as a crawler writes them."""
+    out = (cache or cache_dir()) / "warc"
+    if not (out / ".complete").exists():
+        out.mkdir(exist_ok=True)
+        chunks: list[bytes] = []
+        for i, page in enumerate(html_inputs(cache)):
+            uri = f"https://docs.example.org/{page.parent.name}/{page.name}"
+            body = page.read_bytes()
+            chunks.append(_warc_record("request", f"GET /{page.name} HTTP/1.1\r\nHost: docs.example.org\r\n\r\n"
+                                       .encode(), uri, "application/http; msgtype=request", i))
+            http = f"HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nContent-Length: {len(body)}\r\n\r\n"
+            chunks.append(_warc_record("response", http.encode() + body, uri, "application/http; msgtype=response", i))
+            if sum(map(len, chunks)) >= file_mb * 2 ** 20:
+                _write_warc(out, chunks)
+                chunks = []
+        if chunks:
+            _write_warc(out, chunks)
+        (out / ".complete").touch()
+    return sorted(out.glob("*.warc"))
+
+
+def _warc_record(kind: str, payload: bytes, uri: str, content_type: str, n: int) -> bytes:
+    head = (f"WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012d}>\r\n"
+            f"WARC-Date: 2024-05-01T12:00:00Z\r\nWARC-Target-URI: {uri}\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(payload)}\r\n\r\n").encode()
+    return head + payload + b"\r\n\r\n"
+
+
+def _write_warc(out: Path, records: list[bytes]) -> None:
+    info = _warc_record("warcinfo", b"software: shardvec bench\r\n", "", "application/warc-fields", 0)
+    (out / f"pages-{len(list(out.glob('*.warc'))):03d}.warc").write_bytes(info + b"".join(records))
+
+
 if __name__ == "__main__":
-    for label, files in (("text", text_inputs()), ("html", html_inputs())):
+    for label, files in (("text", text_inputs()), ("html", html_inputs()), ("warc", warc_inputs())):
         size = sum(f.stat().st_size for f in files)
         print(f"{label}: {len(files)} files, {size / 2**20:.1f} MiB")

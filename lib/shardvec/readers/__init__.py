@@ -17,12 +17,12 @@ from shardvec.readers.base import Document, Dropped, Event, FileStatus, ReaderSe
 from shardvec.readers.fs import InputLocation, expand_inputs, filesystem_for, list_input_files, open_input
 from shardvec.readers.jsonl import read_jsonl
 from shardvec.readers.parquet import read_parquet
-from shardvec.readers.text import read_html, read_text
+from shardvec.readers.text import LineBlock, read_html, read_text, read_text_blocks
 from shardvec.readers.warc import read_warc
 from shardvec.readers.wiki import read_wiki
 
-__all__ = ["FORMATS", "Document", "Dropped", "Event", "FileStatus", "InputLocation", "ReaderSettings",
-           "detect_format", "expand_inputs", "list_input_files", "read_file"]
+__all__ = ["FORMATS", "Document", "Dropped", "Event", "FileStatus", "InputLocation", "LineBlock", "ReaderSettings",
+           "detect_format", "expand_inputs", "list_input_files", "read_file", "read_file_blocks"]
 
 READERS: dict[str, Callable[[str, ReaderSettings], Iterator[Event]]] = {
     "text": read_text,
@@ -71,6 +71,17 @@ def _is_binary(path: str, options: Mapping[str, Any]) -> bool:
 
 def read_file(path: str, settings: ReaderSettings) -> Iterator[Event]:
     """Every event of one file, ending with its FileStatus; never raises on bad data."""
+    return _read(path, settings, READERS)  # type: ignore[return-value]
+
+
+def read_file_blocks(path: str, settings: ReaderSettings) -> Iterator[Event | LineBlock]:
+    """As :func:`read_file`, but the lines of plain-text files come in :class:`LineBlock` s, which Spark's
+    read step turns into Arrow rows without a Python object per line."""
+    return _read(path, settings, {**READERS, "text": read_text_blocks})
+
+
+def _read(path: str, settings: ReaderSettings, readers: Mapping[str, Callable[[str, ReaderSettings], Iterator[Any]]]
+          ) -> Iterator[Event | LineBlock]:
     fmt = settings.format
     records = 0
     try:
@@ -79,11 +90,11 @@ def read_file(path: str, settings: ReaderSettings) -> Iterator[Event]:
         if fmt in ("text", "html", "jsonl") and _is_binary(path, settings.storage_options):
             yield FileStatus(path, "unreadable", 0, fmt, "binary file (NUL bytes), not text")
             return
-        for event in READERS[fmt](path, settings):
+        for event in readers[fmt](path, settings):
             if isinstance(event, FileStatus):
                 yield event
                 return
-            records += 1
+            records += len(event) if isinstance(event, LineBlock) else 1
             yield event
     except _DAMAGE as exc:
         status = "truncated" if records else "unreadable"

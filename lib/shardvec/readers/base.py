@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator, Union
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 # A line whose decoding needed more than this share of replacement characters
 # is binary noise, not text.
 _MAX_REPLACEMENT_SHARE = 0.1
@@ -80,6 +84,11 @@ class ReaderSettings:
 def record_id(source: str, n: int) -> str:
     """The run-unique id of the ``n``-th record (1-based) of ``source``."""
     return f"{source}#{n}"
+
+
+def record_ids(sources: pa.StringArray, numbers: np.ndarray) -> pa.StringArray:
+    """:func:`record_id` of many records at once (their sources and numbers), as one Arrow array."""
+    return pc.binary_join_element_wise(sources, pc.cast(pa.array(numbers), pa.string()), "#")
 
 
 def decode_text(raw: bytes) -> str | None:

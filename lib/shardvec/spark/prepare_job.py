@@ -32,8 +32,8 @@ from shardvec.corpus import Vocab
 from shardvec.errors import InputError
 from shardvec.readers import InputLocation, ReaderSettings
 from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
-from shardvec.spark.records import (RECORD_DDL, chain, clean_step, read_step, spill_step, tally_step, tokenize_step,
-                                    word_counts_path)
+from shardvec.spark.records import (RECORD_DDL, TIMING, chain, clean_step, read_step, spill_step, tally_step, timed,
+                                    tokenize_step, word_counts_path)
 from shardvec.text.clean import CleanSettings
 from shardvec.text.quality import QualitySettings
 from shardvec.text.tokenize import TokenizerSettings
@@ -133,9 +133,10 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
         if not loc.files:
             _log(f"input {loc.location} holds no files")
     paths, balanced = _file_frame(spark, files, config.storage.options)
-    read = read_step(reader_settings(prep, config.storage.options))
-    clean = clean_step(clean_settings(prep), "exact" in prep.dedup)
-    tokenize, spill = tokenize_step(tokenizer_settings(prep)), spill_step(str((staging / "_parts").resolve()))
+    read = timed("read", read_step(reader_settings(prep, config.storage.options)))
+    clean = timed("clean", clean_step(clean_settings(prep), "exact" in prep.dedup))
+    tokenize = timed("tokenize", tokenize_step(tokenizer_settings(prep)))
+    spill = timed("count_and_spill", spill_step(str((staging / "_parts").resolve())))
     (staging / "_parts").mkdir()
     # Phrases need the sentences in Spark to count bigrams; otherwise they are spilled where they are made.
     # Without lineage no step needs the records one by one after tokenizing, only their sums.
@@ -187,14 +188,17 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
 
     n_shards = prep.shards or spark.sparkContext.defaultParallelism
     with timer.stage("shards", f"writing {n_shards} shard(s) balanced by tokens"):
-        shards = write_balanced_shards(spark, parts, total, n_shards, staging)
+        shards, shard_seconds = write_balanced_shards(spark, parts, total, n_shards, staging)
         shutil.rmtree(staging / "_parts")
 
     lineage = None
     if prep.lineage:
         with timer.stage("lineage", "writing the lineage of every record"):
             lineage = write_lineage(records, staging)
+    cpu_seconds = {r["reason"]: r["micros"] / 1e6 for r in records.where(f"kind = '{TIMING}'").groupBy("reason")
+                   .agg(F.sum("count").alias("micros")).collect()}
     records.unpersist()
+    cpu_seconds["shards"] = shard_seconds
 
     body = account(file_rows, fates, shards, vocab)
     body["input_locations"] = [{"location": loc.location, "files": len(loc.files)} for loc in locations]
@@ -208,7 +212,25 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
     if prep.phrase_passes:
         body["phrases"] = {"passes": prep.phrase_passes, "found_per_pass": found}
     body["timings"] = timer.seconds
+    body["throughput"] = throughput(cpu_seconds, sum(filesystem_for(f, config.storage.options).size(f) for f in files))
     return body
+
+
+# The Python steps in the order the data meets them.
+STEP_ORDER = ("read", "clean", "tokenize", "count_and_spill", "shards")
+
+
+def throughput(cpu_seconds: dict[str, float], input_bytes: int) -> dict[str, Any]:
+    """Each step's CPU seconds summed over its tasks, and MB of input (as stored) per second per core.
+
+    Per core, so the figure is the same on 2 cores or 2,000 (what a step costs, not how many ran it);
+    one over the sum of the steps' 1 / rate is the whole chain's rate per core.
+    """
+    mb = input_bytes / 2 ** 20
+    steps = {name: {"cpu_seconds": round(cpu_seconds[name], 3),
+                    "mb_per_s_per_core": round(mb / cpu_seconds[name], 2) if cpu_seconds[name] > 0 else None}
+             for name in sorted(cpu_seconds, key=lambda n: (STEP_ORDER.index(n) if n in STEP_ORDER else 99, n))}
+    return {"input_mb": round(mb, 3), "steps": steps}
 
 
 def _check_inputs(file_rows: list[dict[str, Any]], fail_on_bad_input: bool) -> None:

@@ -18,19 +18,22 @@ through as Arrow data, never as Python objects.
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Callable, Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-
-from shardvec.readers import Document, Dropped, FileStatus, ReaderSettings, read_file
+from shardvec.readers import Document, Dropped, FileStatus, LineBlock, ReaderSettings, read_file_blocks
+from shardvec.readers.base import record_ids
 from shardvec.spark.shards import PartWriter
-from shardvec.text.clean import CleanSettings, clean_document
+from shardvec.text.batch_tokenize import tokenize_texts
+from shardvec.text.clean import CleanSettings, clean_documents
 from shardvec.text.dedup import exact_key
 from shardvec.text.phrases import join_phrases
-from shardvec.text.tokenize import TokenizerSettings, sentences_from_text
+from shardvec.text.tokenize import TokenizerSettings
 
 RECORD_SCHEMA = pa.schema([
     ("kind", pa.string()), ("source", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
@@ -49,6 +52,8 @@ _READ_BATCH = 8192
 _READ_BATCH_BYTES = 64 << 20
 
 Step = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+# The kind of the row a timed step adds: its name in ``reason``, its CPU microseconds in ``count``.
+TIMING = "timing"
 
 
 def chain(*steps: Step) -> Step:
@@ -60,6 +65,50 @@ def chain(*steps: Step) -> Step:
         return batches
 
     return run
+
+
+def timed(name: str, step: Step) -> Step:
+    """``step``, then one ``timing`` row with the CPU time it took in this task.
+
+    Why: the steps run chained in one Python worker, each pulling batches from
+    the one before, so the time inside a step's generator includes its
+    upstream's; that is measured and taken off. Summed over the tasks, these
+    rows give the manifest each step's megabytes per second per core, on
+    whatever cluster the job ran.
+    """
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        upstream = _Stopwatch(batches)
+        outputs = step(upstream)
+        spent = 0.0
+        while True:
+            started = time.process_time()
+            batch = next(outputs, None)
+            spent += time.process_time() - started
+            if batch is None:
+                break
+            yield batch
+        yield make_batch(1, kind=TIMING, reason=name, count=round((spent - upstream.seconds) * 1e6))
+
+    return run
+
+
+class _Stopwatch:
+    """An iterator over batches that counts the CPU seconds spent making them."""
+
+    def __init__(self, batches: Iterator[pa.RecordBatch]) -> None:
+        self._batches = batches
+        self.seconds = 0.0
+
+    def __iter__(self) -> "_Stopwatch":
+        return self
+
+    def __next__(self) -> pa.RecordBatch:
+        started = time.process_time()
+        try:
+            return next(self._batches)
+        finally:
+            self.seconds += time.process_time() - started
 
 
 def make_batch(n: int, **columns: Any) -> pa.RecordBatch:
@@ -117,21 +166,72 @@ def _event_batches(events: list[Document | Dropped | FileStatus]) -> Iterator[pa
                                                       for f in ("source", "status", "records", "format", "error")})
 
 
+class _ReadBuffer:
+    """What the readers yielded, in order, until a batch's worth; then Arrow batches of it all.
+
+    Events (one record each) become rows one by one; the readers'
+    :class:`LineBlock` s already hold their records as columns, and a run of
+    them becomes rows in a few Arrow calls, whatever the number of files.
+    (File statuses hold no document, so their order does not matter: they
+    wait aside and do not break a run.)
+    """
+
+    def __init__(self) -> None:
+        self.runs: list[list[Document | Dropped] | list[LineBlock]] = []
+        self.files: list[FileStatus] = []
+        self.rows = self.size = 0
+
+    def add(self, event: Document | Dropped | FileStatus | LineBlock) -> None:
+        if isinstance(event, FileStatus):
+            self.files.append(event)
+            return
+        blocks = isinstance(event, LineBlock)
+        if not self.runs or isinstance(self.runs[-1][0], LineBlock) != blocks:
+            self.runs.append([])
+        self.runs[-1].append(event)  # type: ignore[arg-type]
+        self.rows += len(event) if isinstance(event, LineBlock) else 1
+        self.size += (event.texts.nbytes if isinstance(event, LineBlock)
+                      else len(event.text) if isinstance(event, Document) else 0)
+
+    def full(self) -> bool:
+        return self.rows >= _READ_BATCH or self.size >= _READ_BATCH_BYTES
+
+    def flush(self) -> Iterator[pa.RecordBatch]:
+        for run in self.runs:
+            yield from _block_batches(run) if isinstance(run[0], LineBlock) else _event_batches(run)  # type: ignore[arg-type]
+        yield from _event_batches(self.files)  # type: ignore[arg-type]
+        self.runs, self.files, self.rows, self.size = [], [], 0, 0
+
+
+def _block_batches(blocks: list[LineBlock]) -> Iterator[pa.RecordBatch]:
+    lengths = [len(b) for b in blocks]
+    sources = pa.array(np.repeat(np.array([b.source for b in blocks], dtype=object), lengths), pa.string())
+    ids = record_ids(sources, np.concatenate([np.arange(b.first, b.first + len(b)) for b in blocks]))
+    texts = pa.concat_arrays([b.texts for b in blocks])
+    reasons = pa.concat_arrays([b.reasons for b in blocks])
+    kept = reasons.is_null()
+    n_kept = pc.sum(kept).as_py() or 0
+    if n_kept:
+        yield make_batch(n_kept, kind="doc", source=sources.filter(kept), doc_id=ids.filter(kept),
+                         text=texts.filter(kept), content_type="text", count=1)
+    if n_kept < len(kept):
+        dropped = pc.invert(kept)
+        yield make_batch(len(kept) - n_kept, kind="drop", source=sources.filter(dropped), doc_id=ids.filter(dropped),
+                         reason=reasons.filter(dropped), count=1)
+
+
 def read_step(settings: ReaderSettings) -> Step:
     """Batches of ``path`` rows -> the events of those files."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        events: list[Document | Dropped | FileStatus] = []
-        size = 0
+        buffer = _ReadBuffer()
         for batch in batches:
             for path in batch.column("path").to_pylist():
-                for event in read_file(path, settings):
-                    events.append(event)
-                    size += len(event.text) if isinstance(event, Document) else 0
-                    if len(events) >= _READ_BATCH or size >= _READ_BATCH_BYTES:
-                        yield from _event_batches(events)
-                        events, size = [], 0
-        yield from _event_batches(events)
+                for event in read_file_blocks(path, settings):
+                    buffer.add(event)
+                    if buffer.full():
+                        yield from buffer.flush()
+        yield from buffer.flush()
 
     return run
 
@@ -143,10 +243,8 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
         for batch in batches:
             docs, others = split_kind(batch, "doc")
             if docs.num_rows:
-                results = [clean_document(text, ctype, settings) for text, ctype in
-                           zip(docs.column("text").to_pylist(), docs.column("content_type").to_pylist())]
-                texts = [None if reason else text for text, reason in results]
-                reasons = [reason for _, reason in results]
+                texts, reasons = clean_documents(docs.column("text").to_pylist(), docs.column("content_type").to_pylist(),
+                                                 settings)
                 keys = [exact_key(t) if t is not None else None for t in texts] if with_exact_key else None
                 yield replace(docs, text=texts, reason=reasons, kind=["drop" if r else "doc" for r in reasons],
                               content_type=["text"] * docs.num_rows, **({"exact_key": keys} if keys else {}))
@@ -159,7 +257,9 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
 def tokenize_step(settings: TokenizerSettings) -> Step:
     """Documents -> one ``doc`` row (the kept record, text dropped) plus one ``sent`` row per sentence.
 
-    A document without a usable sentence becomes a ``drop`` row (``no_sentences``).
+    A document without a usable sentence becomes a ``drop`` row (``no_sentences``). The whole
+    batch is tokenized at once (:func:`~shardvec.text.batch_tokenize.tokenize_texts`), and its
+    sentences go straight into an Arrow list column: no Python object per token.
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -169,27 +269,21 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                 yield others
             if not docs.num_rows:
                 continue
-            owners: list[int] = []
-            idxs: list[int] = []
-            kinds, flat, offsets = [], [], [0]
-            for i, text in enumerate(docs.column("text").to_pylist()):
-                n = 0
-                for sentence in sentences_from_text(text, settings):
-                    flat += sentence
-                    offsets.append(len(flat))
-                    n += 1
-                owners += [i] * n
-                idxs += range(n)
-                kinds.append("doc" if n else "drop")
-            yield replace(docs, kind=kinds, text=pa.nulls(docs.num_rows, pa.string()),
+            tokens = tokenize_texts(docs.column("text").to_pylist(), settings)
+            has_sentence = np.zeros(docs.num_rows, dtype=bool)
+            has_sentence[tokens.doc] = True
+            kept = pa.array(has_sentence)
+            yield replace(docs, kind=pc.if_else(kept, "doc", "drop"), text=pa.nulls(docs.num_rows, pa.string()),
                           exact_key=pa.nulls(docs.num_rows, pa.int64()),
-                          reason=[None if k == "doc" else NO_SENTENCES for k in kinds])
-            if owners:
-                take = pa.array(owners, pa.int32())
-                yield make_batch(len(owners), kind="sent", doc_id=docs.column("doc_id").take(take),
-                                 source=docs.column("source").take(take), sent_idx=idxs,
-                                 tokens=pa.ListArray.from_arrays(pa.array(offsets, pa.int32()),
-                                                                 pa.array(flat, pa.string())))
+                          reason=pc.if_else(kept, pa.scalar(None, pa.string()), NO_SENTENCES))
+            if len(tokens.doc):
+                # Each sentence's index within its document: its position minus that of the document's first.
+                first = np.searchsorted(tokens.doc, tokens.doc, side="left")
+                take = pa.array(tokens.doc, pa.int32())
+                yield make_batch(len(tokens.doc), kind="sent", doc_id=docs.column("doc_id").take(take),
+                                 source=docs.column("source").take(take),
+                                 sent_idx=pa.array(np.arange(len(tokens.doc)) - first, pa.int32()),
+                                 tokens=tokens.sentences())
 
     return run
 

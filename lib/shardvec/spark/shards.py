@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -141,11 +142,18 @@ def write_shard(parts: list[Part], ranges: list[tuple[int, int]], path: str) -> 
 
 
 def write_balanced_shards(spark, parts: list[Part], total: int, n_shards: int,  # type: ignore[no-untyped-def]
-                          staging: Path) -> list[dict[str, Any]]:
-    """Write ``staging/shards/shard-NNNNN.parquet`` with one Spark task per shard; return each shard's counts."""
+                          staging: Path) -> tuple[list[dict[str, Any]], float]:
+    """Write ``staging/shards/shard-NNNNN.parquet`` with one Spark task per shard; return each shard's
+    counts and the CPU seconds the tasks took in all."""
     out = staging / "shards"
     out.mkdir()
     plans = [(ranges, str((out / f"shard-{k:05d}.parquet").resolve()))
              for k, ranges in enumerate(shard_ranges(total, n_shards))]
-    return (spark.sparkContext.parallelize(plans, n_shards)
-            .map(lambda plan: write_shard(parts, *plan)).collect())
+    written = spark.sparkContext.parallelize(plans, n_shards).map(lambda plan: _timed_write(parts, *plan)).collect()
+    return [shard for shard, _ in written], sum(seconds for _, seconds in written)
+
+
+def _timed_write(parts: list[Part], ranges: list[tuple[int, int]], path: str) -> tuple[dict[str, Any], float]:
+    started = time.process_time()
+    shard = write_shard(parts, ranges, path)
+    return shard, time.process_time() - started

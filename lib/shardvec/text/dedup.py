@@ -18,6 +18,8 @@ from functools import lru_cache
 import numpy as np
 import xxhash
 
+from shardvec.text.charclass import ASTRAL, bmp_ranges
+
 _PUNCT = re.compile(r"[^\w\s]|_")
 _DIGIT = re.compile(r"\d")
 _SPACE = re.compile(r"\s+")
@@ -25,10 +27,22 @@ _SPACE = re.compile(r"\s+")
 _PRIME = np.uint64(4294967291)  # the largest prime below 2**32
 
 
+@lru_cache(maxsize=1)
+def _combining() -> re.Pattern[str]:
+    """Every BMP character with a nonzero combining class (``unicodedata.combining``): removing them is one
+    regex pass instead of a Python test per character."""
+    return re.compile(f"[{bmp_ranges(unicodedata.combining)}]")
+
+
 def normalize_for_hash(text: str) -> str:
     """Lowercase, strip accents and punctuation, digits to 0, one space between words (as CCNet)."""
-    text = unicodedata.normalize("NFD", text.lower())
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    text = text.lower()
+    if not text.isascii():  # ASCII has nothing to decompose
+        text = unicodedata.normalize("NFD", text)
+        if ASTRAL.search(text):
+            text = "".join(c for c in text if not unicodedata.combining(c))
+        else:
+            text = _combining().sub("", text)
     text = _DIGIT.sub("0", _PUNCT.sub(" ", text))
     return _SPACE.sub(" ", text).strip()
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from shardvec.text.mojibake import is_bad
+
 # C0/C1 control characters except tab and newline, plus zero-width and BOM marks.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
+# What _SPACES changes in a text with no tab or non-ASCII space: runs of two or more spaces.
+_SPACE_RUNS = re.compile(" {2,}")
 
 
 def repair_mojibake(text: str) -> str:
@@ -15,13 +19,20 @@ def repair_mojibake(text: str) -> str:
 
     ftfy is only asked about non-ASCII text that its badness heuristic flags:
     ASCII cannot be mojibake, and most text is clean, so the cost stays small.
+    The heuristic runs only around the characters mojibake is made of
+    (:func:`shardvec.text.mojibake.is_bad`, same answer as ftfy's).
     """
-    if text.isascii():
+    if text.isascii() or not is_bad(text):
         return text
     import ftfy
-    from ftfy.badness import is_bad
 
-    return ftfy.fix_encoding(text) if is_bad(text) else text
+    return ftfy.fix_encoding(text)
+
+
+def normalize_texts(texts: list[str], fix_mojibake: bool = True) -> list[str]:
+    """:func:`normalize_text` of each text; ASCII texts skip the mojibake check and NFKC, which cannot
+    change them, and only their spaces and controls are looked at."""
+    return [_spaces_and_controls(t) if t.isascii() else normalize_text(t, fix_mojibake) for t in texts]
 
 
 def normalize_text(text: str, fix_mojibake: bool = True) -> str:
@@ -32,6 +43,16 @@ def normalize_text(text: str, fix_mojibake: bool = True) -> str:
     """
     if fix_mojibake:
         text = repair_mojibake(text)
-    text = unicodedata.normalize("NFKC", text)
+    return _spaces_and_controls(unicodedata.normalize("NFKC", text))
+
+
+def _spaces_and_controls(text: str) -> str:
+    """Control and zero-width characters to spaces, runs of spaces to one, the edges stripped."""
+    stripped = text.strip()
+    # Fast path, same result: a text that is printable but for its line breaks holds
+    # no control, zero-width, tab or non-ASCII space character, so only runs of spaces
+    # can change. (Spaces and controls at the edges are stripped either way.)
+    if (stripped if "\n" not in stripped else stripped.replace("\n", "")).isprintable():
+        return _SPACE_RUNS.sub(" ", stripped) if "  " in stripped else stripped
     text = _CONTROL.sub(" ", text)
     return _SPACES.sub(" ", text).strip()

@@ -8,11 +8,27 @@ as in Gopher; the stop-word rule is English-only and off unless set.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
+
+from shardvec.text.charclass import ASTRAL, bmp_ranges
 
 # Gopher's "at least two of these" list.
 STOP_WORDS = frozenset({"the", "be", "to", "of", "and", "that", "have", "with"})
 _ELLIPSIS = ("...", "…")
+
+
+@lru_cache(maxsize=1)
+def _letterless_words() -> re.Pattern[str]:
+    """Whitespace-separated words without a letter (no character ``str.isalpha`` accepts), in a text
+    within the BMP (:mod:`shardvec.text.charclass`).
+
+    One regex pass over the text instead of a Python loop over its words and
+    their characters; ``\\s`` is ``str.isspace``, so the words are those of
+    ``str.split()``.
+    """
+    return re.compile(r"(?<!\S)[^\s" + bmp_ranges(str.isalpha) + r"]+(?!\S)")
 
 
 @dataclass(frozen=True)
@@ -46,7 +62,10 @@ def quality_reason(text: str, settings: QualitySettings) -> str | None:
         if symbols / n > settings.max_symbol_word_ratio:
             return "symbol_word_ratio"
     if settings.min_alpha_word_share:
-        alpha = sum(1 for w in words if any(c.isalpha() for c in w))
+        if ASTRAL.search(text):
+            alpha = sum(1 for w in words if any(c.isalpha() for c in w))
+        else:
+            alpha = n - len(_letterless_words().findall(text))
         if alpha / n < settings.min_alpha_word_share:
             return "alpha_word_share"
     if settings.min_stop_words:

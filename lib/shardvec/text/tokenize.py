@@ -14,11 +14,20 @@ from typing import Iterator
 
 from shardvec.text.pii import PLACEHOLDERS
 
-_TOKEN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()) + r"|[^\W_]+(?:['’\-][^\W_]+)*")
+# The tokenizer's character classes, one regular expression each. The batch
+# tokenizer (:mod:`shardvec.text.batch_tokenize`) evaluates these very
+# expressions on every code point, so both agree by construction.
+WORD = r"[^\W_]"  # a letter or digit of any script (str.isalnum), not the underscore
+JOIN = r"['’\-]"  # joins two runs of WORD into one token: don't, state-of-the-art
+END = r"[.!?]"  # ends a sentence when whitespace follows (after closing quotes)
+CLOSE = r"[\"'”’)\]]"  # closing quotes and brackets between END and the whitespace
+SPACE = r"\s"
+DIGIT = r"\d"
+_TOKEN = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()) + f"|{WORD}+(?:{JOIN}{WORD}+)*")
 # A sentence ends at . ! ? (optionally followed by quotes/brackets) before
 # whitespace, or at a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+|\n+")
-_DIGIT = re.compile(r"\d")
+_SENTENCE_END = re.compile(f"(?<={END}){CLOSE}*{SPACE}+" + r"|\n+")
+_DIGIT = re.compile(DIGIT)
 
 
 @dataclass(frozen=True)

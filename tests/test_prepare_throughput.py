@@ -1,0 +1,65 @@
+"""Each Python step's CPU time, and the manifest's MB/s per core per step (real local Spark)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pyarrow as pa
+from helpers import manifest
+from prepare_helpers import prose
+
+from shardvec.spark.records import TIMING, chain, make_batch, split_kind, timed
+
+
+def _busy(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
+
+
+def _source(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for _ in batches:
+        for _ in range(3):
+            _busy(0.1)
+            yield make_batch(1, kind="doc", text="x")
+
+
+def _light(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        _busy(0.01)
+        yield batch
+
+
+def test_a_timed_step_counts_its_own_time_not_its_upstream() -> None:
+    split_kind(make_batch(1, kind="doc"), "doc")  # Arrow's first calls initialize it: not what is measured here
+    out = list(chain(timed("heavy", _source), timed("light", _light))(iter([make_batch(1)])))
+    rows = [r for b in out for r in split_kind(b, TIMING)[0].select(["reason", "count"]).to_pylist()]
+    micros = {r["reason"]: r["count"] for r in rows}
+    assert set(micros) == {"heavy", "light"}
+    assert 290_000 <= micros["heavy"] <= 450_000  # 3 x 0.1 s
+    assert 35_000 <= micros["light"] <= 150_000  # 4 batches (3 docs and heavy's timing row) x 0.01 s, not heavy's
+
+
+def test_manifest_reports_mb_per_second_per_core_of_each_step(spark, tmp_path: Path) -> None:
+    from shardvec import api
+    from shardvec.config import Config
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(4):
+        (inputs / f"part-{i}.txt").write_text("\n".join(prose(3, seed=10 * i + j) for j in range(300)))
+    cfg = Config()
+    cfg.spark.master, cfg.vocab.min_count = "local[2]", 1
+    cfg.prepare.input, cfg.prepare.output, cfg.prepare.lineage = [str(inputs)], str(tmp_path / "out"), False
+    m = manifest(api.prepare(cfg))
+    throughput = m["throughput"]
+    mb = sum(f.stat().st_size for f in inputs.iterdir()) / 2 ** 20
+    assert abs(throughput["input_mb"] - mb) < 1e-3
+    assert list(throughput["steps"]) == ["read", "clean", "tokenize", "count_and_spill", "shards"]
+    for step in throughput["steps"].values():
+        assert step["cpu_seconds"] > 0
+        cpu = step["cpu_seconds"]  # rounded to the millisecond
+        assert mb / (cpu + 5e-4) - 0.01 <= step["mb_per_s_per_core"] <= mb / max(cpu - 5e-4, 1e-9) + 0.01
+    assert m["records"]["kept"] == 1200 and "timing" not in m["records"]["dropped"]

@@ -1,0 +1,76 @@
+"""Plain-text lines judged a block at a time give the records that judging each line gives."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import pytest
+
+import shardvec.readers.text as text_reader
+from shardvec.readers import Document, Dropped, FileStatus, LineBlock, ReaderSettings, read_file, read_file_blocks
+from shardvec.readers.base import bounded_lines, decode_text, record_id, record_ids
+
+LINES = [b"hello world\n", b"\n", b"   \n", b"\t\x0b\x1c\r\n", "\u3000\n".encode(), "\x85 \n".encode(),
+         "x\u3000\n".encode(), "caf\u00e9 \u2028 ok\n".encode(), b"y" * 300 + b"\n", b"after long\n",
+         b"last line without newline"]
+
+
+def one_by_one(path: Path, limit: int) -> list[tuple[str, str | None, str | None]]:
+    """The records as the reader judged them line by line: (id, text, drop reason)."""
+    out = []
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(bounded_lines(fh, limit), start=1):
+            text = None if raw is None else decode_text(raw)
+            reason = ("record_too_long" if raw is None else "invalid_utf8" if text is None
+                      else None if text.strip() else "empty")
+            out.append((record_id(str(path), n), None if reason else text, reason))
+    return out
+
+
+def records(path: Path, settings: ReaderSettings) -> list[tuple[str, str | None, str | None]]:
+    out = []
+    for event in read_file(str(path), settings):
+        if isinstance(event, Document):
+            out.append((event.id, event.text, None))
+        elif isinstance(event, Dropped):
+            out.append((event.id, None, event.reason))
+    return out
+
+
+@pytest.mark.parametrize("block_lines", [1, 3, 8192])
+@pytest.mark.parametrize("bad", [False, True])
+def test_blocks_give_the_records_of_each_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_lines: int,
+                                              bad: bool) -> None:
+    monkeypatch.setattr(text_reader, "_BLOCK_LINES", block_lines)
+    invalid = [b"bad \xff\xfe line\n", b"\xff" * 50 + b"\n", b"stray \xff byte in a longer line\n"] if bad else []
+    lines = [*LINES[:-1], *invalid, LINES[-1]]
+    path = tmp_path / "lines.txt"
+    path.write_bytes(b"".join(lines))
+    settings = ReaderSettings(format="text", max_record_bytes=100)
+    assert records(path, settings) == one_by_one(path, 100)
+    blocks = [e for e in read_file_blocks(str(path), settings) if isinstance(e, LineBlock)]
+    assert len(blocks) == -(-len(lines) // block_lines)
+    assert sum(map(len, blocks)) == len(lines)
+
+
+def test_damage_keeps_the_lines_read_before_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(text_reader, "_BLOCK_LINES", 1000)
+    data = gzip.compress(b"".join(b"line %d of text\n" % i for i in range(20000)))
+    path = tmp_path / "cut.txt.gz"
+    path.write_bytes(data[: len(data) * 2 // 3])
+    events = list(read_file_blocks(str(path), ReaderSettings(format="text")))
+    status = events[-1]
+    assert isinstance(status, FileStatus) and status.status == "truncated"
+    kept = sum(len(e) for e in events if isinstance(e, LineBlock))
+    assert kept == status.records > 1000 and kept % 1000 != 0  # the partial block came through
+    assert records(path, ReaderSettings(format="text"))[-1][1] == f"line {kept - 1} of text\n"
+
+
+def test_record_ids_match_record_id() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    sources = ["s3://b/x.txt", "s3://b/x.txt", "/data/y #2.txt"]
+    assert record_ids(pa.array(sources), np.array([7, 8, 1])).to_pylist() == [
+        record_id(s, n) for s, n in zip(sources, (7, 8, 1))]
