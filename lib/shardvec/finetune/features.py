@@ -10,6 +10,13 @@ Features are standardised per dimension on the training examples and then
 scaled so that their largest principal variance is one. Random,
 target-trained and pretrained vectors differ in scale by orders of magnitude;
 after this, one learning rate means the same step for all of them.
+
+A document's vector is a weighted average of its words' vectors
+(:class:`TermWeights`: plain, TF-IDF or SIF weights from the training
+texts). Products of sparse rows with a table go through :class:`SparseRows`,
+whose minibatch path avoids scipy's per-call cost; a frozen document
+encoder computes every document's raw features once and shares them with
+all its copies.
 """
 
 from __future__ import annotations
