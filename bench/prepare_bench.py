@@ -182,16 +182,6 @@ def markdown(mb: float, n_files: int, rows: list[tuple[str, float, float, str, s
     return "\n".join(lines)
 
 
-def pick_warc(target_mb: float) -> list[Path]:
-    chosen, total = [], 0
-    for path in realtext.warc_inputs():
-        if total >= target_mb * 2 ** 20:
-            break
-        chosen.append(path)
-        total += path.stat().st_size
-    return chosen
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mb", type=float, default=100.0, help="input size in MB (default 100)")
@@ -204,7 +194,7 @@ def main() -> None:
 
     files = pick_inputs(args.mb)
     mb = sum(f.stat().st_size for f in files) / 2 ** 20
-    warcs = pick_warc(args.web_mb)
+    warcs = realtext.warc_sample(args.web_mb)
     web_mb = sum(f.stat().st_size for f in warcs) / 2 ** 20
     with tempfile.TemporaryDirectory(prefix="prepare-bench-") as tmp:
         root = Path(tmp)

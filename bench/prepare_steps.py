@@ -75,16 +75,6 @@ def sample_text_files(target_mb: float, seed: int = 0) -> list[Path]:
     return sorted(chosen)
 
 
-def sample_warc_files(target_mb: float) -> list[Path]:
-    chosen, total = [], 0
-    for path in realtext.warc_inputs():
-        if total >= target_mb * 2 ** 20:
-            break
-        chosen.append(path)
-        total += path.stat().st_size
-    return chosen
-
-
 def _texts(batches: list, kind: str = "doc") -> list[str]:  # type: ignore[type-arg]
     from shardvec.spark.records import split_kind
 
@@ -300,7 +290,7 @@ def _row(step: str, seconds: float, floor: str, floor_fn: Callable[[Any], Any], 
 
 def profile(mb: float) -> dict[str, Any]:
     """Both paths' rows and their input sizes."""
-    text_files, warc_files = sample_text_files(mb), sample_warc_files(mb)
+    text_files, warc_files = sample_text_files(mb), realtext.warc_sample(mb)
     with tempfile.TemporaryDirectory(prefix="prepare-steps-") as tmp:
         (Path(tmp) / "plain").mkdir()
         (Path(tmp) / "web").mkdir()
