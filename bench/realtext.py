@@ -125,7 +125,6 @@ def warc_inputs(cache: Path | None = None, file_mb: float = 8.0) -> list[Path]:
     return sorted(out.glob("*.warc"))
 
 
-
 def warc_sample(target_mb: float) -> list[Path]:
     """The first WARC files of :func:`warc_inputs` that together reach ``target_mb`` MB."""
     chosen, total = [], 0
@@ -135,6 +134,7 @@ def warc_sample(target_mb: float) -> list[Path]:
         chosen.append(path)
         total += path.stat().st_size
     return chosen
+
 
 def _warc_record(kind: str, payload: bytes, uri: str, content_type: str, n: int) -> bytes:
     head = (f"WARC/1.0\r\nWARC-Type: {kind}\r\nWARC-Record-ID: <urn:uuid:00000000-0000-4000-8000-{n:012d}>\r\n"
