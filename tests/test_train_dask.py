@@ -223,7 +223,9 @@ def test_sixteen_shards_with_the_default_rule_end_to_end(spark, tmp_path: Path) 
     assert report["lr_scale"] == 4.0  # adasum's default: log2 of the shard count
     # The second epoch sees the same text again: the loss falls.
     assert report["round_log"][1]["loss"] < report["round_log"][0]["loss"]
-    moved = [[r["bytes_moved"] for r in reports[d]["round_log"]] for d in ("float32", "float16")]
-    assert all(m > 0 for m in moved[0]) and sum(moved[1]) < 0.75 * sum(moved[0])
+    assert all(r["bytes_moved"] > 0 for d in reports.values() for r in d["round_log"])
+    # Dask's transfer counters depend on where the scheduler ran the tree's nodes: the payload is compared.
+    payload = [sum(r["rule"]["update_bytes"] for r in reports[d]["round_log"]) for d in ("float32", "float16")]
+    assert 0 < payload[1] < 0.6 * payload[0]
     assert all(r["merge_seconds"] >= 0 for r in report["round_log"])
     assert (tmp_path / "float32" / "train_report.png").stat().st_size > 10_000

@@ -288,7 +288,10 @@ def delta_root_task(spec: RunSpec, parts: list, state, index: int, last: bool) -
     else:
         update, new_state = rule.step(total, len(spec.shards), state)
     update = update.encoded(spec.delta_dtype)
-    figures = {"update_rows": [len(update.vectors.index), len(update.output.index)], **rule.describe(new_state)}
+    # update_bytes is the payload every worker receives: unlike bytes_moved (Dask's own transfer counters,
+    # which depend on where the scheduler placed the tree's nodes) it does not vary from run to run.
+    figures = {"update_rows": [len(update.vectors.index), len(update.output.index)],
+               "update_bytes": update.nbytes, **rule.describe(new_state)}
     return RoundUpdate(update, new_state, figures)
 
 
@@ -530,7 +533,7 @@ def _live_workers(client) -> list[str]:
 def _print_round(rnd: Round, n_rounds: int, record: dict[str, Any], spec: RunSpec, eta: float) -> None:
     loss = "" if record["loss"] is None else f"loss {record['loss']:.4g} "
     state = "".join(f" {key} {value}" for key, value in record["rule"].items()
-                    if key not in ("name", "update_rows"))
+                    if key not in ("name", "update_rows", "update_bytes"))
     print(f"[train] round {rnd.index + 1}/{n_rounds} epoch {rnd.epoch + 1} "
           f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
           f"merge {spec.rule.name}{state} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
