@@ -2,6 +2,7 @@
 
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/finetune_bench.py   # the full run
     .venv/bin/python bench/finetune_bench.py --quick                          # a smoke test, writes nothing
+    ... bench/finetune_bench.py --resume   # after an interruption: reuse the sets already finished
 
 Needs ``../shared/data/brown.tar.gz``, the Debian packages of
 ``bench/realtext.py`` (downloaded once with ``apt-get download``) and, for the
@@ -206,8 +207,23 @@ def read_labels(path: Path) -> list[str]:
 
 # ---------------------------------------------------------------- shardvec
 
-def run_shardvec(name: str, work: Path, vectors: Path, repeats: int, budgets: list[float]) -> dict[str, Any]:
-    """``shardvec finetune`` with its defaults on one set; returns the report and the wall seconds."""
+def code_version() -> str:
+    """The git tree of the fine-tune package: a reused report must come from the same code."""
+    out = subprocess.run(["git", "rev-parse", "HEAD:lib/shardvec/finetune"], cwd=BENCH.parent,
+                         capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "lib/shardvec/finetune"], cwd=BENCH.parent,
+                           capture_output=True, text=True).stdout.strip()
+    return "" if out.returncode or dirty else out.stdout.strip()
+
+
+def run_shardvec(name: str, work: Path, vectors: Path, repeats: int, budgets: list[float],
+                 resume: bool = False) -> dict[str, Any]:
+    """``shardvec finetune`` with its defaults on one set; returns the report and the wall seconds.
+
+    With ``resume``, a finished report of the same command from the same
+    fine-tune code (recorded beside it in ``bench_run.json``) is read back
+    instead of run again: an interrupted bench goes on where it stopped.
+    """
     tag = name == "brown-pos"
     ext = "conll" if tag else "txt"
     output = work / f"shardvec-{name}"
@@ -217,10 +233,19 @@ def run_shardvec(name: str, work: Path, vectors: Path, repeats: int, budgets: li
                   "--output", str(output), "--overwrite", "--mode", "tag" if tag else "classify",
                   "--set", "finetune.intrinsic_vocab=0", "--set", f"finetune.split_seed={SEED}",
                   "--set", f"finetune.repeats={repeats}", "--set", f"finetune.budgets={json.dumps(budgets)}")
+    run = {"command": " ".join(command[1:]), "code": code_version()}
+    stamp = output / "bench_run.json"
+    previous = json.loads(stamp.read_text()) if stamp.exists() else {}
+    if resume and run["code"] and (output / "_SUCCESS").exists() and \
+            {k: previous.get(k) for k in run} == run:
+        log(f"shardvec finetune {name}: reusing the finished report in {output}")
+        return {"seconds": previous["seconds"], "report": json.loads((output / "report.json").read_text()),
+                "command": run["command"], "reused": True}
     seconds = timed(command)
+    stamp.write_text(json.dumps({**run, "seconds": round(seconds, 1)}))
     report = json.loads((output / "report.json").read_text())
     log(f"shardvec finetune {name}: {seconds:.0f} s")
-    return {"seconds": round(seconds, 1), "report": report, "command": " ".join(command[1:])}
+    return {"seconds": round(seconds, 1), "report": report, "command": run["command"]}
 
 
 def curves(report: dict[str, Any]) -> dict[str, dict[float, dict[str, Any]]]:
@@ -529,6 +554,8 @@ def main() -> None:
     parser.add_argument("--pos-test", type=int, default=POS_SENTENCES["test"], help="POS test sentences (0: all)")
     parser.add_argument("--time-repeats", type=int, default=3, help="runs of each timed fit")
     parser.add_argument("--vectors", type=Path, help="use these vectors instead of pretraining (smoke tests)")
+    parser.add_argument("--resume", action="store_true",
+                        help="reuse each set's finished shardvec report from the same command and code")
     parser.add_argument("--quick", action="store_true", help="small sets, 1 draw, 2 budgets; writes no RESULTS.md")
     parser.add_argument("--quick-train", type=int, default=600, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -551,7 +578,7 @@ def main() -> None:
                               "budgets": budgets, "fasttext_available": ft is not None, "sets": {},
                               "fasttext": {}, "targets": []}
     for name in CLASSIFY + ("brown-pos",):
-        run = run_shardvec(name, work, vectors, args.repeats, budgets)
+        run = run_shardvec(name, work, vectors, args.repeats, budgets, args.resume)
         by_setting = curves(run["report"])
         section = run["report"]["classify" if name != "brown-pos" else "tag"]
         baseline = next(iter(section["baselines"]))
