@@ -7,7 +7,7 @@ import pytest
 
 from shardvec.dask.train_job import bytes_moved, pin_shards
 from shardvec.errors import ConfigError
-from shardvec.train.deltas import Delta, Rows, add_into, delta_between
+from shardvec.train.deltas import Delta, Rows, add_into, combine_rows, delta_between
 from shardvec.train.rules import (RULES, AdaSum, DeltaRule, RuleSettings, WeightRule, adasum_pair, make_rule,
                                    reduce_tree)
 from shardvec.train.weights import ModelWeights
@@ -84,6 +84,20 @@ def test_sum_rules_reduce_in_a_tree_as_flat() -> None:
     total = make_rule("touched").reduce(parts)
     assert np.allclose(total.vectors.values, sum(m.vectors for m in shards), atol=1e-5)
     assert np.array_equal(total.vectors.hits, np.full(V, 8))
+
+
+def test_combine_rows_matches_rows_by_number_whatever_the_overlap() -> None:
+    a = rows([1, 4, 7], [[1.0], [2.0], [3.0]])
+    b = rows([0, 4, 9], [[10.0], [20.0], [30.0]])
+    out = combine_rows(a, b, lambda x, y: x + y)
+    assert out.index.tolist() == [0, 1, 4, 7, 9] and out.values[:, 0].tolist() == [10, 1, 22, 3, 30]
+    assert out.hits.tolist() == [1, 1, 2, 1, 1] and out.index.dtype == np.int32
+    empty = rows([], np.zeros((0, 1)))
+    for left, right in ((a, empty), (empty, a)):
+        alone = combine_rows(left, right, lambda x, y: x + y)
+        assert alone.index.tolist() == [1, 4, 7] and alone.values[:, 0].tolist() == [1, 2, 3]
+    same = combine_rows(a, a, lambda x, y: x * y)  # the same rows on both sides: combined in place
+    assert same.index.tolist() == [1, 4, 7] and same.values[:, 0].tolist() == [1, 4, 9] and same.hits.tolist() == [2] * 3
 
 
 @pytest.mark.parametrize("name", ["adasum", "touched", "bmuf"])
