@@ -516,7 +516,9 @@ def markdown(result: dict[str, Any]) -> str:
         metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
         lines += [f"### {name} (test)", "",
                   f"`shardvec finetune` report: {s['report_seconds']:.0f} s for 6 settings + baseline x "
-                  f"{len(result['budgets'])} budgets x {result['repeats']} draws.", ""]
+                  f"{len(result['budgets'])} budgets x {result['repeats']} draws"
+                  + (" (an earlier run's report of the same command and code, reused by --resume)." if s.get("reused")
+                     else "."), ""]
         lines += curve_table(s["curves"], s["anchors"], metrics, s["budgets"]) + [""]
         if name in result.get("fasttext", {}):
             params = {v: result["fasttext"][name][v]["params"] for v in ("fasttext", "fasttext+pretrained")}
@@ -591,7 +593,7 @@ def main() -> None:
         metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
         ran = section["budgets"]  # a budget is skipped only when some class has fewer than the floor in train
         result["sets"][name] = {"curves": shardvec_only, "anchors": found, "report_seconds": run["seconds"],
-                                "draws": section["budget_draws"], "budgets": ran,
+                                "draws": section["budget_draws"], "budgets": ran, "reused": run.get("reused", False),
                                 "skipped": section["skipped_budgets"]}
         result["targets"] += set_targets(name, shardvec_only, found, metrics, ran)
         result["targets"] += [{"set": name, "target": f"budget {e['budget']:.0%} runs", "met": False,
