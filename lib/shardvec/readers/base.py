@@ -20,6 +20,10 @@ import pyarrow.compute as pc
 # A line whose decoding needed more than this share of replacement characters
 # is binary noise, not text.
 _MAX_REPLACEMENT_SHARE = 0.1
+# Why a record is dropped, in any format (a format's own reasons live in its module).
+TOO_LONG = "record_too_long"
+INVALID_UTF8 = "invalid_utf8"
+EMPTY = "empty"
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,11 @@ class ReaderSettings:
     # fsspec options for remote inputs (``[storage] options``): they travel to the
     # executors with these settings. Kept out of repr, as they may hold credentials.
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+def optional_str(value: Any) -> str | None:
+    """A lineage field as text (ids are often numbers); None when absent."""
+    return None if value is None else str(value)
 
 
 def record_id(source: str, n: int) -> str:

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Iterator
 
-from shardvec.readers.base import Document, Dropped, Event, FileStatus, ReaderSettings, bounded_lines, record_id
+from shardvec.readers.base import (EMPTY, TOO_LONG, Document, Dropped, Event, FileStatus, ReaderSettings,
+                                   bounded_lines, optional_str, record_id)
 from shardvec.readers.fs import open_input
-from shardvec.readers.text import EMPTY, TOO_LONG
 
 MALFORMED = "malformed_json"
 MISSING_TEXT = "missing_text_field"
-
-
-def optional_str(value: Any) -> str | None:
-    """A lineage field as text (ids are often numbers); None when absent."""
-    return None if value is None else str(value)
 
 
 def read_jsonl(path: str, settings: ReaderSettings) -> Iterator[Event]:

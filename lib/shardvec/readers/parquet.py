@@ -6,10 +6,8 @@ from typing import Iterator
 
 import pyarrow as pa
 
-from shardvec.readers.base import Document, Dropped, Event, FileStatus, ReaderSettings, record_id
+from shardvec.readers.base import EMPTY, Document, Dropped, Event, FileStatus, ReaderSettings, optional_str, record_id
 from shardvec.readers.fs import filesystem_for
-from shardvec.readers.jsonl import optional_str
-from shardvec.readers.text import EMPTY
 
 
 def read_parquet(path: str, settings: ReaderSettings) -> Iterator[Event]:

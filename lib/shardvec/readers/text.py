@@ -17,13 +17,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shardvec.readers.base import (Document, Dropped, Event, FileStatus, ReaderSettings, bounded_lines,
-                                   decode_text, read_bounded, record_id)
+from shardvec.readers.base import (EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropped, Event, FileStatus,
+                                   ReaderSettings, bounded_lines, decode_text, read_bounded, record_id)
 from shardvec.readers.fs import open_input
 
-TOO_LONG = "record_too_long"
-INVALID_UTF8 = "invalid_utf8"
-EMPTY = "empty"
 # A block ends after this many lines or bytes, whichever comes first.
 _BLOCK_LINES = 8192
 _BLOCK_BYTES = 32 << 20

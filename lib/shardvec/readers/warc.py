@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from shardvec.readers.base import (Document, Dropped, Event, FileStatus, ReaderSettings, decode_text,
-                                   read_bounded, record_id)
+from shardvec.readers.base import (EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropped, Event, FileStatus,
+                                   ReaderSettings, decode_text, read_bounded, record_id)
 from shardvec.readers.fs import open_input
-from shardvec.readers.text import EMPTY, INVALID_UTF8, TOO_LONG
 
 UNSUPPORTED = "unsupported_content_type"
 HTML_TYPES = ("text/html", "application/xhtml+xml")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from shardvec.readers.base import Document, Dropped, Event, FileStatus, ReaderSettings, record_id
+from shardvec.readers.base import EMPTY, Document, Dropped, Event, FileStatus, ReaderSettings, record_id
 from shardvec.readers.fs import open_input
-from shardvec.readers.text import EMPTY
 
 REDIRECT = "wiki_redirect"
 
