@@ -1,4 +1,4 @@
-"""The events every reader yields, and the settings they all share.
+"""The events every reader yields, the settings they all share, and :class:`Reader`, the class they extend.
 
 A reader is a generator over one file that yields :class:`Document` (kept for
 cleaning), :class:`Dropped` (a record that could not be used, with a reason)
@@ -6,16 +6,27 @@ and, last, exactly one :class:`FileStatus` saying whether the whole file was
 read (``ok``), ended early on damage (``truncated``, with how many records
 were read before it) or could not be read at all (``unreadable``). Damage is
 never hidden: a short read is reported, not skipped.
+
+Only what is particular to a format is written per format: a subclass of
+:class:`Reader` yields the records of one opened file, and the base numbers
+them, applies the size limit and ends the file with its status. A format
+whose records come in batches (plain-text lines) yields :class:`LineBlock` s.
 """
 
 from __future__ import annotations
 
+import gzip
+import lzma
+import zlib
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import IO, Any, Iterator, Union
+from typing import IO, Any, Callable, ClassVar, ContextManager, Iterator, Union
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from shardvec.readers.fs import open_input
 
 # A line whose decoding needed more than this share of replacement characters
 # is binary noise, not text.
@@ -24,6 +35,11 @@ _MAX_REPLACEMENT_SHARE = 0.1
 TOO_LONG = "record_too_long"
 INVALID_UTF8 = "invalid_utf8"
 EMPTY = "empty"
+# What a damaged file raises while being read (SyntaxError: xml.etree.ParseError
+# on a cut-off dump; zstd and pyarrow errors are subclasses of these).
+DAMAGE = (EOFError, gzip.BadGzipFile, OSError, ValueError, lzma.LZMAError, zlib.error, SyntaxError)
+# How much of a file's (decompressed) head is read to tell what it holds.
+SNIFF_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -59,11 +75,36 @@ class Dropped:
 
 @dataclass(frozen=True)
 class FileStatus:
+    """How the reading of one file ended, and how many records it gave."""
+
     source: str
     status: str  # ok | truncated | unreadable
     records: int
     format: str
     error: str = ""
+
+
+@dataclass(frozen=True)
+class LineBlock:
+    """Consecutive line records of one file: record ``first + i`` is ``texts[i]`` if ``reasons[i]`` is
+    null, else dropped for that reason (``texts[i]`` null).
+
+    Why: Spark's read step turns a block into Arrow rows without a Python object per line.
+    """
+
+    source: str
+    first: int
+    texts: pa.StringArray
+    reasons: pa.StringArray
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def events(self) -> Iterator[Document | Dropped]:
+        """The block's records one event each, as a reader of single records yields them."""
+        for i, (text, reason) in enumerate(zip(self.texts.to_pylist(), self.reasons.to_pylist())):
+            doc_id = record_id(self.source, self.first + i)
+            yield Dropped(doc_id, self.source, reason) if reason else Document(doc_id, text, self.source)
 
 
 Event = Union[Document, Dropped, FileStatus]
@@ -83,6 +124,108 @@ class ReaderSettings:
     # fsspec options for remote inputs (``[storage] options``): they travel to the
     # executors with these settings. Kept out of repr, as they may hold credentials.
     storage_options: dict[str, Any] = field(default_factory=dict, repr=False)
+
+
+class Unreadable(Exception):
+    """Raised by a reader when its file as a whole cannot be used (not text, no text column).
+
+    The file then ends ``unreadable`` with this message as its error, rather
+    than with the name of an exception as damage does.
+    """
+
+
+class Reader(ABC):
+    """The reader of one file in one format.
+
+    A format subclasses this, names itself in ``format`` and writes
+    :meth:`read_records`, which yields :meth:`document`, :meth:`drop` or
+    :meth:`record` once per record of the opened file. Everything else is
+    here, the same for every format: the records are numbered (their ids
+    and the count), a record over ``max_record_bytes`` is read through
+    :meth:`lines` or :meth:`bounded` without being held, and :meth:`events`
+    ends the file with its :class:`FileStatus`, damage included. So no
+    format can count, name or report its records differently.
+    """
+
+    format: ClassVar[str]
+    # Formats that are text refuse a file with NUL bytes in its head, whatever its name says.
+    text_only: ClassVar[bool] = False
+
+    def __init__(self, path: str, settings: ReaderSettings) -> None:
+        self.path = path
+        self.settings = settings
+        self.records = 0
+
+    @abstractmethod
+    def read_records(self, fh: IO[bytes]) -> Iterator[Document | Dropped | LineBlock]:
+        """Every record of the opened file, in order: all a format has to write."""
+
+    def open(self) -> ContextManager[IO[bytes]]:
+        """The file's decompressed bytes."""
+        return open_input(self.path, self.settings.storage_options)
+
+    def events(self) -> Iterator[Event | LineBlock]:
+        """The file's records, then its status; bad data ends the file with a status and never raises."""
+        try:
+            if self.text_only and self._is_binary():
+                raise Unreadable("binary file (NUL bytes), not text")
+            with self.open() as fh:
+                yield from self.read_records(fh)
+        except Unreadable as exc:
+            yield self._status("unreadable", str(exc))
+        except DAMAGE as exc:
+            yield self._status("truncated" if self.records else "unreadable", damage_error(exc))
+        else:
+            yield self._status("ok")
+
+    def _status(self, status: str, error: str = "") -> FileStatus:
+        """The file's status, with the records numbered so far."""
+        return FileStatus(self.path, status, self.records, self.format, error)
+
+    def number(self, n: int = 1) -> int:
+        """Number the next ``n`` records of the file; the number of the first."""
+        self.records += n
+        return self.records - n + 1
+
+    def document(self, text: str, content_type: str = "text", **lineage: str | None) -> Document:
+        """The next record, kept."""
+        return Document(record_id(self.path, self.number()), text, self.path, content_type, **lineage)
+
+    def drop(self, reason: str, **lineage: str | None) -> Dropped:
+        """The next record, dropped for ``reason``."""
+        return Dropped(record_id(self.path, self.number()), self.path, reason, **lineage)
+
+    def record(self, text: str | None, content_type: str = "text", **lineage: str | None) -> Document | Dropped:
+        """The next record, judged as every format judges text: None (undecodable) and blank text are dropped."""
+        if text is None:
+            return self.drop(INVALID_UTF8, **lineage)
+        if not text.strip():
+            return self.drop(EMPTY, **lineage)
+        return self.document(text, content_type, **lineage)
+
+    def lineage(self, value: Callable[[str], Any]) -> dict[str, str | None]:
+        """The lineage of a record whose fields ``value`` looks up by the names ``[prepare]`` gives them."""
+        settings = self.settings
+        return {"record_id": optional_str(value(settings.id_field)), "url": optional_str(value(settings.url_field)),
+                "date": optional_str(value(settings.date_field))}
+
+    def lines(self, fh: IO[bytes]) -> Iterator[bytes | None]:
+        """The lines of ``fh``; None for a line over the size limit (:func:`bounded_lines`)."""
+        return bounded_lines(fh, self.settings.max_record_bytes)
+
+    def bounded(self, fh: IO[bytes]) -> bytes | None:
+        """The rest of ``fh``; None when it is over the size limit (:func:`read_bounded`)."""
+        return read_bounded(fh, self.settings.max_record_bytes)
+
+    def _is_binary(self) -> bool:
+        """NUL bytes in the first decompressed block: not text."""
+        with self.open() as fh:
+            return b"\x00" in fh.read(SNIFF_BYTES)
+
+
+def damage_error(exc: BaseException) -> str:
+    """How damage reads in a :class:`FileStatus`: the exception's name and message."""
+    return f"{type(exc).__name__}: {exc}"
 
 
 def optional_str(value: Any) -> str | None:

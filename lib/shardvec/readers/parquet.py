@@ -2,43 +2,37 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import IO, ContextManager, Iterator
 
 import pyarrow as pa
 
-from shardvec.readers.base import EMPTY, Document, Dropped, Event, FileStatus, ReaderSettings, optional_str, record_id
+from shardvec.readers.base import Document, Dropped, Reader, Unreadable
 from shardvec.readers.fs import filesystem_for
 
 
-def read_parquet(path: str, settings: ReaderSettings) -> Iterator[Event]:
+class ParquetReader(Reader):
     """Rows of ``settings.text_field``; a file without that string column is unreadable."""
-    import pyarrow.parquet as pq
 
-    with filesystem_for(path, settings.storage_options).open(path) as raw:
-        parquet = pq.ParquetFile(raw)
+    format = "parquet"
+
+    def open(self) -> ContextManager[IO[bytes]]:
+        """The raw bytes: Parquet compresses inside the file, by column chunk."""
+        return filesystem_for(self.path, self.settings.storage_options).open(self.path)
+
+    def read_records(self, fh: IO[bytes]) -> Iterator[Document | Dropped]:
+        import pyarrow.parquet as pq
+
+        settings = self.settings
+        text_field = settings.text_field
+        parquet = pq.ParquetFile(fh)
         schema = parquet.schema_arrow
         names = schema.names
-        if settings.text_field not in names:
-            yield FileStatus(path, "unreadable", 0, "parquet",
-                             f"no column {settings.text_field!r} (columns: {', '.join(names)})")
-            return
-        text_type = schema.field(settings.text_field).type
+        if text_field not in names:
+            raise Unreadable(f"no column {text_field!r} (columns: {', '.join(names)})")
+        text_type = schema.field(text_field).type
         if not (pa.types.is_string(text_type) or pa.types.is_large_string(text_type)):
-            yield FileStatus(path, "unreadable", 0, "parquet",
-                             f"column {settings.text_field!r} is {text_type}, not a string")
-            return
+            raise Unreadable(f"column {text_field!r} is {text_type}, not a string")
         extra = [f for f in (settings.id_field, settings.url_field, settings.date_field) if f in names]
-        records = 0
-        for batch in parquet.iter_batches(columns=[settings.text_field, *extra]):
-            columns = {name: batch.column(name).to_pylist() for name in batch.schema.names}
-            for i, text in enumerate(columns[settings.text_field]):
-                records += 1
-                doc_id = record_id(path, records)
-                lineage = {key: optional_str(columns[f][i]) if f in columns else None for key, f in
-                           (("record_id", settings.id_field), ("url", settings.url_field),
-                            ("date", settings.date_field))}
-                if not isinstance(text, str) or not text.strip():
-                    yield Dropped(doc_id, path, EMPTY, **lineage)
-                else:
-                    yield Document(doc_id, text, path, **lineage)
-    yield FileStatus(path, "ok", records, "parquet")
+        for batch in parquet.iter_batches(columns=[text_field, *extra]):
+            for row in batch.to_pylist():
+                yield self.record(row[text_field] or "", **self.lineage(row.get))  # a null cell is an empty record

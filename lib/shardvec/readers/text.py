@@ -4,22 +4,19 @@ Lines are read one by one (a damaged stream keeps every line read before the
 damage, and an overlong line is skipped without being held) but decoded and
 judged a block at a time (:class:`LineBlock`): one UTF-8 decode and a few
 numpy passes per block instead of Python work per line. Spark's read step
-takes the blocks as they are; :func:`read_text` gives the same records one
-event each.
+takes the blocks as they are; :func:`~shardvec.readers.read_file` gives the
+same records one event each.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterator
+from typing import IO, Iterator
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shardvec.readers.base import (EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropped, Event, FileStatus,
-                                   ReaderSettings, bounded_lines, decode_text, read_bounded, record_id)
-from shardvec.readers.fs import open_input
+from shardvec.readers.base import EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropped, LineBlock, Reader, decode_text
 
 # A block ends after this many lines or bytes, whichever comes first.
 _BLOCK_LINES = 8192
@@ -29,57 +26,63 @@ _ASCII_SPACE = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
 
 
-@dataclass(frozen=True)
-class LineBlock:
-    """Consecutive line records of one file: record ``first + i`` is ``texts[i]`` if ``reasons[i]`` is
-    null, else dropped for that reason (``texts[i]`` null)."""
+class TextReader(Reader):
+    """Non-empty lines (``text_document = "line"``), in blocks, or the whole file (``"file"``) as documents."""
 
-    source: str
-    first: int
-    texts: pa.StringArray
-    reasons: pa.StringArray
+    format = "text"
+    text_only = True
 
-    def __len__(self) -> int:
-        return len(self.texts)
-
-
-def read_text(path: str, settings: ReaderSettings) -> Iterator[Event]:
-    """Non-empty lines (``text_document = "line"``) or the whole file (``"file"``) as documents."""
-    for event in read_text_blocks(path, settings):
-        if not isinstance(event, LineBlock):
-            yield event
-            continue
-        for i, (text, reason) in enumerate(zip(event.texts.to_pylist(), event.reasons.to_pylist())):
-            doc_id = record_id(path, event.first + i)
-            yield Dropped(doc_id, path, reason) if reason else Document(doc_id, text, path)
-
-
-def read_text_blocks(path: str, settings: ReaderSettings) -> Iterator[Event | LineBlock]:
-    """As :func:`read_text`, with line records in blocks; on damage, the lines read before it come first."""
-    if settings.text_document == "file":
-        yield from _read_whole(path, settings, "text")
-        return
-    records = 0
-    with open_input(path, settings.storage_options) as fh:
+    def read_records(self, fh: IO[bytes]) -> Iterator[Document | Dropped | LineBlock]:
+        if self.settings.text_document == "file":
+            yield from self.read_whole(fh)
+            return
         raws: list[bytes | None] = []
         size = 0
         try:
-            for raw in bounded_lines(fh, settings.max_record_bytes):
+            for raw in self.lines(fh):
                 raws.append(raw)
                 if raw is not None:
                     size += len(raw)
                 if len(raws) >= _BLOCK_LINES or size >= _BLOCK_BYTES:
-                    yield line_block(path, records + 1, raws)
-                    records += len(raws)
+                    yield self._block(raws)
                     raws, size = [], 0
-        except Exception:
+        except Exception:  # damage: the lines read before it come first
             if raws:
-                yield line_block(path, records + 1, raws)
+                yield self._block(raws)
             raise
         if raws:
-            yield line_block(path, records + 1, raws)
-            records += len(raws)
-    yield FileStatus(path, "ok", records, "text")
+            yield self._block(raws)
+
+    def _block(self, raws: list[bytes | None]) -> LineBlock:
+        """The next ``len(raws)`` records, judged in one block."""
+        return line_block(self.path, self.number(len(raws)), raws)
+
+    def read_whole(self, fh: IO[bytes]) -> Iterator[Document | Dropped]:
+        """The whole file as one record; a blank file holds none."""
+        data = self.bounded(fh)
+        if data is None:
+            yield self.drop(TOO_LONG)
+        elif data.strip():
+            text = self.decode(data)
+            yield self.drop(INVALID_UTF8) if text is None else self.document(text, content_type=self.format)
+
+    def decode(self, data: bytes) -> str | None:
+        """A whole file's text; None if it is not text."""
+        return decode_text(data)
+
+
+class HtmlReader(TextReader):
+    """One HTML page per file; its main text is extracted later, batch by batch."""
+
+    format = "html"
+
+    def read_records(self, fh: IO[bytes]) -> Iterator[Document | Dropped]:
+        return self.read_whole(fh)
+
+    def decode(self, data: bytes) -> str:
+        from shardvec.text.html import decode_html
+
+        return decode_html(data)
 
 
 def line_block(path: str, first: int, raws: list[bytes | None]) -> LineBlock:
@@ -126,27 +129,3 @@ def _decoded_one_by_one(path: str, first: int, raws: list[bytes | None]) -> Line
         texts.append(None if reason else text)
         reasons.append(reason)
     return LineBlock(path, first, pa.array(texts, pa.string()), pa.array(reasons, pa.string()))
-
-
-def read_html(path: str, settings: ReaderSettings) -> Iterator[Event]:
-    """One HTML page per file; its main text is extracted later, batch by batch."""
-    yield from _read_whole(path, settings, "html")
-
-
-def _read_whole(path: str, settings: ReaderSettings, fmt: str) -> Iterator[Event]:
-    from shardvec.text.html import decode_html
-
-    with open_input(path, settings.storage_options) as fh:
-        data = read_bounded(fh, settings.max_record_bytes)
-    doc_id = record_id(path, 1)
-    if data is not None and not data.strip():
-        yield FileStatus(path, "ok", 0, fmt)  # an empty file holds no record
-        return
-    text = None if data is None else (decode_html(data) if fmt == "html" else decode_text(data))
-    if data is None:
-        yield Dropped(doc_id, path, TOO_LONG)
-    elif text is None:
-        yield Dropped(doc_id, path, INVALID_UTF8)
-    else:
-        yield Document(doc_id, text, path, content_type=fmt)
-    yield FileStatus(path, "ok", 1, fmt)

@@ -8,50 +8,40 @@ and ``conversion`` (WET's extracted text). ``warcinfo``, ``request`` and
 
 from __future__ import annotations
 
-from typing import Iterator
+from typing import IO, Iterator
 
-from shardvec.readers.base import (EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropped, Event, FileStatus,
-                                   ReaderSettings, decode_text, read_bounded, record_id)
-from shardvec.readers.fs import open_input
+from shardvec.readers.base import TOO_LONG, Document, Dropped, Reader, decode_text
 
 UNSUPPORTED = "unsupported_content_type"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
-def read_warc(path: str, settings: ReaderSettings) -> Iterator[Event]:
-    from fastwarc.warc import ArchiveIterator, WarcRecordType
+class WarcReader(Reader):
+    """Documents of WARC and WET records, with their URI, date and record id as lineage."""
 
-    from shardvec.text.html import decode_html
+    format = "warc"
 
-    wanted = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
-    records = 0
-    with open_input(path, settings.storage_options) as fh:
-        # Decompression is ours (open_input), so fastwarc reads a plain stream and a
+    def read_records(self, fh: IO[bytes]) -> Iterator[Document | Dropped]:
+        from fastwarc.warc import ArchiveIterator, WarcRecordType
+
+        from shardvec.text.html import decode_html
+
+        wanted = WarcRecordType.response | WarcRecordType.resource | WarcRecordType.conversion
+        # Decompression is ours (Reader.open), so fastwarc reads a plain stream and a
         # damaged member raises here instead of ending the iteration quietly.
         for record in ArchiveIterator(fh, record_types=wanted, parse_http=True, stream_detect=False):
-            records += 1
-            doc_id = record_id(path, records)
             content_type = _content_type(record)
             lineage = {"record_id": record.record_id, "url": record.headers.get("WARC-Target-URI"),
                        "date": record.headers.get("WARC-Date")}
-            payload = read_bounded(record.reader, settings.max_record_bytes)
+            payload = self.bounded(record.reader)
             if payload is None:
-                yield Dropped(doc_id, path, TOO_LONG, **lineage)
-                continue
-            if content_type in HTML_TYPES:
-                kind, text = "html", decode_html(payload)
+                yield self.drop(TOO_LONG, **lineage)
+            elif content_type in HTML_TYPES:
+                yield self.record(decode_html(payload), "html", **lineage)
             elif content_type == "text/plain":
-                kind, text = "text", decode_text(payload)
+                yield self.record(decode_text(payload), **lineage)
             else:
-                yield Dropped(doc_id, path, UNSUPPORTED, **lineage)
-                continue
-            if text is None:
-                yield Dropped(doc_id, path, INVALID_UTF8, **lineage)
-            elif not text.strip():
-                yield Dropped(doc_id, path, EMPTY, **lineage)
-            else:
-                yield Document(doc_id, text, path, content_type=kind, **lineage)
-    yield FileStatus(path, "ok", records, "warc")
+                yield self.drop(UNSUPPORTED, **lineage)
 
 
 def _content_type(record) -> str:  # type: ignore[no-untyped-def]
