@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 
@@ -99,3 +100,34 @@ def test_example_configs_load() -> None:
         path = REPO / "conf" / name
         assert path.is_file(), f"conf/{name} is missing"
         load_config(path, environ={})
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["train.epoch=3"], "unknown config key 'train.epoch' (from --set); did you mean train.epochs?"),
+    (["finetune.epoch=3"], "did you mean finetune.epochs?"),       # a tie goes to the key's own section
+    (["train.min_count=3"], "did you mean vocab.min_count?"),      # a key in another section
+    (["trian.epochs=3"], "unknown config section 'trian'"),
+    (["trian.epochs=3"], "did you mean train?"),
+])
+def test_an_unknown_key_names_the_nearest_known_one(sets: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(sets=sets, environ={})
+
+
+def test_an_unknown_key_is_named_nearest_from_every_layer(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text("[prepare]\ndedupe = [\"exact\"]\n")
+    with pytest.raises(ConfigError, match=re.escape(f"'prepare.dedupe' (from {conf}); did you mean prepare.dedup?")):
+        load_config(conf, environ={})
+    with pytest.raises(ConfigError, match=re.escape("(from environment); did you mean vocab.min_count?")):
+        load_config(environ={"SHARDVEC_VOCAB__MIN_CONT": "2"})
+    assert main(["train", "--set", "train.windows=3", "--corpus", "x", "--output", "y"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and err.endswith("did you mean train.window?")
+
+
+def test_a_key_far_from_every_known_one_gets_no_guess() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(sets=["train.zzzz=1"], environ={})
+    assert str(error.value) == "unknown config key 'train.zzzz' (from --set)"

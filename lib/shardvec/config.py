@@ -13,6 +13,7 @@ dotted name is unambiguous everywhere.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import os
 import tomllib
 import typing
@@ -253,6 +254,28 @@ def section_fields(section: str) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(sections()[section])}
 
 
+def _every_key() -> list[str]:
+    """Every dotted name, ``spark.master`` to ``evaluate.restrict_vocab``."""
+    return [f"{section}.{key}" for section in sections() for key in section_fields(section)]
+
+
+def _did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``; did you mean X?`` naming the known name nearest a mistyped one, or nothing when none is near.
+
+    Names are compared by their last part (``epochs`` of ``train.epochs``), a tie
+    going to the mistyped name's own section: whole dotted names would make every
+    key of a section look near.
+    """
+    section, last = name.partition(".")[0], name.rpartition(".")[2]
+
+    def closeness(candidate: str) -> tuple[float, bool]:
+        ratio = difflib.SequenceMatcher(None, last, candidate.rpartition(".")[2]).ratio()
+        return ratio, candidate.partition(".")[0] == section
+
+    nearest = max(known, key=closeness)
+    return f"; did you mean {nearest}?" if closeness(nearest)[0] >= 0.6 else ""  # 0.6: difflib's own cutoff
+
+
 def _field_type(section: str, key: str) -> Any:
     hints = typing.get_type_hints(sections()[section])
     return hints[key]
@@ -353,13 +376,14 @@ def apply_layer(config: Config, layer: Layer, source: str) -> Config:
     known = sections()
     for section, table in layer.items():
         if section not in known:
-            raise ConfigError(f"unknown config section '{section}' ({source}); known: {', '.join(known)}")
+            raise ConfigError(f"unknown config section '{section}' ({source}); known: {', '.join(known)}"
+                              f"{_did_you_mean(section, known)}")
         fields = section_fields(section)
         target = getattr(config, section)
         for key, value in table.items():
             name = f"{section}.{key}"
             if key not in fields:
-                raise ConfigError(f"unknown config key '{name}' ({source})")
+                raise ConfigError(f"unknown config key '{name}' ({source}){_did_you_mean(name, _every_key())}")
             setattr(target, key, _check_type(name, value, _field_type(section, key), source))
     return config
 
