@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shardvec.cli import main
-from shardvec.config import Config, defaults_toml, load_config, sections
+from shardvec.config import Config, Rule, defaults_toml, load_config, section_fields, sections
 from shardvec.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -131,3 +131,53 @@ def test_a_key_far_from_every_known_one_gets_no_guess() -> None:
     with pytest.raises(ConfigError) as error:
         load_config(sets=["train.zzzz=1"], environ={})
     assert str(error.value) == "unknown config key 'train.zzzz' (from --set)"
+
+
+@pytest.mark.parametrize("sets, message", [
+    (["prepare.phrase_passes=5"], "prepare.phrase_passes must be in [0, 4]; got 5"),
+    (["prepare.near_dup_threshold=0"], "prepare.near_dup_threshold must be in (0, 1]; got 0.0"),
+    (["vocab.min_count=0"], "vocab.min_count must be at least 1; got 0"),
+    (["train.window=0"], "train.window must be positive; got 0"),
+    (["train.hs=2"], "train.hs must be one of 0, 1; got 2"),
+    (["finetune.dev_fraction=1"], "finetune.dev_fraction must be in [0, 1); got 1.0"),
+    (["finetune.budgets=[0.5, 2]"], "finetune.budgets must list values in (0, 1]; got 2.0"),
+    (["finetune.mode=[]"], "finetune.mode must list at least one value"),
+    (["prepare.dedup=[\"exact\", \"fuzzy\"]"], "prepare.dedup must list only exact, lines, near; got 'fuzzy'"),
+    (["train.negative=0"], "set train.negative > 0 or train.hs = 1"),                  # a contradiction of two keys
+    (["finetune.dev_fraction=0.5", "finetune.test_fraction=0.5"], "must sum below 1"),
+])
+def test_a_bound_declared_beside_its_key_is_checked_when_loading(sets: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(sets=sets, environ={})
+
+
+def test_a_bound_declared_beside_its_key_is_checked_on_a_config_built_in_python() -> None:
+    config = Config()
+    assert config.validate() is config
+    config.train.min_alpha = 0.0
+    with pytest.raises(ConfigError, match=re.escape("train.min_alpha must be positive; got 0.0")):
+        config.validate()
+    rule = section_fields("train")["min_alpha"].metadata["rule"]
+    assert rule == Rule(gt=0) and rule.problem("train.min_alpha", 0.0001) is None
+
+
+def test_choices_owned_by_a_registry_follow_the_registry() -> None:
+    from shardvec.readers import FORMATS
+    from shardvec.text.pii import PII_KINDS
+
+    fields = section_fields("prepare")
+    assert fields["format"].metadata["rule"].names() == FORMATS
+    assert fields["mask_pii"].metadata["rule"].names() == PII_KINDS
+    with pytest.raises(ConfigError, match=re.escape(f"prepare.format must be one of {', '.join(FORMATS)}; got 'xml'")):
+        load_config(sets=["prepare.format=xml"], environ={})
+
+
+def test_every_rule_allows_its_default_and_every_wording_names_every_choice() -> None:
+    defaults = Config()
+    for section in sections():
+        for key, f in section_fields(section).items():
+            rule: Rule = f.metadata["rule"]
+            assert rule.problem(f"{section}.{key}", getattr(getattr(defaults, section), key)) is None, key
+            if rule.choices is not None:
+                said = rule.problem(f"{section}.{key}", "no such value") or ""
+                assert all(str(name) in said for name in rule.names()), said

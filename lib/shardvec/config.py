@@ -1,8 +1,9 @@
 """The typed configuration: one source of truth for every knob.
 
-Each section is a dataclass whose fields carry their documentation; the CLI,
-``conf/default.toml`` and the README's key table are all checked against it.
-Layers are applied in increasing precedence::
+Each section is a dataclass whose fields carry their documentation and their
+:class:`Rule` (choices, bounds); the CLI, ``conf/default.toml`` and the
+README's key table are checked against it, and a config is validated here once
+loaded. Layers are applied in increasing precedence::
 
     defaults < --config FILE < SHARDVEC_<SECTION>__<KEY> env vars < --set k=v < explicit CLI flags
 
@@ -14,27 +15,125 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
+import operator
 import os
 import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from shardvec.errors import ConfigError
 
 ENV_PREFIX = "SHARDVEC_"
 
 
-def _doc(default: Any, help: str) -> Any:
-    """A dataclass field with its documentation attached (mutable defaults copied)."""
+# Accepted values: the names themselves, or a function reading them from a registry (_names_in).
+Names = tuple[Any, ...] | Callable[[], tuple[Any, ...]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a key accepts beyond its type, declared beside the key and checked by :meth:`Config.validate`.
+
+    ``choices`` are the accepted values, or (through :func:`_names_in`) the
+    names of the registry that owns them. ``gt``, ``ge``, ``lt`` and ``le``
+    bound a number. For a list key both apply to every item, and ``nonempty``
+    refuses an empty list.
+    ``listed`` is how an error lists the choices (``{}``: their names) where
+    the message has always been worded otherwise.
+    """
+
+    choices: Names | None = None
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+    nonempty: bool = False
+    listed: str = "one of {}"
+
+    def names(self) -> tuple[Any, ...]:
+        return self.choices() if callable(self.choices) else self.choices or ()
+
+    def problem(self, name: str, value: Any) -> str | None:
+        """The one-line error for ``value`` of key ``name``, or None when the rule allows it."""
+        if not isinstance(value, list):
+            return None if self._allows(value) else f"{name} must be {self._describe(plural=False)}; got {value!r}"
+        if self.nonempty and not value:
+            return f"{name} must list at least one value"
+        bad = [item for item in value if not self._allows(item)]
+        return f"{name} must list {self._describe(plural=True)}; got {bad[0]!r}" if bad else None
+
+    def _allows(self, value: Any) -> bool:
+        if self.choices is not None:
+            return value in self.names()
+        return all(_BOUNDS[op][0](value, bound) for op, bound in self._bounds().items())
+
+    def _bounds(self) -> dict[str, float]:
+        """The bounds given, lower before upper."""
+        given = {"gt": self.gt, "ge": self.ge, "lt": self.lt, "le": self.le}
+        return {op: bound for op, bound in given.items() if bound is not None}
+
+    def _describe(self, plural: bool) -> str:
+        """The accepted values in words: ``one of a, b`` (a list: ``only a, b``), ``at least 2``, ``in (0, 1]``."""
+        if self.choices is not None:
+            names = ", ".join(str(n) for n in self.names())
+            return f"only {names}" if plural else self.listed.format(names)
+        bounds = self._bounds()
+        if bounds == {"gt": 0}:
+            return "positive values" if plural else "positive"
+        if len(bounds) == 2:
+            (low, a), (high, b) = bounds.items()
+            text = f"in {'(' if low == 'gt' else '['}{a}, {b}{')' if high == 'lt' else ']'}"
+        else:
+            ((op, bound),) = bounds.items()
+            text = f"{_BOUNDS[op][2 if plural else 1]} {bound}"
+        return f"values {text}" if plural else text
+
+
+# bound -> (test, in words, as a symbol); lists say ">= 0", as their messages always have
+_BOUNDS: dict[str, tuple[Callable[[Any, Any], bool], str, str]] = {
+    "gt": (operator.gt, "greater than", ">"), "ge": (operator.ge, "at least", ">="),
+    "lt": (operator.lt, "less than", "<"), "le": (operator.le, "at most", "<=")}
+
+
+def _names_in(registry: str, *extra: str) -> Callable[[], tuple[Any, ...]]:
+    """The names of ``module:ATTR``, a registry that lives with its code, read only when a value is checked.
+
+    Adding a reader (or a class weight) stays one registry line, and this module
+    imports nothing of the stages at import time.
+    """
+    module, _, attr = registry.partition(":")
+    return lambda: (*extra, *getattr(importlib.import_module(module), attr))
+
+
+def _doc(default: Any, help: str, **rule: Any) -> Any:
+    """A dataclass field with its documentation and its :class:`Rule` attached (mutable defaults copied)."""
+    metadata = {"help": help, "rule": Rule(**rule)}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda: type(default)(default), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+class _Section:
+    """What every section shares."""
+
+    def contradictions(self) -> Iterator[str]:
+        """One-line errors for values each allowed alone that no run can honour together; none by default."""
+        return iter(())
+
+    def problems(self, section: str) -> Iterator[str]:
+        """Every key's value outside its rule, then every contradiction."""
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            problem = f.metadata["rule"].problem(f"{section}.{f.name}", getattr(self, f.name))
+            if problem:
+                yield problem
+        yield from self.contradictions()
 
 
 @dataclass
-class SparkConfig:
+class SparkConfig(_Section):
     """How the prepare stage reaches Spark."""
 
     master: str = _doc("", "Spark master URL (spark://, yarn, k8s://, local[N]); empty takes spark-submit's --master, else local[*]")
@@ -47,7 +146,7 @@ class SparkConfig:
 
 
 @dataclass
-class DaskConfig:
+class DaskConfig(_Section):
     """How the train stage reaches Dask."""
 
     scheduler: str = _doc("", "Dask scheduler address; empty uses $DASK_SCHEDULER_ADDRESS, else starts a LocalCluster")
@@ -62,7 +161,7 @@ class DaskConfig:
 
 
 @dataclass
-class StorageConfig:
+class StorageConfig(_Section):
     """How every stage reaches data lakes (fsspec; prepare's Spark executors too)."""
 
     options: dict[str, Any] = _doc({}, "fsspec storage options for s3:// (= s3a://), gs://, hdfs:// paths, e.g. "
@@ -71,7 +170,7 @@ class StorageConfig:
 
 
 @dataclass
-class PrepareConfig:
+class PrepareConfig(_Section):
     """The Spark job that turns raw text into corpus shards and a vocabulary."""
 
     input: list[str] = _doc([], "input paths or URLs: files, directories or globs")
@@ -79,13 +178,16 @@ class PrepareConfig:
     staging_dir: str = _doc("", "a remote output is assembled here, then uploaded; on a multi-machine cluster a "
                             "directory the driver and every executor share, as a local output must be; empty uses "
                             "the system temporary directory")
-    format: str = _doc("auto", "auto, text, html, jsonl, parquet, warc (also WET), wiki; auto sniffs each file's first bytes, then its name")
-    text_document: str = _doc("line", "plain-text files: one document per 'line' or per 'file'")
+    format: str = _doc("auto", "auto, text, html, jsonl, parquet, warc (also WET), wiki; auto sniffs each file's first bytes, then its name",
+                       choices=_names_in("shardvec.readers:FORMATS"))
+    text_document: str = _doc("line", "plain-text files: one document per 'line' or per 'file'",
+                              choices=("line", "file"))
     text_field: str = _doc("text", "JSONL field or Parquet column holding the text")
     id_field: str = _doc("id", "JSONL field or Parquet column with the record's own id, kept in the lineage")
     url_field: str = _doc("url", "JSONL field or Parquet column with the record's URL, kept in the lineage")
     date_field: str = _doc("date", "JSONL field or Parquet column with the record's date, kept in the lineage")
-    max_record_bytes: int = _doc(16 << 20, "a longer record (line, page, file) is dropped as record_too_long without being held in memory")
+    max_record_bytes: int = _doc(16 << 20, "a longer record (line, page, file) is dropped as record_too_long without being held in memory",
+                                 ge=1)
     lineage: bool = _doc(True, "write lineage.parquet: every record's id, url, date and fate (kept or the drop reason)")
     fix_mojibake: bool = _doc(True, "repair UTF-8 mis-decoded as Latin-1/cp1252 with ftfy before NFKC normalization")
     quality: bool = _doc(False, "apply the Gopher/C4 quality rules below; a threshold of 0 turns its rule off")
@@ -99,67 +201,81 @@ class PrepareConfig:
     max_ellipsis_line_share: float = _doc(0.3, "quality: most share of lines ending in an ellipsis (ellipsis_lines)")
     languages: list[str] = _doc([], "ISO 639-1 codes of the languages to keep (py3langid); empty keeps every language")
     min_language_score: float = _doc(0.5, "least probability of a kept language (wrong_language below it)")
-    mask_pii: list[str] = _doc([], "replace these by placeholders: email, ip, phone")
-    dedup: list[str] = _doc([], "exact (whole documents), lines (CCNet-style repeated lines) and/or near (MinHash LSH)")
-    near_dup_threshold: float = _doc(0.8, "near dedup: Jaccard similarity of word shingles above which documents are duplicates")
-    minhash_perm: int = _doc(128, "near dedup: MinHash permutations per signature")
-    minhash_ngram: int = _doc(5, "near dedup: words per shingle")
+    mask_pii: list[str] = _doc([], "replace these by placeholders: email, ip, phone",
+                               choices=_names_in("shardvec.text.pii:PII_KINDS"))
+    dedup: list[str] = _doc([], "exact (whole documents), lines (CCNet-style repeated lines) and/or near (MinHash LSH)",
+                            choices=("exact", "lines", "near"))
+    near_dup_threshold: float = _doc(0.8, "near dedup: Jaccard similarity of word shingles above which documents are duplicates",
+                                     gt=0, le=1)
+    minhash_perm: int = _doc(128, "near dedup: MinHash permutations per signature", ge=2)
+    minhash_ngram: int = _doc(5, "near dedup: words per shingle", ge=1)
     lowercase: bool = _doc(True, "lowercase tokens")
     fold_numbers: bool = _doc(False, "replace every digit by 0 (1984 -> 0000)")
-    min_sentence_tokens: int = _doc(2, "sentences with fewer tokens are dropped (counted in the manifest)")
-    max_sentence_length: int = _doc(10000, "longer sentences are split into pieces of this many tokens, as gensim does")
-    phrase_passes: int = _doc(0, "word2phrase passes (0-4) joining collocations: new york -> new_york")
+    min_sentence_tokens: int = _doc(2, "sentences with fewer tokens are dropped (counted in the manifest)", ge=1)
+    max_sentence_length: int = _doc(10000, "longer sentences are split into pieces of this many tokens, as gensim does",
+                                    ge=1)
+    phrase_passes: int = _doc(0, "word2phrase passes (0-4) joining collocations: new york -> new_york", ge=0, le=4)
     phrase_threshold: float = _doc(100.0, "word2phrase score a bigram must exceed: (n_ab - min_count) / (n_a * n_b) * N")
     phrase_min_count: int = _doc(5, "word2phrase: words and bigrams seen fewer times never join; also the score's discount")
-    shards: int = _doc(0, "number of Parquet shards, balanced by token count; 0 means Spark's default parallelism")
+    shards: int = _doc(0, "number of Parquet shards, balanced by token count; 0 means Spark's default parallelism",
+                       ge=0)
     overwrite: bool = _doc(False, "replace an existing output directory")
     fail_on_bad_input: bool = _doc(False, "stop the job on a damaged input file instead of reporting it")
 
 
 @dataclass
-class VocabConfig:
+class VocabConfig(_Section):
     """The vocabulary built by prepare and shared by every trainer."""
 
-    min_count: int = _doc(5, "words seen fewer times are left out of the vocabulary")
-    max_vocab_size: int = _doc(0, "keep at most this many of the most frequent words; 0 keeps all")
+    min_count: int = _doc(5, "words seen fewer times are left out of the vocabulary", ge=1)
+    max_vocab_size: int = _doc(0, "keep at most this many of the most frequent words; 0 keeps all", ge=0)
 
 
 @dataclass
-class TrainConfig:
+class TrainConfig(_Section):
     """Sharded Word2Vec on Dask; gensim's own parameter names."""
 
     corpus: str = _doc("", "corpus directory written by prepare")
     output: str = _doc("", "output directory for vectors.bin, model/ and train_report.json")
-    vector_size: int = _doc(100, "dimensions of the word vectors")
-    window: int = _doc(5, "maximum distance between the current and predicted word")
-    negative: int = _doc(5, "negative samples per positive pair; 0 disables negative sampling")
-    hs: int = _doc(0, "1 uses hierarchical softmax")
-    sg: int = _doc(1, "1 for skip-gram, 0 for CBOW")
+    vector_size: int = _doc(100, "dimensions of the word vectors", gt=0)
+    window: int = _doc(5, "maximum distance between the current and predicted word", gt=0)
+    negative: int = _doc(5, "negative samples per positive pair; 0 disables negative sampling", ge=0)
+    hs: int = _doc(0, "1 uses hierarchical softmax", choices=(0, 1))
+    sg: int = _doc(1, "1 for skip-gram, 0 for CBOW", choices=(0, 1))
     sample: float = _doc(1e-3, "down-sampling threshold for frequent words (from global counts)")
-    epochs: int = _doc(5, "passes over the corpus")
+    epochs: int = _doc(5, "passes over the corpus", gt=0)
     alpha: float = _doc(0.025, "initial learning rate")
-    min_alpha: float = _doc(0.0001, "final learning rate; the decay is linear across all rounds and shards")
+    min_alpha: float = _doc(0.0001, "final learning rate; the decay is linear across all rounds and shards", gt=0)
     seed: int = _doc(1, "seed for the initial weights (identical in every trainer)")
-    workers: int = _doc(1, "gensim threads per shard trainer")
+    workers: int = _doc(1, "gensim threads per shard trainer", gt=0)
     compute_loss: bool = _doc(True, "gensim's compute_loss: each round's training loss in the progress line and "
                                     "train_report.json (0.3-6% of training time measured, bench/RESULTS.md)")
     merge: str = _doc("adasum", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)")
-    rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)")
-    sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch")
+    rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)",
+                                 ge=1)
+    sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch",
+                           ge=0)
     lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate for rules that merge every round; 0 means the "
                                 "rule's own (periodic: the number of shards; adasum: log2 of it, from 2 to 4; the others 1)")
     momentum: float = _doc(-1.0, "bmuf: block momentum eta; negative means 1 - 1/shards")
     block_lr: float = _doc(1.0, "bmuf: block learning rate zeta")
-    delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)")
+    delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)",
+                            choices=("float32", "float16"))
     write_text: bool = _doc(False, "also write vectors.txt (word2vec text format)")
     write_kv: bool = _doc(False, "also write vectors.kv (gensim's format, memory-mappable; a pickle: trusted use only)")
     evaluate: bool = _doc(True, "run the intrinsic evaluation at the end and put it in the report")
     overwrite: bool = _doc(False, "replace an existing output directory")
     resume: bool = _doc(False, "continue from the last checkpoint in the output directory")
 
+    def contradictions(self) -> Iterator[str]:
+        if self.negative == 0 and self.hs == 0:
+            yield "set train.negative > 0 or train.hs = 1, else nothing trains"
+        if self.min_alpha > self.alpha:
+            yield "need 0 < train.min_alpha <= train.alpha"
+
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(_Section):
     """Transfer learning on a labelled target dataset."""
 
     vectors: str = _doc("", "train output directory (with model/) or a word2vec vectors.bin")
@@ -168,49 +284,72 @@ class FinetuneConfig:
     dev: str = _doc("", "development split (instead of dataset)")
     test: str = _doc("", "test split (instead of dataset)")
     output: str = _doc("", "output directory for report.json and report.md")
-    format: str = _doc("auto", "auto, fasttext, csv, tsv, jsonl, parquet or conll")
+    format: str = _doc("auto", "auto, fasttext, csv, tsv, jsonl, parquet or conll",
+                       choices=_names_in("shardvec.finetune.datasets:FORMATS"))
     text_field: str = _doc("text", "text column for csv/tsv/jsonl/parquet")
     label_field: str = _doc("label", "label column for csv/tsv/jsonl/parquet")
-    mode: list[str] = _doc(["classify"], "classify, adapt and/or tag")
-    epochs: int = _doc(30, "maximum epochs of the classifier (early stopping on dev, see select_on)")
-    learning_rate: list[float] = _doc([0.2, 0.5], "classifier learning rates searched (with lexical_l2) on dev or by cross-validation: each setting and budget keeps the candidate with the best mean score over its repeats (one rate: no search)")
-    l2: float = _doc(1e-4, "L2 penalty on the classifier weights")
-    patience: int = _doc(3, "epochs without dev improvement before stopping")
-    select_on: str = _doc("score", "what picks the best epoch on dev and counts patience: score (the headline metric, ties to the lower loss) or loss")
-    class_weight: str = _doc("auto", "loss weight of an example of class c: balanced (1 / n_c: each class weighs the same in total), sqrt (1 / sqrt(n_c)), none, or auto (sqrt when the headline is macro-F1, that is for classify; none for tag)")
+    mode: list[str] = _doc(["classify"], "classify, adapt and/or tag",
+                           choices=("classify", "adapt", "tag"), nonempty=True)
+    epochs: int = _doc(30, "maximum epochs of the classifier (early stopping on dev, see select_on)", gt=0)
+    learning_rate: list[float] = _doc([0.2, 0.5], "classifier learning rates searched (with lexical_l2) on dev or by cross-validation: each setting and budget keeps the candidate with the best mean score over its repeats (one rate: no search)",
+                                      gt=0, nonempty=True)
+    l2: float = _doc(1e-4, "L2 penalty on the classifier weights", ge=0)
+    patience: int = _doc(3, "epochs without dev improvement before stopping", gt=0)
+    select_on: str = _doc("score", "what picks the best epoch on dev and counts patience: score (the headline metric, ties to the lower loss) or loss",
+                          choices=("score", "loss"), listed="score or loss")
+    class_weight: str = _doc("auto", "loss weight of an example of class c: balanced (1 / n_c: each class weighs the same in total), sqrt (1 / sqrt(n_c)), none, or auto (sqrt when the headline is macro-F1, that is for classify; none for tag)",
+                             choices=_names_in("shardvec.finetune.classifier:CLASS_WEIGHTS", "auto"), listed="{}")
     update_vectors: bool = _doc(False, "back-propagate into the word vectors (supervised fine-tuning)")
-    dev_fraction: float = _doc(0.1, "share of a single dataset used for dev")
-    test_fraction: float = _doc(0.2, "share of a single dataset used for test")
+    dev_fraction: float = _doc(0.1, "share of a single dataset used for dev", ge=0, lt=1)
+    test_fraction: float = _doc(0.2, "share of a single dataset used for test", ge=0, lt=1)
     split_seed: int = _doc(0, "seed of the stratified split and of the baselines")
     overwrite: bool = _doc(False, "replace an existing output directory")
     compare: list[str] = _doc(["random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned"],
                               "vector settings compared on the same splits: random, target, pretrained, adapted, "
-                              "finetuned, adapted+finetuned")
-    budgets: list[float] = _doc([0.01, 0.05, 0.25, 1.0], "label budgets of the learning curve, as shares of the train split (1.0 always runs)")
-    repeats: int = _doc(3, "runs per setting and budget, with different subsets and seeds")
-    min_per_class: int = _doc(2, "floor of every class in a budget's draw (tag mode: of every tag's tokens): a class gets its share of the budget but never fewer examples than this; a budget is skipped only when some class has fewer in the whole training split")
-    batch_size: int = _doc(16, "examples per classifier update")
-    bigram_buckets: int = _doc(0, "hashed word-bigram buckets added to the document representation, as fastText's -bucket; 0 disables")
-    weighting: str = _doc("mean", "classify: how a document's word vectors are averaged: mean, tfidf (IDF of the training texts) or sif (a / (a + word frequency), Arora et al. 2017)")
+                              "finetuned, adapted+finetuned",
+                              choices=("random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned"))
+    budgets: list[float] = _doc([0.01, 0.05, 0.25, 1.0], "label budgets of the learning curve, as shares of the train split (1.0 always runs)",
+                                gt=0, le=1, nonempty=True)
+    repeats: int = _doc(3, "runs per setting and budget, with different subsets and seeds", gt=0)
+    min_per_class: int = _doc(2, "floor of every class in a budget's draw (tag mode: of every tag's tokens): a class gets its share of the budget but never fewer examples than this; a budget is skipped only when some class has fewer in the whole training split",
+                              gt=0)
+    batch_size: int = _doc(16, "examples per classifier update", gt=0)
+    bigram_buckets: int = _doc(0, "hashed word-bigram buckets added to the document representation, as fastText's -bucket; 0 disables",
+                               ge=0)
+    weighting: str = _doc("mean", "classify: how a document's word vectors are averaged: mean, tfidf (IDF of the training texts) or sif (a / (a + word frequency), Arora et al. 2017)",
+                          choices=("mean", "tfidf", "sif"))
     lexical: bool = _doc(True, "a sparse lexical part beside the vectors, trained jointly: TF-IDF word n-grams (classify) or word, shape and affix features of the window (tag)")
-    lexical_l2: list[float] = _doc([1e-5, 1e-2], "L2 penalty on the lexical part's weights (of its unit-length rows), searched with the learning rate: small budgets often want the strong one, large ones the weak one")
-    lexical_ngrams: int = _doc(1, "classify: longest word n-gram of the lexical part (2: unigrams and bigrams, as fastText's wordNgrams 2)")
-    hidden: int = _doc(0, "ReLU units between the vectors' features and the softmax; 0: none (linear)")
-    select_by: str = _doc("auto", "how each setting and budget chooses its learning rate (and epochs): dev, cv (k-fold cross-validation on the budget's own training examples) or auto (cv when dev has fewer than cv_dev_below examples or the budget is at most cv_budget_upto)")
-    cv_folds: int = _doc(5, "folds of the cross-validation (fewer when a budget has fewer examples)")
-    cv_dev_below: int = _doc(200, "auto selection: cross-validate when the dev split has fewer examples (tag mode: tokens) than this")
-    cv_budget_upto: float = _doc(0.05, "auto selection: cross-validate at label budgets up to this share")
+    lexical_l2: list[float] = _doc([1e-5, 1e-2], "L2 penalty on the lexical part's weights (of its unit-length rows), searched with the learning rate: small budgets often want the strong one, large ones the weak one",
+                                   ge=0, nonempty=True)
+    lexical_ngrams: int = _doc(1, "classify: longest word n-gram of the lexical part (2: unigrams and bigrams, as fastText's wordNgrams 2)",
+                               ge=1)
+    hidden: int = _doc(0, "ReLU units between the vectors' features and the softmax; 0: none (linear)", ge=0)
+    select_by: str = _doc("auto", "how each setting and budget chooses its learning rate (and epochs): dev, cv (k-fold cross-validation on the budget's own training examples) or auto (cv when dev has fewer than cv_dev_below examples or the budget is at most cv_budget_upto)",
+                          choices=("auto", "dev", "cv"))
+    cv_folds: int = _doc(5, "folds of the cross-validation (fewer when a budget has fewer examples)", ge=2)
+    cv_dev_below: int = _doc(200, "auto selection: cross-validate when the dev split has fewer examples (tag mode: tokens) than this",
+                             ge=0)
+    cv_budget_upto: float = _doc(0.05, "auto selection: cross-validate at label budgets up to this share", ge=0, le=1)
     baseline: bool = _doc(True, "also run the classical baseline on the same splits and budgets: TF-IDF + logistic regression (classify), logistic regression on the lexical features (tag)")
-    baseline_c: list[float] = _doc([1.0, 10.0], "inverse regularisation strengths of the baseline's logistic regression, searched like the learning rate")
-    tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees")
-    adapt_epochs: int = _doc(5, "Word2Vec passes over the target texts, for adapted and target-only vectors")
-    adapt_min_count: int = _doc(2, "target words seen fewer times are not added to the vocabulary when adapting")
-    adapt_lock: float = _doc(1.0, "learning-rate factor of pretrained words while adapting (gensim vectors_lockf): 1 trains them fully, 0 freezes them")
-    intrinsic_vocab: int = _doc(2000, "analogy questions of each vector set's intrinsic scores use only this many most frequent words (each answered question scans them all; shardvec evaluate gives full scores); 0 skips the scores")
+    baseline_c: list[float] = _doc([1.0, 10.0], "inverse regularisation strengths of the baseline's logistic regression, searched like the learning rate",
+                                   gt=0)
+    tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees", ge=0)
+    adapt_epochs: int = _doc(5, "Word2Vec passes over the target texts, for adapted and target-only vectors", gt=0)
+    adapt_min_count: int = _doc(2, "target words seen fewer times are not added to the vocabulary when adapting", gt=0)
+    adapt_lock: float = _doc(1.0, "learning-rate factor of pretrained words while adapting (gensim vectors_lockf): 1 trains them fully, 0 freezes them",
+                             ge=0)
+    intrinsic_vocab: int = _doc(2000, "analogy questions of each vector set's intrinsic scores use only this many most frequent words (each answered question scans them all; shardvec evaluate gives full scores); 0 skips the scores",
+                                ge=0)
+
+    def contradictions(self) -> Iterator[str]:
+        if self.dev_fraction + self.test_fraction >= 1:
+            yield "finetune.dev_fraction and finetune.test_fraction must sum below 1"
+        if self.baseline and not self.baseline_c:
+            yield "finetune.baseline_c must list positive values when finetune.baseline is on"
 
 
 @dataclass
-class EvaluateConfig:
+class EvaluateConfig(_Section):
     """Intrinsic evaluation of word vectors."""
 
     vectors: str = _doc("", "train output directory or a word2vec vectors.bin")
@@ -240,6 +379,17 @@ class Config:
         # Spark settings can hold credentials too (spark.hadoop.fs.s3a.secret.key, ...).
         document["spark"]["conf"] = redact(document["spark"]["conf"])
         return document
+
+    def validate(self) -> Config:
+        """Raise a one-line ConfigError for the first value its key's rule refuses, or the first contradiction.
+
+        Called when a config is loaded; Python callers that build or change a
+        Config call it themselves.
+        """
+        for name in sections():
+            for problem in getattr(self, name).problems(name):
+                raise ConfigError(problem)
+        return self
 
 
 Layer = Mapping[str, Mapping[str, Any]]
@@ -394,7 +544,7 @@ def load_config(
     flags: Layer | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """Build a Config from every layer, lowest precedence first."""
+    """Build a Config from every layer, lowest precedence first, and validate the result."""
     config = Config()
     if config_file:
         apply_layer(config, file_layer(config_file), f"from {config_file}")
@@ -406,7 +556,7 @@ def load_config(
     apply_layer(config, set_layer, "from --set")
     if flags:
         apply_layer(config, flags, "from command-line flag")
-    return config
+    return config.validate()
 
 
 def defaults_toml() -> str:
