@@ -39,7 +39,7 @@ def prepare(config: Config) -> Path | str:
     prep = config.prepare
     _require(prep.input, "prepare.input", "--input PATH")
     _require(prep.output, "prepare.output", "--output DIR")
-    _check_prepare(config)
+    config.validate()
     locations = expand_inputs(prep.input, config.storage.options)
     if not any(loc.files for loc in locations):
         raise InputError(f"no input files found under {', '.join(prep.input)}")
@@ -64,38 +64,11 @@ def prepare(config: Config) -> Path | str:
     return output.local or output.url
 
 
-def _check_prepare(config: Config) -> None:
-    """One-line errors for prepare settings no run could honour."""
-    from shardvec.readers import FORMATS
-    from shardvec.text.pii import PII_KINDS
-
-    prep = config.prepare
-    choices = {"prepare.format": ([prep.format], FORMATS),
-               "prepare.text_document": ([prep.text_document], ("line", "file")),
-               "prepare.dedup": (prep.dedup, ("exact", "lines", "near")),
-               "prepare.mask_pii": (prep.mask_pii, PII_KINDS)}
-    for key, (values, allowed) in choices.items():
-        for value in values:
-            if value not in allowed:
-                raise ConfigError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
-    if prep.shards < 0 or config.vocab.min_count < 1 or config.vocab.max_vocab_size < 0:
-        raise ConfigError("prepare.shards and vocab.max_vocab_size must be >= 0 and vocab.min_count >= 1")
-    if not 0 <= prep.phrase_passes <= 4:
-        raise ConfigError(f"prepare.phrase_passes must be 0 to 4; got {prep.phrase_passes}")
-    if not 0.0 < prep.near_dup_threshold <= 1.0 or prep.minhash_perm < 2 or prep.minhash_ngram < 1:
-        raise ConfigError("prepare.near_dup_threshold must be in (0, 1], prepare.minhash_perm >= 2 "
-                          "and prepare.minhash_ngram >= 1")
-    if prep.max_record_bytes < 1 or prep.max_sentence_length < 1 or prep.min_sentence_tokens < 1:
-        raise ConfigError("prepare.max_record_bytes, prepare.max_sentence_length and "
-                          "prepare.min_sentence_tokens must be >= 1")
-
-
 def train(config: Config) -> Path | str:
     """Dask: corpus shards -> ``vectors.bin``, ``model/``, ``train_report.json`` and ``.png`` (any storage)."""
     from shardvec.corpus import Corpus
     from shardvec.dask.cluster import dask_client
     from shardvec.dask.train_job import RunSpec, check_memory, new_run_id, run_rounds
-    from shardvec.train.deltas import DELTA_DTYPES
     from shardvec.train.model_io import save_model, write_vectors
     from shardvec.train.params import Word2VecParams
     from shardvec.train.rules import RuleSettings, make_rule
@@ -104,12 +77,9 @@ def train(config: Config) -> Path | str:
     tc = config.train
     _require(tc.corpus, "train.corpus", "--corpus DIR")
     _require(tc.output, "train.output", "--output DIR")
+    config.validate()
     settings = RuleSettings(tc.lr_scale, tc.momentum, tc.block_lr)
     rule = make_rule(tc.merge, settings)
-    if tc.rounds_per_epoch < 1 or tc.sync_words < 0:
-        raise ConfigError("train.rounds_per_epoch must be >= 1 and train.sync_words >= 0")
-    if tc.delta_dtype not in DELTA_DTYPES:
-        raise ConfigError(f"train.delta_dtype must be one of {', '.join(DELTA_DTYPES)}; got {tc.delta_dtype!r}")
     params = Word2VecParams.from_config(tc)
     options = config.storage.options
     corpus = Corpus.open(tc.corpus, options)
@@ -236,6 +206,7 @@ def evaluate(config: Config) -> dict[str, Any]:
 
     ev = config.evaluate
     _require(ev.vectors, "evaluate.vectors", "--vectors PATH")
+    config.validate()
     kv = load_keyed_vectors(ev.vectors, config.storage.options)
     scores = {"vectors": ev.vectors, **intrinsic_scores(kv, ev.restrict_vocab)}
     print(format_scores(scores))

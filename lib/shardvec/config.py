@@ -2,8 +2,8 @@
 
 Each section is a dataclass whose fields carry their documentation and their
 :class:`Rule` (choices, bounds); the CLI, ``conf/default.toml`` and the
-README's key table are checked against it, and a config is validated here once
-loaded. Layers are applied in increasing precedence::
+README's key table are checked against it, and a config is validated here, once
+loaded and again by each stage. Layers are applied in increasing precedence::
 
     defaults < --config FILE < SHARDVEC_<SECTION>__<KEY> env vars < --set k=v < explicit CLI flags
 
@@ -383,8 +383,8 @@ class Config:
     def validate(self) -> Config:
         """Raise a one-line ConfigError for the first value its key's rule refuses, or the first contradiction.
 
-        Called when a config is loaded; Python callers that build or change a
-        Config call it themselves.
+        Called when a config is loaded and again by every stage, since Python
+        callers build and change a Config without loading one.
         """
         for name in sections():
             for problem in getattr(self, name).problems(name):

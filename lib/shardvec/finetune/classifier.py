@@ -57,7 +57,6 @@ from shardvec.finetune.features import Encoder, RowBatch, SparseRows, top_varian
 
 _EPS = 1e-12
 CLASS_WEIGHTS = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}  # name -> power of 1 / class count
-SELECT_ON = ("score", "loss")
 
 
 @dataclass(frozen=True)
@@ -68,7 +67,7 @@ class TrainOptions:
     patience: int
     batch_size: int
     class_weight: str  # one of CLASS_WEIGHTS
-    select_on: str  # one of SELECT_ON
+    select_on: str  # score or loss (finetune.select_on)
     lexical_l2: float | None = None  # L2 on the lexical part's weights (of its unit-length rows); None: no such part
     stop_on_dev: bool = True  # False: train all ``epochs`` and keep the last (epochs chosen by cross-validation)
 

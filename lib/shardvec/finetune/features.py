@@ -139,7 +139,6 @@ class Encoder:
             self.table[self.trainable_from:] = state
 
 
-WEIGHTINGS = ("mean", "tfidf", "sif")
 SIF_A = 1e-3  # Arora et al. 2017's smoothing: a word of frequency p weighs a / (a + p)
 
 

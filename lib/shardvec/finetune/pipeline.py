@@ -19,60 +19,31 @@ from shardvec.errors import ConfigError, InputError
 from shardvec.evaluate import intrinsic_scores
 from shardvec.finetune.adapt import AdaptSettings, Pretrained, load_pretrained, save_vectors
 from shardvec.finetune.baseline import BaselineOptions
-from shardvec.finetune.classifier import CLASS_WEIGHTS, SELECT_ON, TrainOptions
-from shardvec.finetune.datasets import FORMATS, Dataset, ReadOptions, read_dataset
+from shardvec.finetune.classifier import TrainOptions
+from shardvec.finetune.datasets import Dataset, ReadOptions, read_dataset
 from shardvec.finetune.experiment import CurveOptions, Trained, compare
-from shardvec.finetune.features import WEIGHTINGS
 from shardvec.finetune.progress import log
 from shardvec.finetune.report import format_summary, markdown, write_plots
-from shardvec.finetune.selection import SELECT_BY, Selection
+from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import Split, split_indices
 from shardvec.finetune.task import ModelOptions, Task, build_task
-from shardvec.finetune.vectorsets import SETTINGS, build_vector_sets
+from shardvec.finetune.vectorsets import build_vector_sets
 from shardvec.outputs import local_path, staged_directory, write_json_atomic
 
 __all__ = ["run_finetune", "format_summary"]
 
 REPORT_SCHEMA = "shardvec.finetune/1"
-MODES = ("classify", "adapt", "tag")
 
 
 def check_config(ft: FinetuneConfig) -> None:
-    """Every impossible combination, as a one-line ConfigError."""
-    unknown = sorted(set(ft.mode) - set(MODES))
+    """What a fine-tune run needs beyond valid keys (:meth:`Config.validate`), as a one-line ConfigError."""
     separate = ft.train or ft.dev or ft.test
     checks = [
-        (bool(ft.mode) and not unknown, f"finetune.mode must list {', '.join(MODES)}; got {', '.join(ft.mode) or 'nothing'}"),
         (not {"classify", "tag"} <= set(ft.mode), "finetune.mode cannot hold both classify and tag: they need different data"),
-        (ft.format in FORMATS, f"finetune.format must be one of {', '.join(FORMATS)}, got {ft.format!r}"),
         (bool(ft.vectors), "finetune.vectors is required: a train output directory or a vectors file"),
         (bool(ft.output), "finetune.output is required"),
         (bool(ft.dataset) != bool(separate), "give either finetune.dataset or finetune.train (with optional dev/test)"),
         (not separate or bool(ft.train), "finetune.dev/test need finetune.train"),
-        (0 <= ft.dev_fraction < 1 and 0 <= ft.test_fraction < 1 and ft.dev_fraction + ft.test_fraction < 1,
-         "finetune.dev_fraction and finetune.test_fraction must be in [0, 1) and sum below 1"),
-        (set(ft.compare) <= set(SETTINGS), f"finetune.compare must list {', '.join(SETTINGS)}"),
-        (bool(ft.budgets) and all(0 < b <= 1 for b in ft.budgets), "finetune.budgets must be shares in (0, 1]"),
-        (ft.epochs > 0 and ft.patience > 0 and ft.repeats > 0 and ft.batch_size > 0 and ft.min_per_class > 0,
-         "finetune.epochs, patience, repeats, batch_size and min_per_class must be positive"),
-        (bool(ft.learning_rate) and all(lr > 0 for lr in ft.learning_rate) and ft.l2 >= 0,
-         "finetune.learning_rate must list positive rates and finetune.l2 must be >= 0"),
-        (bool(ft.lexical_l2) and all(x >= 0 for x in ft.lexical_l2),
-         "finetune.lexical_l2 must list values >= 0"),
-        (ft.class_weight in ("auto", *CLASS_WEIGHTS),
-         f"finetune.class_weight must be auto, {', '.join(CLASS_WEIGHTS)}; got {ft.class_weight!r}"),
-        (ft.select_on in SELECT_ON, f"finetune.select_on must be {' or '.join(SELECT_ON)}; got {ft.select_on!r}"),
-        (ft.bigram_buckets >= 0 and ft.tag_window >= 0 and ft.intrinsic_vocab >= 0 and ft.hidden >= 0,
-         "finetune.bigram_buckets, tag_window, hidden and intrinsic_vocab must be >= 0"),
-        (ft.weighting in WEIGHTINGS, f"finetune.weighting must be one of {', '.join(WEIGHTINGS)}; got {ft.weighting!r}"),
-        (ft.lexical_ngrams >= 1, "finetune.lexical_ngrams must be at least 1"),
-        (ft.select_by in SELECT_BY, f"finetune.select_by must be one of {', '.join(SELECT_BY)}; got {ft.select_by!r}"),
-        (ft.cv_folds >= 2 and ft.cv_dev_below >= 0 and 0 <= ft.cv_budget_upto <= 1,
-         "finetune.cv_folds must be at least 2, cv_dev_below >= 0 and cv_budget_upto in [0, 1]"),
-        (not ft.baseline or (bool(ft.baseline_c) and all(c > 0 for c in ft.baseline_c)),
-         "finetune.baseline_c must list positive values"),
-        (ft.adapt_epochs > 0 and ft.adapt_min_count > 0 and ft.adapt_lock >= 0,
-         "finetune.adapt_epochs and adapt_min_count must be positive and adapt_lock >= 0"),
     ]
     for ok, message in checks:
         if not ok:
@@ -203,6 +174,7 @@ def _data_summary(data: Dataset, split: Split, sources: dict[str, str]) -> dict[
 def run_finetune(config: Config) -> dict[str, Any]:
     """Run every mode of ``config.finetune``; write and return the report."""
     ft = config.finetune
+    config.validate()
     check_config(ft)
     started = time.perf_counter()
     output = local_path(ft.output)

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-SELECT_BY = ("auto", "dev", "cv")
-
 
 @dataclass(frozen=True)
 class Selection:
-    by: str  # one of SELECT_BY
+    by: str  # auto, dev or cv (finetune.select_by)
     folds: int
     dev_below: int  # auto: cross-validate when dev has fewer examples than this
     budget_upto: float  # auto: cross-validate at budgets up to this share

@@ -29,7 +29,7 @@ from shardvec.finetune.tagger import WindowEncoder
 class ModelOptions:
     """The parts of the fine-tune model (``[finetune]`` keys of the same names)."""
 
-    weighting: str  # classify: how word vectors are averaged (features.WEIGHTINGS)
+    weighting: str  # classify: how word vectors are averaged (finetune.weighting)
     buckets: int  # classify: hashed bigram rows averaged with the word vectors
     window: int  # tag: words on each side
     lexical: bool  # the sparse lexical part beside the dense one

@@ -25,7 +25,6 @@ import numpy as np
 from shardvec.finetune.adapt import AdaptSettings, Pretrained, adapt_vectors, train_target_vectors
 from shardvec.finetune.progress import log
 
-SETTINGS = ("random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned")
 DESCRIPTIONS = {
     "random": "random vectors, no pretraining (frozen)",
     "target": "Word2Vec on the target training texts alone (frozen)",

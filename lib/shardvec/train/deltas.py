@@ -19,9 +19,6 @@ import numpy as np
 
 from shardvec.train.weights import ModelWeights
 
-# Encodings a delta may travel in; arithmetic is always float32.
-DELTA_DTYPES = ("float32", "float16")
-
 
 @dataclass
 class Rows:
