@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from shardvec.cli import main
-from shardvec.config import Config, Rule, defaults_toml, load_config, section_fields, sections
+from shardvec.config import Config, Rule, TrainConfig, defaults_toml, load_config, section_fields, sections
 from shardvec.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,3 +181,11 @@ def test_every_rule_allows_its_default_and_every_wording_names_every_choice() ->
             if rule.choices is not None:
                 said = rule.problem(f"{section}.{key}", "no such value") or ""
                 assert all(str(name) in said for name in rule.names()), said
+
+
+def test_word2vec_params_are_the_train_keys_with_their_declared_defaults() -> None:
+    from shardvec.train.params import GENSIM_KEYS, Word2VecParams
+
+    train = TrainConfig()
+    assert Word2VecParams().to_dict() == {key: getattr(train, key) for key in GENSIM_KEYS}
+    assert Word2VecParams.from_config(TrainConfig(window=3, sg=0)) == Word2VecParams(window=3, sg=0)
