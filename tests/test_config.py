@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from shardvec.cli import main
-from shardvec.config import Config, Rule, TrainConfig, defaults_toml, load_config, section_fields, sections
+from shardvec.cli import build_parser, main
+from shardvec.config import Config, Rule, TrainConfig, defaults_toml, key_help, load_config, section_fields, sections
 from shardvec.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -181,6 +182,16 @@ def test_every_rule_allows_its_default_and_every_wording_names_every_choice() ->
             if rule.choices is not None:
                 said = rule.problem(f"{section}.{key}", "no such value") or ""
                 assert all(str(name) in said for name in rule.names()), said
+
+
+def test_cli_flags_take_their_help_from_the_key_they_set() -> None:
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    keyed = [(name, action) for name, command in commands.items() for action in command._actions if "." in action.dest]
+    assert len(keyed) > 30
+    for name, action in keyed:
+        if action.dest != "train.merge":  # its help lists the merge rules' own summaries
+            assert action.help.startswith(key_help(action.dest)), (name, action.option_strings)
 
 
 def test_word2vec_params_are_the_train_keys_with_their_declared_defaults() -> None:

@@ -1,9 +1,10 @@
 """The typed configuration: one source of truth for every knob.
 
 Each section is a dataclass whose fields carry their documentation and their
-:class:`Rule` (choices, bounds); the CLI, ``conf/default.toml`` and the
-README's key table are checked against it, and a config is validated here, once
-loaded and again by each stage. Layers are applied in increasing precedence::
+:class:`Rule` (choices, bounds); the CLI's flags take their help from it, and
+``conf/default.toml`` and the README's key table are checked against it. A
+config is validated here, once loaded and again by each stage. Layers are
+applied in increasing precedence::
 
     defaults < --config FILE < SHARDVEC_<SECTION>__<KEY> env vars < --set k=v < explicit CLI flags
 
@@ -190,7 +191,7 @@ class PrepareConfig(_Section):
                                  ge=1)
     lineage: bool = _doc(True, "write lineage.parquet: every record's id, url, date and fate (kept or the drop reason)")
     fix_mojibake: bool = _doc(True, "repair UTF-8 mis-decoded as Latin-1/cp1252 with ftfy before NFKC normalization")
-    quality: bool = _doc(False, "apply the Gopher/C4 quality rules below; a threshold of 0 turns its rule off")
+    quality: bool = _doc(False, "apply the Gopher/C4 quality rules, thresholds in the quality: keys; a threshold of 0 turns its rule off")
     min_doc_words: int = _doc(50, "quality: documents with fewer whitespace-separated words are dropped (too_few_words)")
     max_doc_words: int = _doc(100000, "quality: documents with more words are dropped (too_many_words)")
     min_mean_word_length: float = _doc(3.0, "quality: lower bound of the mean word length (mean_word_length)")
@@ -407,6 +408,12 @@ def section_fields(section: str) -> dict[str, dataclasses.Field]:
 def _every_key() -> list[str]:
     """Every dotted name, ``spark.master`` to ``evaluate.restrict_vocab``."""
     return [f"{section}.{key}" for section in sections() for key in section_fields(section)]
+
+
+def key_help(name: str) -> str:
+    """The documentation declared for a dotted key, as conf/default.toml and the CLI's flags show it."""
+    section, key = split_name(name)
+    return section_fields(section)[key].metadata["help"]
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
