@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence
 
 from shardvec.config import load_config
 from shardvec.errors import ShardvecError
+from shardvec.finetune.modes import MODES
 from shardvec.train.rules import RULES
 
 # flag destination -> config key; a flag left unset leaves the key to the lower layers.
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(p, "--dev", "development split", metavar="FILE")
     _flag(p, "--test", "test split", metavar="FILE")
     _flag(p, "--output", "report directory", metavar="DIR")
-    _flag(p, "--mode", "classify, adapt, tag (repeatable)", action="append")
+    _flag(p, "--mode", f"{', '.join(MODES)} (repeatable)", action="append")
     _switch(p, "--overwrite", "replace an existing output directory")
     _common(p)
 
