@@ -290,7 +290,7 @@ class FinetuneConfig(_Section):
     text_field: str = _doc("text", "text column for csv/tsv/jsonl/parquet")
     label_field: str = _doc("label", "label column for csv/tsv/jsonl/parquet")
     mode: list[str] = _doc(["classify"], "classify, adapt and/or tag",
-                           choices=("classify", "adapt", "tag"), nonempty=True)
+                           choices=_names_in("shardvec.finetune.modes:MODES"), nonempty=True)
     epochs: int = _doc(30, "maximum epochs of the classifier (early stopping on dev, see select_on)", gt=0)
     learning_rate: list[float] = _doc([0.2, 0.5], "classifier learning rates searched (with lexical_l2) on dev or by cross-validation: each setting and budget keeps the candidate with the best mean score over its repeats (one rate: no search)",
                                       gt=0, nonempty=True)

@@ -25,9 +25,6 @@ import scipy.sparse as sp
 
 from shardvec.finetune.classifier import ClassWeights, cross_entropy, decide
 
-NAMES = {"classify": "tfidf+lr", "tag": "lexical+lr"}
-DESCRIPTIONS = {"classify": "TF-IDF word n-grams + logistic regression (scikit-learn), no vectors",
-                "tag": "word, shape and affix features + logistic regression (scikit-learn), no vectors"}
 _MAX_ITER = 100  # scikit-learn's default
 
 

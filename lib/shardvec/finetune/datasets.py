@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from shardvec.errors import ConfigError, InputError
+from shardvec.finetune.modes import TASKS, task_reading
+from shardvec.finetune.task import Task
 from shardvec.outputs import local_path
 from shardvec.text.normalize import normalize_text
 from shardvec.text.tokenize import tokenize
 
-FORMATS = ("auto", "fasttext", "csv", "tsv", "jsonl", "parquet", "conll")
+FORMATS = ("auto", *(fmt for task in TASKS.values() for fmt in task.formats))
 LABEL_PREFIX = "__label__"
 _EXTENSIONS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl",
                ".parquet": "parquet", ".pq": "parquet", ".conll": "conll", ".conllu": "conll",
@@ -33,9 +35,9 @@ _SNIFF_LINES = 20
 class Dataset:
     """One labelled file, read.
 
-    ``kind`` is ``classify`` (``tokens[i]`` is a document, ``labels[i]`` its
-    label tuple) or ``tag`` (``tokens[i]`` is a sentence, ``labels[i]`` one tag
-    per token).
+    ``kind`` names the task the file's format is for (:attr:`task`), which
+    says what ``tokens[i]`` and ``labels[i]`` are: a document and its label
+    tuple (``classify``), a sentence and one tag per token (``tag``).
     """
 
     kind: str
@@ -49,13 +51,17 @@ class Dataset:
         return len(self.tokens)
 
     @property
+    def task(self) -> type[Task]:
+        return TASKS[self.kind]
+
+    @property
     def multilabel(self) -> bool:
-        return self.kind == "classify" and any(len(ls) > 1 for ls in self.labels)
+        return self.task.is_multilabel(self.labels)
 
     @property
     def strata(self) -> list[str] | None:
-        """What splits stratify on: a document's first label; sentences have no single class."""
-        return [ls[0] for ls in self.labels] if self.kind == "classify" else None
+        """What splits stratify on (a document's first label), or None (sentences have no single class)."""
+        return self.task.strata(self.labels)
 
 
 @dataclass(frozen=True)
@@ -78,10 +84,10 @@ def read_dataset(location: str, options: ReadOptions) -> Dataset:
     fmt = detect_format(path) if options.format == "auto" else options.format
     if fmt not in _READERS:
         raise ConfigError(f"finetune.format must be one of {', '.join(FORMATS)}, got {fmt!r}")
-    kind, tokens, labels, raw = _READERS[fmt](path, options)
+    tokens, labels, raw = _READERS[fmt](path, options)
     if not tokens:
         raise InputError(f"{path} holds no labelled examples")
-    return Dataset(kind, tokens, labels, str(path), fmt, raw)
+    return Dataset(task_reading(fmt).name, tokens, labels, str(path), fmt, raw)
 
 
 def detect_format(path: Path) -> str:
@@ -145,7 +151,7 @@ def _read_fasttext(path: Path, options: ReadOptions):
         text = " ".join(w for w in words if not w.startswith(LABEL_PREFIX))
         tokens.append(text_tokens(text, options))
         labels.append(found)
-    return "classify", tokens, labels, None
+    return tokens, labels, None
 
 
 def _read_conll(path: Path, options: ReadOptions):
@@ -179,7 +185,7 @@ def _read_conll(path: Path, options: ReadOptions):
             raw.append(fields[0])
             current.append(fields[-1])
     flush()
-    return "tag", sentences, tags, written
+    return sentences, tags, written
 
 
 def _read_rows(path: Path, options: ReadOptions, rows: list[dict[str, Any]], columns: list[str]):
@@ -197,7 +203,7 @@ def _read_rows(path: Path, options: ReadOptions, rows: list[dict[str, Any]], col
         text = row[options.text_field]
         tokens.append(text_tokens("" if text is None else str(text), options))
         labels.append(found)
-    return "classify", tokens, labels, None
+    return tokens, labels, None
 
 
 def _read_delimited(path: Path, options: ReadOptions, delimiter: str):
@@ -243,8 +249,10 @@ def _read_parquet(path: Path, options: ReadOptions):
     return _read_rows(path, options, table.to_pylist(), table.schema.names)
 
 
-_READERS: dict[str, Callable[[Path, ReadOptions], tuple[str, list[list[str]], list[tuple[str, ...]],
-                                                         list[list[str]] | None]]] = {
+# Format -> reader of its files: tokens and labels of each unit, and the tokens as written (CoNLL) or None.
+# Which task a format's files are for, each task says (Task.formats).
+_READERS: dict[str, Callable[[Path, ReadOptions], tuple[list[list[str]], list[tuple[str, ...]],
+                                                    list[list[str]] | None]]] = {
     "fasttext": _read_fasttext,
     "conll": _read_conll,
     "csv": lambda p, o: _read_delimited(p, o, ","),

@@ -32,8 +32,6 @@ from typing import Any, Callable, Protocol, Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from shardvec.finetune.baseline import DESCRIPTIONS as BASELINE_DESCRIPTIONS
-from shardvec.finetune.baseline import NAMES as BASELINE_NAMES
 from shardvec.finetune.baseline import BaselineOptions, fit_baseline
 from shardvec.finetune.classifier import Architecture, TrainOptions, fit
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
@@ -143,7 +141,7 @@ def plan_budgets(task: Task, options: CurveOptions) -> tuple[dict[float, list[np
                                                         f"{options.min_per_class} examples in the whole training "
                                                         f"split: {', '.join(short[:10])}"})
             continue
-        plan[budget] = [budget_subset(task.split.train, task.data.labels, task.kind == "classify", budget,
+        plan[budget] = [budget_subset(task.split.train, task.data.labels, task.stratified, budget,
                                       options.min_per_class, run_seed(options.seed, budget, r))
                         for r in range(options.repeats)]
         counts = [task.label_counts(s) for s in plan[budget]]
@@ -185,7 +183,7 @@ def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budg
     """Mean held-out score and loss of ``candidate`` over every fold of every repeat, and the median kept epoch."""
     scores, losses, epochs = [], [], []
     for repeat, units in enumerate(subsets):
-        folds = fold_units(units, task.data.labels, task.kind == "classify", options.selection.folds,
+        folds = fold_units(units, task.data.labels, task.stratified, options.selection.folds,
                            run_seed(options.seed, budget, repeat))
         for f, held in enumerate(folds):
             train = np.concatenate([part for j, part in enumerate(folds) if j != f])
@@ -277,9 +275,9 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
     return summary, first
 
 
-def _log_summary(kind: str, name: str, summary: dict[str, Any], metric: str) -> None:
+def _log_summary(task_name: str, name: str, summary: dict[str, Any], metric: str) -> None:
     choices = ", ".join(f"{c['choice']} ({c['selection']})" for c in summary["curve"])
-    log(f"{kind}/{name}: test {metric} {summary['test_score']['mean']:.4f} ± {summary['test_score']['std']:.4f} "
+    log(f"{task_name}/{name}: test {metric} {summary['test_score']['mean']:.4f} ± {summary['test_score']['std']:.4f} "
         f"(dev {summary['dev_score']:.4f}; by budget {choices}; {summary['seconds']:.1f} s)")
 
 
@@ -294,7 +292,7 @@ def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarra
                "coverage": {name: words.coverage([task.data.tokens[u] for u in getattr(task.split, name)])
                             for name in ("train", "test")},
                **summary, "seconds": round(time.perf_counter() - started, 2)}
-    _log_summary(task.kind, vectors.name, summary, task.metric)
+    _log_summary(task.name, vectors.name, summary, task.metric)
     return summary, Trained(words, first.model.encoder) if vectors.update else None
 
 
@@ -302,8 +300,8 @@ def run_baseline(task: Task, plan: dict[float, list[np.ndarray]], options: Curve
                  lexical: sp.csr_matrix) -> dict[str, Any]:
     """The classical baseline on the same plan."""
     summary, _ = run_curve(task, BaselineLearner(task, lexical, options.baseline), plan, options)
-    summary = {"description": BASELINE_DESCRIPTIONS[task.kind], "features": lexical.shape[1], **summary}
-    _log_summary(task.kind, BASELINE_NAMES[task.kind], summary, task.metric)
+    summary = {"description": task.baseline_description, "features": lexical.shape[1], **summary}
+    _log_summary(task.name, task.baseline, summary, task.metric)
     return summary
 
 
@@ -323,7 +321,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
             trained[name] = done
     baselines = {}
     if options.baseline and lexical.shape[1]:
-        baselines[BASELINE_NAMES[task.kind]] = run_baseline(task, plan, options, lexical)
+        baselines[task.baseline] = run_baseline(task, plan, options, lexical)
     elif options.baseline:
         log("baseline skipped: the training texts hold no words for it")
     best = max(results, key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
@@ -336,7 +334,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         "class_weight": options.candidates[0].class_weight, "select_on": options.candidates[0].select_on,
         "learning_rates": list(dict.fromkeys(c.learning_rate for c in options.candidates)),
         "lexical_l2": list(dict.fromkeys(c.lexical_l2 for c in options.candidates if c.lexical_l2 is not None)),
-        "model": model.describe(task.kind, lexical),
+        "model": task.describe_model(model, lexical),
         "selection": {"by": options.selection.by, "folds": options.selection.folds,
                       "dev_below": options.selection.dev_below, "budget_upto": options.selection.budget_upto,
                       "by_budget": {str(c["budget"]): c["selection"] for c in results[best]["curve"]}},

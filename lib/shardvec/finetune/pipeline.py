@@ -22,11 +22,12 @@ from shardvec.finetune.baseline import BaselineOptions
 from shardvec.finetune.classifier import TrainOptions
 from shardvec.finetune.datasets import Dataset, ReadOptions, read_dataset
 from shardvec.finetune.experiment import CurveOptions, Trained, compare
+from shardvec.finetune.modes import MODES, TASKS
 from shardvec.finetune.progress import log
 from shardvec.finetune.report import format_summary, markdown, write_plots
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import Split, split_indices
-from shardvec.finetune.task import ModelOptions, Task, build_task
+from shardvec.finetune.task import FinetuneMode, ModelOptions, Task
 from shardvec.finetune.vectorsets import build_vector_sets
 from shardvec.outputs import local_path, staged_directory, write_json_atomic
 
@@ -37,9 +38,10 @@ REPORT_SCHEMA = "shardvec.finetune/1"
 
 def check_config(ft: FinetuneConfig) -> None:
     """What a fine-tune run needs beyond valid keys (:meth:`Config.validate`), as a one-line ConfigError."""
+    tasks = [name for name in TASKS if name in ft.mode]
     separate = ft.train or ft.dev or ft.test
     checks = [
-        (not {"classify", "tag"} <= set(ft.mode), "finetune.mode cannot hold both classify and tag: they need different data"),
+        (len(tasks) < 2, f"finetune.mode cannot hold both {' and '.join(tasks)}: they need different data"),
         (bool(ft.vectors), "finetune.vectors is required: a train output directory or a vectors file"),
         (bool(ft.output), "finetune.output is required"),
         (bool(ft.dataset) != bool(separate), "give either finetune.dataset or finetune.train (with optional dev/test)"),
@@ -48,7 +50,7 @@ def check_config(ft: FinetuneConfig) -> None:
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
-    supervised = bool({"classify", "tag"} & set(ft.mode))
+    supervised = bool(tasks)
     if supervised and ft.dataset and (ft.dev_fraction == 0 or ft.test_fraction == 0):
         raise ConfigError("one finetune.dataset needs dev_fraction > 0 (early stopping) and test_fraction > 0")
     if supervised and separate and ((not ft.dev and ft.dev_fraction == 0) or (not ft.test and ft.test_fraction == 0)):
@@ -91,21 +93,17 @@ def load_data(ft: FinetuneConfig, prepare: PrepareConfig) -> tuple[Dataset, Spli
     return data, Split(carved.train, given.get("dev", carved.dev), given.get("test", carved.test)), sources
 
 
-def _check_mode_fits(modes: list[str], data: Dataset) -> None:
-    for mode, kind, what in (("classify", "classify", "labelled documents"), ("tag", "tag", "a CoNLL token file")):
-        if mode in modes and data.kind != kind:
-            raise InputError(f"finetune.mode {mode} needs {what}; {data.source} was read as {data.format}")
-
-
-def _setting_names(ft: FinetuneConfig) -> tuple[list[str], str]:
+def _setting_names(ft: FinetuneConfig, adapting: bool, supervised: bool) -> tuple[list[str], str]:
     """Settings to compare (the primary one always included) and the primary one.
 
-    The primary setting is what the user's switches ask for: with mode
-    ``adapt``, the adapted vectors, fine-tuned as well with
-    ``update_vectors``; without it the pretrained ones, fine-tuned or as
-    they are.
+    The primary setting is what the user's switches ask for: with a mode
+    that adapts, the adapted vectors, fine-tuned as well with
+    ``update_vectors``; without one the pretrained ones, fine-tuned or as
+    they are. Without a task nothing is compared or fine-tuned.
     """
-    primary = "adapted" if "adapt" in ft.mode else "pretrained"
+    primary = "adapted" if adapting else "pretrained"
+    if not supervised:
+        return [], primary
     if ft.update_vectors:
         primary = "adapted+finetuned" if primary == "adapted" else "finetuned"
     names = list(dict.fromkeys([*ft.compare, primary]))
@@ -166,7 +164,7 @@ def _data_summary(data: Dataset, split: Split, sources: dict[str, str]) -> dict[
         return dict(sorted(found.items(), key=lambda kv: (-kv[1], kv[0])))
 
     return {"kind": data.kind, "format": data.format, "sources": sources,
-            "units": "documents" if data.kind == "classify" else "sentences", "multilabel": data.multilabel,
+            "units": data.task.units, "multilabel": data.multilabel,
             "splits": split.sizes(),
             "label_counts": {name: counts(getattr(split, name)) for name in ("train", "dev", "test")}}
 
@@ -190,17 +188,19 @@ def run_finetune(config: Config) -> dict[str, Any]:
 
 def _run(config: Config, stage: Path) -> dict[str, Any]:
     ft = config.finetune
-    supervised = bool({"classify", "tag"} & set(ft.mode))
+    modes: list[type[FinetuneMode]] = [MODES[name] for name in ft.mode]
+    task_mode = next((mode for mode in modes if issubclass(mode, Task)), None)  # check_config allows one
+    adapting = any(mode.adapts for mode in modes)
     log("reading the target data")
     data, split, sources = load_data(ft, config.prepare)
-    _check_mode_fits(ft.mode, data)
-    task = build_task(data, split) if supervised else None
+    task = task_mode.build(data, split) if task_mode is not None else None
+    supervised = task is not None
     log(f"loading vectors from {ft.vectors}")
     pretrained: Pretrained = load_pretrained(ft.vectors)
     texts = [data.tokens[u] for u in (split.train if supervised else range(len(data)))]
     settings = AdaptSettings(ft.adapt_epochs, ft.adapt_min_count, ft.adapt_lock, ft.split_seed)
-    names, primary = _setting_names(ft) if supervised else ([], "adapted")
-    sets, adapted = build_vector_sets(names, pretrained, texts, settings, need_adapted="adapt" in ft.mode)
+    names, primary = _setting_names(ft, adapting, supervised)
+    sets, adapted = build_vector_sets(names, pretrained, texts, settings, need_adapted=adapting)
     report: dict[str, Any] = {
         "schema": REPORT_SCHEMA, "modes": list(ft.mode), "primary": primary,
         "data": _data_summary(data, split, sources),
@@ -208,7 +208,7 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
                     "has_model": pretrained.model is not None},
     }
     files = []
-    if "adapt" in ft.mode:
+    if adapting:
         save_vectors(adapted[0], stage / "adapted_vectors.bin")
         files.append("adapted_vectors.bin")
         adapted[1]["vectors_file"] = "adapted_vectors.bin"
@@ -217,9 +217,9 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
         {"pretrained": pretrained.kv, "adapted": adapted[0]}
     if task is not None:
         options = curve_options(ft, task)
-        log(f"{task.kind}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
+        log(f"{task.name}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
             f"on {split.sizes()}")
-        report[task.kind], trained = compare(task, sets, options)
+        report[task.name], trained = compare(task, sets, options)
         for name, done in trained.items():
             scored[name] = _with_rows(sets[name].kv, done)
         if ft.update_vectors:

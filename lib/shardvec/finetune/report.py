@@ -12,9 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from shardvec.finetune.modes import TASKS
 from shardvec.plots import figure as figure_of
-
-_TASKS = ("classify", "tag")
 
 
 def _cell(value: Any) -> str:
@@ -138,7 +137,7 @@ def _counts(values: list[int]) -> str:
 def _draws_markdown(kind: str, section: dict[str, Any]) -> list[str]:
     """What each budget's draws actually hold: units in total and examples of every class."""
     draws = section["budget_draws"]
-    unit = "examples" if kind == "classify" else "tokens"
+    unit = TASKS[kind].examples_name
     lines = [f"### {kind}: examples per budget and class (range over the {section['repeats']} draw(s))", "",
              f"Each class gets its share of the budget but at least {section['min_per_class']} {unit}.", ""]
     header = ["class"] + [_budget(d["budget"]) for d in draws]
@@ -159,7 +158,7 @@ def markdown(report: dict[str, Any]) -> str:
     lines += _table(["split", data["units"], "labels"],
                     [[name, n, ", ".join(f"{k} {v}" for k, v in list(data["label_counts"][name].items())[:12])]
                      for name, n in data["splits"].items()])
-    for kind in _TASKS:
+    for kind in TASKS:
         if kind in report:
             lines += _task_markdown(kind, report[kind], report["primary"])
     if report.get("adapt"):
@@ -225,7 +224,7 @@ def plot_confusion(confusion: dict[str, Any], title: str, path: Path) -> None:
 def write_plots(report: dict[str, Any], directory: Path) -> list[str]:
     """The learning curve and best-setting confusion matrix of each task; returns file names."""
     written = []
-    for kind in _TASKS:
+    for kind in TASKS:
         section = report.get(kind)
         if not section:
             continue
@@ -242,7 +241,7 @@ def write_plots(report: dict[str, Any], directory: Path) -> list[str]:
 def format_summary(report: dict[str, Any]) -> str:
     """A short table for the terminal: each setting's dev and test score, the best one marked."""
     lines = []
-    for kind in _TASKS:
+    for kind in TASKS:
         section = report.get(kind)
         if not section:
             continue
