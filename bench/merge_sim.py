@@ -26,7 +26,8 @@ from shardvec.train.deltas import add_into, delta_between
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import RuleSettings, make_rule
 from shardvec.train.schedule import periodic_rounds
-from shardvec.train.trainer import build_shard_model, get_weights, materialise_shard, set_weights, train_round
+from shardvec.train.materialise import materialise_shard
+from shardvec.train.trainer import build_shard_model, get_weights, set_weights, train_round
 
 
 def simulate(corpus_dir: str, rule_name: str, settings: RuleSettings, rounds_per_epoch: int, seed: int,

@@ -120,7 +120,8 @@ def _trainer(corpus: Path, epochs: int, copies: bool) -> dict:
     from shardvec.storage import as_store
     from shardvec.train.buffers import ArrayPool
     from shardvec.train.params import Word2VecParams
-    from shardvec.train.trainer import build_shard_model, get_weights, load_start, materialise_shard, train_round
+    from shardvec.train.materialise import materialise_shard
+    from shardvec.train.trainer import build_shard_model, get_weights, load_start, train_round
 
     cfg = train_bench.shardvec_config("periodic", 1, epochs)
     params, vocab = Word2VecParams.from_config(cfg.train), Vocab.load(as_store(corpus / "vocab.parquet"))

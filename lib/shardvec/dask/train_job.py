@@ -45,13 +45,14 @@ from shardvec.storage import Store
 from shardvec.train import merge
 from shardvec.train.buffers import ArrayPool
 from shardvec.train.deltas import Delta, add_into, delta_between
+from shardvec.train.materialise import materialise_shard
 from shardvec.train.merge import WeightedSum
 from shardvec.train.model_io import SavedModel, checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import REDUCE_FANIN, DeltaRule, MergeRule, WeightRule, reduce_tree
 from shardvec.train.schedule import Round
-from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, materialise_shard,
-                                    pooled_mean, set_weights, train_round)
+from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, pooled_mean, set_weights,
+                                    train_round)
 from shardvec.train.weights import ModelWeights
 
 @sizeof.register(ModelWeights)
