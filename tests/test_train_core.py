@@ -9,19 +9,20 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from train_helpers import average, procrustes
 
 from shardvec.corpus import SHARD_SCHEMA, Vocab
 from shardvec.storage import Store
 from shardvec.train import merge
 from shardvec.train.buffers import ArrayPool
 from shardvec.train.materialise import materialise_shard
-from shardvec.train.merge import average, orthogonal_map, procrustes
-from shardvec.train.weights import ModelWeights
+from shardvec.train.merge import orthogonal_map
 from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import make_rule, quality_warning
 from shardvec.train.schedule import periodic_rounds, rounds_per_epoch_for, single_round
 from shardvec.train.trainer import build_model, build_shard_model, get_weights, load_start, set_weights, train_round
+from shardvec.train.weights import ModelWeights
 
 # Ties in count on purpose: gensim's own sort would order tied words differently.
 VOCAB = Vocab.from_pairs([("the", 9), ("cat", 4), ("dog", 4), ("sat", 4), ("mat", 2), ("log", 2), ("on", 2)])

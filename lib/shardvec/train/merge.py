@@ -1,10 +1,12 @@
-"""Rules that combine shard models into one (pure numpy).
+"""The arithmetic of the weight rules (pure numpy): means of whole shard models, built in a tree.
 
-``average`` is the plain or count-weighted mean of input vectors and output
-weights. ``procrustes`` first rotates each model onto a reference by the
-orthogonal map that best aligns their frequent words, since independently
-trained spaces agree only up to rotation; output weights get the same
-rotation, so every dot product a model computes is unchanged by it.
+A shard model becomes a :class:`WeightedSum` (``weighted``: plain, or each
+word's rows weighted by its count in the shard); partial sums add up the
+reduction tree and the root divides once (``finish``). ``rotate_onto`` first
+turns a model onto a reference by the orthogonal map that best aligns their
+frequent words (Procrustes), since independently trained spaces agree only up
+to rotation; output weights get the same rotation, so every dot product a
+model computes is unchanged by it.
 """
 
 from __future__ import annotations
@@ -78,15 +80,6 @@ def mean_into(out: ModelWeights, parts: list[ModelWeights]) -> None:
         np.multiply(target, np.float32(1.0 / len(arrays)), out=target)
 
 
-def average(models: list[ModelWeights], row_weights: np.ndarray | None = None) -> ModelWeights:
-    """Mean of the models; ``row_weights`` (shards x V) weights each word's rows.
-
-    A word with zero weight in every shard falls back to the plain mean.
-    """
-    parts = [weighted(m, None if row_weights is None else row_weights[k]) for k, m in enumerate(models)]
-    return finish(sum(parts[1:], parts[0]))
-
-
 def orthogonal_map(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """The rotation R minimising ||source @ R - target|| (orthogonal Procrustes)."""
     u, _, vt = np.linalg.svd(source.T.astype(np.float64) @ target.astype(np.float64))
@@ -98,8 +91,3 @@ def rotate_onto(model: ModelWeights, reference_anchors: np.ndarray) -> ModelWeig
     r = orthogonal_map(model.vectors[:len(reference_anchors)], reference_anchors)
     return ModelWeights(model.vectors @ r, model.output @ r)
 
-
-def procrustes(models: list[ModelWeights], row_weights: np.ndarray | None, anchors: int) -> ModelWeights:
-    """Rotate every model onto the first over the ``anchors`` most frequent words, then average."""
-    reference = models[0].vectors[:anchors]
-    return average([rotate_onto(m, reference) for m in models], row_weights)
