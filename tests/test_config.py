@@ -165,10 +165,12 @@ def test_a_bound_declared_beside_its_key_is_checked_on_a_config_built_in_python(
 def test_choices_owned_by_a_registry_follow_the_registry() -> None:
     from shardvec.readers import FORMATS
     from shardvec.text.pii import PII_KINDS
+    from shardvec.train.rules import RULES
 
     fields = section_fields("prepare")
     assert fields["format"].metadata["rule"].names() == FORMATS
     assert fields["mask_pii"].metadata["rule"].names() == PII_KINDS
+    assert section_fields("train")["merge"].metadata["rule"].names() == tuple(RULES)
     with pytest.raises(ConfigError, match=re.escape(f"prepare.format must be one of {', '.join(FORMATS)}; got 'xml'")):
         load_config(sets=["prepare.format=xml"], environ={})
 
@@ -200,3 +202,11 @@ def test_word2vec_params_are_the_train_keys_with_their_declared_defaults() -> No
     train = TrainConfig()
     assert Word2VecParams().to_dict() == {key: getattr(train, key) for key in GENSIM_KEYS}
     assert Word2VecParams.from_config(TrainConfig(window=3, sg=0)) == Word2VecParams(window=3, sg=0)
+
+
+def test_merge_rule_settings_are_the_train_keys_with_their_declared_defaults() -> None:
+    from shardvec.train.rules import RuleSettings
+
+    train = TrainConfig()
+    assert RuleSettings() == RuleSettings(lr_scale=train.lr_scale, momentum=train.momentum, block_lr=train.block_lr)
+    assert RuleSettings.from_config(TrainConfig(momentum=0.5, block_lr=2.0)) == RuleSettings(momentum=0.5, block_lr=2.0)

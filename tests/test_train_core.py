@@ -227,7 +227,8 @@ def test_sync_words_sets_the_rounds_from_the_shards_size() -> None:
 
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("merge", "sum", "train.merge must be one of"), ("delta_dtype", "int8", "train.delta_dtype must be one of"),
-    ("sync_words", -1, "train.sync_words"), ("lr_scale", -1.0, "train.lr_scale"), ("momentum", 1.0, "train.momentum")])
+    ("sync_words", -1, "train.sync_words"), ("lr_scale", -1.0, "train.lr_scale"), ("momentum", 1.0, "train.momentum"),
+    ("block_lr", 0.0, "train.block_lr")])
 def test_bad_merge_settings_are_one_line_errors(tmp_path: Path, key: str, value: object, message: str) -> None:
     from shardvec import api
     from shardvec.config import Config

@@ -78,7 +78,7 @@ def train(config: Config) -> Path | str:
     _require(tc.corpus, "train.corpus", "--corpus DIR")
     _require(tc.output, "train.output", "--output DIR")
     config.validate()
-    settings = RuleSettings(tc.lr_scale, tc.momentum, tc.block_lr)
+    settings = RuleSettings.from_config(tc)
     rule = make_rule(tc.merge, settings)
     params = Word2VecParams.from_config(tc)
     options = config.storage.options

@@ -251,15 +251,17 @@ class TrainConfig(_Section):
     workers: int = _doc(1, "gensim threads per shard trainer", gt=0)
     compute_loss: bool = _doc(True, "gensim's compute_loss: each round's training loss in the progress line and "
                                     "train_report.json (0.3-6% of training time measured, bench/RESULTS.md)")
-    merge: str = _doc("adasum", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)")
+    merge: str = _doc("adasum", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)",
+                      choices=_names_in("shardvec.train.rules:RULES"))
     rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)",
                                  ge=1)
     sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch",
                            ge=0)
     lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate for rules that merge every round; 0 means the "
-                                "rule's own (periodic: the number of shards; adasum: log2 of it, from 2 to 4; the others 1)")
-    momentum: float = _doc(-1.0, "bmuf: block momentum eta; negative means 1 - 1/shards")
-    block_lr: float = _doc(1.0, "bmuf: block learning rate zeta")
+                                "rule's own (periodic: the number of shards; adasum: log2 of it, from 2 to 4; the others 1)",
+                            ge=0)
+    momentum: float = _doc(-1.0, "bmuf: block momentum eta; negative means 1 - 1/shards", lt=1)
+    block_lr: float = _doc(1.0, "bmuf: block learning rate zeta", gt=0)
     delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)",
                             choices=("float32", "float16"))
     write_text: bool = _doc(False, "also write vectors.txt (word2vec text format)")

@@ -56,13 +56,24 @@ def register(cls: type["MergeRule"]) -> type["MergeRule"]:
     return cls
 
 
+_TRAIN_DEFAULTS = TrainConfig()
+
+
 @dataclass(frozen=True)
 class RuleSettings:
-    """The ``[train]`` keys rules read; each rule uses the ones it documents."""
+    """The ``[train]`` keys rules read; each rule uses the ones it documents.
 
-    lr_scale: float = 0.0  # 0: the rule's own default multiplier
-    momentum: float = -1.0  # block momentum's eta; negative: 1 - 1/shards
-    block_lr: float = 1.0  # block momentum's zeta
+    Defaults and bounds are the keys' own, declared on :class:`TrainConfig`
+    and checked by :meth:`Config.validate`.
+    """
+
+    lr_scale: float = _TRAIN_DEFAULTS.lr_scale  # 0: the rule's own default multiplier
+    momentum: float = _TRAIN_DEFAULTS.momentum  # block momentum's eta; negative: 1 - 1/shards
+    block_lr: float = _TRAIN_DEFAULTS.block_lr  # block momentum's zeta
+
+    @classmethod
+    def from_config(cls, train: TrainConfig) -> RuleSettings:
+        return cls(lr_scale=train.lr_scale, momentum=train.momentum, block_lr=train.block_lr)
 
 
 class MergeRule(ABC):
@@ -280,7 +291,7 @@ def _momentum_update(total: Rows, previous: np.ndarray | None, n_shards: int, et
     return Rows(index, update[index], np.ones(len(index), np.int32)), new
 
 
-DEFAULT_RULE = TrainConfig().merge
+DEFAULT_RULE = _TRAIN_DEFAULTS.merge
 
 
 def quality_warning(rule: MergeRule, n_shards: int) -> str | None:
@@ -295,8 +306,13 @@ def quality_warning(rule: MergeRule, n_shards: int) -> str | None:
 
 
 def make_rule(name: str, settings: RuleSettings = RuleSettings()) -> MergeRule:
-    if name not in RULES:
-        raise ConfigError(f"train.merge must be one of {', '.join(RULES)}; got {name!r}")
-    if settings.lr_scale < 0 or settings.block_lr <= 0 or settings.momentum >= 1:
-        raise ConfigError("train.lr_scale must be >= 0, train.block_lr > 0 and train.momentum < 1")
-    return RULES[name](settings)
+    """The rule registered as ``name``, with ``settings``.
+
+    ``train.merge`` and the settings' keys are checked where they are declared
+    (:class:`TrainConfig`); this refuses only a name that is not registered,
+    for callers that pass one without a config (benches, tests).
+    """
+    try:
+        return RULES[name](settings)
+    except KeyError:
+        raise ConfigError(f"merge rule must be one of {', '.join(RULES)}; got {name!r}") from None
