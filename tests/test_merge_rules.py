@@ -215,7 +215,7 @@ def test_a_workers_model_copy_follows_its_attempt() -> None:
     """Built once per round, updated once, and never taken from a failed attempt."""
     from types import SimpleNamespace
 
-    from shardvec.dask.train_job import _REPLICAS, _round_start
+    from shardvec.dask.train_job import _WORKER, _round_start
 
     spec = SimpleNamespace(run_id="replica-test", rule=make_rule("adasum"), shards=(0, 1), delta_dtype="float32")
     start = ModelWeights(np.zeros((V, D), np.float32), np.zeros((V, D), np.float32))
@@ -232,4 +232,4 @@ def test_a_workers_model_copy_follows_its_attempt() -> None:
         fresh = _round_start(spec, 5, start, "b")  # the new attempt's dense start replaces it
         assert fresh.vectors[1, 0] == 0.0
     finally:
-        _REPLICAS.pop("replica-test", None)
+        _WORKER.replicas.pop("replica-test", None)

@@ -45,7 +45,7 @@ from shardvec.storage import Store
 from shardvec.train import merge
 from shardvec.train.buffers import ArrayPool
 from shardvec.train.deltas import Delta, add_into, delta_between
-from shardvec.train.materialise import materialise_shard
+from shardvec.train.materialise import ShardChunks, materialise_shard
 from shardvec.train.merge import WeightedSum
 from shardvec.train.model_io import SavedModel, checkpoint_dir, last_committed_round, load_model, save_checkpoint
 from shardvec.train.params import Word2VecParams
@@ -76,11 +76,6 @@ def _sizeof_result(result: RoundResult) -> int:
     return result.weights.nbytes + int(result.word_counts.nbytes)
 
 
-# Per worker process: (run id, shard) -> (gensim model, materialised chunks), reused across rounds.
-_TRAINERS: dict[tuple[str, int], tuple[Any, Any]] = {}
-_VOCABS: dict[str, Vocab] = {}
-# Per worker process: weight-sized arrays reused by its trainers' rounds once nothing holds them.
-_POOL = ArrayPool()
 # A round that fails (a worker lost with data no other worker holds) is rerun from the last checkpoint.
 ROUND_ATTEMPTS = 3
 PROCRUSTES_ANCHORS = 5000
@@ -102,19 +97,77 @@ class RunSpec:
     delta_dtype: str = "float32"  # how delta rules send rows: float32, or float16 for half the bytes
 
 
-def _trainer(spec: RunSpec, shard: int, seeded: bool):
-    """This worker's model and chunks of ``shard``; ``seeded`` asks for a model in its seeded initial state."""
-    key = (spec.run_id, shard)
-    if key not in _TRAINERS:
-        from distributed import get_worker
+class _Replica:
+    """This worker's copy of the run's combined model as it stood at the start of round ``version``.
 
-        vocab = _vocab(spec)
-        workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
-        chunks = materialise_shard(spec.shards[shard], vocab, spec.n_chunks, workdir)
-        _TRAINERS[key] = (build_shard_model(spec.params, vocab), chunks)
-    elif seeded:  # a rerun of the first round: this model has trained since it was built
-        _TRAINERS[key] = (build_shard_model(spec.params, _vocab(spec)), _TRAINERS[key][1])
-    return _TRAINERS[key]
+    Delta rules send only what changed; every worker keeps one copy of the
+    combined model, shared by the shard trainers it runs, and adds each
+    round's update to it. Trainers copy it into their model before a round
+    and diff against it after. ``flight`` names the attempt that built it: a
+    round rerun after a failure starts a new flight, and a copy left by the
+    failed one is never mistaken for a current one.
+    """
+
+    def __init__(self) -> None:
+        self.flight = ""
+        self.version = -1
+        self.weights: ModelWeights | None = None
+        self.lock = threading.Lock()
+
+
+class _WorkerState:
+    """What one worker process keeps between the tasks of a run, so no round rebuilds or rereads it.
+
+    Per run: each shard's gensim model and materialised chunks (built on the
+    shard's first round there), the vocabulary (read once) and, for delta
+    rules, the worker's copy of the combined model. Across runs: the pool of
+    weight-sized arrays its trainers' rounds reuse once nothing holds them.
+    :func:`forget_run` drops a finished run's part.
+    """
+
+    def __init__(self) -> None:
+        self.trainers: dict[tuple[str, int], tuple[Any, ShardChunks]] = {}  # (run id, shard) -> (model, chunks)
+        self.vocabs: dict[str, Vocab] = {}
+        self.replicas: dict[str, _Replica] = {}
+        self.pool = ArrayPool()
+
+    def vocab(self, spec: RunSpec) -> Vocab:
+        """The run's vocabulary, read once per worker process."""
+        if spec.run_id not in self.vocabs:
+            self.vocabs[spec.run_id] = Vocab.load(spec.vocab)
+        return self.vocabs[spec.run_id]
+
+    def trainer(self, spec: RunSpec, shard: int, seeded: bool) -> tuple[Any, ShardChunks]:
+        """This worker's model and chunks of ``shard``; ``seeded`` asks for a model in its seeded initial state."""
+        key = (spec.run_id, shard)
+        if key not in self.trainers:
+            from distributed import get_worker
+
+            vocab = self.vocab(spec)
+            workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
+            chunks = materialise_shard(spec.shards[shard], vocab, spec.n_chunks, workdir)
+            self.trainers[key] = (build_shard_model(spec.params, vocab), chunks)
+        elif seeded:  # a rerun of the first round: this model has trained since it was built
+            self.trainers[key] = (build_shard_model(spec.params, self.vocab(spec)), self.trainers[key][1])
+        return self.trainers[key]
+
+    def replica(self, run_id: str) -> _Replica:
+        """The run's copy of the combined model on this worker (delta rules), empty until a round builds it."""
+        return self.replicas.setdefault(run_id, _Replica())
+
+    def forget(self, run_id: str) -> int:
+        """Drop the run's trainers, vocabulary and model copy, and empty the pool; the trainers dropped."""
+        keys = [key for key in self.trainers if key[0] == run_id]
+        for key in keys:
+            del self.trainers[key]
+        self.vocabs.pop(run_id, None)
+        self.replicas.pop(run_id, None)
+        self.pool.clear()
+        return len(keys)
+
+
+# This worker process's state: tasks run in worker processes, each of which imports this module once.
+_WORKER = _WorkerState()
 
 
 def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult] | None, rnd: Round,
@@ -133,13 +186,13 @@ def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult
     write overlaps the training instead of delaying the next round; it is
     committed before the task returns.
     """
-    model, chunks = _trainer(spec, shard, seeded=start is None)
+    model, chunks = _WORKER.trainer(spec, shard, seeded=start is None)
     writer = None
     if start is not None:
-        loaded = load_start(model, [r.weights for r in start] if isinstance(start, list) else [start], _POOL)
+        loaded = load_start(model, [r.weights for r in start] if isinstance(start, list) else [start], _WORKER.pool)
         if checkpoint is not None:
-            snapshot = start if isinstance(start, ModelWeights) else pooled_mean(_POOL, [loaded])
-            writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, snapshot, _vocab(spec), spec.meta))
+            snapshot = start if isinstance(start, ModelWeights) else pooled_mean(_WORKER.pool, [loaded])
+            writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, snapshot, _WORKER.vocab(spec), spec.meta))
     result = train_round(model, chunks, rnd, shard, spec.compute_loss)
     if writer is not None:
         writer.join()
@@ -166,27 +219,6 @@ class _Writer(threading.Thread):
             raise self._error
 
 
-class _Replica:
-    """This worker's copy of the run's combined model as it stood at the start of round ``version``.
-
-    Delta rules send only what changed; every worker keeps one copy of the
-    combined model, shared by the shard trainers it runs, and adds each
-    round's update to it. Trainers copy it into their model before a round
-    and diff against it after. ``flight`` names the attempt that built it: a
-    round rerun after a failure starts a new flight, and a copy left by the
-    failed one is never mistaken for a current one.
-    """
-
-    def __init__(self) -> None:
-        self.flight = ""
-        self.version = -1
-        self.weights: ModelWeights | None = None
-        self.lock = threading.Lock()
-
-
-_REPLICAS: dict[str, _Replica] = {}
-
-
 def _round_start(spec: RunSpec, index: int, start, flight: str, model=None) -> ModelWeights:
     """The combined weights round ``index`` of ``flight`` starts from, on this worker.
 
@@ -197,7 +229,7 @@ def _round_start(spec: RunSpec, index: int, start, flight: str, model=None) -> M
     fan-in, stateless rule: no root task between rounds). The copy is made
     once per worker and round, whichever of its trainers comes first.
     """
-    replica = _REPLICAS.setdefault(spec.run_id, _Replica())
+    replica = _WORKER.replica(spec.run_id)
     with replica.lock:
         current = replica.flight == flight and replica.weights is not None
         if current and replica.version == index:
@@ -234,12 +266,12 @@ def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, flight: str, 
     before) and the rule's ``state`` are written beside the training, as in
     :func:`train_task`.
     """
-    model, chunks = _trainer(spec, shard, seeded=start is None)
+    model, chunks = _WORKER.trainer(spec, shard, seeded=start is None)
     base = _round_start(spec, rnd.index, start, flight, model)
     set_weights(model, base)
     writer = None
     if checkpoint is not None:
-        writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, base, _vocab(spec), spec.meta, state))
+        writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, base, _WORKER.vocab(spec), spec.meta, state))
     result = train_round(model, chunks, rnd, shard, spec.compute_loss)
     delta = delta_between(result.weights, base, spec.delta_dtype)
     if writer is not None:
@@ -334,14 +366,7 @@ def combine_task(spec: RunSpec, parts: list, anchors: np.ndarray | None) -> Mode
 
 def checkpoint_task(spec: RunSpec, round_index: int, weights: ModelWeights, state=None) -> str:
     """Commit the last round's weights to storage (earlier rounds are written by the next round's trainer)."""
-    return save_checkpoint(spec.output, round_index, weights, _vocab(spec), spec.meta, state).name
-
-
-def _vocab(spec: RunSpec) -> Vocab:
-    """The run's vocabulary, read once per worker process."""
-    if spec.run_id not in _VOCABS:
-        _VOCABS[spec.run_id] = Vocab.load(spec.vocab)
-    return _VOCABS[spec.run_id]
+    return save_checkpoint(spec.output, round_index, weights, _WORKER.vocab(spec), spec.meta, state).name
 
 
 def load_task(checkpoint: Store) -> SavedModel:
@@ -399,13 +424,7 @@ def next_start(client, spec: RunSpec, results: list, tag: str) -> list:
 
 def forget_run(run_id: str) -> int:
     """Drop this run's cached trainers from a worker (run with client.run)."""
-    keys = [k for k in _TRAINERS if k[0] == run_id]
-    for k in keys:
-        del _TRAINERS[k]
-    _VOCABS.pop(run_id, None)
-    _REPLICAS.pop(run_id, None)
-    _POOL.clear()
-    return len(keys)
+    return _WORKER.forget(run_id)
 
 
 def _worker_sent(dask_worker) -> tuple[str, int]:
