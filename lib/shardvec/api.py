@@ -98,8 +98,7 @@ def train(config: Config) -> Path | str:
 
     started = time.perf_counter()
     with dask_client(config.dask) as client:
-        memory = check_memory(client, len(vocab), params.vector_size, n_shards, rule.exchange,
-                              rule.stateful)
+        memory = check_memory(client, len(vocab), params.vector_size, n_shards, rule)
         spec = RunSpec(new_run_id(), output, corpus.root / "vocab.parquet", tuple(corpus.shards), params,
                        plan.rounds_per_epoch, rule, meta, tc.compute_loss, tc.delta_dtype)
         workers = len(client.scheduler_info(n_workers=-1)["workers"])

@@ -253,6 +253,11 @@ def _local_update(spec: RunSpec, results: list[RoundResult]) -> Delta:
     return update.encoded(spec.delta_dtype)  # as a root would send it
 
 
+def _sends_deltas(spec: RunSpec) -> bool:
+    """Whether the run's rule exchanges sparse deltas (else whole weights)."""
+    return isinstance(spec.rule, DeltaRule)
+
+
 def _delta_rule(spec: RunSpec) -> DeltaRule:
     assert isinstance(spec.rule, DeltaRule)
     return spec.rule
@@ -452,20 +457,19 @@ def bytes_moved(before: dict[str, int], now: dict[str, int]) -> int:
     return total
 
 
-def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, exchange: str = "weights",
-                 stateful: bool = False) -> dict[str, Any]:
+def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, rule: MergeRule) -> dict[str, Any]:
     """Refuse a run whose weights cannot fit the workers' memory limits."""
     workers = client.scheduler_info(n_workers=-1)["workers"]
     state = 2 * vocab_size * vector_size * 4
     per_worker = -(-n_shards // max(len(workers), 1))
-    if exchange == "weights":
+    if isinstance(rule, WeightRule):
         # Each trainer holds its gensim model (also its latest result), the previous result and the next start.
         need = 3 * state * per_worker + 2 * state
     else:
         # Each trainer holds its gensim model and its delta (at most the model's size); the worker holds
         # one copy of the combined model and up to two deltas being combined; a stateful rule's root
         # (block momentum) holds its dense state and the temporaries of its update beside them.
-        need = 2 * state * per_worker + 3 * state + (3 * state if stateful else 0)
+        need = 2 * state * per_worker + 3 * state + (3 * state if rule.stateful else 0)
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     limit = min(limits) if limits and all(limits) else 0
     if limit and need > limit:
@@ -598,7 +602,7 @@ class _Flight:
     def _submit(self, index: int) -> None:
         spec, rnd = self.spec, self.rounds[index]
         tag = f"{spec.run_id}-r{rnd.index}-{self.token}"
-        deltas = spec.rule.exchange == "deltas"
+        deltas = _sends_deltas(spec)
         state = None
         if index == self.first:
             starts, checkpoint = self.starts, None
@@ -643,13 +647,13 @@ class _Flight:
         """A future of the combined weights after the last round, once they are checkpointed as its own."""
         last = len(self.rounds) - 1
         tag = f"{self.spec.run_id}-final-{self.token}"
-        if self.spec.rule.exchange == "weights":
-            weights, state = combine(self.client, self.spec, self.results[last], tag), None
-        else:
+        if _sends_deltas(self.spec):
             starts, state = self._delta_start(last, tag, last=True)
             weights = self.client.submit(final_weights_task, self.spec, len(self.rounds), starts[0], self.token,
                                          workers=[self.pinned[0]], allow_other_workers=True, pure=False,
                                          key=f"final-{tag}")
+        else:
+            weights, state = combine(self.client, self.spec, self.results[last], tag), None
         self.client.submit(checkpoint_task, self.spec, last, weights, state, key=f"checkpoint-{tag}").result()
         return weights
 
@@ -707,7 +711,7 @@ def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> tuple
     tag = f"{spec.run_id}-{start - 1}-{attempt}"
     saved = client.submit(load_task, checkpoint_dir(spec.output, start - 1), key=f"load-{tag}")
     weights = client.submit(_saved_weights, saved, key=f"weights-{tag}")
-    state = client.submit(_saved_state, saved, key=f"state-{tag}") if spec.rule.exchange == "deltas" else None
+    state = client.submit(_saved_state, saved, key=f"state-{tag}") if _sends_deltas(spec) else None
     return [weights] * len(spec.shards), state
 
 
