@@ -170,7 +170,7 @@ class _WorkerState:
 _WORKER = _WorkerState()
 
 
-def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult] | None, rnd: Round,
+def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult] | None, round_: Round,
                checkpoint: int | None = None) -> RoundResult:
     """Train one round of one shard.
 
@@ -193,7 +193,7 @@ def train_task(spec: RunSpec, shard: int, start: ModelWeights | list[RoundResult
         if checkpoint is not None:
             snapshot = start if isinstance(start, ModelWeights) else pooled_mean(_WORKER.pool, [loaded])
             writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, snapshot, _WORKER.vocab(spec), spec.meta))
-    result = train_round(model, chunks, rnd, shard, spec.compute_loss)
+    result = train_round(model, chunks, round_, shard, spec.compute_loss)
     if writer is not None:
         writer.join()
     return result
@@ -263,7 +263,7 @@ def _delta_rule(spec: RunSpec) -> DeltaRule:
     return spec.rule
 
 
-def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, flight: str, checkpoint: int | None = None,
+def delta_train_task(spec: RunSpec, shard: int, start, round_: Round, flight: str, checkpoint: int | None = None,
                      state: dict[str, np.ndarray] | None = None) -> RoundResult:
     """Train one round of one shard for a delta rule; the result's ``weights`` is the shard's sparse delta.
 
@@ -272,12 +272,12 @@ def delta_train_task(spec: RunSpec, shard: int, start, rnd: Round, flight: str, 
     :func:`train_task`.
     """
     model, chunks = _WORKER.trainer(spec, shard, seeded=start is None)
-    base = _round_start(spec, rnd.index, start, flight, model)
+    base = _round_start(spec, round_.index, start, flight, model)
     set_weights(model, base)
     writer = None
     if checkpoint is not None:
         writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, base, _WORKER.vocab(spec), spec.meta, state))
-    result = train_round(model, chunks, rnd, shard, spec.compute_loss)
+    result = train_round(model, chunks, round_, shard, spec.compute_loss)
     delta = delta_between(result.weights, base, spec.delta_dtype)
     if writer is not None:
         writer.join()
@@ -501,65 +501,104 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
     newest committed checkpoint, on the workers alive then, at most
     ROUND_ATTEMPTS times per round.
     """
-    n_shards = len(spec.shards)
     workers = _live_workers(client)
-    if len(workers) > n_shards:
-        print(f"[train] warning: {len(workers)} workers but only {n_shards} shard(s); "
-              f"{len(workers) - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
-              file=sys.stderr)
-    records: dict[int, dict[str, Any]] = {}
-    failures: dict[int, int] = {}
-    began, sent = time.perf_counter(), _bytes_sent(client)
-    words_total = sum(corpus.shard_tokens) * spec.params.epochs * (len(rounds) - start) // len(rounds)
-    flight = _Flight(client, spec, rounds, pin_shards(workers, n_shards), start, *_restart_state(client, spec, start))
+    _warn_idle_workers(len(workers), len(spec.shards))
+    log = _RoundLog(client, spec, rounds, len(workers), _words_to_train(corpus, spec, rounds, start))
+    flight = _Flight.begin(client, spec, rounds, start)
     if start == len(rounds):  # resumed after the last round: its checkpoint is the result
         return flight.starts[0].result(), []
-    index, last, final = start, time.perf_counter(), None
+    log.flight_started()
+    failures: dict[int, int] = {}
+    index, final = start, None
     while index < len(rounds):
-        flight.submit_through(min(index + 1, len(rounds) - 1))
         try:
-            stats = client.gather(flight.stats[index])
-            figures = flight.figures(index)
-            if index == len(rounds) - 1:
-                final = flight.finish()
-                figures = flight.figures(index)
+            stats, figures, final = flight.wait_for(index)
         except Exception as exc:  # noqa: BLE001 - any distributed failure: retry from the checkpoint
-            failed = index
-            failures[failed] = failures.get(failed, 0) + 1
-            if failures[failed] >= ROUND_ATTEMPTS:
+            failures[index] = failures.get(index, 0) + 1
+            if failures[index] >= ROUND_ATTEMPTS:
                 raise
-            flight.settle()
-            index = max(last_committed_round(spec.output), start - 1) + 1
-            print(f"[train] round {rounds[failed].index + 1} failed ({type(exc).__name__}: {exc}); "
-                  f"rerunning from round {index + 1}, after the last checkpoint", file=sys.stderr, flush=True)
-            flight = _Flight(client, spec, rounds, pin_shards(_live_workers(client), n_shards), index,
-                             *_restart_state(client, spec, index, sum(failures.values())))
-            last = time.perf_counter()
+            flight = _rerun_from_checkpoint(flight, index, start, exc, attempt=sum(failures.values()))
+            index = flight.first
+            log.flight_started()
             continue
-        now, seconds = _bytes_sent(client), time.perf_counter() - last
-        record = records[index] = _record(rounds[index], stats, seconds, bytes_moved(sent, now), spec, figures,
-                                          len(workers))
-        sent, last = now, time.perf_counter()
-        done = sum(r["words"] for r in records.values())
-        _print_round(rounds[index], len(rounds), record, spec, (last - began) / done * max(words_total - done, 0))
+        log.add(index, stats, figures)
         flight.forget_before(index)
         index += 1
     assert final is not None
     weights = final.result()  # after the last reading: the client's own fetch is not worker-to-worker traffic
     client.run(forget_run, spec.run_id)
-    return weights, [records[i] for i in sorted(records)]
+    return weights, log.records()
 
 
 def _live_workers(client) -> list[str]:
     return sorted(client.scheduler_info(n_workers=-1)["workers"])
 
 
-def _print_round(rnd: Round, n_rounds: int, record: dict[str, Any], spec: RunSpec, eta: float) -> None:
+def _warn_idle_workers(n_workers: int, n_shards: int) -> None:
+    """One trainer runs per shard: workers beyond the shards' number have nothing to do."""
+    if n_workers > n_shards:
+        print(f"[train] warning: {n_workers} workers but only {n_shards} shard(s); "
+              f"{n_workers - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
+              file=sys.stderr)
+
+
+def _words_to_train(corpus: Corpus, spec: RunSpec, rounds: list[Round], start: int) -> int:
+    """The raw words ``rounds[start:]`` train, over every shard and epoch."""
+    return sum(corpus.shard_tokens) * spec.params.epochs * (len(rounds) - start) // len(rounds)
+
+
+def _rerun_from_checkpoint(flight: _Flight, failed: int, start: int, exc: Exception, attempt: int) -> _Flight:
+    """After round ``failed`` failed: a new flight from the round after the newest committed checkpoint.
+
+    The old flight's trainers are let to finish or fail first, so no
+    checkpoint is still being written when the newest one is looked for.
+    """
+    flight.settle()
+    first = max(last_committed_round(flight.spec.output), start - 1) + 1
+    print(f"[train] round {flight.rounds[failed].index + 1} failed ({type(exc).__name__}: {exc}); "
+          f"rerunning from round {first + 1}, after the last checkpoint", file=sys.stderr, flush=True)
+    return _Flight.begin(flight.client, flight.spec, flight.rounds, first, attempt)
+
+
+class _RoundLog:
+    """The run's ``round_log``: a record and a progress line per round, timed from its flight's start.
+
+    A round's seconds run from the end of the round before, or from the start
+    of its flight after a (re)start; bytes moved are read from the workers'
+    own counters between two rounds. A rerun round's record replaces the
+    failed attempt's.
+    """
+
+    def __init__(self, client, spec: RunSpec, rounds: list[Round], n_workers: int, words_total: int) -> None:
+        self.client, self.spec, self.rounds, self.n_workers = client, spec, rounds, n_workers
+        self.words_total = words_total
+        self.began, self.sent = time.perf_counter(), _bytes_sent(client)
+        self.last = self.began
+        self._records: dict[int, dict[str, Any]] = {}
+
+    def flight_started(self) -> None:
+        self.last = time.perf_counter()
+
+    def add(self, index: int, stats: list[dict[str, Any]], figures: dict[str, Any]) -> None:
+        """Record round ``index`` from its shards' ``stats`` and the rule's ``figures``, and print its line."""
+        now, seconds = _bytes_sent(self.client), time.perf_counter() - self.last
+        record = self._records[index] = _record(self.rounds[index], stats, seconds, bytes_moved(self.sent, now),
+                                                self.spec, figures, self.n_workers)
+        self.sent, self.last = now, time.perf_counter()
+        done = sum(r["words"] for r in self._records.values())
+        eta = (self.last - self.began) / done * max(self.words_total - done, 0)
+        _print_round(self.rounds[index], len(self.rounds), record, self.spec, eta)
+
+    def records(self) -> list[dict[str, Any]]:
+        return [self._records[i] for i in sorted(self._records)]
+
+
+def _print_round(round_: Round, n_rounds: int, record: dict[str, Any], spec: RunSpec, eta: float) -> None:
     loss = "" if record["loss"] is None else f"loss {record['loss']:.4g} "
     state = "".join(f" {key} {value}" for key, value in record["rule"].items()
                     if key not in ("name", "update_rows", "update_bytes"))
-    print(f"[train] round {rnd.index + 1}/{n_rounds} epoch {rnd.epoch + 1} "
-          f"alpha {rnd.start_alpha:.4f}->{rnd.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
+    print(f"[train] round {round_.index + 1}/{n_rounds} epoch {round_.epoch + 1} "
+          f"alpha {round_.start_alpha:.4f}->{round_.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
           f"merge {spec.rule.name}{state} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
           file=sys.stderr, flush=True)
 
@@ -593,6 +632,24 @@ class _Flight:
         self.roots: dict[int, Any] = {}  # delta rules: round -> its RoundUpdate future
         self.states: dict[int, Any] = {}  # stateful delta rules: round -> the rule's state after it
 
+    @classmethod
+    def begin(cls, client, spec: RunSpec, rounds: list[Round], first: int, attempt: int = 0) -> _Flight:
+        """A flight from round ``first`` on the workers alive now, starting from the checkpoint before it."""
+        pinned = pin_shards(_live_workers(client), len(spec.shards))
+        return cls(client, spec, rounds, pinned, first, *_restart_state(client, spec, first, attempt))
+
+    def wait_for(self, index: int) -> tuple[list[dict[str, Any]], dict[str, Any], Any]:
+        """Round ``index``'s shard statistics and rule figures, once the round after it is submitted.
+
+        After the last round, also a future of the final weights (else None),
+        whose combination gives that round's figures.
+        """
+        last = len(self.rounds) - 1
+        self.submit_through(min(index + 1, last))
+        stats = self.client.gather(self.stats[index])
+        final = self.finish() if index == last else None
+        return stats, self.figures(index), final
+
     def submit_through(self, index: int) -> None:
         """Submit every round up to ``index`` not submitted yet."""
         while self.next <= index:
@@ -600,24 +657,30 @@ class _Flight:
             self.next += 1
 
     def _submit(self, index: int) -> None:
-        spec, rnd = self.spec, self.rounds[index]
-        tag = f"{spec.run_id}-r{rnd.index}-{self.token}"
-        deltas = _sends_deltas(spec)
-        state = None
-        if index == self.first:
-            starts, checkpoint = self.starts, None
-        elif deltas:
-            (starts, state), checkpoint = self._delta_start(index - 1, tag), index - 1
-        else:
-            starts, checkpoint = next_start(self.client, spec, self.results[index - 1], tag), index - 1
-        task, extra = (delta_train_task, [self.token]) if deltas else (train_task, [])
-        results = [self.client.submit(task, spec, i, starts[i], rnd, *extra,
-                                      *(([checkpoint, state] if deltas else [checkpoint]) if i == 0 else []),
+        round_ = self.rounds[index]
+        tag = f"{self.spec.run_id}-r{round_.index}-{self.token}"
+        starts, checkpoint = self._starts(index, tag)
+        task, extra = (delta_train_task, [self.token]) if _sends_deltas(self.spec) else (train_task, [])
+        results = [self.client.submit(task, self.spec, i, starts[i], round_, *extra, *(checkpoint if i == 0 else []),
                                       workers=[worker], allow_other_workers=True, pure=False,
                                       key=f"train-{tag}-s{i}")
                    for i, worker in enumerate(self.pinned)]
         self.results[index] = results
         self.stats[index] = [self.client.submit(stats_task, r, key=f"stats-{tag}-s{i}") for i, r in enumerate(results)]
+
+    def _starts(self, index: int, tag: str) -> tuple[list, list]:
+        """What each trainer of round ``index`` starts from, and the checkpoint arguments of shard 0's trainer.
+
+        Shard 0's trainer writes the previous round's combined model (and a
+        delta rule's state) beside its training; a flight's first round
+        starts from the checkpoint already written.
+        """
+        if index == self.first:
+            return self.starts, []
+        if _sends_deltas(self.spec):
+            starts, state = self._delta_start(index - 1, tag)
+            return starts, [index - 1, state]
+        return next_start(self.client, self.spec, self.results[index - 1], tag), [index - 1]
 
     def _state_before(self, index: int) -> Any:
         """A stateful rule's state after round ``index - 1`` (from the checkpoint in a flight's first round)."""
@@ -677,7 +740,7 @@ def _total_loss(stats: list[dict[str, Any]]) -> float | None:
     return None if None in losses else sum(losses)
 
 
-def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int, spec: RunSpec,
+def _record(round_: Round, stats: list[dict[str, Any]], seconds: float, moved: int, spec: RunSpec,
             figures: dict[str, Any], n_workers: int) -> dict[str, Any]:
     """A round's line of ``round_log``.
 
@@ -688,9 +751,10 @@ def _record(rnd: Round, stats: list[dict[str, Any]], seconds: float, moved: int,
     words = sum(x["words"] for x in stats)
     pinned = pin_shards(list(range(n_workers)), len(stats))
     busiest = max(sum(x["seconds"] for x, w in zip(stats, pinned) if w == worker) for worker in set(pinned))
-    return {"round": rnd.index, "epoch": rnd.epoch, "start_alpha": rnd.start_alpha, "end_alpha": rnd.end_alpha,
+    return {"round": round_.index, "epoch": round_.epoch, "start_alpha": round_.start_alpha,
+            "end_alpha": round_.end_alpha,
             "words": words, "shard_seconds": [x["seconds"] for x in stats], "loss": _total_loss(stats),
-            "checkpoint": checkpoint_dir(spec.output, rnd.index).name, "seconds": round(seconds, 3),
+            "checkpoint": checkpoint_dir(spec.output, round_.index).name, "seconds": round(seconds, 3),
             "merge_seconds": round(max(seconds - busiest, 0.0), 3),
             "words_per_s": round(words / max(seconds, 1e-9)), "bytes_moved": moved,
             "rule": {"name": spec.rule.name, **figures}}
@@ -705,7 +769,11 @@ def _saved_state(saved: SavedModel) -> dict[str, np.ndarray] | None:
 
 
 def _restart_state(client, spec: RunSpec, start: int, attempt: int = 0) -> tuple[list, Any]:
-    """What round ``start`` begins from, for every shard (the previous checkpoint, or None: seeded), and the rule's state."""
+    """What round ``start`` begins from, for every shard, and the rule's state.
+
+    Every shard starts from the previous round's checkpoint, or from None
+    (gensim's seeded initialisation) in round 0.
+    """
     if start == 0:
         return [None] * len(spec.shards), None
     tag = f"{spec.run_id}-{start - 1}-{attempt}"
