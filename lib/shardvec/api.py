@@ -14,13 +14,21 @@ import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from shardvec.config import Config, TrainConfig
+from shardvec.config import Config, DaskConfig, TrainConfig
 from shardvec.errors import ConfigError, InputError
 from shardvec.outputs import staged_output, write_json_atomic
 from shardvec.storage import Store, is_remote, mark_success, prepare_output
 from shardvec.versions import library_versions
+
+if TYPE_CHECKING:
+    from shardvec.corpus import Corpus, Vocab
+    from shardvec.train.params import Word2VecParams
+    from shardvec.train.rules import MergeRule, RuleSettings
+    from shardvec.train.schedule import Round
+    from shardvec.train.weights import ModelWeights
+
 
 def _require(value: Any, key: str, flag: str) -> None:
     if not value:
@@ -66,74 +74,147 @@ def prepare(config: Config) -> Path | str:
 
 def train(config: Config) -> Path | str:
     """Dask: corpus shards -> ``vectors.bin``, ``model/``, ``train_report.json`` and ``.png`` (any storage)."""
-    from shardvec.corpus import Corpus
-    from shardvec.dask.cluster import dask_client
-    from shardvec.dask.train_job import RunSpec, check_memory, new_run_id, run_rounds
-    from shardvec.train.model_io import save_model, write_vectors
+    train_config = config.train
+    _require(train_config.corpus, "train.corpus", "--corpus DIR")
+    _require(train_config.output, "train.output", "--output DIR")
+    config.validate()
+    run = _plan_training(train_config, config.storage.options)
+    trained = _train_on_dask(config.dask, run)
+    files = _write_model(run, trained.weights)
+    report = _train_report(config, run, trained, files)
+    if train_config.evaluate:
+        report["evaluation"] = _evaluate_output(run.output, config)
+    _write_round_plot(report, run.output)
+    (run.output / "train_report.json").write_json(report)
+    mark_success(run.output)
+    print(f"[train] {len(run.vocab)} words x {run.params.vector_size} dims, "
+          f"{report['timings']['words_per_s']:,} words/s -> {run.output.url}", file=sys.stderr)
+    return run.output.local or run.output.url
+
+
+@dataclass(frozen=True)
+class _TrainingRun:
+    """What a training run is, decided before any cluster is reached."""
+
+    config: TrainConfig
+    settings: RuleSettings
+    rule: MergeRule
+    params: Word2VecParams
+    corpus: Corpus
+    vocab: Vocab
+    plan: _RoundPlan
+    output: Store
+    meta: dict[str, Any]  # what each checkpoint records of the run; a resumed run must match it
+    start: int  # the first round to run: 0, or the one after the checkpoint resumed from
+
+
+@dataclass(frozen=True)
+class _Trained:
+    """What the cluster gave back: the final weights, the round log, and how the run went."""
+
+    weights: ModelWeights
+    round_log: list[dict[str, Any]]
+    workers: int
+    memory: dict[str, Any]
+    seconds: float
+
+
+def _plan_training(train_config: TrainConfig, options: dict[str, Any]) -> _TrainingRun:
+    """The rule, parameters, corpus and round plan, the output made ready, and the round to start from."""
     from shardvec.train.params import Word2VecParams
     from shardvec.train.rules import RuleSettings, make_rule
-    from shardvec.vectors import TRAIN_SCHEMA
 
-    tc = config.train
-    _require(tc.corpus, "train.corpus", "--corpus DIR")
-    _require(tc.output, "train.output", "--output DIR")
-    config.validate()
-    settings = RuleSettings.from_config(tc)
-    rule = make_rule(tc.merge, settings)
-    params = Word2VecParams.from_config(tc)
-    options = config.storage.options
-    corpus = Corpus.open(tc.corpus, options)
+    settings = RuleSettings.from_config(train_config)
+    rule = make_rule(train_config.merge, settings)
+    params = Word2VecParams.from_config(train_config)
+    corpus, vocab = _open_corpus(train_config.corpus, options)
+    plan = _round_plan(train_config, params, rule, corpus.shard_tokens)
+    output = Store(train_config.output, options)
+    prepare_output(output, train_config.overwrite, train_config.resume)
+    meta = _checkpoint_meta(train_config, settings, rule, params, corpus, plan)
+    start = _resume_point(output, meta, vocab.words) if train_config.resume else 0
+    return _TrainingRun(train_config, settings, rule, params, corpus, vocab, plan, output, meta, start)
+
+
+def _open_corpus(location: str, options: dict[str, Any]) -> tuple[Corpus, Vocab]:
+    """The finished corpus at ``location`` and its vocabulary, refused when that is empty."""
+    from shardvec.corpus import Corpus
+
+    corpus = Corpus.open(location, options)
     vocab = corpus.vocab()
     if len(vocab) == 0:
         raise InputError(f"the vocabulary of {corpus.root.url} is empty; lower vocab.min_count when preparing")
-    n_shards = len(corpus.shards)
-    plan = _round_plan(tc, params, rule, corpus.shard_tokens)
-    output = Store(tc.output, options)
-    prepare_output(output, tc.overwrite, tc.resume)
-    meta = {"params": params.to_dict(), "merge": tc.merge, "shards": n_shards, "rounds": len(plan.rounds),
-            "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url}
-    if rule.exchange == "deltas":  # what else a delta rule's checkpoint depends on (weight rules: as before)
-        meta.update(rule_settings=asdict(settings), delta_dtype=tc.delta_dtype)
-    start = _resume_point(output, meta, vocab.words) if tc.resume else 0
+    return corpus, vocab
+
+
+def _checkpoint_meta(train_config: TrainConfig, settings: RuleSettings, rule: MergeRule, params: Word2VecParams,
+                     corpus: Corpus, plan: _RoundPlan) -> dict[str, Any]:
+    """What every checkpoint records of the run, and what a resumed run must match."""
+    from shardvec.train.rules import DeltaRule
+
+    meta = {"params": params.to_dict(), "merge": train_config.merge, "shards": len(corpus.shards),
+            "rounds": len(plan.rounds), "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url}
+    if isinstance(rule, DeltaRule):  # what else a delta rule's checkpoint depends on (weight rules: as before)
+        meta.update(rule_settings=asdict(settings), delta_dtype=train_config.delta_dtype)
+    return meta
+
+
+def _train_on_dask(dask_config: DaskConfig, run: _TrainingRun) -> _Trained:
+    """Run the rounds still to run on the Dask cluster, after checking that the weights fit its workers."""
+    from shardvec.dask.cluster import dask_client
+    from shardvec.dask.train_job import RunSpec, check_memory, new_run_id, run_rounds
 
     started = time.perf_counter()
-    with dask_client(config.dask) as client:
-        memory = check_memory(client, len(vocab), params.vector_size, n_shards, rule)
-        spec = RunSpec(new_run_id(), output, corpus.root / "vocab.parquet", tuple(corpus.shards), params,
-                       plan.rounds_per_epoch, rule, meta, tc.compute_loss, tc.delta_dtype)
+    with dask_client(dask_config) as client:
+        memory = check_memory(client, len(run.vocab), run.params.vector_size, len(run.corpus.shards), run.rule)
+        spec = RunSpec(run_id=new_run_id(), output=run.output, vocab=run.corpus.root / "vocab.parquet",
+                       shards=tuple(run.corpus.shards), params=run.params, n_chunks=run.plan.rounds_per_epoch,
+                       rule=run.rule, meta=run.meta, compute_loss=run.config.compute_loss,
+                       delta_dtype=run.config.delta_dtype)
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        weights, records = run_rounds(client, spec, plan.rounds, start, corpus)
-    train_seconds = time.perf_counter() - started
+        weights, round_log = run_rounds(client, spec, run.plan.rounds, run.start, run.corpus)
+    return _Trained(weights, round_log, workers, memory, time.perf_counter() - started)
 
-    save_model(output / "model", weights, vocab, meta)
-    files = write_vectors(output, vocab, weights.vectors, tc.write_text, tc.write_kv)
-    tokens = sum(corpus.shard_tokens)
-    report: dict[str, Any] = {
-        "schema": TRAIN_SCHEMA, "created": _now(), "corpus": corpus.root.url, "vocab_size": len(vocab),
-        "corpus_tokens": tokens, "shards": n_shards, "workers": workers, "merge": tc.merge,
-        "lr_scale": plan.lr_multiplier, "rounds": len(plan.rounds), "rounds_per_epoch": plan.rounds_per_epoch,
-        "words_per_shard_round": plan.words_per_shard_round,
+
+def _write_model(run: _TrainingRun, weights: ModelWeights) -> list[str]:
+    """``model/`` and the vector files; the files written, as the report lists them."""
+    from shardvec.train.model_io import save_model, write_vectors
+
+    save_model(run.output / "model", weights, run.vocab, run.meta)
+    return write_vectors(run.output, run.vocab, weights.vectors, run.config.write_text, run.config.write_kv)
+
+
+def _train_report(config: Config, run: _TrainingRun, trained: _Trained, files: list[str]) -> dict[str, Any]:
+    """``train_report.json`` (its evaluation added afterwards, when asked for)."""
+    from shardvec.vectors import TRAIN_SCHEMA
+
+    plan, rule = run.plan, run.rule
+    tokens = sum(run.corpus.shard_tokens)
+    return {
+        "schema": TRAIN_SCHEMA, "created": _now(), "corpus": run.corpus.root.url, "vocab_size": len(run.vocab),
+        "corpus_tokens": tokens, "shards": len(run.corpus.shards), "workers": trained.workers,
+        "merge": run.config.merge, "lr_scale": plan.lr_multiplier, "rounds": len(plan.rounds),
+        "rounds_per_epoch": plan.rounds_per_epoch, "words_per_shard_round": plan.words_per_shard_round,
         "rule": {"name": rule.name, "summary": rule.summary, "exchange": rule.exchange,
-                 "lr_multiplier": plan.lr_multiplier, "settings": {**asdict(settings), "delta_dtype": tc.delta_dtype}},
-        "resumed_from_round": start, "seed": params.seed,
-        "timings": {"train_seconds": round(train_seconds, 2),
-                    "words_per_s": round(tokens * params.epochs * (len(plan.rounds) - start) / len(plan.rounds)
-                                         / max(train_seconds, 1e-9))},
-        "memory": memory, "round_log": records, "outputs": files + ["model/", "train_report.png"],
+                 "lr_multiplier": plan.lr_multiplier,
+                 "settings": {**asdict(run.settings), "delta_dtype": run.config.delta_dtype}},
+        "resumed_from_round": run.start, "seed": run.params.seed,
+        "timings": {"train_seconds": round(trained.seconds, 2),
+                    "words_per_s": round(tokens * run.params.epochs * (len(plan.rounds) - run.start) / len(plan.rounds)
+                                         / max(trained.seconds, 1e-9))},
+        "memory": trained.memory, "round_log": trained.round_log,
+        "outputs": files + ["model/", "train_report.png"],
         "config": config.to_dict(), "versions": library_versions(),
     }
-    if tc.evaluate:
-        from shardvec.evaluate import intrinsic_scores
-        from shardvec.vectors import load_keyed_vectors
 
-        report["evaluation"] = intrinsic_scores(load_keyed_vectors((output / "vectors.bin").url, options),
-                                                config.evaluate.restrict_vocab)
-    _write_round_plot(report, output)
-    (output / "train_report.json").write_json(report)
-    mark_success(output)
-    print(f"[train] {len(vocab)} words x {params.vector_size} dims, {report['timings']['words_per_s']:,} words/s "
-          f"-> {output.url}", file=sys.stderr)
-    return output.local or output.url
+
+def _evaluate_output(output: Store, config: Config) -> dict[str, Any]:
+    """The intrinsic scores of the vectors just written."""
+    from shardvec.evaluate import intrinsic_scores
+    from shardvec.vectors import load_keyed_vectors
+
+    vectors = load_keyed_vectors((output / "vectors.bin").url, config.storage.options)
+    return intrinsic_scores(vectors, config.evaluate.restrict_vocab)
 
 
 def _write_round_plot(report: dict[str, Any], output: Store) -> None:
@@ -153,13 +234,16 @@ def _write_round_plot(report: dict[str, Any], output: Store) -> None:
 
 @dataclass(frozen=True)
 class _RoundPlan:
-    rounds: list[Any]
+    """The rounds a run trains, and the figures the report and checkpoints give of them."""
+
+    rounds: list[Round]
     rounds_per_epoch: int  # also the chunks each shard is cut into
     lr_multiplier: float
     words_per_shard_round: int
 
 
-def _round_plan(tc: TrainConfig, params: Any, rule: Any, shard_tokens: list[int]) -> _RoundPlan:
+def _round_plan(train_config: TrainConfig, params: Word2VecParams, rule: MergeRule, shard_tokens: list[int]
+                ) -> _RoundPlan:
     """Rounds, chunks per shard and learning-rate multiplier for the merge rule.
 
     With ``train.sync_words`` the rounds per epoch follow from the shards'
@@ -177,7 +261,8 @@ def _round_plan(tc: TrainConfig, params: Any, rule: Any, shard_tokens: list[int]
     warning = quality_warning(rule, n_shards)
     if warning:
         print(f"[train] warning: {warning}", file=sys.stderr)
-    per_epoch = rounds_per_epoch_for(per_shard, tc.sync_words) if tc.sync_words else tc.rounds_per_epoch
+    per_epoch = (rounds_per_epoch_for(per_shard, train_config.sync_words) if train_config.sync_words
+                 else train_config.rounds_per_epoch)
     scale = rule.lr_multiplier(n_shards)
     rounds = periodic_rounds(params.epochs, per_epoch, params.alpha, params.min_alpha, scale)
     return _RoundPlan(rounds, per_epoch, scale, per_shard // per_epoch)
