@@ -44,14 +44,14 @@ def prepare(config: Config) -> Path | str:
     from shardvec.corpus import CORPUS_SCHEMA
     from shardvec.readers import expand_inputs
 
-    prep = config.prepare
-    _require(prep.input, "prepare.input", "--input PATH")
-    _require(prep.output, "prepare.output", "--output DIR")
+    prepare_config = config.prepare
+    _require(prepare_config.input, "prepare.input", "--input PATH")
+    _require(prepare_config.output, "prepare.output", "--output DIR")
     config.validate()
-    locations = expand_inputs(prep.input, config.storage.options)
+    locations = expand_inputs(prepare_config.input, config.storage.options)
     if not any(loc.files for loc in locations):
-        raise InputError(f"no input files found under {', '.join(prep.input)}")
-    output = Store(prep.output, config.storage.options)
+        raise InputError(f"no input files found under {', '.join(prepare_config.input)}")
+    output = Store(prepare_config.output, config.storage.options)
 
     from shardvec.spark.dedup import MINHASH_SEED
     from shardvec.spark.prepare_job import run_prepare
@@ -59,14 +59,14 @@ def prepare(config: Config) -> Path | str:
 
     spark = spark_session(config.spark)
     started = time.perf_counter()
-    with staged_output(output, prep.overwrite, prep.staging_dir) as staging:
+    with staged_output(output, prepare_config.overwrite, prepare_config.staging_dir) as staging:
         body = run_prepare(spark, config, locations, staging)
         manifest = {"schema": CORPUS_SCHEMA, "created": _now(), **body,
                     "seconds": round(time.perf_counter() - started, 2), "seed": MINHASH_SEED,
                     "config": config.to_dict(), "versions": library_versions()}
         write_json_atomic(staging / "manifest.json", manifest)
-    r = manifest["records"]
-    print(f"[prepare] {r['in']} records in, {r['kept']} kept, {sum(r['dropped'].values())} dropped; "
+    records = manifest["records"]
+    print(f"[prepare] {records['in']} records in, {records['kept']} kept, {sum(records['dropped'].values())} dropped; "
           f"{manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
           f"{manifest['vocab']['size']} -> {output.url}", file=sys.stderr)
     return output.local or output.url
@@ -288,14 +288,14 @@ def evaluate(config: Config) -> dict[str, Any]:
     from shardvec.evaluate import format_scores, intrinsic_scores
     from shardvec.vectors import load_keyed_vectors
 
-    ev = config.evaluate
-    _require(ev.vectors, "evaluate.vectors", "--vectors PATH")
+    evaluate_config = config.evaluate
+    _require(evaluate_config.vectors, "evaluate.vectors", "--vectors PATH")
     config.validate()
-    kv = load_keyed_vectors(ev.vectors, config.storage.options)
-    scores = {"vectors": ev.vectors, **intrinsic_scores(kv, ev.restrict_vocab)}
+    vectors = load_keyed_vectors(evaluate_config.vectors, config.storage.options)
+    scores = {"vectors": evaluate_config.vectors, **intrinsic_scores(vectors, evaluate_config.restrict_vocab)}
     print(format_scores(scores))
-    if ev.output:
-        Store(ev.output, config.storage.options).write_json(scores)
+    if evaluate_config.output:
+        Store(evaluate_config.output, config.storage.options).write_json(scores)
     return scores
 
 
@@ -311,21 +311,21 @@ def finetune(config: Config) -> dict[str, Any]:
     """
     from shardvec.finetune.pipeline import format_summary, run_finetune
 
-    ft = config.finetune
-    _require(ft.vectors, "finetune.vectors", "--vectors PATH")
-    _require(ft.output, "finetune.output", "--output DIR")
-    if not ft.dataset and not ft.train:
+    finetune_config = config.finetune
+    _require(finetune_config.vectors, "finetune.vectors", "--vectors PATH")
+    _require(finetune_config.output, "finetune.output", "--output DIR")
+    if not finetune_config.dataset and not finetune_config.train:
         raise ConfigError("give --dataset FILE, or --train FILE (with --dev/--test)")
     options = config.storage.options
     with tempfile.TemporaryDirectory(prefix="shardvec-finetune-") as tmp:
         local = copy.deepcopy(config)
         for key in ("vectors", "dataset", "train", "dev", "test"):
-            value = getattr(ft, key)
+            value = getattr(finetune_config, key)
             if value and is_remote(value):
                 setattr(local.finetune, key, str(_download(Store(value, options), Path(tmp) / key)))
-        output = Store(ft.output, options)
+        output = Store(finetune_config.output, options)
         if output.local is None:
-            prepare_output(output, ft.overwrite)
+            prepare_output(output, finetune_config.overwrite)
             local.finetune.output = str(Path(tmp) / "report")
         report = run_finetune(local)
         if output.local is None:

@@ -103,19 +103,19 @@ def load_start(model, parts: list[ModelWeights], pool: ArrayPool) -> ModelWeight
     return start
 
 
-def train_round(model, chunks: ShardChunks, rnd: Round, shard: int, compute_loss: bool = True) -> RoundResult:
+def train_round(model, chunks: ShardChunks, round_: Round, shard: int, compute_loss: bool = True) -> RoundResult:
     """Train one round on this shard's chunk from the weights the model holds.
 
     The result is the model's own arrays, not a copy, so it must not train
     again on them: a trainer's next round first moves it onto other arrays
     (``load_start``), and a fresh model's are its own.
     """
-    path = chunks.files[rnd.chunk]
+    path = chunks.files[round_.chunk]
     start = time.perf_counter()
-    raw = chunks.words[rnd.chunk]
+    raw = chunks.words[round_.chunk]
     if raw:
-        model.train(corpus_file=str(path), total_words=raw, epochs=rnd.epochs,
-                    start_alpha=rnd.start_alpha, end_alpha=rnd.end_alpha, compute_loss=compute_loss)
+        model.train(corpus_file=str(path), total_words=raw, epochs=round_.epochs,
+                    start_alpha=round_.start_alpha, end_alpha=round_.end_alpha, compute_loss=compute_loss)
     seconds = time.perf_counter() - start
     loss = (float(model.get_latest_training_loss()) if raw else 0.0) if compute_loss else None
-    return RoundResult(shard, _arrays(model), chunks.word_counts, raw * rnd.epochs, seconds, loss)
+    return RoundResult(shard, _arrays(model), chunks.word_counts, raw * round_.epochs, seconds, loss)
