@@ -250,7 +250,7 @@ class TrainConfig(_Section):
     seed: int = _doc(1, "seed for the initial weights (identical in every trainer)")
     workers: int = _doc(1, "gensim threads per shard trainer", gt=0)
     compute_loss: bool = _doc(True, "gensim's compute_loss: each round's training loss in the progress line and "
-                                    "train_report.json (0.3-6% of training time measured, bench/RESULTS.md)")
+                                    "train_report.json (its cost: bench/RESULTS.md)")
     merge: str = _doc("adasum", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)",
                       choices=_names_in("shardvec.train.rules:RULES"))
     rounds_per_epoch: int = _doc(10, "merges per epoch for rules that merge every round (ignored when sync_words is set)",

@@ -104,8 +104,8 @@ def _connect(address: str, security: Security | None) -> Client:
 
 
 # The embedded cluster's workers run without Dask's statistical profiler, which samples every worker
-# thread's stack every 10 ms: with it off, 2 epochs of the train benchmark took 2.4% and 4.9% less time
-# (two A/B pairs). The dashboard's profile page stays empty; a cluster of one's own keeps its settings.
+# thread's stack every 10 ms: training is measurably faster without it (bench/RESULTS.md, Train stage).
+# The dashboard's profile page stays empty; a cluster of one's own keeps its settings.
 EMBEDDED_WORKER_CONFIG = {"distributed.worker.profile.enabled": False}
 
 

@@ -189,8 +189,8 @@ class AdaSum(DeltaRule):
         return adasum_pair(a, b)
 
 
-# The most adasum multiplies a shard's learning rate by: past about 0.1 (4 x gensim's 0.025) a shard's own SGD
-# loses quality and then diverges (docs/scaling.md).
+# The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
+# diverges (docs/scaling.md has the measurements).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
 
 

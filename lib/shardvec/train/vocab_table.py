@@ -1,10 +1,10 @@
 """Build gensim's C vocabulary table once per shard model instead of at every round.
 
 gensim converts the vocabulary to a C++ table (``CythonVocab``) at the start
-of every ``train(corpus_file=...)`` call: about 0.1 s for 117k words, in
-Python, holding the GIL. A single gensim run pays it once per epoch; a shard
-trainer calls ``train`` once per round, ten times per epoch, on a vocabulary
-that never changes. Models registered here get their table built on first
+of every ``train(corpus_file=...)`` call, in Python, holding the GIL (what it
+costs: bench/RESULTS.md). A single gensim run pays it once per epoch; a shard
+trainer calls ``train`` once per round, ``train.rounds_per_epoch`` times per
+epoch, on a vocabulary that never changes. Models registered here get their table built on first
 use and reused after. Every other model (unregistered) is served by gensim's
 own constructor, as if nothing were installed.
 """
