@@ -15,7 +15,7 @@ job, ``api.train``, the config and the CLI read. A rule says
   model (``step``), with whatever state the rule keeps between rounds
   (checkpointed with the weights).
 
-Adding a rule is one class with ``@register`` and its tests.
+Adding a rule is one class with ``@register`` and its tests (docs/extending.md).
 """
 
 from __future__ import annotations
