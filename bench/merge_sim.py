@@ -78,7 +78,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtype", default="float32")
     args = parser.parse_args()
-    settings = RuleSettings(args.lr_scale, args.momentum, args.block_lr)
+    settings = RuleSettings(lr_scale=args.lr_scale, momentum=args.momentum, block_lr=args.block_lr)
     result = simulate(args.corpus, args.rule, settings, args.rounds_per_epoch, args.seed, args.epochs, args.dtype)
     print(json.dumps(result))
 
