@@ -10,7 +10,7 @@ import pytest
 from gensim.test.utils import datapath
 
 from shardvec.errors import ConfigError, InputError
-from shardvec.finetune.datasets import ReadOptions, detect_format, read_dataset
+from shardvec.finetune.datasets import ReadOptions, detect_dataset_format, read_dataset
 
 AUTO = ReadOptions()
 
@@ -73,16 +73,16 @@ def test_conll_keeps_every_token(tmp_path):
     assert data.strata is None
 
 
-def test_detect_format_by_name_and_content(tmp_path):
+def test_detect_dataset_format_by_name_and_content(tmp_path):
     names = {"a.csv": "csv", "a.TSV": "tsv", "a.ndjson": "jsonl", "a.pq": "parquet", "a.conll": "conll"}
     for name, fmt in names.items():
-        assert detect_format(tmp_path / name) == fmt
+        assert detect_dataset_format(tmp_path / name) == fmt
     ft = tmp_path / "plain.txt"
     ft.write_text("some text __label__x\n")
     conll = tmp_path / "tags.txt"
     conll.write_text("a O\nb B-X\n\nc O\n")
-    assert detect_format(ft) == "fasttext"
-    assert detect_format(conll) == "conll"
+    assert detect_dataset_format(ft) == "fasttext"
+    assert detect_dataset_format(conll) == "conll"
 
 
 @pytest.mark.parametrize("name,content,message", [

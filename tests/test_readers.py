@@ -15,7 +15,7 @@ from prepare_helpers import (html_page, prose, truncated_gzip, write_jsonl, writ
                              write_wiki)
 
 from shardvec.errors import ConfigError, EnvironmentProblem, InputError, ShardvecError
-from shardvec.readers import (Document, Dropped, FileStatus, ReaderSettings, detect_format, expand_inputs,
+from shardvec.readers import (Document, Dropped, FileStatus, ReaderSettings, detect_input_format, expand_inputs,
                               list_input_files, read_file)
 from shardvec.readers.fs import LocalFileSystem, RemoteFileSystem, filesystem_for, url_prefix
 
@@ -153,13 +153,13 @@ def test_empty_file_and_overlong_line(tmp_path: Path) -> None:
         "record_too_long"] and status.records == 3
 
 
-def test_detect_format_by_content_then_name(tmp_path: Path) -> None:
+def test_detect_input_format_by_content_then_name(tmp_path: Path) -> None:
     (tmp_path / "a.data").write_text('{"text": "x"}\n')
     (tmp_path / "b.txt").write_text("<!DOCTYPE html><html></html>")
     (tmp_path / "c").write_text("plain")
     write_warc(tmp_path / "d.bin", [], gzip_members=False)
     write_parquet(tmp_path / "e.dat", {"text": ["x"]})
-    found = {p.name: detect_format(str(p), {}) for p in sorted(tmp_path.iterdir())}
+    found = {p.name: detect_input_format(str(p), {}) for p in sorted(tmp_path.iterdir())}
     assert found == {"a.data": "jsonl", "b.txt": "html", "c": "text", "d.bin": "warc", "e.dat": "parquet"}
 
 

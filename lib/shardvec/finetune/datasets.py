@@ -81,7 +81,7 @@ def read_dataset(location: str, options: ReadOptions) -> Dataset:
     path = local_path(location)
     if not path.is_file():
         raise InputError(f"dataset {location} does not exist or is not a file")
-    fmt = detect_format(path) if options.format == "auto" else options.format
+    fmt = detect_dataset_format(path) if options.format == "auto" else options.format
     if fmt not in _READERS:
         raise ConfigError(f"finetune.format must be one of {', '.join(FORMATS)}, got {fmt!r}")
     tokens, labels, raw = _READERS[fmt](path, options)
@@ -90,7 +90,7 @@ def read_dataset(location: str, options: ReadOptions) -> Dataset:
     return Dataset(task_reading(fmt).name, tokens, labels, str(path), fmt, raw)
 
 
-def detect_format(path: Path) -> str:
+def detect_dataset_format(path: Path) -> str:
     """The format from the file extension, else from the first lines.
 
     ``__label__`` anywhere marks fastText; lines of 2-6 whitespace-separated

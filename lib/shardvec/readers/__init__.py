@@ -20,7 +20,7 @@ from shardvec.readers.warc import WarcReader
 from shardvec.readers.wiki import WikiReader
 
 __all__ = ["FORMATS", "Document", "Dropped", "Event", "FileStatus", "InputLocation", "LineBlock", "ReaderSettings",
-           "detect_format", "expand_inputs", "list_input_files", "read_file", "read_file_blocks"]
+           "detect_input_format", "expand_inputs", "list_input_files", "read_file", "read_file_blocks"]
 
 # The formats ``--format`` names: a new reader is one line here.
 READERS: dict[str, type[Reader]] = {reader.format: reader for reader in (
@@ -28,7 +28,7 @@ READERS: dict[str, type[Reader]] = {reader.format: reader for reader in (
 FORMATS = ("auto", *READERS)
 
 
-def detect_format(path: str, options: Mapping[str, Any]) -> str:
+def detect_input_format(path: str, options: Mapping[str, Any]) -> str:
     """Guess the format from the file's first (decompressed) bytes, then from its name."""
     if filesystem_for(path, options).head(path, 4) == b"PAR1":
         return "parquet"
@@ -67,7 +67,7 @@ def read_file_blocks(path: str, settings: ReaderSettings) -> Iterator[Event | Li
     fmt = settings.format
     if fmt == "auto":
         try:
-            fmt = detect_format(path, settings.storage_options)
+            fmt = detect_input_format(path, settings.storage_options)
         except DAMAGE as exc:
             yield FileStatus(path, "unreadable", 0, fmt, damage_error(exc))
             return
