@@ -79,13 +79,14 @@ def test_phrase_passes_join_collocations(corpus: Path) -> None:
 def test_spark_connected_components_match_union_find(spark) -> None:
     import random
 
-    from shardvec.spark.dedup import connected_components as spark_components
-    from shardvec.text.dedup import connected_components
+    from prepare_reference import union_find_components
+
+    from shardvec.spark.dedup import connected_components
 
     rng = random.Random(3)
     nodes = [f"d{i:03d}" for i in range(200)]
     edges = [(nodes[i + 1], nodes[i]) for i in range(60)]  # a long chain, smallest id at the far end
     edges += [(a, b) for a, b in ((rng.choice(nodes), rng.choice(nodes)) for _ in range(80)) if a != b]
-    found = spark_components(spark.createDataFrame(edges, "src string, dst string")).collect()
-    assert {r["node"]: r["component"] for r in found} == connected_components(
+    found = connected_components(spark.createDataFrame(edges, "src string, dst string")).collect()
+    assert {r["node"]: r["component"] for r in found} == union_find_components(
         sorted({n for e in edges for n in e}), edges)

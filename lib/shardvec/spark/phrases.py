@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 
 from shardvec.spark.records import RECORD_DDL, phrase_step
+from shardvec.text.phrases import phrase_score
 
 
 def find_phrases(sentences, threshold: float, min_count: int) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -29,8 +30,8 @@ def find_phrases(sentences, threshold: float, min_count: int) -> set[tuple[str, 
              .groupBy("a", "b").count().where(F.col("count") >= min_count))
     ua = unigrams.select(F.col("w").alias("a"), F.col("count").alias("n_a"))
     ub = unigrams.select(F.col("w").alias("b"), F.col("count").alias("n_b"))
-    # Same formula as shardvec.text.phrases.phrase_score, in Spark SQL so it runs in the JVM.
-    score = (F.col("count") - F.lit(min_count)) / (F.col("n_a") * F.col("n_b")) * F.lit(total)
+    # The pure formula over columns: the score is computed in the JVM.
+    score = phrase_score(F.col("n_a"), F.col("n_b"), F.col("count"), F.lit(total), F.lit(min_count))
     scored = pairs.join(ua, "a").join(ub, "b").where(score > F.lit(threshold))
     return {(r["a"], r["b"]) for r in scored.select("a", "b").collect()}
 

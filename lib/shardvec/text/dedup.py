@@ -3,10 +3,9 @@
 Exact duplicates share :func:`exact_key` (a hash of the CCNet-style
 normalized text); near duplicates share LSH band keys of their MinHash
 signatures and then an estimated Jaccard similarity above the threshold.
-Spark distributes these functions (:mod:`shardvec.spark.dedup`); tests and
-the single-process pipeline call them directly. Of each group of duplicates
-the representative kept is the longest document, ties broken by the
-smallest id (:func:`representative_order`).
+Spark distributes these functions (:mod:`shardvec.spark.dedup`, which also
+keeps the longest document of each group of duplicates, ties broken by the
+smallest id); tests and the single-process benchmark call them directly.
 """
 
 from __future__ import annotations
@@ -98,10 +97,6 @@ def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
     return [hash64(signature[i * rows:(i + 1) * rows].tobytes().hex()) for i in range(bands)]
 
 
-def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
-    return float(np.mean(np.asarray(sig_a) == np.asarray(sig_b)))
-
-
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
     """(bands, rows) with bands * rows <= num_perm that minimize false positives plus false negatives.
 
@@ -119,24 +114,3 @@ def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
             best, best_err = (bands, rows), err
     return best
 
-
-def representative_order(length: int, doc_id: str) -> tuple[int, str]:
-    """Sort key of a duplicate group: its first member is kept (longest, then smallest id)."""
-    return (-length, doc_id)
-
-
-def connected_components(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
-    """Node -> smallest node of its component (union-find): the reference the Spark version is tested against."""
-    parent = {n: n for n in nodes}
-
-    def find(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
-    for u, v in edges:
-        ru, rv = find(u), find(v)
-        if ru != rv:
-            parent[max(ru, rv)] = min(ru, rv)
-    return {n: find(n) for n in nodes}

@@ -12,32 +12,15 @@ are these pure functions.
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Iterable
+from typing import TypeVar
 
 DELIMITER = "_"
+Count = TypeVar("Count")  # a number, or a Spark column
 
 
-def phrase_score(n_a: int, n_b: int, n_ab: int, total: int, delta: float) -> float:
-    return (n_ab - delta) / (n_a * n_b) * total
-
-
-def count_ngrams(sentences: Iterable[list[str]]) -> tuple[Counter, Counter]:
-    """Unigram and adjacent-bigram counts of a sequence of token lists."""
-    unigrams: Counter = Counter()
-    bigrams: Counter = Counter()
-    for tokens in sentences:
-        unigrams.update(tokens)
-        bigrams.update(zip(tokens, tokens[1:]))
-    return unigrams, bigrams
-
-
-def find_phrases(unigrams: Counter, bigrams: Counter, threshold: float, min_count: int) -> set[tuple[str, str]]:
-    """Bigrams scoring above ``threshold``; words seen fewer than ``min_count`` times never join."""
-    total = sum(unigrams.values())
-    return {(a, b) for (a, b), n_ab in bigrams.items()
-            if n_ab >= min_count and unigrams[a] >= min_count and unigrams[b] >= min_count
-            and phrase_score(unigrams[a], unigrams[b], n_ab, total, min_count) > threshold}
+def phrase_score(n_a: Count, n_b: Count, n_ab: Count, total: Count, delta: Count) -> Count:
+    """The score above; Spark's pass scores its columns with this very formula, so the two cannot drift."""
+    return (n_ab - delta) / (n_a * n_b) * total  # type: ignore[operator]
 
 
 def join_phrases(tokens: list[str], phrases: set[tuple[str, str]] | frozenset[tuple[str, str]]) -> list[str]:
