@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prepare_helpers import html_page, prose
 
-from shardvec.text.clean import NO_TEXT, CleanSettings, clean_document
+from shardvec.text.clean import NO_TEXT, CleanSettings, clean_documents
 from shardvec.text.html import decode_html, html_to_text
 from shardvec.text.langid import identify, language_reason
 from shardvec.text.normalize import normalize_text, repair_mojibake
@@ -70,6 +70,12 @@ def test_tokenizer_lowercases_folds_numbers_and_splits_long_sentences() -> None:
     settings = TokenizerSettings(min_sentence_tokens=2, max_sentence_length=3)
     assert list(sentences_from_text("One two three four five. Six!\nSeven eight", settings)) == [
         ["one", "two", "three"], ["four", "five"], ["seven", "eight"]]
+
+
+def clean_document(text: str, content_type: str, settings: CleanSettings) -> tuple[str, str | None]:
+    """``(clean text, None)`` for a kept document, ``("", reason)`` for a dropped one."""
+    texts, reasons = clean_documents([text], [content_type], settings)
+    return texts[0] or "", reasons[0]
 
 
 def test_clean_document_order_of_steps() -> None:

@@ -4,8 +4,8 @@ The steps run in a fixed order: HTML extraction, mojibake repair and
 Unicode normalization, language id (before the quality rules, whose stop
 words are English: a French page is reported as ``wrong_language``, not as
 ``few_stop_words``), quality rules, then PII masking (last, so placeholders
-never sway the rules). Spark applies :func:`clean_document`
-to whole Arrow batches; the benchmark's single-process pipeline calls it as is.
+never sway the rules). Spark's clean step applies :func:`clean_documents`
+to whole Arrow batches.
 """
 
 from __future__ import annotations
@@ -30,15 +30,9 @@ class CleanSettings:
     mask_pii: tuple[str, ...] = ()
 
 
-def clean_document(text: str, content_type: str, settings: CleanSettings) -> tuple[str, str | None]:
-    """``(clean text, None)`` for a kept document, ``("", reason)`` for a dropped one."""
-    texts, reasons = clean_documents([text], [content_type], settings)
-    return texts[0] or "", reasons[0]
-
-
 def clean_documents(texts: list[str], content_types: list[str], settings: CleanSettings
                     ) -> tuple[list[str | None], list[str | None]]:
-    """:func:`clean_document` of a batch: the clean texts (None where dropped) and the drop reasons.
+    """A batch of documents through the steps: the clean texts (None where dropped) and the drop reasons.
 
     Each step runs over the whole batch, and a step that is off costs
     nothing per document; on plain text with the defaults, that leaves
