@@ -49,7 +49,7 @@ def prepare(config: Config) -> Path | str:
     _require(prepare_config.output, "prepare.output", "--output DIR")
     config.validate()
     locations = expand_inputs(prepare_config.input, config.storage.options)
-    if not any(loc.files for loc in locations):
+    if not any(location.files for location in locations):
         raise InputError(f"no input files found under {', '.join(prepare_config.input)}")
     output = Store(prepare_config.output, config.storage.options)
 

@@ -64,11 +64,11 @@ def read_file(path: str, settings: ReaderSettings) -> Iterator[Event]:
 def read_file_blocks(path: str, settings: ReaderSettings) -> Iterator[Event | LineBlock]:
     """As :func:`read_file`, but the lines of plain-text files come in :class:`LineBlock` s, which Spark's
     read step turns into Arrow rows without a Python object per line."""
-    fmt = settings.format
-    if fmt == "auto":
+    format_name = settings.format
+    if format_name == "auto":
         try:
-            fmt = detect_input_format(path, settings.storage_options)
+            format_name = detect_input_format(path, settings.storage_options)
         except DAMAGE as exc:
-            yield FileStatus(path, "unreadable", 0, fmt, damage_error(exc))
+            yield FileStatus(path, "unreadable", 0, format_name, damage_error(exc))
             return
-    yield from READERS[fmt](path, settings).events()
+    yield from READERS[format_name](path, settings).events()

@@ -176,7 +176,8 @@ class InputLocation:
 
 
 def expand_inputs(locations: list[str], options: Mapping[str, Any]) -> list[InputLocation]:
-    return [InputLocation(loc, tuple(filesystem_for(loc, options).expand(loc))) for loc in locations]
+    return [InputLocation(location, tuple(filesystem_for(location, options).expand(location)))
+            for location in locations]
 
 
 def list_input_files(locations: list[str], options: Mapping[str, Any]) -> list[str]:
@@ -185,7 +186,7 @@ def list_input_files(locations: list[str], options: Mapping[str, Any]) -> list[s
     A location that matches nothing is an error (exit 2); an empty directory
     is not, it simply contributes no files.
     """
-    return sorted({f for loc in expand_inputs(locations, options) for f in loc.files})
+    return sorted({f for location in expand_inputs(locations, options) for f in location.files})
 
 
 def open_decompressed(raw: IO[bytes]) -> IO[bytes]:

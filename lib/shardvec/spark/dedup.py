@@ -58,13 +58,13 @@ def exact_duplicates(records):  # type: ignore[no-untyped-def]
 def _signature_step(num_perm: int, ngram: int, bands: int, rows: int):  # type: ignore[no-untyped-def]
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            ids, lengths, sigs, keys = [], [], [], []
+            ids, lengths, signatures, keys = [], [], [], []
             for doc_id, text in zip(batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()):
-                sig = minhash(text, num_perm, ngram, MINHASH_SEED)
-                ids.append(doc_id), lengths.append(len(text)), sigs.append(sig.tolist())
-                keys.append(band_keys(sig, bands, rows))
+                signature = minhash(text, num_perm, ngram, MINHASH_SEED)
+                ids.append(doc_id), lengths.append(len(text)), signatures.append(signature.tolist())
+                keys.append(band_keys(signature, bands, rows))
             yield pa.RecordBatch.from_pydict(
-                {"doc_id": ids, "length": lengths, "signature": sigs, "bands": keys},
+                {"doc_id": ids, "length": lengths, "signature": signatures, "bands": keys},
                 schema=pa.schema([("doc_id", pa.string()), ("length", pa.int64()),
                                   ("signature", pa.list_(pa.int64())), ("bands", pa.list_(pa.int64()))]))
 
@@ -83,20 +83,20 @@ def near_duplicates(records, threshold: float, num_perm: int, ngram: int):  # ty
     from pyspark.sql import functions as F
 
     bands, rows = lsh_params(threshold, num_perm)
-    sigs = (records.where("kind = 'doc'").select("doc_id", "text")
-            .mapInArrow(_signature_step(num_perm, ngram, bands, rows), _SIGNATURE_DDL)
-            .persist(StorageLevel.MEMORY_AND_DISK))
-    buckets = sigs.select("doc_id", F.posexplode("bands").alias("band", "key"))
+    signatures = (records.where("kind = 'doc'").select("doc_id", "text")
+                  .mapInArrow(_signature_step(num_perm, ngram, bands, rows), _SIGNATURE_DDL)
+                  .persist(StorageLevel.MEMORY_AND_DISK))
+    buckets = signatures.select("doc_id", F.posexplode("bands").alias("band", "key"))
     edges = (buckets.withColumn("root", F.min("doc_id").over(Window.partitionBy("band", "key")))
              .where("doc_id != root").select(F.col("root").alias("src"), F.col("doc_id").alias("dst")).distinct())
-    a, b = sigs.select("doc_id", "signature").alias("a"), sigs.select("doc_id", "signature").alias("b")
+    a, b = (signatures.select("doc_id", "signature").alias(side) for side in ("a", "b"))
     same = F.expr("aggregate(zip_with(a.signature, b.signature, (x, y) -> if(x = y, 1, 0)), 0, (s, v) -> s + v)")
     verified = (edges.join(a, F.col("src") == F.col("a.doc_id")).join(b, F.col("dst") == F.col("b.doc_id"))
                 .where(same >= F.lit(threshold * num_perm)).select("src", "dst"))
     components = connected_components(verified)
-    ranked = (components.join(sigs.select("doc_id", "length"), components.node == sigs.doc_id)
+    ranked = (components.join(signatures.select("doc_id", "length"), components.node == signatures.doc_id)
               .withColumn("rank", F.row_number().over(_representative_window("component"))))
-    return ranked.where("rank > 1").select("doc_id"), sigs
+    return ranked.where("rank > 1").select("doc_id"), signatures
 
 
 def connected_components(edges, max_rounds: int = 100):  # type: ignore[no-untyped-def]
@@ -110,12 +110,12 @@ def connected_components(edges, max_rounds: int = 100):  # type: ignore[no-untyp
     """
     from pyspark.sql import functions as F
 
-    und = edges.select(F.col("src").alias("a"), F.col("dst").alias("b")).union(
+    undirected = edges.select(F.col("src").alias("a"), F.col("dst").alias("b")).union(
         edges.select(F.col("dst").alias("a"), F.col("src").alias("b"))).distinct().localCheckpoint()
-    labels = (und.groupBy(F.col("a").alias("node")).agg(F.min("b").alias("m"))
-              .select("node", F.least("node", "m").alias("label")).localCheckpoint())
+    labels = (undirected.groupBy(F.col("a").alias("node")).agg(F.min("b").alias("smallest_neighbour"))
+              .select("node", F.least("node", "smallest_neighbour").alias("label")).localCheckpoint())
     for _ in range(max_rounds):
-        offered = (und.join(labels.withColumnRenamed("node", "b"), "b")
+        offered = (undirected.join(labels.withColumnRenamed("node", "b"), "b")
                    .groupBy(F.col("a").alias("node")).agg(F.min("label").alias("offer")))
         stepped = (labels.join(offered, "node", "left")
                    .select("node", F.least("label", F.coalesce("offer", "label")).alias("label")))
@@ -132,12 +132,12 @@ def connected_components(edges, max_rounds: int = 100):  # type: ignore[no-untyp
 
 def _line_keys_step(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     for batch in batches:
-        ids, idxs, keys = [], [], []
+        ids, line_indices, keys = [], [], []
         for doc_id, text in zip(batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()):
             for i, key in enumerate(line_keys(text)):
                 if key is not None:
-                    ids.append(doc_id), idxs.append(i), keys.append(key)
-        yield pa.RecordBatch.from_pydict({"doc_id": ids, "line_idx": idxs, "line_key": keys},
+                    ids.append(doc_id), line_indices.append(i), keys.append(key)
+        yield pa.RecordBatch.from_pydict({"doc_id": ids, "line_idx": line_indices, "line_key": keys},
                                          schema=pa.schema([("doc_id", pa.string()), ("line_idx", pa.int32()),
                                                            ("line_key", pa.int64())]))
 
@@ -179,9 +179,9 @@ def apply_dedup(records, modes: list[str], threshold: float, num_perm: int, ngra
         records = mark_dropped(records, exact_duplicates(records), EXACT).persist(StorageLevel.MEMORY_AND_DISK)
         cached.append(records)
     if "near" in modes:
-        dups, sigs = near_duplicates(records, threshold, num_perm, ngram)
-        records = mark_dropped(records, dups, NEAR).persist(StorageLevel.MEMORY_AND_DISK)
-        cached += [sigs, records]
+        duplicates, signatures = near_duplicates(records, threshold, num_perm, ngram)
+        records = mark_dropped(records, duplicates, NEAR).persist(StorageLevel.MEMORY_AND_DISK)
+        cached += [signatures, records]
     if "lines" in modes:
         records = remove_duplicate_lines(records)
     return records, cached

@@ -18,21 +18,21 @@ def find_phrases(sentences, threshold: float, min_count: int) -> set[tuple[str, 
     """Bigrams of ``sentences`` (a tokens column) whose word2phrase score exceeds ``threshold``."""
     from pyspark.sql import functions as F
 
-    words = sentences.select(F.explode("tokens").alias("w"))
+    words = sentences.select(F.explode("tokens").alias("word"))
     total = words.count()
     if total == 0:
         return set()
-    unigrams = words.groupBy("w").count().where(F.col("count") >= min_count)
+    unigrams = words.groupBy("word").count().where(F.col("count") >= min_count)
     pairs = (sentences.where(F.size("tokens") >= 2)
              .select(F.explode(F.arrays_zip(F.slice("tokens", 1, F.size("tokens") - 1),
-                                            F.slice("tokens", 2, F.size("tokens") - 1))).alias("p"))
-             .select(F.col("p.0").alias("a"), F.col("p.1").alias("b"))
+                                            F.slice("tokens", 2, F.size("tokens") - 1))).alias("pair"))
+             .select(F.col("pair.0").alias("a"), F.col("pair.1").alias("b"))
              .groupBy("a", "b").count().where(F.col("count") >= min_count))
-    ua = unigrams.select(F.col("w").alias("a"), F.col("count").alias("n_a"))
-    ub = unigrams.select(F.col("w").alias("b"), F.col("count").alias("n_b"))
+    first_counts = unigrams.select(F.col("word").alias("a"), F.col("count").alias("n_a"))
+    second_counts = unigrams.select(F.col("word").alias("b"), F.col("count").alias("n_b"))
     # The pure formula over columns: the score is computed in the JVM.
     score = phrase_score(F.col("n_a"), F.col("n_b"), F.col("count"), F.lit(total), F.lit(min_count))
-    scored = pairs.join(ua, "a").join(ub, "b").where(score > F.lit(threshold))
+    scored = pairs.join(first_counts, "a").join(second_counts, "b").where(score > F.lit(threshold))
     return {(r["a"], r["b"]) for r in scored.select("a", "b").collect()}
 
 

@@ -48,23 +48,28 @@ def _log(message: str) -> None:
     print(f"[prepare] {message}", file=sys.stderr, flush=True)
 
 
-def reader_settings(prep: PrepareConfig, storage_options: dict[str, Any]) -> ReaderSettings:
+def reader_settings(prepare: PrepareConfig, storage_options: dict[str, Any]) -> ReaderSettings:
     """The readers' settings, storage options included: the executors read remote inputs themselves."""
-    return ReaderSettings(format=prep.format, text_field=prep.text_field, id_field=prep.id_field,
-                          url_field=prep.url_field, date_field=prep.date_field, text_document=prep.text_document,
-                          max_record_bytes=prep.max_record_bytes, storage_options=storage_options)
+    return ReaderSettings(format=prepare.format, text_field=prepare.text_field, id_field=prepare.id_field,
+                          url_field=prepare.url_field, date_field=prepare.date_field,
+                          text_document=prepare.text_document, max_record_bytes=prepare.max_record_bytes,
+                          storage_options=storage_options)
 
 
-def clean_settings(prep: PrepareConfig) -> CleanSettings:
-    quality = QualitySettings(prep.min_doc_words, prep.max_doc_words, prep.min_mean_word_length,
-                              prep.max_mean_word_length, prep.max_symbol_word_ratio, prep.min_alpha_word_share,
-                              prep.min_stop_words, prep.max_ellipsis_line_share) if prep.quality else None
-    return CleanSettings(prep.fix_mojibake, quality, tuple(prep.languages), prep.min_language_score,
-                         tuple(prep.mask_pii))
+def clean_settings(prepare: PrepareConfig) -> CleanSettings:
+    quality = QualitySettings(
+        min_words=prepare.min_doc_words, max_words=prepare.max_doc_words,
+        min_mean_word_length=prepare.min_mean_word_length, max_mean_word_length=prepare.max_mean_word_length,
+        max_symbol_word_ratio=prepare.max_symbol_word_ratio, min_alpha_word_share=prepare.min_alpha_word_share,
+        min_stop_words=prepare.min_stop_words, max_ellipsis_line_share=prepare.max_ellipsis_line_share)
+    return CleanSettings(fix_mojibake=prepare.fix_mojibake, quality=quality if prepare.quality else None,
+                         languages=tuple(prepare.languages), min_language_score=prepare.min_language_score,
+                         mask_pii=tuple(prepare.mask_pii))
 
 
-def tokenizer_settings(prep: PrepareConfig) -> TokenizerSettings:
-    return TokenizerSettings(prep.lowercase, prep.min_sentence_tokens, prep.max_sentence_length, prep.fold_numbers)
+def tokenizer_settings(prepare: PrepareConfig) -> TokenizerSettings:
+    return TokenizerSettings(lowercase=prepare.lowercase, min_sentence_tokens=prepare.min_sentence_tokens,
+                             max_sentence_length=prepare.max_sentence_length, fold_numbers=prepare.fold_numbers)
 
 
 class _Timer:
@@ -126,22 +131,22 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
     from shardvec.spark.shards import place_parts, write_balanced_shards
     from shardvec.text.dedup import lsh_params
 
-    prep = config.prepare
+    prepare = config.prepare
     timer = _Timer()
-    files = sorted({f for loc in locations for f in loc.files})
-    for loc in locations:
-        if not loc.files:
-            _log(f"input {loc.location} holds no files")
+    files = sorted({f for location in locations for f in location.files})
+    for location in locations:
+        if not location.files:
+            _log(f"input {location.location} holds no files")
     paths, balanced = _file_frame(spark, files, config.storage.options)
-    read = timed("read", read_step(reader_settings(prep, config.storage.options)))
-    clean = timed("clean", clean_step(clean_settings(prep), "exact" in prep.dedup))
-    tokenize = timed("tokenize", tokenize_step(tokenizer_settings(prep)))
+    read = timed("read", read_step(reader_settings(prepare, config.storage.options)))
+    clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup))
+    tokenize = timed("tokenize", tokenize_step(tokenizer_settings(prepare)))
     spill = timed("count_and_spill", spill_step(str((staging / "_parts").resolve())))
     (staging / "_parts").mkdir()
     # Phrases need the sentences in Spark to count bigrams; otherwise they are spilled where they are made.
     # Without lineage no step needs the records one by one after tokenizing, only their sums.
-    last = [tokenize] if prep.phrase_passes else [tokenize, spill]
-    if not prep.lineage:
+    last = [tokenize] if prepare.phrase_passes else [tokenize, spill]
+    if not prepare.lineage:
         last.append(tally_step())
     steps, cached = [read, clean], []
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
@@ -150,10 +155,10 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
             paths = (paths.mapInArrow(read, RECORD_DDL)
                      .repartition(2 * spark.sparkContext.defaultParallelism, "doc_id").sortWithinPartitions("doc_id"))
             steps = [clean]
-        if prep.dedup:
+        if prepare.dedup:
             events = paths.mapInArrow(chain(*steps), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
-            events, dedup_cached = apply_dedup(events, prep.dedup, prep.near_dup_threshold, prep.minhash_perm,
-                                               prep.minhash_ngram)
+            events, dedup_cached = apply_dedup(events, prepare.dedup, prepare.near_dup_threshold, prepare.minhash_perm,
+                                               prepare.minhash_ngram)
             cached += [events, *dedup_cached]
             source = events.sortWithinPartitions("doc_id").mapInArrow(chain(*last), RECORD_DDL)
         else:
@@ -167,13 +172,13 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
         frame.unpersist()
     file_rows = [r for r in summary if r["kind"] == "file"]
     fates = [r for r in summary if r["kind"] != "file"]
-    _check_inputs(file_rows, prep.fail_on_bad_input)
+    _check_inputs(file_rows, prepare.fail_on_bad_input)
 
     found: list[int] = []
-    if prep.phrase_passes:
-        with timer.stage("phrases", f"finding phrases ({prep.phrase_passes} pass(es))"):
-            records, found = apply_phrases(spark, records, prep.phrase_passes, prep.phrase_threshold,
-                                           prep.phrase_min_count)
+    if prepare.phrase_passes:
+        with timer.stage("phrases", f"finding phrases ({prepare.phrase_passes} pass(es))"):
+            records, found = apply_phrases(spark, records, prepare.phrase_passes, prepare.phrase_threshold,
+                                           prepare.phrase_min_count)
             spilled = records.mapInArrow(spill, RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
             spilled.count()
             records.unpersist()
@@ -186,13 +191,13 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
                             config.vocab.max_vocab_size)
         vocab.write(staging)
 
-    n_shards = prep.shards or spark.sparkContext.defaultParallelism
+    n_shards = prepare.shards or spark.sparkContext.defaultParallelism
     with timer.stage("shards", f"writing {n_shards} shard(s) balanced by tokens"):
         shards, shard_seconds = write_balanced_shards(spark, parts, total, n_shards, staging)
         shutil.rmtree(staging / "_parts")
 
     lineage = None
-    if prep.lineage:
+    if prepare.lineage:
         with timer.stage("lineage", "writing the lineage of every record"):
             lineage = write_lineage(records, staging)
     cpu_seconds = {r["reason"]: r["micros"] / 1e6 for r in records.where(f"kind = '{TIMING}'").groupBy("reason")
@@ -201,16 +206,16 @@ def run_prepare(spark, config: Config, locations: list[InputLocation], staging: 
     cpu_seconds["shards"] = shard_seconds
 
     body = account(file_rows, fates, shards, vocab)
-    body["input_locations"] = [{"location": loc.location, "files": len(loc.files)} for loc in locations]
+    body["input_locations"] = [{"location": location.location, "files": len(location.files)} for location in locations]
     if lineage:
         body["lineage"] = lineage
-    if prep.dedup:
-        bands, rows = lsh_params(prep.near_dup_threshold, prep.minhash_perm)
-        body["dedup"] = {"modes": list(prep.dedup), "near_dup_threshold": prep.near_dup_threshold,
-                         "minhash_perm": prep.minhash_perm, "minhash_ngram": prep.minhash_ngram,
+    if prepare.dedup:
+        bands, rows = lsh_params(prepare.near_dup_threshold, prepare.minhash_perm)
+        body["dedup"] = {"modes": list(prepare.dedup), "near_dup_threshold": prepare.near_dup_threshold,
+                         "minhash_perm": prepare.minhash_perm, "minhash_ngram": prepare.minhash_ngram,
                          "lsh_bands": bands, "lsh_rows": rows, "minhash_seed": MINHASH_SEED}
-    if prep.phrase_passes:
-        body["phrases"] = {"passes": prep.phrase_passes, "found_per_pass": found}
+    if prepare.phrase_passes:
+        body["phrases"] = {"passes": prepare.phrase_passes, "found_per_pass": found}
     body["timings"] = timer.seconds
     body["throughput"] = throughput(cpu_seconds, sum(filesystem_for(f, config.storage.options).size(f) for f in files))
     return body

@@ -294,11 +294,12 @@ def phrase_step(phrases: Any) -> Step:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         table = phrases.value
         for batch in batches:
-            sents, others = split_kind(batch, "sent")
+            sentences, others = split_kind(batch, "sent")
             if others.num_rows:
                 yield others
-            if sents.num_rows:
-                yield replace(sents, tokens=[join_phrases(t, table) for t in sents.column("tokens").to_pylist()])
+            if sentences.num_rows:
+                joined = [join_phrases(tokens, table) for tokens in sentences.column("tokens").to_pylist()]
+                yield replace(sentences, tokens=joined)
 
     return run
 
@@ -323,12 +324,12 @@ def spill_step(directory: str) -> Step:
         path = os.path.join(directory, f"part-{task.partitionId():05d}-{task.stageId()}-{task.attemptNumber()}.parquet")
         writer, counts = None, []
         for batch in batches:
-            sents, others = split_kind(batch, "sent")
+            sentences, others = split_kind(batch, "sent")
             if others.num_rows:
                 yield others
-            if not sents.num_rows:
+            if not sentences.num_rows:
                 continue
-            column = sents.column("tokens")
+            column = sentences.column("tokens")
             writer = writer or PartWriter(path)
             writer.write(column)
             counts.append(pc.value_counts(column.flatten()))

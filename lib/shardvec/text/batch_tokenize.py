@@ -86,11 +86,11 @@ def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, setti
             lengths = lengths.copy()
             lengths[changed] = [len(texts[i].lower()) for i in changed]
         joined = lowered
-    cp = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
-    cls = character_classes()[cp]
-    n = len(cp)
+    code_points = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
+    classes = character_classes()[code_points]
+    n = len(code_points)
 
-    word = (cls & _WORD) != 0
+    word = (classes & _WORD) != 0
     in_placeholder = placeholder_start = np.zeros(n, dtype=bool)
     if "<" in joined:
         in_placeholder, placeholder_start = in_placeholder.copy(), placeholder_start.copy()
@@ -99,7 +99,7 @@ def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, setti
             placeholder_start[match.start()] = True
         word &= ~in_placeholder
     inner = word.copy()
-    join = np.flatnonzero((cls[1:-1] & _JOIN) != 0) + 1
+    join = np.flatnonzero((classes[1:-1] & _JOIN) != 0) + 1
     inner[join[word[join - 1] & word[join + 1]]] = True
     # Tokens are contiguous: a run of inner characters, or a placeholder (which may touch a run).
     in_token = inner | in_placeholder
@@ -112,15 +112,15 @@ def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, setti
     token_length -= starts
 
     # A sentence ends at a line break, or at whitespace whose last non-CLOSE character before it is END.
-    space = np.flatnonzero(((cls[1:] & _SPACE) != 0) & ((cls[:-1] & (_END | _CLOSE)) != 0)) + 1
+    space = np.flatnonzero(((classes[1:] & _SPACE) != 0) & ((classes[:-1] & (_END | _CLOSE)) != 0)) + 1
     lead = space - 1
     while len(lead):
-        closing = (lead >= 0) & ((cls[np.maximum(lead, 0)] & _CLOSE) != 0)
+        closing = (lead >= 0) & ((classes[np.maximum(lead, 0)] & _CLOSE) != 0)
         if not closing.any():
             break
         lead = lead - closing
-    after_end = space[(lead >= 0) & ((cls[np.maximum(lead, 0)] & _END) != 0)]
-    sentence_of_token = (np.searchsorted(np.flatnonzero(cp == 10), starts, side="right")
+    after_end = space[(lead >= 0) & ((classes[np.maximum(lead, 0)] & _END) != 0)]
+    sentence_of_token = (np.searchsorted(np.flatnonzero(code_points == 10), starts, side="right")
                          + np.searchsorted(after_end, starts, side="right"))
     new_sentence = np.ones(len(starts), dtype=bool)
     new_sentence[1:] = sentence_of_token[1:] != sentence_of_token[:-1]
@@ -140,9 +140,9 @@ def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, setti
 
     chars = np.flatnonzero(in_token)[np.repeat(kept_token, token_length)]
     token_length = token_length[kept_token]
-    out = cp[chars]
+    out = code_points[chars]
     if settings.fold_numbers:
-        out = np.where((cls[chars] & _DIGIT) != 0, np.uint32(ord("0")), out).astype("<u4")
+        out = np.where((classes[chars] & _DIGIT) != 0, np.uint32(ord("0")), out).astype("<u4")
     data = out.tobytes().decode("utf-32-le").encode("utf-8")
     if len(data) == len(out):  # all ASCII: one byte per character
         token_bytes = token_length
