@@ -1,11 +1,11 @@
 """ftfy's "is this text mojibake?" test, with the same answer, looking only where mojibake can be.
 
 ``ftfy.badness.is_bad`` searches a regular expression of some forty
-alternatives at every position of the text: on web pages it cost as much as
-the HTML extraction itself. Every alternative needs at least one character
-from a small set of non-ASCII characters (the "triggers") and matches at
-most a few characters, so a match can only lie within that width of a
-trigger. :func:`is_bad` finds the triggers with one character-class scan and
+alternatives at every position of the text, for every non-ASCII document
+(what that cost is in docs/prepare.md). Every alternative needs at least
+one character from a small set of non-ASCII characters (the "triggers")
+and matches at most a few characters, so a match can only lie within that
+width of a trigger. :func:`is_bad` finds the triggers with one character-class scan and
 runs ftfy's own expression only on the windows around them.
 
 The triggers and the width are read from ftfy's expression itself (its parse
