@@ -172,12 +172,12 @@ def test_missing_path_existing_output_and_bad_input_flag_exit_2(corpus: Path, tm
 
 def test_a_failed_run_leaves_nothing_that_looks_complete(config: Config, tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import shardvec.spark.shards as shards_module
+    import shardvec.spark.prepare_job as prepare_job
 
     def crash(*args, **kwargs):
         raise RuntimeError("simulated crash while writing shards")
 
-    monkeypatch.setattr(shards_module, "write_balanced_shards", crash)
+    monkeypatch.setattr(prepare_job, "write_balanced_shards", crash)
     config.prepare.input = [str(write_lines(tmp_path / "in.txt", LINES))]
     config.prepare.output = str(tmp_path / "out")
     with pytest.raises(RuntimeError, match="simulated crash"):

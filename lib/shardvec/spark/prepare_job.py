@@ -25,19 +25,29 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from shardvec.config import Config, PrepareConfig
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
 from shardvec.readers import InputLocation, ReaderSettings
 from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
-from shardvec.spark.records import (RECORD_DDL, TIMING, chain, clean_step, read_step, spill_step, tally_step, timed,
-                                    tokenize_step, word_counts_path)
+from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
+from shardvec.spark.phrases import apply_phrases
+from shardvec.spark.records import (RECORD_DDL, TIMING, Step, chain, clean_step, read_step, spill_step, tally_step,
+                                    timed, tokenize_step, word_counts_path)
+from shardvec.spark.shards import place_parts, write_balanced_shards
 from shardvec.text.clean import CleanSettings
+from shardvec.text.dedup import lsh_params
 from shardvec.text.quality import QualitySettings
 from shardvec.text.tokenize import TokenizerSettings
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+# Rows collected to the driver, as dicts.
+Rows = list[dict[str, Any]]
 
 # Below this many input bytes, skewed files are not worth a shuffle.
 _REBALANCE_MIN_BYTES = 8 << 20
@@ -98,7 +108,7 @@ def _work_estimate(path: str, storage_options: dict[str, Any]) -> int:
     return max(fs.size(path), 1) * (_COMPRESSION_RATIO if compressed else 1)
 
 
-def _file_frame(spark, files: list[str], storage_options: dict[str, Any]):  # type: ignore[no-untyped-def]
+def _file_frame(spark: SparkSession, files: list[str], storage_options: dict[str, Any]) -> tuple[DataFrame, bool]:
     """One partition per group of files, groups balanced by estimated work, the largest first.
 
     Also says whether the groups can keep every core equally busy: a file
@@ -121,104 +131,178 @@ def _file_frame(spark, files: list[str], storage_options: dict[str, Any]):  # ty
     return spark.createDataFrame(rdd, "path string"), balanced
 
 
-def run_prepare(spark, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
-    """Write shards, vocabulary and lineage under ``staging``; return the manifest's body."""
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
+    """Write shards, vocabulary and lineage under ``staging``; return the manifest's body.
 
-    from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
-    from shardvec.spark.phrases import apply_phrases
-    from shardvec.spark.shards import place_parts, write_balanced_shards
-    from shardvec.text.dedup import lsh_params
-
-    prepare = config.prepare
+    Each ``timer.stage`` is one pair of progress lines and one entry of the manifest's ``timings``.
+    """
+    prepare, options = config.prepare, config.storage.options
     timer = _Timer()
-    files = sorted({f for location in locations for f in location.files})
-    for location in locations:
-        if not location.files:
-            _log(f"input {location.location} holds no files")
-    paths, balanced = _file_frame(spark, files, config.storage.options)
-    read = timed("read", read_step(reader_settings(prepare, config.storage.options)))
-    clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup))
-    tokenize = timed("tokenize", tokenize_step(tokenizer_settings(prepare)))
-    spill = timed("count_and_spill", spill_step(str((staging / "_parts").resolve())))
-    (staging / "_parts").mkdir()
-    # Phrases need the sentences in Spark to count bigrams; otherwise they are spilled where they are made.
-    # Without lineage no step needs the records one by one after tokenizing, only their sums.
-    last = [tokenize] if prepare.phrase_passes else [tokenize, spill]
-    if not prepare.lineage:
-        last.append(tally_step())
-    steps, cached = [read, clean], []
+    files = _input_files(locations)
+    paths, balanced = _file_frame(spark, files, options)
+    parts_dir = staging / "_parts"
+    parts_dir.mkdir()
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
-        if not balanced:
-            _log("input sizes are skewed: spreading documents over all tasks after reading")
-            paths = (paths.mapInArrow(read, RECORD_DDL)
-                     .repartition(2 * spark.sparkContext.defaultParallelism, "doc_id").sortWithinPartitions("doc_id"))
-            steps = [clean]
-        if prepare.dedup:
-            events = paths.mapInArrow(chain(*steps), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
-            events, dedup_cached = apply_dedup(events, prepare.dedup, prepare.near_dup_threshold, prepare.minhash_perm,
-                                               prepare.minhash_ngram)
-            cached += [events, *dedup_cached]
-            source = events.sortWithinPartitions("doc_id").mapInArrow(chain(*last), RECORD_DDL)
-        else:
-            source = paths.mapInArrow(chain(*steps, *last), RECORD_DDL)
-        records = source.persist(StorageLevel.MEMORY_AND_DISK)
-        # One small row per file and per (file, fate): the whole accounting in one job.
-        summary = [r.asDict() for r in records.where("kind in ('file', 'doc', 'drop')").groupBy(
-            "kind", "source", "reason", "status", "records", "format", "error").agg(F.sum("count").alias("count"))
-            .collect()]
-    for frame in cached:
-        frame.unpersist()
-    file_rows = [r for r in summary if r["kind"] == "file"]
-    fates = [r for r in summary if r["kind"] != "file"]
+        records, file_rows, fates = _read_clean_tokenize(spark, prepare, options, paths, balanced, parts_dir)
     _check_inputs(file_rows, prepare.fail_on_bad_input)
-
-    found: list[int] = []
+    phrases_found: list[int] = []
     if prepare.phrase_passes:
         with timer.stage("phrases", f"finding phrases ({prepare.phrase_passes} pass(es))"):
-            records, found = apply_phrases(spark, records, prepare.phrase_passes, prepare.phrase_threshold,
-                                           prepare.phrase_min_count)
-            spilled = records.mapInArrow(spill, RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
-            spilled.count()
-            records.unpersist()
-            records = spilled
+            records, phrases_found = _join_phrases(spark, records, prepare, parts_dir)
 
-    parts, total = place_parts([(r["partition"], r["source"], r["count"])
-                                for r in records.where("kind = 'part'").collect()])
+    parts, total = place_parts(_part_rows(records))
     with timer.stage("vocab", "counting the vocabulary"):
-        vocab = build_vocab(spark, [word_counts_path(p.path) for p in parts], config.vocab.min_count,
+        vocab = build_vocab(spark, [word_counts_path(part.path) for part in parts], config.vocab.min_count,
                             config.vocab.max_vocab_size)
         vocab.write(staging)
-
     n_shards = prepare.shards or spark.sparkContext.defaultParallelism
     with timer.stage("shards", f"writing {n_shards} shard(s) balanced by tokens"):
         shards, shard_seconds = write_balanced_shards(spark, parts, total, n_shards, staging)
-        shutil.rmtree(staging / "_parts")
-
+        shutil.rmtree(parts_dir)
     lineage = None
     if prepare.lineage:
         with timer.stage("lineage", "writing the lineage of every record"):
             lineage = write_lineage(records, staging)
-    cpu_seconds = {r["reason"]: r["micros"] / 1e6 for r in records.where(f"kind = '{TIMING}'").groupBy("reason")
-                   .agg(F.sum("count").alias("micros")).collect()}
+    cpu_seconds = {**_step_cpu_seconds(records), "shards": shard_seconds}
     records.unpersist()
-    cpu_seconds["shards"] = shard_seconds
 
     body = account(file_rows, fates, shards, vocab)
-    body["input_locations"] = [{"location": location.location, "files": len(location.files)} for location in locations]
+    body["input_locations"] = [{"location": location.location, "files": len(location.files)}
+                               for location in locations]
+    body.update(_optional_sections(prepare, lineage, phrases_found))
+    body["timings"] = timer.seconds
+    body["throughput"] = throughput(cpu_seconds, sum(filesystem_for(f, options).size(f) for f in files))
+    return body
+
+
+def _input_files(locations: list[InputLocation]) -> list[str]:
+    """Every input file once, sorted; a location that holds none is said, not refused."""
+    for location in locations:
+        if not location.files:
+            _log(f"input {location.location} holds no files")
+    return sorted({f for location in locations for f in location.files})
+
+
+def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: dict[str, Any], paths: DataFrame,
+                         balanced: bool, parts_dir: Path) -> tuple[DataFrame, Rows, Rows]:
+    """The records of one pass over the input, persisted, and their accounting rows (files, fates).
+
+    Without dedup, reading, cleaning and tokenizing run as one Python pass;
+    dedup needs the JVM between cleaning and tokenizing, and skewed inputs a
+    shuffle after reading.
+    """
+    from pyspark import StorageLevel
+
+    read = timed("read", read_step(reader_settings(prepare, options)))
+    clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup))
+    frame, pending = paths, [read, clean]
+    if not balanced:
+        _log("input sizes are skewed: spreading documents over all tasks after reading")
+        frame, pending = _spread(spark, paths.mapInArrow(read, RECORD_DDL)), [clean]
+    cached: list[DataFrame] = []
+    if prepare.dedup:
+        frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)
+        pending = []
+    records = (frame.mapInArrow(chain(*pending, *_after_cleaning(prepare, parts_dir)), RECORD_DDL)
+               .persist(StorageLevel.MEMORY_AND_DISK))
+    file_rows, fates = _accounting_rows(records)
+    for cached_frame in cached:
+        cached_frame.unpersist()
+    return records, file_rows, fates
+
+
+def _spread(spark: SparkSession, documents: DataFrame) -> DataFrame:
+    """``documents`` hash-partitioned by ``doc_id`` over all tasks and sorted by it, so that the order the
+    shards follow stays deterministic while no big file keeps one core busy alone."""
+    return (documents.repartition(2 * spark.sparkContext.defaultParallelism, "doc_id")
+            .sortWithinPartitions("doc_id"))
+
+
+def _deduplicate(documents: DataFrame, prepare: PrepareConfig) -> tuple[DataFrame, list[DataFrame]]:
+    """``documents`` with duplicates dropped, sorted by ``doc_id`` within partitions (the dedup shuffles
+    moved them), and the frames dedup cached, to release once the result is materialized.
+
+    ``documents`` itself stays cached, as it always has: when it was
+    released too, Spark recompiled the plans cached on top of it and the
+    dedup test's shards were cut at other places.
+    """
+    from pyspark import StorageLevel
+
+    documents = documents.persist(StorageLevel.MEMORY_AND_DISK)
+    kept, cached = apply_dedup(documents, prepare.dedup, prepare.near_dup_threshold, prepare.minhash_perm,
+                               prepare.minhash_ngram)
+    return kept.sortWithinPartitions("doc_id"), [kept, *cached]
+
+
+def _after_cleaning(prepare: PrepareConfig, parts_dir: Path) -> list[Step]:
+    """Tokenizing, then the steps that reduce what the JVM holds.
+
+    The sentences are spilled to part files where they are made, unless
+    phrases need them in Spark to count bigrams; without lineage no step
+    needs the records one by one after tokenizing, only their sums.
+    """
+    steps = [timed("tokenize", tokenize_step(tokenizer_settings(prepare)))]
+    if not prepare.phrase_passes:
+        steps.append(_spill(parts_dir))
+    if not prepare.lineage:
+        steps.append(tally_step())
+    return steps
+
+
+def _spill(parts_dir: Path) -> Step:
+    return timed("count_and_spill", spill_step(str(parts_dir.resolve())))
+
+
+def _accounting_rows(records: DataFrame) -> tuple[Rows, Rows]:
+    """One small row per file and one per (file, fate): the whole accounting in one job."""
+    from pyspark.sql import functions as F
+
+    summary = [row.asDict() for row in records.where("kind in ('file', 'doc', 'drop')")
+               .groupBy("kind", "source", "reason", "status", "records", "format", "error")
+               .agg(F.sum("count").alias("count")).collect()]
+    return [r for r in summary if r["kind"] == "file"], [r for r in summary if r["kind"] != "file"]
+
+
+def _join_phrases(spark: SparkSession, records: DataFrame, prepare: PrepareConfig,
+                  parts_dir: Path) -> tuple[DataFrame, list[int]]:
+    """The word2phrase passes, then the joined sentences spilled to part files; the phrases found per pass."""
+    from pyspark import StorageLevel
+
+    records, found = apply_phrases(spark, records, prepare.phrase_passes, prepare.phrase_threshold,
+                                   prepare.phrase_min_count)
+    spilled = records.mapInArrow(_spill(parts_dir), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    spilled.count()
+    records.unpersist()
+    return spilled, found
+
+
+def _part_rows(records: DataFrame) -> list[tuple[int, str, int]]:
+    """(partition, path, tokens) of every part file the spill step wrote."""
+    return [(r["partition"], r["source"], r["count"]) for r in records.where("kind = 'part'").collect()]
+
+
+def _step_cpu_seconds(records: DataFrame) -> dict[str, float]:
+    """Each Python step's CPU seconds, summed over the timing rows of its tasks."""
+    from pyspark.sql import functions as F
+
+    return {r["reason"]: r["micros"] / 1e6 for r in records.where(f"kind = '{TIMING}'").groupBy("reason")
+            .agg(F.sum("count").alias("micros")).collect()}
+
+
+def _optional_sections(prepare: PrepareConfig, lineage: dict[str, Any] | None,
+                       phrases_found: list[int]) -> dict[str, Any]:
+    """The manifest's sections of the optional steps that ran: lineage, dedup, phrases."""
+    sections: dict[str, Any] = {}
     if lineage:
-        body["lineage"] = lineage
+        sections["lineage"] = lineage
     if prepare.dedup:
         bands, rows = lsh_params(prepare.near_dup_threshold, prepare.minhash_perm)
-        body["dedup"] = {"modes": list(prepare.dedup), "near_dup_threshold": prepare.near_dup_threshold,
-                         "minhash_perm": prepare.minhash_perm, "minhash_ngram": prepare.minhash_ngram,
-                         "lsh_bands": bands, "lsh_rows": rows, "minhash_seed": MINHASH_SEED}
+        sections["dedup"] = {"modes": list(prepare.dedup), "near_dup_threshold": prepare.near_dup_threshold,
+                             "minhash_perm": prepare.minhash_perm, "minhash_ngram": prepare.minhash_ngram,
+                             "lsh_bands": bands, "lsh_rows": rows, "minhash_seed": MINHASH_SEED}
     if prepare.phrase_passes:
-        body["phrases"] = {"passes": prepare.phrase_passes, "found_per_pass": found}
-    body["timings"] = timer.seconds
-    body["throughput"] = throughput(cpu_seconds, sum(filesystem_for(f, config.storage.options).size(f) for f in files))
-    return body
+        sections["phrases"] = {"passes": prepare.phrase_passes, "found_per_pass": phrases_found}
+    return sections
 
 
 # The Python steps in the order the data meets them.
@@ -238,7 +322,7 @@ def throughput(cpu_seconds: dict[str, float], input_bytes: int) -> dict[str, Any
     return {"input_mb": round(mb, 3), "steps": steps}
 
 
-def _check_inputs(file_rows: list[dict[str, Any]], fail_on_bad_input: bool) -> None:
+def _check_inputs(file_rows: Rows, fail_on_bad_input: bool) -> None:
     bad = [r for r in file_rows if r["status"] != "ok"]
     for r in bad:
         _log(f"damaged input {r['source']}: {r['status']} after {r['records']} record(s): {r['error']}")
@@ -247,7 +331,7 @@ def _check_inputs(file_rows: list[dict[str, Any]], fail_on_bad_input: bool) -> N
                          "rerun without --fail-on-bad-input to skip and report them")
 
 
-def build_vocab(spark, word_files: list[str], min_count: int, max_vocab_size: int) -> Vocab:  # type: ignore[no-untyped-def]
+def build_vocab(spark: SparkSession, word_files: list[str], min_count: int, max_vocab_size: int) -> Vocab:
     """Sum the per-task word counts that :func:`~shardvec.spark.records.spill_step` wrote."""
     from pyspark.sql import functions as F
 
@@ -261,7 +345,7 @@ def build_vocab(spark, word_files: list[str], min_count: int, max_vocab_size: in
     return Vocab.from_table(counts.toArrow())
 
 
-def write_lineage(records, staging: Path) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def write_lineage(records: DataFrame, staging: Path) -> dict[str, Any]:
     """``lineage/part-NNNNN.parquet``: each record's id, source, own id, url, date and drop reason
     (null when kept), sorted by id. The manifest holds the counts; this holds the detail."""
     tmp, out = staging / "_lineage_tmp", staging / "lineage"
@@ -276,8 +360,7 @@ def write_lineage(records, staging: Path) -> dict[str, Any]:  # type: ignore[no-
             "columns": ["doc_id", "source", "record_id", "url", "date", "reason"]}
 
 
-def account(file_rows: list[dict[str, Any]], fates: list[dict[str, Any]], shards: list[dict[str, Any]],
-            vocab: Vocab) -> dict[str, Any]:
+def account(file_rows: Rows, fates: Rows, shards: Rows, vocab: Vocab) -> dict[str, Any]:
     """Per-file and per-reason record counts; checks that nothing went missing."""
     kept_by_source: dict[str, int] = {}
     dropped_by_source: dict[str, dict[str, int]] = {}
