@@ -74,3 +74,26 @@ def test_unfinished_remote_corpus_is_refused(s3: dict[str, str], capsys: pytest.
     assert "has no _SUCCESS marker" in capsys.readouterr().err
     assert not (lake / "v2").exists()
 
+
+
+def test_a_failed_remote_finetune_leaves_the_previous_output_whole(s3: dict[str, str],
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import shardvec.finetune.pipeline as pipeline
+
+    previous = Store(f"s3://{BUCKET}/finetune-failed", s3)
+    (previous / "report.json").write_json({"previous": True})
+    (previous / "_SUCCESS").write_bytes(b"")
+
+    def crash(config: Config, stage: Path) -> dict[str, object]:
+        (stage / "report.md").write_text("half a report")
+        raise RuntimeError("simulated crash while fine-tuning")
+
+    monkeypatch.setattr(pipeline, "_run", crash)
+    cfg = Config()
+    cfg.storage.options = s3
+    ft = cfg.finetune
+    ft.vectors, ft.dataset, ft.output, ft.overwrite = "vectors.bin", "data.txt", previous.url, True
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        api.finetune(cfg)
+    assert sorted(previous.listdir()) == ["_SUCCESS", "report.json"]
+    assert (previous / "report.json").read_json() == {"previous": True}

@@ -307,7 +307,7 @@ def finetune(config: Config) -> dict[str, Any]:
     """Transfer learning on a labelled target set; writes report.json and report.md.
 
     Inputs and output may be remote: inputs are copied to a local temporary
-    directory, and the report is written there and then stored, ``_SUCCESS`` last.
+    directory; the output is staged and stored by :func:`run_finetune`.
     """
     from shardvec.finetune.pipeline import format_summary, run_finetune
 
@@ -323,13 +323,7 @@ def finetune(config: Config) -> dict[str, Any]:
             value = getattr(finetune_config, key)
             if value and is_remote(value):
                 setattr(local.finetune, key, str(_download(Store(value, options), Path(tmp) / key)))
-        output = Store(finetune_config.output, options)
-        if output.local is None:
-            prepare_output(output, finetune_config.overwrite)
-            local.finetune.output = str(Path(tmp) / "report")
         report = run_finetune(local)
-        if output.local is None:
-            output.upload_dir(Path(local.finetune.output))
     print(format_summary(report))
     return report
 

@@ -29,7 +29,8 @@ from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import Split, split_indices
 from shardvec.finetune.task import FinetuneMode, ModelOptions, Task
 from shardvec.finetune.vectorsets import build_vector_sets
-from shardvec.outputs import local_path, staged_directory, write_json_atomic
+from shardvec.outputs import staged_output, write_json_atomic
+from shardvec.storage import Store
 
 __all__ = ["run_finetune", "format_summary"]
 
@@ -170,19 +171,23 @@ def _data_summary(data: Dataset, split: Split, sources: dict[str, str]) -> dict[
 
 
 def run_finetune(config: Config) -> dict[str, Any]:
-    """Run every mode of ``config.finetune``; write and return the report."""
+    """Run every mode of ``config.finetune``; write and return the report.
+
+    The output, local or remote, is staged and stored only once complete
+    (:func:`~shardvec.outputs.staged_output`, as every stage's).
+    """
     ft = config.finetune
     config.validate()
     check_config(ft)
     started = time.perf_counter()
-    output = local_path(ft.output)
-    with staged_directory(output, ft.overwrite) as stage:
+    output = Store(ft.output, config.storage.options)
+    with staged_output(output, ft.overwrite) as stage:
         report = _run(config, stage)
-        report["output"] = str(output)
+        report["output"] = str(output.local or output.url)
         report["seconds"] = round(time.perf_counter() - started, 2)
         (stage / "report.md").write_text(markdown(report) + "\n", encoding="utf-8")
         write_json_atomic(stage / "report.json", report)
-    log(f"wrote {output}")
+    log(f"wrote {report['output']}")
     return report
 
 
