@@ -6,8 +6,8 @@ labels are plentiful. These features give the classifier that second view, as
 a part beside the dense one, and they are the input of the TF-IDF + logistic
 regression baseline, so the two see the same words.
 
-* Documents: word n-grams up to ``ngrams`` (unigrams and bigrams by default,
-  fastText's ``wordNgrams``), TF-IDF weighted with sublinear term frequency
+* Documents: word n-grams up to ``ngrams`` (``finetune.lexical_ngrams``; 2 adds
+  bigrams, as fastText's ``wordNgrams``), TF-IDF weighted with sublinear term frequency
   and rows of unit length: scikit-learn's ``TfidfVectorizer``, the field's
   standard.
 * Tokens: the identity and the shape of each word in a window around the
