@@ -210,3 +210,22 @@ def test_merge_rule_settings_are_the_train_keys_with_their_declared_defaults() -
     train = TrainConfig()
     assert RuleSettings() == RuleSettings(lr_scale=train.lr_scale, momentum=train.momentum, block_lr=train.block_lr)
     assert RuleSettings.from_config(TrainConfig(momentum=0.5, block_lr=2.0)) == RuleSettings(momentum=0.5, block_lr=2.0)
+
+
+def test_every_default_obeys_its_rule() -> None:
+    """Validation skips keys at their default, so every default must pass its own rule."""
+    for name, section in sections().items():
+        instance = section()
+        for key, field in section_fields(name).items():
+            assert field.metadata["rule"].problem(f"{name}.{key}", getattr(instance, key)) is None, f"{name}.{key}"
+    assert list(Config().validate().train.problems("train")) == []
+
+
+def test_loading_the_defaults_imports_no_stage_library() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from shardvec.config import load_config; load_config(None); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'scipy', 'sklearn', 'gensim', 'pyspark'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
