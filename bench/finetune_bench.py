@@ -56,6 +56,8 @@ import finetune_sets as fsets  # noqa: E402
 import realtext  # noqa: E402
 import results  # noqa: E402
 
+from shardvec.logs import show_progress  # noqa: E402
+
 SECTION = "## Fine-tune stage"
 BUDGETS = [0.01, 0.05, 0.25, 1.0]
 CLASSIFY = ("brown-genre", "wordnet-lexname", "fortune-category")
@@ -561,6 +563,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small sets, 1 draw, 2 budgets; writes no RESULTS.md")
     parser.add_argument("--quick-train", type=int, default=600, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    show_progress()  # the progress lines the command prints
     budgets = BUDGETS
     if args.quick:
         args.pos_train, args.pos_dev, args.pos_test, args.wordnet = 300, 100, 200, 3000

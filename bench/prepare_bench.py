@@ -47,6 +47,8 @@ sys.path.insert(0, str(BENCH))
 import realtext  # noqa: E402
 import results  # noqa: E402
 
+from shardvec.logs import show_progress  # noqa: E402
+
 SECTION = "## Prepare stage"
 
 
@@ -187,6 +189,7 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=100.0, help="input size in MB (default 100)")
     parser.add_argument("--web-mb", type=float, default=100.0, help="WARC input size in MB (default 100)")
     args = parser.parse_args()
+    show_progress()  # the progress lines the command prints
     load = wait_for_quiet(600)
 
     from shardvec.config import Config

@@ -30,6 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realtext  # noqa: E402
 import results  # noqa: E402
 
+from shardvec.logs import show_progress  # noqa: E402
 from shardvec.train.rules import DEFAULT_RULE  # noqa: E402
 
 SETTINGS = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "epochs": 5, "sg": 1}
@@ -301,6 +302,7 @@ def main() -> None:
     parser.add_argument("--grid-resume", action="store_true", help="reuse the grid runs already recorded")
     parser.add_argument("--grid-report", action="store_true", help="only write the table of the runs recorded")
     args = parser.parse_args()
+    show_progress()  # the progress lines the command prints
     if args.one:
         print(json.dumps(run_one(args.one, args.seed, args.corpus, json.loads(args.options))))
         return

@@ -37,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import realtext  # noqa: E402
 import train_bench  # noqa: E402
 
+from shardvec.logs import show_progress  # noqa: E402
+
 
 def sharded(merge: str, corpus: Path, epochs: int) -> dict:
     """One run of merge rule ``merge`` on the cluster ``shardvec train`` would embed, with its task stream.
@@ -180,6 +182,7 @@ def main() -> None:
     parser.add_argument("--one", choices=tuple(METHODS), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    show_progress()  # the progress lines the command prints
     if args.one:
         print(json.dumps(METHODS[args.one](args.corpus, args.epochs)))
         return

@@ -36,6 +36,14 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def progress_lines() -> None:
+    """The progress lines the command prints, also for tests that call ``shardvec.api`` (a library prints none)."""
+    from shardvec.logs import show_progress
+
+    show_progress()
+
+
 @pytest.fixture(scope="session")
 def spark():
     """A real embedded Spark (local[2]) shared by every test of the session."""

@@ -8,7 +8,6 @@ points call them and nothing else.
 from __future__ import annotations
 
 import copy
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -21,6 +20,10 @@ from shardvec.errors import ConfigError, InputError
 from shardvec.outputs import staged_output, write_json_atomic
 from shardvec.storage import Store, is_remote, mark_success, prepare_output
 from shardvec.versions import library_versions
+from shardvec.logs import stage_logger
+
+_PREPARE_LOG = stage_logger(__name__, "prepare")
+_TRAIN_LOG = stage_logger(__name__, "train")
 
 if TYPE_CHECKING:
     from shardvec.corpus import Corpus, Vocab
@@ -66,9 +69,9 @@ def prepare(config: Config) -> Path | str:
                     "config": config.to_dict(), "versions": library_versions()}
         write_json_atomic(staging / "manifest.json", manifest)
     records = manifest["records"]
-    print(f"[prepare] {records['in']} records in, {records['kept']} kept, {sum(records['dropped'].values())} dropped; "
-          f"{manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
-          f"{manifest['vocab']['size']} -> {output.url}", file=sys.stderr)
+    _PREPARE_LOG.info(f"{records['in']} records in, {records['kept']} kept, {sum(records['dropped'].values())} "
+                      f"dropped; {manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
+                      f"{manifest['vocab']['size']} -> {output.url}")
     return output.local or output.url
 
 
@@ -87,8 +90,8 @@ def train(config: Config) -> Path | str:
     _write_round_plot(report, run.output)
     (run.output / "train_report.json").write_json(report)
     mark_success(run.output)
-    print(f"[train] {len(run.vocab)} words x {run.params.vector_size} dims, "
-          f"{report['timings']['words_per_s']:,} words/s -> {run.output.url}", file=sys.stderr)
+    _TRAIN_LOG.info(f"{len(run.vocab)} words x {run.params.vector_size} dims, "
+                    f"{report['timings']['words_per_s']:,} words/s -> {run.output.url}")
     return run.output.local or run.output.url
 
 
@@ -226,7 +229,7 @@ def _write_round_plot(report: dict[str, Any], output: Store) -> None:
         try:
             plot_rounds(report, path)
         except Exception as exc:  # noqa: BLE001 - matplotlib's errors are many; the report says what happened
-            print(f"[train] warning: train_report.png was not drawn ({type(exc).__name__}: {exc})", file=sys.stderr)
+            _TRAIN_LOG.warning(f"warning: train_report.png was not drawn ({type(exc).__name__}: {exc})")
             report["outputs"].remove("train_report.png")
             return
         (output / "train_report.png").write_bytes(path.read_bytes())
@@ -260,7 +263,7 @@ def _round_plan(train_config: TrainConfig, params: Word2VecParams, rule: MergeRu
         return _RoundPlan(rounds, 1, 1.0, per_shard * params.epochs)
     warning = quality_warning(rule, n_shards)
     if warning:
-        print(f"[train] warning: {warning}", file=sys.stderr)
+        _TRAIN_LOG.warning(f"warning: {warning}")
     per_epoch = (rounds_per_epoch_for(per_shard, train_config.sync_words) if train_config.sync_words
                  else train_config.rounds_per_epoch)
     scale = rule.lr_multiplier(n_shards)
@@ -279,7 +282,7 @@ def _resume_point(output: Store, meta: dict[str, Any], words: list[str]) -> int:
         raise InputError(f"checkpoint in {output.url} was made with other settings or another corpus; "
                          "rerun with --overwrite to start over")
     start = saved.meta["round"] + 1
-    print(f"[train] resuming after round {start}/{meta['rounds']}", file=sys.stderr)
+    _TRAIN_LOG.info(f"resuming after round {start}/{meta['rounds']}")
     return start
 
 

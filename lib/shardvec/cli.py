@@ -1,7 +1,8 @@
 """The ``shardvec`` command: a thin layer over :mod:`shardvec.api`.
 
 Each subcommand's flags are shortcuts for config keys; ``--config FILE`` and
-repeatable ``--set section.key=value`` reach every key. A user error prints
+repeatable ``--set section.key=value`` reach every key. Progress lines go to
+stderr (``--quiet`` keeps only warnings), results to stdout. A user error prints
 one line and exits 2; no traceback.
 """
 
@@ -13,6 +14,7 @@ from typing import Any, Callable, Sequence
 
 from shardvec.config import key_help, load_config
 from shardvec.errors import ShardvecError
+from shardvec.logs import PROGRESS, QUIET, VERBOSE, show_progress
 from shardvec.train.rules import RULES
 
 
@@ -20,6 +22,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", metavar="FILE", help="TOML config file (see conf/default.toml)")
     p.add_argument("--set", dest="sets", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config key; repeatable")
+    loudness = p.add_mutually_exclusive_group()
+    loudness.add_argument("--quiet", "-q", dest="verbosity", action="store_const", const=QUIET, default=PROGRESS,
+                          help="print warnings and errors only, no progress lines")
+    loudness.add_argument("--verbose", "-v", dest="verbosity", action="store_const", const=VERBOSE,
+                          help="also print debug lines and gensim's own progress")
 
 
 def _key(p: argparse.ArgumentParser, flag: str, key: str, help: str | None = None, **kw: Any) -> None:
@@ -115,6 +122,7 @@ def run(argv: Sequence[str] | None = None) -> Any:
     from shardvec import api
 
     args = build_parser().parse_args(argv)
+    show_progress(args.verbosity)
     config = load_config(args.config, args.sets, flags_layer(args))
     if args.command == "demo":
         from shardvec.demo import run_demo

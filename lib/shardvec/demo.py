@@ -16,7 +16,6 @@ winner.
 from __future__ import annotations
 
 import copy
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,9 @@ from shardvec import api
 from shardvec.config import Config
 from shardvec.finetune.report import verdict_lines
 from shardvec.outputs import local_path
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "demo")
 
 NEWS = "lee_background.cor"
 WIKI = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
@@ -59,7 +61,7 @@ def run_demo(config: Config, output: str, overwrite: bool = False) -> dict[str, 
     timings: dict[str, float] = {}
     results: dict[str, Any] = {}
     for stage in ("prepare", "train", "evaluate", "finetune"):
-        print(f"[demo] {stage} ...", file=sys.stderr, flush=True)
+        log.info(f"{stage} ...")
         t0 = time.perf_counter()
         results[stage] = getattr(api, stage)(cfg)
         timings[stage] = round(time.perf_counter() - t0, 1)

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import os
 import ssl
-import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from shardvec.config import DaskConfig
 from shardvec.errors import ConfigError, EnvironmentProblem
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "train")
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -125,8 +127,7 @@ def dask_client(config: DaskConfig) -> Iterator[Client]:
                                    memory_limit=config.memory_limit, host="127.0.0.1", dashboard_address=":0")
         client = Client(cluster)
     try:
-        print(f"[train] Dask scheduler {client.scheduler.address} dashboard {client.dashboard_link}",
-              file=sys.stderr, flush=True)
+        log.info(f"Dask scheduler {client.scheduler.address} dashboard {client.dashboard_link}")
         yield client
     finally:
         client.close()

@@ -27,7 +27,6 @@ the newest checkpoint that was committed.
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import uuid
@@ -54,6 +53,9 @@ from shardvec.train.schedule import Round
 from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, pooled_mean, set_weights,
                                     train_round)
 from shardvec.train.weights import ModelWeights
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "train")
 
 @sizeof.register(ModelWeights)
 def _sizeof_weights(weights: ModelWeights) -> int:
@@ -537,9 +539,8 @@ def _live_workers(client) -> list[str]:
 def _warn_idle_workers(n_workers: int, n_shards: int) -> None:
     """One trainer runs per shard: workers beyond the shards' number have nothing to do."""
     if n_workers > n_shards:
-        print(f"[train] warning: {n_workers} workers but only {n_shards} shard(s); "
-              f"{n_workers - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).",
-              file=sys.stderr)
+        log.warning(f"warning: {n_workers} workers but only {n_shards} shard(s); "
+                    f"{n_workers - n_shards} worker(s) will idle. Prepare more shards (prepare.shards).")
 
 
 def _words_to_train(corpus: Corpus, spec: RunSpec, rounds: list[Round], start: int) -> int:
@@ -555,8 +556,8 @@ def _rerun_from_checkpoint(flight: _Flight, failed: int, start: int, exc: Except
     """
     flight.settle()
     first = max(last_committed_round(flight.spec.output), start - 1) + 1
-    print(f"[train] round {flight.rounds[failed].index + 1} failed ({type(exc).__name__}: {exc}); "
-          f"rerunning from round {first + 1}, after the last checkpoint", file=sys.stderr, flush=True)
+    log.warning(f"round {flight.rounds[failed].index + 1} failed ({type(exc).__name__}: {exc}); "
+                f"rerunning from round {first + 1}, after the last checkpoint")
     return _Flight.begin(flight.client, flight.spec, flight.rounds, first, attempt)
 
 
@@ -597,10 +598,9 @@ def _print_round(round_: Round, n_rounds: int, record: dict[str, Any], spec: Run
     loss = "" if record["loss"] is None else f"loss {record['loss']:.4g} "
     state = "".join(f" {key} {value}" for key, value in record["rule"].items()
                     if key not in ("name", "update_rows", "update_bytes"))
-    print(f"[train] round {round_.index + 1}/{n_rounds} epoch {round_.epoch + 1} "
-          f"alpha {round_.start_alpha:.4f}->{round_.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
-          f"merge {spec.rule.name}{state} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s",
-          file=sys.stderr, flush=True)
+    log.info(f"round {round_.index + 1}/{n_rounds} epoch {round_.epoch + 1} "
+             f"alpha {round_.start_alpha:.4f}->{round_.end_alpha:.4f} words/s {record['words_per_s']:,} {loss}"
+             f"merge {spec.rule.name}{state} moved {record['bytes_moved'] / 2**20:.1f} MiB ETA {eta:.0f}s")
 
 
 def _update_delta(update: RoundUpdate) -> Delta:

@@ -12,7 +12,6 @@ rows can be slowed or frozen through gensim's per-word ``vectors_lockf``.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,8 +26,6 @@ from shardvec.train.model_io import SavedModel, load_model
 from shardvec.train.params import Word2VecParams
 from shardvec.train.trainer import build_model, set_weights
 from shardvec.vectors import load_keyed_vectors
-
-logging.getLogger("gensim").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)

@@ -35,12 +35,14 @@ import scipy.sparse as sp
 from shardvec.finetune.baseline import BaselineOptions, fit_baseline
 from shardvec.finetune.classifier import Architecture, TrainOptions, fit
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
-from shardvec.finetune.progress import log
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
 from shardvec.finetune.task import ModelOptions, Task
 from shardvec.finetune.vectorsets import DESCRIPTIONS, VectorSet
 from shardvec.finetune.verdict import verdict
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "finetune")
 
 
 @dataclass(frozen=True)
@@ -277,8 +279,8 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
 
 def _log_summary(task_name: str, name: str, summary: dict[str, Any], metric: str) -> None:
     choices = ", ".join(f"{c['choice']} ({c['selection']})" for c in summary["curve"])
-    log(f"{task_name}/{name}: test {metric} {summary['test_score']['mean']:.4f} ± {summary['test_score']['std']:.4f} "
-        f"(dev {summary['dev_score']:.4f}; by budget {choices}; {summary['seconds']:.1f} s)")
+    log.info(f"{task_name}/{name}: test {metric} {summary['test_score']['mean']:.4f} "
+             f"± {summary['test_score']['std']:.4f} (dev {summary['dev_score']:.4f}; by budget {choices}; {summary['seconds']:.1f} s)")
 
 
 def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarray]], options: CurveOptions,
@@ -309,7 +311,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     """The task's section of the report, and the updated vectors of fine-tuned settings."""
     plan, draws, skipped = plan_budgets(task, options)
     for entry in skipped:
-        log(f"budget {entry['budget']:g} skipped: {entry['reason']}")
+        log.info(f"budget {entry['budget']:g} skipped: {entry['reason']}")
     model = options.model
     lexical = task.lexical(model) if model.lexical or options.baseline else None
     architecture = Architecture(model.hidden, SparseRows(lexical) if model.lexical else None)
@@ -323,7 +325,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     if options.baseline and lexical.shape[1]:
         baselines[task.baseline] = run_baseline(task, plan, options, lexical)
     elif options.baseline:
-        log("baseline skipped: the training texts hold no words for it")
+        log.info("baseline skipped: the training texts hold no words for it")
     best = max(results, key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
     chosen_on = {"dev": f"mean dev {task.metric} at the full budget",
                  "cv": f"mean {options.selection.folds}-fold cross-validated {task.metric} at the full budget"}

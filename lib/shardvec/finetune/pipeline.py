@@ -23,7 +23,6 @@ from shardvec.finetune.classifier import TrainOptions
 from shardvec.finetune.datasets import Dataset, ReadOptions, read_dataset
 from shardvec.finetune.experiment import CurveOptions, Trained, compare
 from shardvec.finetune.modes import MODES, TASKS
-from shardvec.finetune.progress import log
 from shardvec.finetune.report import format_summary, markdown, write_plots
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import Split, split_indices
@@ -31,6 +30,9 @@ from shardvec.finetune.task import FinetuneMode, ModelOptions, Task
 from shardvec.finetune.vectorsets import build_vector_sets
 from shardvec.outputs import staged_output, write_json_atomic
 from shardvec.storage import Store
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "finetune")
 
 __all__ = ["run_finetune", "format_summary"]
 
@@ -148,7 +150,7 @@ def _intrinsic(sets: dict[str, Any], restrict_vocab: int) -> dict[str, Any]:
     """Scores of each vector set; a set too small to answer any pair is recorded as such."""
     scores: dict[str, Any] = {}
     for name, kv in sets.items():
-        log(f"intrinsic scores of {name} vectors ({len(kv)} words)")
+        log.info(f"intrinsic scores of {name} vectors ({len(kv)} words)")
         try:
             scores[name] = intrinsic_scores(kv, restrict_vocab)
         except (ValueError, ZeroDivisionError) as exc:  # scipy needs two answered pairs
@@ -187,7 +189,7 @@ def run_finetune(config: Config) -> dict[str, Any]:
         report["seconds"] = round(time.perf_counter() - started, 2)
         (stage / "report.md").write_text(markdown(report) + "\n", encoding="utf-8")
         write_json_atomic(stage / "report.json", report)
-    log(f"wrote {report['output']}")
+    log.info(f"wrote {report['output']}")
     return report
 
 
@@ -196,11 +198,11 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     modes: list[type[FinetuneMode]] = [MODES[name] for name in ft.mode]
     task_mode = next((mode for mode in modes if issubclass(mode, Task)), None)  # check_config allows one
     adapting = any(mode.adapts for mode in modes)
-    log("reading the target data")
+    log.info("reading the target data")
     data, split, sources = load_data(ft, config.prepare)
     task = task_mode.build(data, split) if task_mode is not None else None
     supervised = task is not None
-    log(f"loading vectors from {ft.vectors}")
+    log.info(f"loading vectors from {ft.vectors}")
     pretrained: Pretrained = load_pretrained(ft.vectors)
     texts = [data.tokens[u] for u in (split.train if supervised else range(len(data)))]
     settings = AdaptSettings(ft.adapt_epochs, ft.adapt_min_count, ft.adapt_lock, ft.split_seed)
@@ -222,8 +224,8 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
         {"pretrained": pretrained.kv, "adapted": adapted[0]}
     if task is not None:
         options = curve_options(ft, task)
-        log(f"{task.name}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
-            f"on {split.sizes()}")
+        log.info(f"{task.name}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
+                 f"on {split.sizes()}")
         report[task.name], trained = compare(task, sets, options)
         for name, done in trained.items():
             scored[name] = _with_rows(sets[name].kv, done)

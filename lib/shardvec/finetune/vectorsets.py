@@ -23,7 +23,9 @@ from typing import Any
 import numpy as np
 
 from shardvec.finetune.adapt import AdaptSettings, Pretrained, adapt_vectors, train_target_vectors
-from shardvec.finetune.progress import log
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "finetune")
 
 DESCRIPTIONS = {
     "random": "random vectors, no pretraining (frozen)",
@@ -74,7 +76,7 @@ def build_vector_sets(names: list[str], pretrained: Pretrained, texts: list[list
             words = list(dict.fromkeys(t for s in texts for t in s))
             sets[name] = VectorSet(name, random_vectors(words, pretrained.kv.vector_size, settings.seed), False)
         elif name == "target":
-            log(f"training target-only Word2Vec on {len(texts)} texts")
+            log.info(f"training target-only Word2Vec on {len(texts)} texts")
             sets[name] = VectorSet(name, train_target_vectors(texts, pretrained.params(settings.seed), settings), False)
         elif name in ("pretrained", "finetuned"):
             sets[name] = VectorSet(name, pretrained.kv, name == "finetuned")
@@ -86,7 +88,7 @@ def build_vector_sets(names: list[str], pretrained: Pretrained, texts: list[list
 
 
 def adapt(pretrained: Pretrained, texts: list[list[str]], settings: AdaptSettings):
-    log(f"adapting the pretrained model on {len(texts)} texts ({settings.epochs} epochs)")
+    log.info(f"adapting the pretrained model on {len(texts)} texts ({settings.epochs} epochs)")
     kv, report = adapt_vectors(pretrained, texts, settings)
-    log(f"adapted: {report['words_added']} words added, output weights {report['output_weights']}")
+    log.info(f"adapted: {report['words_added']} words added, output weights {report['output_weights']}")
     return kv, report

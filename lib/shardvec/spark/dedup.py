@@ -10,13 +10,15 @@ the smallest ``doc_id``.
 
 from __future__ import annotations
 
-import sys
 from typing import Iterator
 
 import pyarrow as pa
 
 from shardvec.spark.records import RECORD_SCHEMA, conform, replace
 from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "prepare")
 
 EXACT = "exact_duplicate"
 NEAR = "near_duplicate"
@@ -126,7 +128,7 @@ def connected_components(edges, max_rounds: int = 100):  # type: ignore[no-untyp
         labels = jumped
         if changed == 0:
             return labels.withColumnRenamed("label", "component")
-    print(f"[prepare] connected components did not converge in {max_rounds} rounds", file=sys.stderr)
+    log.warning(f"connected components did not converge in {max_rounds} rounds")
     return labels.withColumnRenamed("label", "component")
 
 

@@ -8,10 +8,12 @@ to the join step (word2phrase itself keeps them in memory the same way).
 
 from __future__ import annotations
 
-import sys
 
 from shardvec.spark.records import RECORD_DDL, phrase_step
 from shardvec.text.phrases import phrase_score
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "prepare")
 
 
 def find_phrases(sentences, threshold: float, min_count: int) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
@@ -48,7 +50,7 @@ def apply_phrases(spark, records, passes: int, threshold: float, min_count: int)
     for n in range(1, passes + 1):
         phrases = find_phrases(records.where("kind = 'sent'").select("tokens"), threshold, min_count)
         found.append(len(phrases))
-        print(f"[prepare] phrase pass {n}/{passes}: {len(phrases)} phrase(s)", file=sys.stderr, flush=True)
+        log.info(f"phrase pass {n}/{passes}: {len(phrases)} phrase(s)")
         if not phrases:
             break
         table = spark.sparkContext.broadcast(frozenset(phrases))

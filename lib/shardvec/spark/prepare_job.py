@@ -21,7 +21,6 @@ moves documents they are hash-partitioned by ``doc_id`` and sorted by it.
 from __future__ import annotations
 
 import shutil
-import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +35,7 @@ from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
 from shardvec.spark.phrases import apply_phrases
 from shardvec.spark.records import (RECORD_DDL, TIMING, Step, chain, clean_step, read_step, spill_step, tally_step,
                                     timed, tokenize_step, word_counts_path)
+from shardvec.logs import stage_logger
 from shardvec.spark.shards import place_parts, write_balanced_shards
 from shardvec.text.clean import CleanSettings
 from shardvec.text.dedup import lsh_params
@@ -45,6 +45,7 @@ from shardvec.text.tokenize import TokenizerSettings
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
+log = stage_logger(__name__, "prepare")
 
 # Rows collected to the driver, as dicts.
 Rows = list[dict[str, Any]]
@@ -52,10 +53,6 @@ Rows = list[dict[str, Any]]
 # Below this many input bytes, skewed files are not worth a shuffle.
 _REBALANCE_MIN_BYTES = 8 << 20
 _COMPRESSION_RATIO = 4
-
-
-def _log(message: str) -> None:
-    print(f"[prepare] {message}", file=sys.stderr, flush=True)
 
 
 def reader_settings(prepare: PrepareConfig, storage_options: dict[str, Any]) -> ReaderSettings:
@@ -90,11 +87,11 @@ class _Timer:
 
     @contextmanager
     def stage(self, name: str, message: str) -> Iterator[None]:
-        _log(f"{message} ...")
+        log.info(f"{message} ...")
         started = time.perf_counter()
         yield
         self.seconds[name] = round(time.perf_counter() - started, 2)
-        _log(f"{message}: done in {self.seconds[name]:.1f}s")
+        log.info(f"{message}: done in {self.seconds[name]:.1f}s")
 
 
 def _work_estimate(path: str, storage_options: dict[str, Any]) -> int:
@@ -179,7 +176,7 @@ def _input_files(locations: list[InputLocation]) -> list[str]:
     """Every input file once, sorted; a location that holds none is said, not refused."""
     for location in locations:
         if not location.files:
-            _log(f"input {location.location} holds no files")
+            log.info(f"input {location.location} holds no files")
     return sorted({f for location in locations for f in location.files})
 
 
@@ -197,7 +194,7 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup))
     frame, pending = paths, [read, clean]
     if not balanced:
-        _log("input sizes are skewed: spreading documents over all tasks after reading")
+        log.info("input sizes are skewed: spreading documents over all tasks after reading")
         frame, pending = _spread(spark, paths.mapInArrow(read, RECORD_DDL)), [clean]
     cached: list[DataFrame] = []
     if prepare.dedup:
@@ -325,7 +322,7 @@ def throughput(cpu_seconds: dict[str, float], input_bytes: int) -> dict[str, Any
 def _check_inputs(file_rows: Rows, fail_on_bad_input: bool) -> None:
     bad = [r for r in file_rows if r["status"] != "ok"]
     for r in bad:
-        _log(f"damaged input {r['source']}: {r['status']} after {r['records']} record(s): {r['error']}")
+        log.info(f"damaged input {r['source']}: {r['status']} after {r['records']} record(s): {r['error']}")
     if bad and fail_on_bad_input:
         raise InputError(f"{len(bad)} damaged input file(s), first: {bad[0]['source']} ({bad[0]['error']}); "
                          "rerun without --fail-on-bad-input to skip and report them")

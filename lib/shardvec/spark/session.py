@@ -16,6 +16,9 @@ from urllib.parse import urlparse
 
 from shardvec.config import SparkConfig
 from shardvec.errors import EnvironmentProblem
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "prepare")
 
 MIN_JAVA = 17
 
@@ -100,6 +103,5 @@ def spark_session(config: SparkConfig):
         # Spark's 200 is far too many for small inputs; a --conf from spark-submit is kept.
         spark.conf.set("spark.sql.shuffle.partitions", str(2 * spark.sparkContext.defaultParallelism))
     url = spark.sparkContext.uiWebUrl
-    print(f"[prepare] Spark {spark.version} master={spark.sparkContext.master}"
-          + (f" UI={url}" if url else ""), file=sys.stderr)
+    log.info(f"Spark {spark.version} master={spark.sparkContext.master}" + (f" UI={url}" if url else ""))
     return spark

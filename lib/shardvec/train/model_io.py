@@ -9,7 +9,6 @@ a directory counts only once its ``_SUCCESS`` is written, last.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,9 @@ from shardvec.corpus import Vocab
 from shardvec.errors import InputError
 from shardvec.storage import SUCCESS, Store, as_store, mark_success
 from shardvec.train.weights import ModelWeights
+from shardvec.logs import stage_logger
+
+log = stage_logger(__name__, "train")
 
 MODEL_SCHEMA = "shardvec.model/1"
 _STATE_PREFIX = "rule_state-"
@@ -101,7 +103,7 @@ def latest_checkpoint(output: Store) -> SavedModel | None:
         try:
             return load_model(output / "checkpoints" / name)
         except InputError as exc:
-            print(f"[train] ignoring checkpoint {name}: {exc}", file=sys.stderr)
+            log.warning(f"ignoring checkpoint {name}: {exc}")
     return None
 
 

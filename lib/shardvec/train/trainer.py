@@ -8,7 +8,6 @@ everywhere and sub-sampling uses corpus-wide frequencies.
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 
@@ -22,8 +21,6 @@ from shardvec.train.params import Word2VecParams
 from shardvec.train.schedule import Round
 from shardvec.train.vocab_table import keep_vocab_table
 from shardvec.train.weights import ModelWeights
-
-logging.getLogger("gensim").setLevel(logging.WARNING)
 
 
 @dataclass(frozen=True)
