@@ -310,15 +310,15 @@ def fasttext_scores(model, path: Path, classes: list[str]) -> dict[str, float]:
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
 
 
-def fasttext_fit(ft, train: Path, params: dict[str, Any], vec: Path | None, seed: int):
+def fasttext_fit(fasttext, train: Path, params: dict[str, Any], vec: Path | None, seed: int):
     """A fastText supervised model (dim 100, 2 threads) and its wall seconds."""
     t0 = time.perf_counter()
-    model = ft.train_supervised(input=str(train), dim=100, thread=2, seed=seed, verbose=0,
+    model = fasttext.train_supervised(input=str(train), dim=100, thread=2, seed=seed, verbose=0,
                                 pretrainedVectors=str(vec) if vec else "", **params)
     return model, time.perf_counter() - t0
 
 
-def run_fasttext(ft, work: Path, name: str, vec: Path, budgets: list[float], repeats: int, floor: int,
+def run_fasttext(fasttext, work: Path, name: str, vec: Path, budgets: list[float], repeats: int, floor: int,
                  grid_size: int) -> dict[str, Any]:
     """Both variants: options chosen on dev at the full budget, then the learning curve on shardvec's draws."""
     classes = sorted(set(read_labels(work / f"{name}_train.txt")))
@@ -327,7 +327,7 @@ def run_fasttext(ft, work: Path, name: str, vec: Path, budgets: list[float], rep
     for variant, vectors in (("fasttext", None), ("fasttext+pretrained", vec)):
         grid = []
         for params in FASTTEXT_GRID[:grid_size]:
-            model, seconds = fasttext_fit(ft, work / f"{name}_train.txt", params, vectors, SEED)
+            model, seconds = fasttext_fit(fasttext, work / f"{name}_train.txt", params, vectors, SEED)
             grid.append({"params": params, "seconds": round(seconds, 2),
                          "dev": fasttext_scores(model, work / f"{name}_dev.txt", classes)})
         best = max(grid, key=lambda g: (g["dev"]["macro_f1"], g["dev"]["accuracy"]))["params"]
@@ -335,7 +335,7 @@ def run_fasttext(ft, work: Path, name: str, vec: Path, budgets: list[float], rep
         for budget in budgets:
             runs = []
             for r in range(repeats):
-                model, seconds = fasttext_fit(ft, subsets[budget, r], best, vectors, r)
+                model, seconds = fasttext_fit(fasttext, subsets[budget, r], best, vectors, r)
                 runs.append({"seconds": round(seconds, 2), "test": fasttext_scores(model, work / f"{name}_test.txt",
                                                                                   classes)})
             curve[budget] = {"choice": str(best), "accuracy": [x["test"]["accuracy"] for x in runs],
@@ -359,11 +359,12 @@ def shardvec_fit_seconds(work: Path, kv, report: dict[str, Any], setting: str) -
 
     t0 = time.perf_counter()
     config = Config()
-    ft = config.finetune
-    ft.train, ft.dev, ft.test = (str(work / f"brown-genre_{p}.txt") for p in ("train", "dev", "test"))
-    data, split, _ = load_data(ft, config.prepare)
+    finetune_config = config.finetune
+    finetune_config.train, finetune_config.dev, finetune_config.test = (
+        str(work / f"brown-genre_{p}.txt") for p in ("train", "dev", "test"))
+    data, split, _ = load_data(finetune_config, config.prepare)
     task = build_task(data, split)
-    options = curve_options(ft, task)
+    options = curve_options(finetune_config, task)
     point = report["classify"]["settings"][setting]["curve"][-1]
     candidate = next(c for c in options.candidates if c.describe() == {k: point[k] for k in c.describe()})
     if point["selection"] == "cv":
@@ -376,7 +377,7 @@ def shardvec_fit_seconds(work: Path, kv, report: dict[str, Any], setting: str) -
     return time.perf_counter() - t0
 
 
-def time_fits(ft, work: Path, vectors: Path, vec: Path | None, report: dict[str, Any], setting: str,
+def time_fits(fasttext, work: Path, vectors: Path, vec: Path | None, report: dict[str, Any], setting: str,
               fasttext_params: dict[str, dict[str, Any]], repeats: int) -> dict[str, Any]:
     """Interleaved single fits on the genre training file; the median of ``repeats`` each.
 
@@ -393,10 +394,10 @@ def time_fits(ft, work: Path, vectors: Path, vec: Path | None, report: dict[str,
     texts = read_dataset(str(work / "brown-genre_train.txt"), ReadOptions()).tokens
     kv = build_vector_sets([setting], pretrained, texts, AdaptSettings(5, 2, 1.0, SEED))[0][setting].kv
     steps = {f"shardvec ({setting})": lambda: shardvec_fit_seconds(work, kv, report, setting)}
-    if ft is not None:
+    if fasttext is not None:
         for variant, v in (("fasttext", None), ("fasttext+pretrained", vec)):
-            steps[variant] = (lambda v=v, variant=variant:
-                              fasttext_fit(ft, work / "brown-genre_train.txt", fasttext_params[variant], v, SEED)[1])
+            steps[variant] = (lambda v=v, variant=variant: fasttext_fit(
+                fasttext, work / "brown-genre_train.txt", fasttext_params[variant], v, SEED)[1])
     seconds: dict[str, list[float]] = {name: [] for name in steps}
     for _ in range(repeats):
         for name, step in steps.items():
@@ -577,10 +578,10 @@ def main() -> None:
         vectors, pre, cached = args.vectors, {"tokens": 0, "directory": str(args.vectors)}, True
     else:
         vectors, pre, cached = pretrain(data["test_files"])
-    ft = fasttext_module()
-    vec = vec_file(vectors) if ft is not None else None
+    fasttext = fasttext_module()
+    vec = vec_file(vectors) if fasttext is not None else None
     result: dict[str, Any] = {"data": data, "pretrain": pre, "pretrain_cached": cached, "repeats": args.repeats,
-                              "budgets": budgets, "fasttext_available": ft is not None, "sets": {},
+                              "budgets": budgets, "fasttext_available": fasttext is not None, "sets": {},
                               "fasttext": {}, "targets": []}
     for name in CLASSIFY + ("brown-pos",):
         run = run_shardvec(name, work, vectors, args.repeats, budgets, args.resume)
@@ -589,8 +590,8 @@ def main() -> None:
         baseline = next(iter(section["baselines"]))
         shardvec_only = {n: c for n, c in by_setting.items() if n != baseline}
         floor = section["min_per_class"]
-        if ft is not None and name != "brown-pos":
-            result["fasttext"][name] = run_fasttext(ft, work, name, vec, budgets, args.repeats, floor,
+        if fasttext is not None and name != "brown-pos":
+            result["fasttext"][name] = run_fasttext(fasttext, work, name, vec, budgets, args.repeats, floor,
                                                     1 if args.quick else len(FASTTEXT_GRID))
         found = anchors(by_setting, result["fasttext"].get(name), baseline)
         metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
@@ -608,8 +609,8 @@ def main() -> None:
     genre_report = json.loads((work / "shardvec-brown-genre" / "report.json").read_text())
     pick = chosen(genre["curves"], tuple(genre["curves"]), 1.0)
     params = {v: result["fasttext"]["brown-genre"][v]["params"] for v in ("fasttext", "fasttext+pretrained")} \
-        if ft is not None else {}
-    result["timing"] = time_fits(ft, work, vectors, vec, genre_report, pick, params, args.time_repeats)
+        if fasttext is not None else {}
+    result["timing"] = time_fits(fasttext, work, vectors, vec, genre_report, pick, params, args.time_repeats)
     ours = result["timing"]["fits"][f"shardvec ({pick})"]["median"]
     for variant in ("fasttext", "fasttext+pretrained"):
         if variant in result["timing"]["fits"]:

@@ -56,13 +56,14 @@ def dev_curve(name: str, work: Path, kv, changes: dict[str, Any], budgets: list[
 
     config = Config()
     ext = "conll" if name == "brown-pos" else "txt"
-    ft = config.finetune
-    ft.train, ft.dev, ft.test = (str(work / f"{name}_{p}.{ext}") for p in ("train", "dev", "test"))
+    finetune_config = config.finetune
+    finetune_config.train, finetune_config.dev, finetune_config.test = (
+        str(work / f"{name}_{p}.{ext}") for p in ("train", "dev", "test"))
     for key, value in {**changes, "budgets": budgets, "repeats": draws, "select_by": "dev"}.items():
-        setattr(ft, key, value)
-    data, split, _ = load_data(ft, config.prepare)
+        setattr(finetune_config, key, value)
+    data, split, _ = load_data(finetune_config, config.prepare)
     task = build_task(data, split)
-    options = curve_options(ft, task)
+    options = curve_options(finetune_config, task)
     lexical = SparseRows(task.lexical(options.model)) if options.model.lexical else None
     encoder = task.encoder(WordTable(kv, data.tokens), False, options.model, task.term_weights(options.model))
     learner = VectorLearner(task, encoder, Architecture(options.model.hidden, lexical), options.candidates)

@@ -39,24 +39,26 @@ __all__ = ["run_finetune", "format_summary"]
 REPORT_SCHEMA = "shardvec.finetune/1"
 
 
-def check_config(ft: FinetuneConfig) -> None:
+def check_config(config: FinetuneConfig) -> None:
     """What a fine-tune run needs beyond valid keys (:meth:`Config.validate`), as a one-line ConfigError."""
-    tasks = [name for name in TASKS if name in ft.mode]
-    separate = ft.train or ft.dev or ft.test
+    tasks = [name for name in TASKS if name in config.mode]
+    separate = config.train or config.dev or config.test
     checks = [
         (len(tasks) < 2, f"finetune.mode cannot hold both {' and '.join(tasks)}: they need different data"),
-        (bool(ft.vectors), "finetune.vectors is required: a train output directory or a vectors file"),
-        (bool(ft.output), "finetune.output is required"),
-        (bool(ft.dataset) != bool(separate), "give either finetune.dataset or finetune.train (with optional dev/test)"),
-        (not separate or bool(ft.train), "finetune.dev/test need finetune.train"),
+        (bool(config.vectors), "finetune.vectors is required: a train output directory or a vectors file"),
+        (bool(config.output), "finetune.output is required"),
+        (bool(config.dataset) != bool(separate),
+         "give either finetune.dataset or finetune.train (with optional dev/test)"),
+        (not separate or bool(config.train), "finetune.dev/test need finetune.train"),
     ]
     for ok, message in checks:
         if not ok:
             raise ConfigError(message)
     supervised = bool(tasks)
-    if supervised and ft.dataset and (ft.dev_fraction == 0 or ft.test_fraction == 0):
+    if supervised and config.dataset and (config.dev_fraction == 0 or config.test_fraction == 0):
         raise ConfigError("one finetune.dataset needs dev_fraction > 0 (early stopping) and test_fraction > 0")
-    if supervised and separate and ((not ft.dev and ft.dev_fraction == 0) or (not ft.test and ft.test_fraction == 0)):
+    if supervised and separate and ((not config.dev and config.dev_fraction == 0)
+                                    or (not config.test and config.test_fraction == 0)):
         raise ConfigError("without finetune.dev/test files, dev_fraction/test_fraction must carve them from train")
 
 
@@ -70,24 +72,25 @@ def _concat(parts: dict[str, Dataset]) -> Dataset:
                    [ls for d in parts.values() for ls in d.labels], first.source, first.format, raw)
 
 
-def load_data(ft: FinetuneConfig, prepare: PrepareConfig) -> tuple[Dataset, Split, dict[str, str]]:
+def load_data(config: FinetuneConfig, prepare: PrepareConfig) -> tuple[Dataset, Split, dict[str, str]]:
     """One dataset split by ``split_seed``, or separate files (a missing dev/test carved from train).
 
     Text is tokenized with the ``[prepare]`` settings, which built the vectors.
     """
-    options = ReadOptions(ft.format, ft.text_field, ft.label_field, prepare.lowercase, prepare.fold_numbers,
+    options = ReadOptions(config.format, config.text_field, config.label_field, prepare.lowercase, prepare.fold_numbers,
                           prepare.fix_mojibake)
-    if ft.dataset:
-        data = read_dataset(ft.dataset, options)
-        return data, split_indices(len(data), data.strata, ft.dev_fraction, ft.test_fraction, ft.split_seed), \
-            {"dataset": ft.dataset}
-    sources = {name: getattr(ft, name) for name in ("train", "dev", "test") if getattr(ft, name)}
+    if config.dataset:
+        data = read_dataset(config.dataset, options)
+        split = split_indices(len(data), data.strata, config.dev_fraction, config.test_fraction, config.split_seed)
+        return data, split, {"dataset": config.dataset}
+    sources = {name: getattr(config, name) for name in ("train", "dev", "test") if getattr(config, name)}
     parts = {name: read_dataset(path, options) for name, path in sources.items()}
     data = _concat(parts)
     n_train = len(parts["train"])
     carved = split_indices(n_train, None if data.strata is None else data.strata[:n_train],
-                           0.0 if "dev" in parts else ft.dev_fraction, 0.0 if "test" in parts else ft.test_fraction,
-                           ft.split_seed)
+                           0.0 if "dev" in parts else config.dev_fraction,
+                           0.0 if "test" in parts else config.test_fraction,
+                           config.split_seed)
     given, offset = {}, n_train
     for name in ("dev", "test"):
         if name in parts:
@@ -96,7 +99,7 @@ def load_data(ft: FinetuneConfig, prepare: PrepareConfig) -> tuple[Dataset, Spli
     return data, Split(carved.train, given.get("dev", carved.dev), given.get("test", carved.test)), sources
 
 
-def _setting_names(ft: FinetuneConfig, adapting: bool, supervised: bool) -> tuple[list[str], str]:
+def _setting_names(config: FinetuneConfig, adapting: bool, supervised: bool) -> tuple[list[str], str]:
     """Settings to compare (the primary one always included) and the primary one.
 
     The primary setting is what the user's switches ask for: with a mode
@@ -107,31 +110,34 @@ def _setting_names(ft: FinetuneConfig, adapting: bool, supervised: bool) -> tupl
     primary = "adapted" if adapting else "pretrained"
     if not supervised:
         return [], primary
-    if ft.update_vectors:
+    if config.update_vectors:
         primary = "adapted+finetuned" if primary == "adapted" else "finetuned"
-    names = list(dict.fromkeys([*ft.compare, primary]))
+    names = list(dict.fromkeys([*config.compare, primary]))
     return names, primary
 
 
-def class_weight(ft: FinetuneConfig, task: Task) -> str:
+def class_weight(config: FinetuneConfig, task: Task) -> str:
     """``auto`` class weights lean towards rare classes (``sqrt``) exactly when the headline score weighs
     every class the same (macro-F1, for classify). Token accuracy and entity F1 count examples, so
     weighting rare tags up would trade away the score being reported."""
-    if ft.class_weight == "auto":
+    if config.class_weight == "auto":
         return "sqrt" if task.metric == "macro_f1" else "none"
-    return ft.class_weight
+    return config.class_weight
 
 
-def curve_options(ft: FinetuneConfig, task: Task) -> CurveOptions:
+def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
     """The experiment's options: one candidate per learning rate (and per baseline C), the model, the selection."""
-    weights = class_weight(ft, task)
-    candidates = [TrainOptions(ft.epochs, lr, ft.l2, ft.patience, ft.batch_size, weights, ft.select_on, lexical_l2)
-                  for lr in dict.fromkeys(ft.learning_rate)
-                  for lexical_l2 in (dict.fromkeys(ft.lexical_l2) if ft.lexical else [None])]
-    baseline = [BaselineOptions(c, weights) for c in dict.fromkeys(ft.baseline_c)] if ft.baseline else []
-    model = ModelOptions(ft.weighting, ft.bigram_buckets, ft.tag_window, ft.lexical, ft.lexical_ngrams, ft.hidden)
-    selection = Selection(ft.select_by, ft.cv_folds, ft.cv_dev_below, ft.cv_budget_upto)
-    return CurveOptions(list(ft.budgets), ft.repeats, ft.split_seed, ft.min_per_class, candidates, model, selection,
+    weights = class_weight(config, task)
+    candidates = [TrainOptions(config.epochs, lr, config.l2, config.patience, config.batch_size, weights,
+                               config.select_on, lexical_l2)
+                  for lr in dict.fromkeys(config.learning_rate)
+                  for lexical_l2 in (dict.fromkeys(config.lexical_l2) if config.lexical else [None])]
+    baseline = [BaselineOptions(c, weights) for c in dict.fromkeys(config.baseline_c)] if config.baseline else []
+    model = ModelOptions(config.weighting, config.bigram_buckets, config.tag_window, config.lexical,
+                         config.lexical_ngrams, config.hidden)
+    selection = Selection(config.select_by, config.cv_folds, config.cv_dev_below, config.cv_budget_upto)
+    return CurveOptions(list(config.budgets), config.repeats, config.split_seed, config.min_per_class, candidates,
+                        model, selection,
                         baseline)
 
 
@@ -178,12 +184,12 @@ def run_finetune(config: Config) -> dict[str, Any]:
     The output, local or remote, is staged and stored only once complete
     (:func:`~shardvec.outputs.staged_output`, as every stage's).
     """
-    ft = config.finetune
+    finetune_config = config.finetune
     config.validate()
-    check_config(ft)
+    check_config(finetune_config)
     started = time.perf_counter()
-    output = Store(ft.output, config.storage.options)
-    with staged_output(output, ft.overwrite) as stage:
+    output = Store(finetune_config.output, config.storage.options)
+    with staged_output(output, finetune_config.overwrite) as stage:
         report = _run(config, stage)
         report["output"] = str(output.local or output.url)
         report["seconds"] = round(time.perf_counter() - started, 2)
@@ -194,24 +200,26 @@ def run_finetune(config: Config) -> dict[str, Any]:
 
 
 def _run(config: Config, stage: Path) -> dict[str, Any]:
-    ft = config.finetune
-    modes: list[type[FinetuneMode]] = [MODES[name] for name in ft.mode]
+    finetune_config = config.finetune
+    modes: list[type[FinetuneMode]] = [MODES[name] for name in finetune_config.mode]
     task_mode = next((mode for mode in modes if issubclass(mode, Task)), None)  # check_config allows one
     adapting = any(mode.adapts for mode in modes)
     log.info("reading the target data")
-    data, split, sources = load_data(ft, config.prepare)
+    data, split, sources = load_data(finetune_config, config.prepare)
     task = task_mode.build(data, split) if task_mode is not None else None
     supervised = task is not None
-    log.info(f"loading vectors from {ft.vectors}")
-    pretrained: Pretrained = load_pretrained(ft.vectors)
+    log.info(f"loading vectors from {finetune_config.vectors}")
+    pretrained: Pretrained = load_pretrained(finetune_config.vectors)
     texts = [data.tokens[u] for u in (split.train if supervised else range(len(data)))]
-    settings = AdaptSettings(ft.adapt_epochs, ft.adapt_min_count, ft.adapt_lock, ft.split_seed)
-    names, primary = _setting_names(ft, adapting, supervised)
-    sets, adapted = build_vector_sets(names, pretrained, texts, settings, need_adapted=adapting)
+    adapt_settings = AdaptSettings(finetune_config.adapt_epochs, finetune_config.adapt_min_count,
+                                   finetune_config.adapt_lock, finetune_config.split_seed)
+    names, primary = _setting_names(finetune_config, adapting, supervised)
+    sets, adapted = build_vector_sets(names, pretrained, texts, adapt_settings, need_adapted=adapting)
     report: dict[str, Any] = {
-        "schema": REPORT_SCHEMA, "modes": list(ft.mode), "primary": primary,
+        "schema": REPORT_SCHEMA, "modes": list(finetune_config.mode), "primary": primary,
         "data": _data_summary(data, split, sources),
-        "vectors": {"source": ft.vectors, "vocab_size": len(pretrained.kv), "dim": pretrained.kv.vector_size,
+        "vectors": {"source": finetune_config.vectors, "vocab_size": len(pretrained.kv),
+                    "dim": pretrained.kv.vector_size,
                     "has_model": pretrained.model is not None},
     }
     files = []
@@ -223,17 +231,17 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     scored = {name: s.kv for name, s in sets.items() if not s.update} if supervised else \
         {"pretrained": pretrained.kv, "adapted": adapted[0]}
     if task is not None:
-        options = curve_options(ft, task)
-        log.info(f"{task.name}: {len(sets)} settings x budgets {ft.budgets} x {ft.repeats} repeats "
-                 f"on {split.sizes()}")
+        options = curve_options(finetune_config, task)
+        log.info(f"{task.name}: {len(sets)} settings x budgets {finetune_config.budgets} "
+                 f"x {finetune_config.repeats} repeats on {split.sizes()}")
         report[task.name], trained = compare(task, sets, options)
         for name, done in trained.items():
             scored[name] = _with_rows(sets[name].kv, done)
-        if ft.update_vectors:
+        if finetune_config.update_vectors:
             save_vectors(scored[primary], stage / "finetuned_vectors.bin")
             files.append("finetuned_vectors.bin")
-    report["intrinsic"] = _intrinsic(scored, ft.intrinsic_vocab) if ft.intrinsic_vocab else {}
+    report["intrinsic"] = _intrinsic(scored, finetune_config.intrinsic_vocab) if finetune_config.intrinsic_vocab else {}
     files += write_plots(report, stage)
     report["files"] = files + ["report.md", "report.json"]
-    report["config"] = dataclasses.asdict(ft)
+    report["config"] = dataclasses.asdict(finetune_config)
     return report
