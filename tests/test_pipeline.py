@@ -9,7 +9,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from gensim.models import KeyedVectors
+from gensim.test.utils import datapath
 from helpers import gensim_data, manifest, prepared_corpus, small_config, write_lines
+from scipy.stats import spearmanr
 
 from shardvec import api
 from shardvec.cli import main
@@ -137,7 +140,15 @@ def test_evaluate_writes_scores_with_oov_shares(corpus: Path, tmp_path: Path,
     assert scores["analogy"]["questions"] == 19544
     assert 0 < scores["analogy"]["oov_share"] < 1
     assert scores["wordsim353"]["pairs"] == 353 and 0 <= scores["wordsim353"]["oov_share"] < 1
-    assert -1 <= scores["simlex999"]["spearman"] <= 1
+    # SimLex-999 recomputed here from the vectors: cosine of every pair in vocabulary, ranked against the humans'.
+    kv = KeyedVectors.load_word2vec_format(str(tmp_path / "v" / "vectors.bin"), binary=True)
+    with open(datapath("simlex999.txt"), encoding="utf-8") as fh:
+        pairs = [line.split("\t") for line in fh if line.strip() and not line.startswith("#")]
+    known = [(a.lower(), b.lower(), float(s)) for a, b, s in pairs if a.lower() in kv and b.lower() in kv]
+    expected = spearmanr([s for *_, s in known], [kv.similarity(a, b) for a, b, _ in known]).correlation
+    assert len(pairs) == scores["simlex999"]["pairs"] == 999 and 0 < len(known) < 999
+    assert scores["simlex999"]["spearman"] == pytest.approx(expected, abs=1e-4)
+    assert scores["simlex999"]["oov_share"] == pytest.approx(1 - len(known) / 999, abs=1e-4)
     # The same scores from the bare vectors.bin.
     assert main(["evaluate", "--vectors", str(tmp_path / "v" / "vectors.bin")]) == 0
     assert main(["evaluate", "--vectors", str(tmp_path / "missing.bin")]) == 2
