@@ -129,7 +129,7 @@ def _trainer(corpus: Path, epochs: int, copies: bool) -> dict:
     params, vocab = Word2VecParams.from_config(cfg.train), Vocab.load(as_store(corpus / "vocab.parquet"))
     with tempfile.TemporaryDirectory(dir=realtext.cache_dir()) as tmp:
         shard = as_store(sorted((corpus / "shards").glob("*.parquet"))[0])
-        chunks = materialise_shard(shard, vocab, cfg.train.rounds_per_epoch, Path(tmp))
+        chunks = materialise_shard(shard, vocab, _rounds_per_epoch(), Path(tmp))
         model, pool = build_shard_model(params, vocab), ArrayPool()
         t0 = time.perf_counter()
         for rnd in _plan(epochs):
@@ -156,7 +156,14 @@ def _plan(epochs: int) -> list:
 
     cfg = train_bench.shardvec_config("periodic", 1, epochs)
     params = Word2VecParams.from_config(cfg.train)
-    return periodic_rounds(epochs, cfg.train.rounds_per_epoch, params.alpha, params.min_alpha, 2.0)
+    return periodic_rounds(epochs, _rounds_per_epoch(), params.alpha, params.min_alpha, 2.0)
+
+
+def _rounds_per_epoch() -> int:
+    """The periodic rule's merges per epoch at 2 shards."""
+    from shardvec.train.rules import make_rule
+
+    return make_rule("periodic").rounds_per_epoch(2)
 
 
 def gensim_file(corpus: Path, epochs: int) -> dict:

@@ -225,6 +225,26 @@ def test_sync_words_sets_the_rounds_from_the_shards_size() -> None:
     assert len(once.rounds) == 1 and once.lr_multiplier == 1.0
 
 
+def test_adasum_merges_in_proportion_to_the_shards_beyond_sixteen_and_a_set_value_wins() -> None:
+    """On one corpus, the words all shards train between two merges shrink as 16 / shards beyond 16 shards."""
+    from shardvec.api import _round_plan
+    from shardvec.config import TrainConfig
+    from shardvec.train.rules import RuleSettings
+
+    def plan(rule: str, shards: int, **keys: int):
+        train = TrainConfig(**keys)
+        return _round_plan(train, PARAMS, make_rule(rule, RuleSettings.from_config(train)),
+                           [16_000_000 // shards] * shards)
+
+    cluster_words = {k: k * plan("adasum", k).words_per_shard_round for k in (2, 8, 16, 32, 64, 128)}
+    assert cluster_words == pytest.approx({2: 1.6e6, 8: 1.6e6, 16: 1.6e6, 32: 8e5, 64: 4e5, 128: 2e5}, rel=1e-3)
+    assert [plan("adasum", k).rounds_per_epoch for k in (16, 17, 33, 64)] == [10, 20, 30, 40]
+    assert plan("adasum", 64).lr_multiplier == 4.0 and len(plan("adasum", 64).rounds) == 40 * PARAMS.epochs
+    assert plan("bmuf", 64).rounds_per_epoch == plan("periodic", 64).rounds_per_epoch == 10  # their own default
+    assert plan("adasum", 64, rounds_per_epoch=7).rounds_per_epoch == 7
+    assert plan("adasum", 64, rounds_per_epoch=7, sync_words=125_000).rounds_per_epoch == 2
+
+
 @pytest.mark.parametrize(("key", "value", "message"), [
     ("merge", "sum", "train.merge must be one of"), ("delta_dtype", "int8", "train.delta_dtype must be one of"),
     ("sync_words", -1, "train.sync_words"), ("lr_scale", -1.0, "train.lr_scale"), ("momentum", 1.0, "train.momentum"),

@@ -265,7 +265,7 @@ def _round_plan(train_config: TrainConfig, params: Word2VecParams, rule: MergeRu
     if warning:
         _TRAIN_LOG.warning(f"warning: {warning}")
     per_epoch = (rounds_per_epoch_for(per_shard, train_config.sync_words) if train_config.sync_words
-                 else train_config.rounds_per_epoch)
+                 else rule.rounds_per_epoch(n_shards))
     scale = rule.lr_multiplier(n_shards)
     rounds = periodic_rounds(params.epochs, per_epoch, params.alpha, params.min_alpha, scale)
     return _RoundPlan(rounds, per_epoch, scale, per_shard // per_epoch)

@@ -505,11 +505,11 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
     """
     workers = _live_workers(client)
     _warn_idle_workers(len(workers), len(spec.shards))
-    log = _RoundLog(client, spec, rounds, len(workers), _words_to_train(corpus, spec, rounds, start))
+    round_log = _RoundLog(client, spec, rounds, len(workers), _words_to_train(corpus, spec, rounds, start))
     flight = _Flight.begin(client, spec, rounds, start)
     if start == len(rounds):  # resumed after the last round: its checkpoint is the result
         return flight.starts[0].result(), []
-    log.flight_started()
+    round_log.flight_started()
     failures: dict[int, int] = {}
     index, final = start, None
     while index < len(rounds):
@@ -521,15 +521,15 @@ def run_rounds(client, spec: RunSpec, rounds: list[Round], start: int, corpus: C
                 raise
             flight = _rerun_from_checkpoint(flight, index, start, exc, attempt=sum(failures.values()))
             index = flight.first
-            log.flight_started()
+            round_log.flight_started()
             continue
-        log.add(index, stats, figures)
+        round_log.add(index, stats, figures)
         flight.forget_before(index)
         index += 1
     assert final is not None
     weights = final.result()  # after the last reading: the client's own fetch is not worker-to-worker traffic
     client.run(forget_run, spec.run_id)
-    return weights, log.records()
+    return weights, round_log.records()
 
 
 def _live_workers(client) -> list[str]:

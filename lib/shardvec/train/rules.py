@@ -8,7 +8,8 @@ job, ``api.train``, the config and the CLI read. A rule says
 - what shards send: whole ``weights`` (the rules of the first train stage,
   kept bit for bit) or ``deltas``, the rows each shard changed in the round
   (:mod:`shardvec.train.deltas`);
-- its local learning-rate multiplier (``lr_multiplier``);
+- its local learning-rate multiplier (``lr_multiplier``) and how often it
+  merges (``rounds_per_epoch``);
 - for delta rules, how two deltas combine (``pair``, one node of the fan-in-2
   reduction tree, applied in index order: ((0, 1), (2, 3)), ...) and how the
   combined delta becomes the update every worker adds to its copy of the
@@ -33,6 +34,8 @@ from shardvec.train.deltas import Delta, Rows, combine
 RULES: dict[str, type["MergeRule"]] = {}
 # Parts per node of the reduction tree: every worker receives at most two parts per node.
 REDUCE_FANIN = 2
+# Merges per epoch of the rules that merge every round, unless train.rounds_per_epoch or train.sync_words says.
+DEFAULT_ROUNDS_PER_EPOCH = 10
 T = TypeVar("T")
 
 
@@ -68,12 +71,14 @@ class RuleSettings:
     """
 
     lr_scale: float = _TRAIN_DEFAULTS.lr_scale  # 0: the rule's own default multiplier
+    rounds_per_epoch: int = _TRAIN_DEFAULTS.rounds_per_epoch  # 0: the rule's own default
     momentum: float = _TRAIN_DEFAULTS.momentum  # block momentum's eta; negative: 1 - 1/shards
     block_lr: float = _TRAIN_DEFAULTS.block_lr  # block momentum's zeta
 
     @classmethod
     def from_config(cls, train: TrainConfig) -> RuleSettings:
-        return cls(lr_scale=train.lr_scale, momentum=train.momentum, block_lr=train.block_lr)
+        return cls(lr_scale=train.lr_scale, rounds_per_epoch=train.rounds_per_epoch, momentum=train.momentum,
+                   block_lr=train.block_lr)
 
 
 class MergeRule(ABC):
@@ -99,6 +104,13 @@ class MergeRule(ABC):
 
     def default_lr_multiplier(self, n_shards: int) -> float:
         return 1.0
+
+    def rounds_per_epoch(self, n_shards: int) -> int:
+        """Merges per epoch (for ``periodic`` rules); ``train.rounds_per_epoch`` overrides the rule's default."""
+        return self.settings.rounds_per_epoch or self.default_rounds_per_epoch(n_shards)
+
+    def default_rounds_per_epoch(self, n_shards: int) -> int:
+        return DEFAULT_ROUNDS_PER_EPOCH
 
     def describe(self, state: Any) -> dict[str, Any]:
         """Small figures about the rule's state for the progress line and the report."""
@@ -185,10 +197,15 @@ class AdaSum(DeltaRule):
     def default_lr_multiplier(self, n_shards: int) -> float:
         return adasum_lr_multiplier(n_shards)
 
+    def default_rounds_per_epoch(self, n_shards: int) -> int:
+        return adasum_rounds_per_epoch(n_shards)
+
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return adasum_pair(a, b)
 
 
+# Up to this many shards adasum merges DEFAULT_ROUNDS_PER_EPOCH times per epoch; beyond, in proportion.
+ADASUM_SHARDS_PER_INTERVAL = 16
 # The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
 # diverges (docs/scaling.md has the measurements).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
@@ -204,6 +221,19 @@ def adasum_lr_multiplier(n_shards: int) -> float:
     the measurements, the ceiling included).
     """
     return min(ADASUM_MAX_LR_MULTIPLIER, max(2.0, float(np.log2(max(n_shards, 1)))))
+
+
+def adasum_rounds_per_epoch(n_shards: int) -> int:
+    """DEFAULT_ROUNDS_PER_EPOCH up to ADASUM_SHARDS_PER_INTERVAL shards, then in proportion to the shards.
+
+    Beyond 16 shards what decides quality is not the words each shard
+    trains between two merges but the words all of them train together:
+    32 shards merging 10 times per epoch lost analogy accuracy, 20 times
+    kept it, and 64 shards at 10 train as few words per shard as 32 at 20
+    and lost it too (docs/scaling.md). So the cluster's words between
+    merges shrink as 16 / shards.
+    """
+    return DEFAULT_ROUNDS_PER_EPOCH * max(1, -(-n_shards // ADASUM_SHARDS_PER_INTERVAL))
 
 
 def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
