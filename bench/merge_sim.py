@@ -30,14 +30,14 @@ from shardvec.train.materialise import materialise_shard
 from shardvec.train.trainer import build_shard_model, get_weights, set_weights, train_round
 
 
-def simulate(corpus_dir: str, rule_name: str, settings: RuleSettings, rounds_per_epoch: int, seed: int,
-             epochs: int, dtype: str) -> dict:
+def simulate(corpus_dir: str, rule_name: str, settings: RuleSettings, seed: int, epochs: int, dtype: str) -> dict:
     corpus = Corpus.open(corpus_dir)
     vocab = corpus.vocab()
     params = Word2VecParams(seed=seed, epochs=epochs)
     rule = make_rule(rule_name, settings)
     n_shards = len(corpus.shards)
     scale = rule.lr_multiplier(n_shards)
+    rounds_per_epoch = rule.rounds_per_epoch(n_shards)
     rounds = periodic_rounds(epochs, rounds_per_epoch, params.alpha, params.min_alpha, scale)
     model = build_shard_model(params, vocab)
     start = get_weights(model)
@@ -73,13 +73,14 @@ def main() -> None:
     parser.add_argument("--lr-scale", type=float, default=0.0)
     parser.add_argument("--momentum", type=float, default=-1.0)
     parser.add_argument("--block-lr", type=float, default=1.0)
-    parser.add_argument("--rounds-per-epoch", type=int, default=10)
+    parser.add_argument("--rounds-per-epoch", type=int, default=0, help="0: the rule's own")
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dtype", default="float32")
     args = parser.parse_args()
-    settings = RuleSettings(lr_scale=args.lr_scale, momentum=args.momentum, block_lr=args.block_lr)
-    result = simulate(args.corpus, args.rule, settings, args.rounds_per_epoch, args.seed, args.epochs, args.dtype)
+    settings = RuleSettings(lr_scale=args.lr_scale, rounds_per_epoch=args.rounds_per_epoch, momentum=args.momentum,
+                            block_lr=args.block_lr)
+    result = simulate(args.corpus, args.rule, settings, args.seed, args.epochs, args.dtype)
     print(json.dumps(result))
 
 

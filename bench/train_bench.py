@@ -31,7 +31,7 @@ import realtext  # noqa: E402
 import results  # noqa: E402
 
 from shardvec.logs import show_progress  # noqa: E402
-from shardvec.train.rules import DEFAULT_RULE  # noqa: E402
+from shardvec.train.rules import DEFAULT_RULE, RULES, RuleSettings, make_rule  # noqa: E402
 
 SETTINGS = {"vector_size": 100, "window": 5, "negative": 5, "sample": 1e-3, "epochs": 5, "sg": 1}
 METHODS = ("gensim-file", "gensim-iterable", "mllib-1", "mllib-2")
@@ -107,6 +107,34 @@ def shardvec_config(merge: str, seed: int, epochs: int = SETTINGS["epochs"]):
     cfg.train.seed, cfg.train.merge, cfg.train.evaluate, cfg.train.compute_loss = seed, merge, False, False
     cfg.dask.n_workers, cfg.dask.threads_per_worker = 2, 1
     return cfg
+
+
+def same_cell(run: dict[str, Any], method: str, shards: int, options: dict[str, Any]) -> bool:
+    """Whether a recorded ``run`` trained what today's cell would: same method, shards and effective options.
+
+    Options compare after dropping a ``rounds_per_epoch`` equal to the
+    rule's own default and the runs' rounds must match: a run made under an
+    older default (32 shards merged 10 times per epoch before adasum's
+    interval shrank with the shards) is not taken for today's cell, and one
+    that set today's default by hand is.
+    """
+    return (run["method"] == method and run["shards"] == shards
+            and _effective(method, shards, run.get("options", {})) == _effective(method, shards, options)
+            and run.get("rounds") == _planned_rounds(method, shards, options))
+
+
+def _effective(method: str, shards: int, options: dict[str, Any]) -> dict[str, Any]:
+    if method in RULES and options.get("rounds_per_epoch") == make_rule(method).rounds_per_epoch(shards):
+        return {k: v for k, v in options.items() if k != "rounds_per_epoch"}
+    return options
+
+
+def _planned_rounds(method: str, shards: int, options: dict[str, Any]) -> int | None:
+    """The rounds a shardvec run of this cell makes with today's defaults (None for gensim and MLlib)."""
+    if method not in RULES:
+        return None
+    rule = make_rule(method, RuleSettings(rounds_per_epoch=options.get("rounds_per_epoch", 0)))
+    return SETTINGS["epochs"] * rule.rounds_per_epoch(shards) if rule.periodic else 1
 
 
 def _shardvec(merge: str, seed: int, corpus: Path, options: dict[str, Any]):
@@ -234,8 +262,7 @@ def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], rival_s
             if method.startswith("mllib") or options == LIKE_MLLIB:
                 if seed > 1:
                     continue
-            if any(r["method"] == method and r["seed"] == seed and r["shards"] == k and r["options"] == options
-                   for r in runs):
+            if any(r["seed"] == seed and same_cell(r, method, k, options) for r in runs):
                 continue
             runs.append(spawn(method, seed, prepare_corpus(k), options))
             with log.open("a") as fh:
@@ -249,7 +276,7 @@ def scaling_grid(shard_counts: list[int], seeds: int, rivals: list[str], rival_s
 
 
 def grid_markdown(runs: list[dict[str, Any]], command: str) -> str:
-    """The grid as a table: one row per (method, shards, options), quality as mean ± sd over seeds."""
+    """The grid as a table: one row per (method, shards, options, rounds), quality as mean ± sd over seeds."""
     def ms(values: list[float]) -> str:
         if len(values) == 1:
             return f"{values[0]:.3f}"
@@ -261,25 +288,37 @@ def grid_markdown(runs: list[dict[str, Any]], command: str) -> str:
              "the workers run several per worker); gensim with 2 threads. Quality: mean ± sd over seeds; bytes "
              "and merge seconds: median over rounds (Dask's own transfer counters; merge seconds = round wall time "
              "beyond the busiest worker's training).", "",
-             "| method | shards | options | seeds | words/shard/round | lr x | analogy | WordSim353 | SimLex-999 | "
-             "words/s | MiB moved/round | merge s/round |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key in dict.fromkeys((r["method"], r["shards"], json.dumps(r.get("options", {}))) for r in runs):
-        group = [r for r in runs if (r["method"], r["shards"], json.dumps(r.get("options", {}))) == key]
+             "| method | shards | options | seeds | merges/epoch | words/shard/round | lr x | analogy | WordSim353 | "
+             "SimLex-999 | words/s | MiB moved/round | merge s/round |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+
+    def cell(r: dict[str, Any]) -> tuple:
+        return r["method"], r["shards"], json.dumps(_effective(r["method"], r["shards"], r.get("options", {}))), \
+            r.get("rounds")
+
+    for key in dict.fromkeys(cell(r) for r in runs):
+        group = [r for r in runs if cell(r) == key]
         first = group[0]
         sharded = "bytes_per_round" in first
-        rounds = (f"{first['words_per_shard_round']:,} | {first['lr_multiplier']:g}" if sharded else "- | -")
+        rounds = (f"{first['rounds'] // SETTINGS['epochs']} | {first['words_per_shard_round']:,} | "
+                  f"{first['lr_multiplier']:g}" if sharded else "- | - | -")
         traffic = (f"{statistics.median(r['bytes_per_round'] for r in group) / 2**20:,.1f} | "
                    f"{statistics.median(r['merge_seconds_per_round'] for r in group):.2f}" if sharded else "- | -")
         lines.append(
-            f"| {key[0]} | {key[1] if sharded else 1} | {_options(first.get('options', {}))} | {len(group)} | "
+            f"| {key[0]} | {key[1] if sharded else 1} | {_options(json.loads(key[2]), first)} | {len(group)} | "
             f"{rounds} | {ms([r['analogy']['accuracy'] for r in group])} | "
             f"{ms([r['wordsim353']['spearman'] for r in group])} | {ms([r['simlex999']['spearman'] for r in group])} | "
             f"{statistics.median(r['words_per_s'] for r in group):,.0f} | {traffic} |")
     return "\n".join(lines) + "\n"
 
 
-def _options(options: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in options.items()) or "-"
+def _options(options: dict[str, Any], run: dict[str, Any]) -> str:
+    """The cell's options; a run whose merges per epoch were an older default says so."""
+    text = ", ".join(f"{k}={v}" for k, v in options.items())
+    if run.get("rounds") not in (None, _planned_rounds(run["method"], run["shards"], options)):
+        then = f"rounds_per_epoch={run['rounds'] // SETTINGS['epochs']} (the default then)"
+        text = f"{text}, {then}" if text else then
+    return text or "-"
 
 
 def main() -> None:

@@ -160,10 +160,11 @@ def _plan(epochs: int) -> list:
 
 
 def _rounds_per_epoch() -> int:
-    """The periodic rule's merges per epoch at 2 shards."""
-    from shardvec.train.rules import make_rule
+    """What a 2-shard periodic run of the benchmark config merges per epoch (the config can set it)."""
+    from shardvec.train.rules import RuleSettings, make_rule
 
-    return make_rule("periodic").rounds_per_epoch(2)
+    cfg = train_bench.shardvec_config("periodic", 1)
+    return make_rule("periodic", RuleSettings.from_config(cfg.train)).rounds_per_epoch(2)
 
 
 def gensim_file(corpus: Path, epochs: int) -> dict:

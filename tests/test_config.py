@@ -208,7 +208,8 @@ def test_merge_rule_settings_are_the_train_keys_with_their_declared_defaults() -
     from shardvec.train.rules import RuleSettings
 
     train = TrainConfig()
-    assert RuleSettings() == RuleSettings(lr_scale=train.lr_scale, momentum=train.momentum, block_lr=train.block_lr)
+    assert RuleSettings() == RuleSettings(lr_scale=train.lr_scale, rounds_per_epoch=train.rounds_per_epoch,
+                                          momentum=train.momentum, block_lr=train.block_lr)
     assert RuleSettings.from_config(TrainConfig(momentum=0.5, block_lr=2.0)) == RuleSettings(momentum=0.5, block_lr=2.0)
 
 

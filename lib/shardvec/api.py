@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from shardvec.config import Config, DaskConfig, TrainConfig
 from shardvec.errors import ConfigError, InputError
+from shardvec.logs import stage_logger
 from shardvec.outputs import staged_output, write_json_atomic
 from shardvec.storage import Store, is_remote, mark_success, prepare_output
 from shardvec.versions import library_versions
-from shardvec.logs import stage_logger
 
-_PREPARE_LOG = stage_logger(__name__, "prepare")
-_TRAIN_LOG = stage_logger(__name__, "train")
+prepare_log = stage_logger(__name__, "prepare")
+train_log = stage_logger(__name__, "train")
 
 if TYPE_CHECKING:
     from shardvec.corpus import Corpus, Vocab
@@ -69,7 +69,7 @@ def prepare(config: Config) -> Path | str:
                     "config": config.to_dict(), "versions": library_versions()}
         write_json_atomic(staging / "manifest.json", manifest)
     records = manifest["records"]
-    _PREPARE_LOG.info(f"{records['in']} records in, {records['kept']} kept, {sum(records['dropped'].values())} "
+    prepare_log.info(f"{records['in']} records in, {records['kept']} kept, {sum(records['dropped'].values())} "
                       f"dropped; {manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
                       f"{manifest['vocab']['size']} -> {output.url}")
     return output.local or output.url
@@ -90,7 +90,7 @@ def train(config: Config) -> Path | str:
     _write_round_plot(report, run.output)
     (run.output / "train_report.json").write_json(report)
     mark_success(run.output)
-    _TRAIN_LOG.info(f"{len(run.vocab)} words x {run.params.vector_size} dims, "
+    train_log.info(f"{len(run.vocab)} words x {run.params.vector_size} dims, "
                     f"{report['timings']['words_per_s']:,} words/s -> {run.output.url}")
     return run.output.local or run.output.url
 
@@ -158,7 +158,9 @@ def _checkpoint_meta(train_config: TrainConfig, settings: RuleSettings, rule: Me
     meta = {"params": params.to_dict(), "merge": train_config.merge, "shards": len(corpus.shards),
             "rounds": len(plan.rounds), "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url}
     if isinstance(rule, DeltaRule):  # what else a delta rule's checkpoint depends on (weight rules: as before)
-        meta.update(rule_settings=asdict(settings), delta_dtype=train_config.delta_dtype)
+        # rounds_per_epoch is left out: "rounds" above already pins the schedule it sets.
+        rule_settings = {k: v for k, v in asdict(settings).items() if k != "rounds_per_epoch"}
+        meta.update(rule_settings=rule_settings, delta_dtype=train_config.delta_dtype)
     return meta
 
 
@@ -229,7 +231,7 @@ def _write_round_plot(report: dict[str, Any], output: Store) -> None:
         try:
             plot_rounds(report, path)
         except Exception as exc:  # noqa: BLE001 - matplotlib's errors are many; the report says what happened
-            _TRAIN_LOG.warning(f"warning: train_report.png was not drawn ({type(exc).__name__}: {exc})")
+            train_log.warning(f"warning: train_report.png was not drawn ({type(exc).__name__}: {exc})")
             report["outputs"].remove("train_report.png")
             return
         (output / "train_report.png").write_bytes(path.read_bytes())
@@ -263,7 +265,7 @@ def _round_plan(train_config: TrainConfig, params: Word2VecParams, rule: MergeRu
         return _RoundPlan(rounds, 1, 1.0, per_shard * params.epochs)
     warning = quality_warning(rule, n_shards)
     if warning:
-        _TRAIN_LOG.warning(f"warning: {warning}")
+        train_log.warning(f"warning: {warning}")
     per_epoch = (rounds_per_epoch_for(per_shard, train_config.sync_words) if train_config.sync_words
                  else rule.rounds_per_epoch(n_shards))
     scale = rule.lr_multiplier(n_shards)
@@ -282,7 +284,7 @@ def _resume_point(output: Store, meta: dict[str, Any], words: list[str]) -> int:
         raise InputError(f"checkpoint in {output.url} was made with other settings or another corpus; "
                          "rerun with --overwrite to start over")
     start = saved.meta["round"] + 1
-    _TRAIN_LOG.info(f"resuming after round {start}/{meta['rounds']}")
+    train_log.info(f"resuming after round {start}/{meta['rounds']}")
     return start
 
 

@@ -26,7 +26,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     loudness.add_argument("--quiet", "-q", dest="verbosity", action="store_const", const=QUIET, default=PROGRESS,
                           help="print warnings and errors only, no progress lines")
     loudness.add_argument("--verbose", "-v", dest="verbosity", action="store_const", const=VERBOSE,
-                          help="also print debug lines and gensim's own progress")
+                          help="also print gensim's own lines from this process (finetune, evaluate)")
 
 
 def _key(p: argparse.ArgumentParser, flag: str, key: str, help: str | None = None, **kw: Any) -> None:

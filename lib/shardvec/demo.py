@@ -23,8 +23,8 @@ from typing import Any
 from shardvec import api
 from shardvec.config import Config
 from shardvec.finetune.report import verdict_lines
-from shardvec.outputs import local_path
 from shardvec.logs import stage_logger
+from shardvec.outputs import local_path
 
 log = stage_logger(__name__, "demo")
 

@@ -46,7 +46,7 @@ def similarity_score(kv, name: str) -> dict[str, Any]:
 
 
 def intrinsic_scores(kv, restrict_vocab: int = 30000) -> dict[str, Any]:
-    """All three scores."""
+    """Analogy accuracy and both similarity correlations, each with its out-of-vocabulary share."""
     return {
         "analogy": analogy_score(kv, restrict_vocab),
         "wordsim353": similarity_score(kv, "wordsim353.tsv"),

@@ -52,21 +52,24 @@ def show_progress(verbosity: int = PROGRESS) -> None:
     """Print shardvec's lines on stderr at ``verbosity``; calling it again replaces the earlier setting.
 
     gensim's INFO lines (one per training progress tick) join only at
-    VERBOSE: at the other levels they are left where gensim puts them,
-    which is nowhere unless the program configured logging itself.
+    VERBOSE, and only those of this process (shard trainers run in Dask
+    workers); at the other levels gensim's logger is left as the program
+    set it.
     """
     _attach("shardvec", _LEVELS[verbosity])
     _attach("gensim", logging.INFO if verbosity == VERBOSE else None)
 
 
 def _attach(name: str, level: int | None) -> None:
-    """Our handler on logger ``name`` at ``level``; None takes it off and gives the logger back its defaults."""
+    """Our handler on logger ``name`` at ``level``; None takes ours off and gives the logger back its defaults."""
     logger = logging.getLogger(name)
-    for old in [h for h in logger.handlers if isinstance(h, _StderrHandler)]:
+    ours = [h for h in logger.handlers if isinstance(h, _StderrHandler)]
+    for old in ours:
         logger.removeHandler(old)
     if level is None:
-        logger.setLevel(logging.NOTSET)
-        logger.propagate = True
+        if ours:  # undo only what an earlier call did; a program's own settings stay
+            logger.setLevel(logging.NOTSET)
+            logger.propagate = True
         return
     handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))

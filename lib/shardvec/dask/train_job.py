@@ -40,6 +40,7 @@ from distributed import wait
 
 from shardvec.corpus import Corpus, Vocab
 from shardvec.errors import ConfigError
+from shardvec.logs import stage_logger
 from shardvec.storage import Store
 from shardvec.train import merge
 from shardvec.train.buffers import ArrayPool
@@ -53,9 +54,9 @@ from shardvec.train.schedule import Round
 from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, pooled_mean, set_weights,
                                     train_round)
 from shardvec.train.weights import ModelWeights
-from shardvec.logs import stage_logger
 
 log = stage_logger(__name__, "train")
+
 
 @sizeof.register(ModelWeights)
 def _sizeof_weights(weights: ModelWeights) -> int:

@@ -280,7 +280,8 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
 def _log_summary(task_name: str, name: str, summary: dict[str, Any], metric: str) -> None:
     choices = ", ".join(f"{c['choice']} ({c['selection']})" for c in summary["curve"])
     log.info(f"{task_name}/{name}: test {metric} {summary['test_score']['mean']:.4f} "
-             f"± {summary['test_score']['std']:.4f} (dev {summary['dev_score']:.4f}; by budget {choices}; {summary['seconds']:.1f} s)")
+             f"± {summary['test_score']['std']:.4f} (dev {summary['dev_score']:.4f}; by budget {choices}; "
+             f"{summary['seconds']:.1f} s)")
 
 
 def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarray]], options: CurveOptions,

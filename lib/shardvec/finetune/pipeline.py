@@ -28,9 +28,9 @@ from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import Split, split_indices
 from shardvec.finetune.task import FinetuneMode, ModelOptions, Task
 from shardvec.finetune.vectorsets import build_vector_sets
+from shardvec.logs import stage_logger
 from shardvec.outputs import staged_output, write_json_atomic
 from shardvec.storage import Store
-from shardvec.logs import stage_logger
 
 log = stage_logger(__name__, "finetune")
 
@@ -137,8 +137,7 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
                          config.lexical_ngrams, config.hidden)
     selection = Selection(config.select_by, config.cv_folds, config.cv_dev_below, config.cv_budget_upto)
     return CurveOptions(list(config.budgets), config.repeats, config.split_seed, config.min_per_class, candidates,
-                        model, selection,
-                        baseline)
+                        model, selection, baseline)
 
 
 def _with_rows(kv, trained: Trained):

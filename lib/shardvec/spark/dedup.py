@@ -14,9 +14,9 @@ from typing import Iterator
 
 import pyarrow as pa
 
+from shardvec.logs import stage_logger
 from shardvec.spark.records import RECORD_SCHEMA, conform, replace
 from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines
-from shardvec.logs import stage_logger
 
 log = stage_logger(__name__, "prepare")
 

@@ -8,10 +8,9 @@ to the join step (word2phrase itself keeps them in memory the same way).
 
 from __future__ import annotations
 
-
+from shardvec.logs import stage_logger
 from shardvec.spark.records import RECORD_DDL, phrase_step
 from shardvec.text.phrases import phrase_score
-from shardvec.logs import stage_logger
 
 log = stage_logger(__name__, "prepare")
 

@@ -29,13 +29,13 @@ from typing import TYPE_CHECKING, Any, Iterator
 from shardvec.config import Config, PrepareConfig
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
+from shardvec.logs import stage_logger
 from shardvec.readers import InputLocation, ReaderSettings
 from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
 from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
 from shardvec.spark.phrases import apply_phrases
 from shardvec.spark.records import (RECORD_DDL, TIMING, Step, chain, clean_step, read_step, spill_step, tally_step,
                                     timed, tokenize_step, word_counts_path)
-from shardvec.logs import stage_logger
 from shardvec.spark.shards import place_parts, write_balanced_shards
 from shardvec.text.clean import CleanSettings
 from shardvec.text.dedup import lsh_params
@@ -176,7 +176,7 @@ def _input_files(locations: list[InputLocation]) -> list[str]:
     """Every input file once, sorted; a location that holds none is said, not refused."""
     for location in locations:
         if not location.files:
-            log.info(f"input {location.location} holds no files")
+            log.warning(f"warning: input {location.location} holds no files")
     return sorted({f for location in locations for f in location.files})
 
 
@@ -322,7 +322,7 @@ def throughput(cpu_seconds: dict[str, float], input_bytes: int) -> dict[str, Any
 def _check_inputs(file_rows: Rows, fail_on_bad_input: bool) -> None:
     bad = [r for r in file_rows if r["status"] != "ok"]
     for r in bad:
-        log.info(f"damaged input {r['source']}: {r['status']} after {r['records']} record(s): {r['error']}")
+        log.warning(f"damaged input {r['source']}: {r['status']} after {r['records']} record(s): {r['error']}")
     if bad and fail_on_bad_input:
         raise InputError(f"{len(bad)} damaged input file(s), first: {bad[0]['source']} ({bad[0]['error']}); "
                          "rerun without --fail-on-bad-input to skip and report them")

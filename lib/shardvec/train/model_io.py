@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
+from shardvec.logs import stage_logger
 from shardvec.storage import SUCCESS, Store, as_store, mark_success
 from shardvec.train.weights import ModelWeights
-from shardvec.logs import stage_logger
 
 log = stage_logger(__name__, "train")
 

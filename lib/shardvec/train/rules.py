@@ -21,6 +21,7 @@ Adding a rule is one class with ``@register`` and its tests (docs/extending.md).
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, TypeVar
@@ -233,7 +234,7 @@ def adasum_rounds_per_epoch(n_shards: int) -> int:
     and lost it too (docs/scaling.md). So the cluster's words between
     merges shrink as 16 / shards.
     """
-    return DEFAULT_ROUNDS_PER_EPOCH * max(1, -(-n_shards // ADASUM_SHARDS_PER_INTERVAL))
+    return DEFAULT_ROUNDS_PER_EPOCH * max(1, math.ceil(n_shards / ADASUM_SHARDS_PER_INTERVAL))
 
 
 def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
