@@ -57,3 +57,18 @@ def test_quiet_prepare_prints_no_progress_but_the_result(spark, tmp_path: Path, 
     quiet = capsys.readouterr()
     assert "[prepare] reading" in loud.err and "records in" in loud.err
     assert "[prepare]" not in quiet.err and quiet.out.strip() == str(tmp_path / "quiet")
+
+
+def test_a_programs_own_gensim_setting_is_left_alone_unless_verbose_was_asked(restore_progress) -> None:
+    gensim = logging.getLogger("gensim")
+    before = gensim.level
+    try:
+        gensim.setLevel(logging.ERROR)
+        show_progress(PROGRESS)
+        assert gensim.level == logging.ERROR and gensim.propagate
+        show_progress(VERBOSE)
+        show_progress(PROGRESS)  # undoes what VERBOSE did, and only that
+        assert gensim.level == logging.NOTSET and gensim.propagate
+        assert all(isinstance(h, logging.NullHandler) for h in gensim.handlers)  # gensim's own only
+    finally:
+        gensim.setLevel(before)
