@@ -65,7 +65,8 @@ def check_config(config: FinetuneConfig) -> None:
 def _concat(parts: dict[str, Dataset]) -> Dataset:
     kinds = {d.kind for d in parts.values()}
     if len(kinds) > 1:
-        raise InputError(f"train/dev/test mix documents and tagged tokens: {', '.join(f'{k} {d.format}' for k, d in parts.items())}")
+        formats = ", ".join(f"{k} {d.format}" for k, d in parts.items())
+        raise InputError(f"train/dev/test mix documents and tagged tokens: {formats}")
     first = next(iter(parts.values()))
     raw = None if first.raw is None else [r for d in parts.values() for r in d.raw or d.tokens]
     return Dataset(first.kind, [t for d in parts.values() for t in d.tokens],
@@ -77,8 +78,9 @@ def load_data(config: FinetuneConfig, prepare: PrepareConfig) -> tuple[Dataset, 
 
     Text is tokenized with the ``[prepare]`` settings, which built the vectors.
     """
-    options = ReadOptions(config.format, config.text_field, config.label_field, prepare.lowercase, prepare.fold_numbers,
-                          prepare.fix_mojibake)
+    options = ReadOptions(format=config.format, text_field=config.text_field, label_field=config.label_field,
+                          lowercase=prepare.lowercase, fold_numbers=prepare.fold_numbers,
+                          fix_mojibake=prepare.fix_mojibake)
     if config.dataset:
         data = read_dataset(config.dataset, options)
         split = split_indices(len(data), data.strata, config.dev_fraction, config.test_fraction, config.split_seed)
@@ -128,16 +130,20 @@ def class_weight(config: FinetuneConfig, task: Task) -> str:
 def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
     """The experiment's options: one candidate per learning rate (and per baseline C), the model, the selection."""
     weights = class_weight(config, task)
-    candidates = [TrainOptions(config.epochs, lr, config.l2, config.patience, config.batch_size, weights,
-                               config.select_on, lexical_l2)
+    candidates = [TrainOptions(epochs=config.epochs, learning_rate=lr, l2=config.l2, patience=config.patience,
+                               batch_size=config.batch_size, class_weight=weights, select_on=config.select_on,
+                               lexical_l2=lexical_l2)
                   for lr in dict.fromkeys(config.learning_rate)
                   for lexical_l2 in (dict.fromkeys(config.lexical_l2) if config.lexical else [None])]
-    baseline = [BaselineOptions(c, weights) for c in dict.fromkeys(config.baseline_c)] if config.baseline else []
-    model = ModelOptions(config.weighting, config.bigram_buckets, config.tag_window, config.lexical,
-                         config.lexical_ngrams, config.hidden)
-    selection = Selection(config.select_by, config.cv_folds, config.cv_dev_below, config.cv_budget_upto)
-    return CurveOptions(list(config.budgets), config.repeats, config.split_seed, config.min_per_class, candidates,
-                        model, selection, baseline)
+    baseline = ([BaselineOptions(c=c, class_weight=weights) for c in dict.fromkeys(config.baseline_c)]
+                if config.baseline else [])
+    model = ModelOptions(weighting=config.weighting, buckets=config.bigram_buckets, window=config.tag_window,
+                         lexical=config.lexical, ngrams=config.lexical_ngrams, hidden=config.hidden)
+    selection = Selection(by=config.select_by, folds=config.cv_folds, dev_below=config.cv_dev_below,
+                          budget_upto=config.cv_budget_upto)
+    return CurveOptions(budgets=list(config.budgets), repeats=config.repeats, seed=config.split_seed,
+                        min_per_class=config.min_per_class, candidates=candidates, model=model, selection=selection,
+                        baseline=baseline)
 
 
 def _with_rows(kv, trained: Trained):
@@ -210,8 +216,8 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     log.info(f"loading vectors from {finetune_config.vectors}")
     pretrained: Pretrained = load_pretrained(finetune_config.vectors)
     texts = [data.tokens[u] for u in (split.train if supervised else range(len(data)))]
-    adapt_settings = AdaptSettings(finetune_config.adapt_epochs, finetune_config.adapt_min_count,
-                                   finetune_config.adapt_lock, finetune_config.split_seed)
+    adapt_settings = AdaptSettings(epochs=finetune_config.adapt_epochs, min_count=finetune_config.adapt_min_count,
+                                   lock=finetune_config.adapt_lock, seed=finetune_config.split_seed)
     names, primary = _setting_names(finetune_config, adapting, supervised)
     sets, adapted = build_vector_sets(names, pretrained, texts, adapt_settings, need_adapted=adapting)
     report: dict[str, Any] = {
