@@ -266,8 +266,8 @@ class TrainConfig(_Section):
     merge: str = _doc("adasum", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)",
                       choices=_names_in("shardvec.train.rules:RULES"))
     rounds_per_epoch: int = _doc(0, "merges per epoch for rules that merge every round (ignored when sync_words is "
-                                    "set); 0 means the rule's own (10; adasum: 10 up to 16 shards, then 10 per 16 "
-                                    "shards)", ge=0)
+                                    "set); 0 means the rule's own (10; adasum: 20 from 17 to 32 shards, else 10)",
+                                 ge=0)
     sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch",
                            ge=0)
     lr_scale: float = _doc(0.0, "multiplier of every shard's learning rate for rules that merge every round; 0 means the "

@@ -21,7 +21,6 @@ Adding a rule is one class with ``@register`` and its tests (docs/extending.md).
 
 from __future__ import annotations
 
-import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar, TypeVar
@@ -193,7 +192,7 @@ class AdaSum(DeltaRule):
     name = "adasum"
     summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
                "(Maleki et al. 2021), local learning rate x log2(shards), from 2 to 4")
-    measured_shards = 16
+    measured_shards = 32
 
     def default_lr_multiplier(self, n_shards: int) -> float:
         return adasum_lr_multiplier(n_shards)
@@ -205,8 +204,8 @@ class AdaSum(DeltaRule):
         return adasum_pair(a, b)
 
 
-# Up to this many shards adasum merges DEFAULT_ROUNDS_PER_EPOCH times per epoch; beyond, in proportion.
-ADASUM_SHARDS_PER_INTERVAL = 16
+# Above 16 and up to 32 shards adasum merges twice per epoch as often as otherwise (docs/scaling.md).
+ADASUM_FREQUENT_MERGE_SHARDS = range(17, 33)
 # The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
 # diverges (docs/scaling.md has the measurements).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
@@ -225,16 +224,15 @@ def adasum_lr_multiplier(n_shards: int) -> float:
 
 
 def adasum_rounds_per_epoch(n_shards: int) -> int:
-    """DEFAULT_ROUNDS_PER_EPOCH up to ADASUM_SHARDS_PER_INTERVAL shards, then in proportion to the shards.
+    """Twice DEFAULT_ROUNDS_PER_EPOCH from 17 to 32 shards, DEFAULT_ROUNDS_PER_EPOCH otherwise.
 
-    Beyond 16 shards what decides quality is not the words each shard
-    trains between two merges but the words all of them train together:
-    32 shards merging 10 times per epoch lost analogy accuracy, 20 times
-    kept it, and 64 shards at 10 train as few words per shard as 32 at 20
-    and lost it too (docs/scaling.md). So the cluster's words between
-    merges shrink as 16 / shards.
+    The best interval measured at each shard count, not a law: at 32
+    shards merging twice as often is what kept one model's quality, while
+    at 64 the same shorter rounds lost more than they gained, so 64 and
+    beyond keep the interval that did least harm there until a rule holds
+    them (docs/scaling.md has the runs).
     """
-    return DEFAULT_ROUNDS_PER_EPOCH * max(1, math.ceil(n_shards / ADASUM_SHARDS_PER_INTERVAL))
+    return DEFAULT_ROUNDS_PER_EPOCH * (2 if n_shards in ADASUM_FREQUENT_MERGE_SHARDS else 1)
 
 
 def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
