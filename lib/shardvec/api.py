@@ -70,8 +70,8 @@ def prepare(config: Config) -> Path | str:
         write_json_atomic(staging / "manifest.json", manifest)
     records = manifest["records"]
     prepare_log.info(f"{records['in']} records in, {records['kept']} kept, {sum(records['dropped'].values())} "
-                      f"dropped; {manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
-                      f"{manifest['vocab']['size']} -> {output.url}")
+                     f"dropped; {manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "
+                     f"{manifest['vocab']['size']} -> {output.url}")
     return output.local or output.url
 
 
@@ -91,7 +91,7 @@ def train(config: Config) -> Path | str:
     (run.output / "train_report.json").write_json(report)
     mark_success(run.output)
     train_log.info(f"{len(run.vocab)} words x {run.params.vector_size} dims, "
-                    f"{report['timings']['words_per_s']:,} words/s -> {run.output.url}")
+                   f"{report['timings']['words_per_s']:,} words/s -> {run.output.url}")
     return run.output.local or run.output.url
 
 
