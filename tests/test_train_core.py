@@ -238,7 +238,7 @@ def test_adasum_merges_twice_as_often_from_17_to_32_shards_and_a_set_value_wins(
         return _round_plan(train, PARAMS, make_rule(rule, RuleSettings.from_config(train)),
                            [16_000_000 // shards] * shards)
 
-    assert [plan("adasum", k).rounds_per_epoch for k in (2, 16, 17, 32, 33, 64, 128)] == [10, 10, 20, 20, 10, 10, 10]
+    assert [plan("adasum", k).rounds_per_epoch for k in (2, 16, 17, 32, 33, 64, 128)] == [5, 10, 20, 20, 10, 10, 10]
     at_32 = plan("adasum", 32)
     assert at_32.words_per_shard_round == 16_000_000 // 32 // 20 and len(at_32.rounds) == 20 * PARAMS.epochs
     assert at_32.lr_multiplier == 4.0

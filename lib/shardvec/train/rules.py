@@ -206,6 +206,8 @@ class AdaSum(DeltaRule):
 
 # Above 16 and up to 32 shards adasum merges twice per epoch as often as otherwise (docs/scaling.md).
 ADASUM_FREQUENT_MERGE_SHARDS = range(17, 33)
+# Up to this many shards adasum merges half as often: the merges are what it costs beyond gensim's own speed.
+ADASUM_RARE_MERGE_SHARDS = 2
 # The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
 # diverges (docs/scaling.md has the measurements).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
@@ -224,14 +226,18 @@ def adasum_lr_multiplier(n_shards: int) -> float:
 
 
 def adasum_rounds_per_epoch(n_shards: int) -> int:
-    """Twice DEFAULT_ROUNDS_PER_EPOCH from 17 to 32 shards, DEFAULT_ROUNDS_PER_EPOCH otherwise.
+    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards, twice from 17 to 32, DEFAULT_ROUNDS_PER_EPOCH otherwise.
 
-    The best interval measured at each shard count, not a law: at 32
-    shards merging twice as often is what kept one model's quality, while
-    at 64 the same shorter rounds lost more than they gained, so 64 and
-    beyond keep the interval that did least harm there until a rule holds
-    them (docs/scaling.md has the runs).
+    The best interval measured at each shard count, not a law: 2 shards
+    keep quality well above one model's with half the merges, which are
+    most of what they cost beyond gensim's own time; at 32 shards merging
+    twice as often is what kept one model's quality, while at 64 the same
+    shorter rounds lost more than they gained, so 64 and beyond keep the
+    interval that did least harm there until a rule holds them
+    (docs/scaling.md has the runs).
     """
+    if n_shards <= ADASUM_RARE_MERGE_SHARDS:
+        return DEFAULT_ROUNDS_PER_EPOCH // 2
     return DEFAULT_ROUNDS_PER_EPOCH * (2 if n_shards in ADASUM_FREQUENT_MERGE_SHARDS else 1)
 
 
