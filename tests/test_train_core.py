@@ -92,7 +92,7 @@ def test_rules_beyond_their_measured_shard_counts_are_warned_about() -> None:
     assert warning is not None and "up to 8 shards" in warning and "has 16" in warning and "prepare.shards" in warning
     assert quality_warning(make_rule("average"), 64) is None  # merges once: no per-round quality claim
     adasum = make_rule("adasum")
-    assert quality_warning(adasum, 32) is None and "up to 32 shards" in (quality_warning(adasum, 64) or "")
+    assert quality_warning(adasum, 64) is None and "up to 64 shards" in (quality_warning(adasum, 65) or "")
     assert "not measured to keep one model's quality beyond one shard" in (quality_warning(make_rule("bmuf"), 2) or "")
 
 

@@ -192,7 +192,7 @@ class AdaSum(DeltaRule):
     name = "adasum"
     summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
                "(Maleki et al. 2021), local learning rate x log2(shards), from 2 to 4")
-    measured_shards = 32
+    measured_shards = 64
 
     def default_lr_multiplier(self, n_shards: int) -> float:
         return adasum_lr_multiplier(n_shards)
