@@ -51,7 +51,7 @@ def simulate(corpus_dir: str, rule_name: str, settings: RuleSettings, seed: int,
             for k in range(n_shards):
                 set_weights(model, start)
                 train_round(model, chunks[k], rnd, k, compute_loss=False)
-                deltas.append(rule.leaf(delta_between(get_weights(model), start, dtype)))
+                deltas.append(delta_between(get_weights(model), start, dtype))
                 sent += deltas[-1].nbytes
             update, state = rule.step(rule.reduce(deltas, dtype), n_shards, state)
             add_into(start.vectors, update.vectors)

@@ -69,24 +69,6 @@ def test_adasum_of_equal_deltas_is_that_delta_and_of_orthogonal_ones_their_sum()
     assert np.array_equal(adasum_pair(a, zero), a) and np.array_equal(adasum_pair(zero, b), b)
 
 
-def test_agreement_gain_gives_agreeing_rows_back_part_of_their_sum() -> None:
-    rule = make_rule("adasum", RuleSettings(agreement_gain=3.0))
-    same, other = rows([0, 1], [[2.0, 0.0], [0.0, 1.0]]), rows([0, 1], [[2.0, 0.0], [1.0, 0.0]])
-    parts = [rule.leaf(Delta(r, r)) for r in (same, same, same, same, other)]
-    update = rule.step(rule.reduce(parts), 5, None)[0].vectors
-    # Row 0: five equal deltas, adasum keeps one, their sum is five: scaled by the cap, 3.
-    assert update.values.shape == (2, 2) and np.allclose(update.values[0], [6.0, 0.0])
-    # Row 1: four equal deltas then an orthogonal one: adasum (1, 1), scaled to the length of their sum (1, 4).
-    ada = adasum_pair(np.array([[0.0, 1.0]], np.float32), np.array([[1.0, 0.0]], np.float32))[0]
-    assert np.allclose(update.values[1], ada * np.linalg.norm([1.0, 4.0]) / np.linalg.norm(ada))
-    # Deltas that only add up (orthogonal) are not scaled; without the gain, adasum is unchanged.
-    a, b = rows([0], [[1.0, 0.0]]), rows([0], [[0.0, 2.0]])
-    alone = rule.step(rule.reduce([rule.leaf(Delta(x, x)) for x in (a, b)]), 2, None)[0]
-    assert np.allclose(alone.vectors.values, [[1.0, 2.0]])
-    plain = make_rule("adasum")
-    assert plain.leaf(Delta(same, same)).vectors is same
-
-
 def test_adasum_reduces_in_the_documented_tree_order() -> None:
     parts = [dense_delta(m.vectors, m.output) for m in random_shard_deltas(5)]
     pair = AdaSum().pair

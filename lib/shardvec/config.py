@@ -275,8 +275,6 @@ class TrainConfig(_Section):
                             ge=0)
     momentum: float = _doc(-1.0, "bmuf: block momentum eta; negative means 1 - 1/shards", lt=1)
     block_lr: float = _doc(1.0, "bmuf: block learning rate zeta", gt=0)
-    agreement_gain: float = _doc(1.0, "adasum: the most a row's combined delta is scaled up by how far its shards' "
-                                      "deltas agreed (|sum| / |adasum|); 1 turns it off", ge=1)
     delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)",
                             choices=("float32", "float16"))
     write_text: bool = _doc(False, "also write vectors.txt (word2vec text format)")

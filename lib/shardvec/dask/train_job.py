@@ -281,7 +281,7 @@ def delta_train_task(spec: RunSpec, shard: int, start, round_: Round, flight: st
     if checkpoint is not None:
         writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, base, _WORKER.vocab(spec), spec.meta, state))
     result = train_round(model, chunks, round_, shard, spec.compute_loss)
-    delta = _delta_rule(spec).leaf(delta_between(result.weights, base, spec.delta_dtype))
+    delta = delta_between(result.weights, base, spec.delta_dtype)
     if writer is not None:
         writer.join()
     # Delta rules read no word counts: none are sent.

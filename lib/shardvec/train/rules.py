@@ -74,12 +74,11 @@ class RuleSettings:
     rounds_per_epoch: int = _TRAIN_DEFAULTS.rounds_per_epoch  # 0: the rule's own default
     momentum: float = _TRAIN_DEFAULTS.momentum  # block momentum's eta; negative: 1 - 1/shards
     block_lr: float = _TRAIN_DEFAULTS.block_lr  # block momentum's zeta
-    agreement_gain: float = _TRAIN_DEFAULTS.agreement_gain  # adasum's cap on the per-row agreement gain
 
     @classmethod
     def from_config(cls, train: TrainConfig) -> RuleSettings:
         return cls(lr_scale=train.lr_scale, rounds_per_epoch=train.rounds_per_epoch, momentum=train.momentum,
-                   block_lr=train.block_lr, agreement_gain=train.agreement_gain)
+                   block_lr=train.block_lr)
 
 
 class MergeRule(ABC):
@@ -158,10 +157,6 @@ class DeltaRule(MergeRule):
 
     exchange = "deltas"
 
-    def leaf(self, delta: Delta) -> Delta:
-        """A shard's delta as it enters the tree; a rule that carries more than the delta per row extends it here."""
-        return delta
-
     @abstractmethod
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Two aligned blocks of rows both sides touched (float32) into one new block.
@@ -205,45 +200,8 @@ class AdaSum(DeltaRule):
     def default_rounds_per_epoch(self, n_shards: int) -> int:
         return adasum_rounds_per_epoch(n_shards)
 
-    @property
-    def gained(self) -> bool:
-        return self.settings.agreement_gain > 1.0
-
-    def leaf(self, delta: Delta) -> Delta:
-        """With the agreement gain on, each row carries [adasum so far | plain sum so far], both the delta at first."""
-        if not self.gained:
-            return delta
-        return Delta(*(Rows(r.index, np.concatenate([r.values, r.values], axis=1), r.hits)
-                       for r in (delta.vectors, delta.output)))
-
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        if not self.gained:
-            return adasum_pair(a, b)
-        d = a.shape[1] // 2
-        return np.concatenate([adasum_pair(a[:, :d], b[:, :d]), a[:, d:] + b[:, d:]], axis=1)
-
-    def step(self, total: Delta, n_shards: int, state: Any) -> tuple[Delta, Any]:
-        if not self.gained:
-            return total, state
-        return Delta(*(_agreement_gained(r, self.settings.agreement_gain) for r in (total.vectors, total.output))), state
-
-
-def _agreement_gained(rows: Rows, cap: float) -> Rows:
-    """Each row's adasum scaled by |plain sum| / |adasum|, between 1 and ``cap``.
-
-    Shard deltas that agree are averaged by adasum, though one model
-    trained on all the shards' words would have moved the row by about their
-    sum; deltas that are noise are summed already (ratio 1). The gain gives
-    agreeing rows back part of the sum, so the local rate need not be raised
-    for them, which would also scale up every noisy row.
-    """
-    values = rows.as_float32()
-    d = values.shape[1] // 2
-    ada, total = values[:, :d], values[:, d:]
-    na, ns = np.linalg.norm(ada, axis=1), np.linalg.norm(total, axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        gain = np.clip(np.where(na > 0, ns / na, 1.0), 1.0, cap).astype(np.float32)
-    return Rows(rows.index, ada * gain[:, None], rows.hits)
+        return adasum_pair(a, b)
 
 
 # Above 16 and up to 32 shards adasum merges twice per epoch as often as otherwise (docs/scaling.md).
