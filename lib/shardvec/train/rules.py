@@ -232,8 +232,8 @@ def adasum_rounds_per_epoch(n_shards: int) -> int:
     keep quality well above one model's with half the merges, which are
     most of what they cost beyond gensim's own time; at 32 shards merging
     twice as often is what kept one model's quality, while at 64 the same
-    shorter rounds lost more than they gained, so 64 and beyond keep the
-    interval that did least harm there until a rule holds them
+    shorter rounds lost more than they gained, so 64 keeps the plain interval
+    (with it, 64 shards held; 128 did not at any interval tried)
     (docs/scaling.md has the runs).
     """
     if n_shards <= ADASUM_RARE_MERGE_SHARDS:
