@@ -233,7 +233,7 @@ def adasum_rounds_per_epoch(n_shards: int) -> int:
     most of what they cost beyond gensim's own time; at 32 shards merging
     twice as often is what kept one model's quality, while at 64 the same
     shorter rounds lost more than they gained, so 64 keeps the plain interval
-    (with it, 64 shards held; 128 did not at any interval tried)
+    (with it, 64 shards held; 128 did not with 5 merges per epoch)
     (docs/scaling.md has the runs).
     """
     if n_shards <= ADASUM_RARE_MERGE_SHARDS:
