@@ -224,7 +224,7 @@ def main() -> None:
         rows.append(("plain-text path on Spark", plain["seconds"], mb, share(plain["timings"]), per_core(plain)))
 
         web_config = Config(spark=config.spark)
-        web_config.prepare.lineage, web_config.prepare.quality, web_config.prepare.languages = False, True, ["en"]
+        web_config.prepare.lineage, web_config.prepare.quality.enabled, web_config.prepare.languages = False, True, ["en"]
         web = run_prepare(web_config, web_inputs, root / "web-out")
         rows.append(("web path on Spark (WARC, --languages en --quality)", web["seconds"], web_mb,
                      share(web["timings"]), per_core(web)))

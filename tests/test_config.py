@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from shardvec.cli import build_parser, main
-from shardvec.config import Config, Rule, TrainConfig, defaults_toml, key_help, load_config, section_fields, sections
+from shardvec.cli import build_parser, flags_layer, main
+from shardvec.config import (Config, Rule, TrainConfig, defaults_toml, key_help, load_config, section_fields, section_of,
+                             sections)
 from shardvec.errors import ConfigError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -21,8 +22,8 @@ def test_default_toml_documents_every_key_with_its_default() -> None:
     assert text == defaults_toml(), "regenerate with: python -m shardvec.config > conf/default.toml"
     loaded = tomllib.loads(text)
     assert loaded == Config().to_dict()
-    for section, cls in sections().items():
-        for key in cls.__dataclass_fields__:
+    for section in sections():
+        for key in section_fields(section):
             assert f"\n{key} = " in text.split(f"[{section}]")[1].split("\n[")[0]
 
 
@@ -109,6 +110,7 @@ def test_example_configs_load() -> None:
     (["train.min_count=3"], "did you mean vocab.min_count?"),      # a key in another section
     (["trian.epochs=3"], "unknown config section 'trian'"),
     (["trian.epochs=3"], "did you mean train?"),
+    (["finetune.adapt.epoch=3"], "did you mean finetune.adapt.epochs?"),   # its own sub-table before its section
 ])
 def test_an_unknown_key_names_the_nearest_known_one(sets: list[str], message: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(message)):
@@ -118,14 +120,53 @@ def test_an_unknown_key_names_the_nearest_known_one(sets: list[str], message: st
 def test_an_unknown_key_is_named_nearest_from_every_layer(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "c.toml"
-    conf.write_text("[prepare]\ndedupe = [\"exact\"]\n")
-    with pytest.raises(ConfigError, match=re.escape(f"'prepare.dedupe' (from {conf}); did you mean prepare.dedup?")):
+    conf.write_text("[prepare.dedup]\nmethod = [\"exact\"]\n")
+    with pytest.raises(ConfigError,
+                       match=re.escape(f"'prepare.dedup.method' (from {conf}); did you mean prepare.dedup.methods?")):
         load_config(conf, environ={})
     with pytest.raises(ConfigError, match=re.escape("(from environment); did you mean vocab.min_count?")):
         load_config(environ={"SHARDVEC_VOCAB__MIN_CONT": "2"})
     assert main(["train", "--set", "train.windows=3", "--corpus", "x", "--output", "y"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and err.endswith("did you mean train.window?")
+
+
+def test_sub_tables_load_from_every_layer(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text("[prepare]\nshards = 3\n[prepare.quality]\nenabled = true\nmin_doc_words = 30\n"
+                    "[finetune.adapt]\nepochs = 2\n")
+    cfg = load_config(conf, sets=["prepare.dedup.methods=[\"exact\"]"],
+                      environ={"SHARDVEC_PREPARE__QUALITY__MAX_DOC_WORDS": "400"})
+    assert cfg.prepare.shards == 3 and cfg.prepare.quality.enabled and cfg.prepare.quality.min_doc_words == 30
+    assert cfg.prepare.quality.max_doc_words == 400 and cfg.prepare.dedup.methods == ["exact"]
+    assert cfg.finetune.adapt.epochs == 2 and cfg.finetune.adapt.min_count == 2
+    flags = flags_layer(build_parser().parse_args(["prepare", "--quality", "--dedup", "near", "--input", "x"]))
+    assert flags == {"prepare.quality": {"enabled": True}, "prepare.dedup": {"methods": ["near"]},
+                     "prepare": {"input": ["x"]}}
+    assert load_config(flags=flags, environ={}).prepare.dedup.methods == ["near"]
+
+
+@pytest.mark.parametrize("layer, new", [
+    ({"sets": ["prepare.quality=true"]}, "prepare.quality.enabled"),
+    ({"sets": ["prepare.min_doc_words=30"]}, "prepare.quality.min_doc_words"),
+    ({"sets": ["prepare.dedup=[\"exact\"]"]}, "prepare.dedup.methods"),
+    ({"environ": {"SHARDVEC_PREPARE__NEAR_DUP_THRESHOLD": "0.7"}}, "prepare.dedup.near_dup_threshold"),
+    ({"sets": ["finetune.adapt_lock=0"]}, "finetune.adapt.lock"),
+])
+def test_a_renamed_key_names_its_new_name(layer: dict, new: str) -> None:
+    old = new.replace(".enabled", "").replace(".methods", "").replace(".quality.", ".").replace(".dedup.", ".") \
+        .replace("adapt.", "adapt_")
+    with pytest.raises(ConfigError) as error:
+        load_config(**{"environ": {}, **layer})
+    assert str(error.value).startswith(f"config key '{old}' (") and str(error.value).endswith(f"is now {new}")
+
+
+def test_a_renamed_key_in_a_file_names_its_new_name(tmp_path: Path) -> None:
+    conf = tmp_path / "old.toml"
+    conf.write_text("[finetune]\nadapt_epochs = 3\n")
+    with pytest.raises(ConfigError, match=re.escape(f"config key 'finetune.adapt_epochs' (from {conf}) is now "
+                                                    "finetune.adapt.epochs")):
+        load_config(conf, environ={})
 
 
 def test_a_key_far_from_every_known_one_gets_no_guess() -> None:
@@ -136,14 +177,15 @@ def test_a_key_far_from_every_known_one_gets_no_guess() -> None:
 
 @pytest.mark.parametrize("sets, message", [
     (["prepare.phrase_passes=5"], "prepare.phrase_passes must be in [0, 4]; got 5"),
-    (["prepare.near_dup_threshold=0"], "prepare.near_dup_threshold must be in (0, 1]; got 0.0"),
+    (["prepare.dedup.near_dup_threshold=0"], "prepare.dedup.near_dup_threshold must be in (0, 1]; got 0.0"),
     (["vocab.min_count=0"], "vocab.min_count must be at least 1; got 0"),
     (["train.window=0"], "train.window must be positive; got 0"),
     (["train.hs=2"], "train.hs must be one of 0, 1; got 2"),
     (["finetune.dev_fraction=1"], "finetune.dev_fraction must be in [0, 1); got 1.0"),
     (["finetune.budgets=[0.5, 2]"], "finetune.budgets must list values in (0, 1]; got 2.0"),
     (["finetune.mode=[]"], "finetune.mode must list at least one value"),
-    (["prepare.dedup=[\"exact\", \"fuzzy\"]"], "prepare.dedup must list only exact, lines, near; got 'fuzzy'"),
+    (["prepare.dedup.methods=[\"exact\", \"fuzzy\"]"],
+     "prepare.dedup.methods must list only exact, lines, near; got 'fuzzy'"),
     (["train.negative=0"], "set train.negative > 0 or train.hs = 1"),                  # a contradiction of two keys
     (["finetune.dev_fraction=0.5", "finetune.test_fraction=0.5"], "must sum below 1"),
 ])
@@ -180,7 +222,7 @@ def test_every_rule_allows_its_default_and_every_wording_names_every_choice() ->
     for section in sections():
         for key, f in section_fields(section).items():
             rule: Rule = f.metadata["rule"]
-            assert rule.problem(f"{section}.{key}", getattr(getattr(defaults, section), key)) is None, key
+            assert rule.problem(f"{section}.{key}", getattr(section_of(defaults, section), key)) is None, key
             if rule.choices is not None:
                 said = rule.problem(f"{section}.{key}", "no such value") or ""
                 assert all(str(name) in said for name in rule.names()), said

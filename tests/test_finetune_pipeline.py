@@ -9,7 +9,7 @@ from gensim.test.utils import datapath
 
 from finetune_helpers import (conll_sentences, lee_sentences, quick_config, topic_docs, topic_sentences,
                               train_word2vec, write_conll, write_fasttext, write_train_dir, write_vectors_file)
-from shardvec.config import Config
+from shardvec.config import Config, section_of, split_name
 from shardvec.errors import ConfigError, InputError, OutputError
 from shardvec.finetune.pipeline import format_summary, run_finetune
 from shardvec.outputs import SUCCESS
@@ -117,7 +117,8 @@ def test_adapt_and_finetune_combined(tmp_path, topic_vectors):
     docs = [(label, f"{text} fresh{label}") for label, text in topic_docs(40)]  # words pretraining never saw
     path = write_fasttext(tmp_path / "data.txt", docs)
     config = quick_config(tmp_path / "out", topic_vectors, dataset=str(path), mode=["classify", "adapt"],
-                          compare=["adapted"], update_vectors=True, adapt_min_count=1)
+                          compare=["adapted"], update_vectors=True)
+    config.finetune.adapt.min_count = 1
     report = run_finetune(config)
     assert report["primary"] == "adapted+finetuned"
     assert list(report["classify"]["settings"]) == ["adapted", "adapted+finetuned"]
@@ -179,7 +180,7 @@ def test_existing_output_needs_overwrite(tmp_path, topic_vectors):
     ({"repeats": 0}, "must be positive"),
     ({"learning_rate": [0.1, 0.0]}, "learning_rate"),
     ({"learning_rate": []}, "learning_rate"),
-    ({"adapt_lock": -1.0}, "adapt_lock"),
+    ({"adapt.lock": -1.0}, "finetune.adapt.lock must be at least 0"),
     ({"class_weight": "inverse"}, "finetune.class_weight must be auto, none, sqrt, balanced; got 'inverse'"),
     ({"select_on": "accuracy"}, "finetune.select_on must be score or loss; got 'accuracy'"),
     ({"min_per_class": 0}, "min_per_class must be positive"),
@@ -193,8 +194,9 @@ def test_existing_output_needs_overwrite(tmp_path, topic_vectors):
 ])
 def test_config_errors(tmp_path, changes, message):
     config = quick_config(tmp_path / "out", tmp_path / "v.bin", dataset=str(tmp_path / "d.txt"))
-    for key, value in changes.items():
-        setattr(config.finetune, key, value)
+    for name, value in changes.items():
+        section, key = split_name(f"finetune.{name}")
+        setattr(section_of(config, section), key, value)
     with pytest.raises(ConfigError, match=message):
         run_finetune(config)
     assert not (tmp_path / "out").exists()

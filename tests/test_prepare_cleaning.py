@@ -22,7 +22,7 @@ def cleaning_config(inputs: list[str], output: Path) -> Config:
     cfg = Config()
     cfg.spark.master, cfg.vocab.min_count = "local[2]", 1
     p = cfg.prepare
-    p.quality, p.min_doc_words, p.max_doc_words = True, 30, 400
+    p.quality.enabled, p.quality.min_doc_words, p.quality.max_doc_words = True, 30, 400
     p.languages, p.mask_pii, p.fold_numbers = ["en"], ["email", "ip", "phone"], True
     p.input, p.output, p.shards = inputs, str(output), 3
     return cfg
@@ -78,8 +78,8 @@ def test_same_input_and_config_give_the_same_corpus_and_overwrite_replaces(corpu
     (again / "stale.txt").write_text("from an earlier run")
     args = ["prepare", "--input", *manifest(corpus)["config"]["prepare"]["input"], "--output", str(again),
             "--master", "local[2]", "--quality", "--languages", "en", "--mask-pii", "email", "ip", "phone",
-            "--fold-numbers", "--min-count", "1", "--shards", "3", "--set", "prepare.min_doc_words=30",
-            "--set", "prepare.max_doc_words=400"]
+            "--fold-numbers", "--min-count", "1", "--shards", "3", "--set", "prepare.quality.min_doc_words=30",
+            "--set", "prepare.quality.max_doc_words=400"]
     assert main(args) == 2  # not empty: refused without --overwrite
     assert main([*args, "--overwrite"]) == 0
     assert not (again / "stale.txt").exists() and (again / "_SUCCESS").is_file()

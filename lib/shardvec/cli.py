@@ -58,10 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
     _key(p, "--format", "prepare.format")
     _key(p, "--text-field", "prepare.text_field")
     _key(p, "--text-document", "prepare.text_document")
-    _switch(p, "--quality", "prepare.quality")
+    _switch(p, "--quality", "prepare.quality.enabled")
     _key(p, "--languages", "prepare.languages", nargs="+", metavar="CODE")
     _key(p, "--mask-pii", "prepare.mask_pii", nargs="+", metavar="KIND")
-    _key(p, "--dedup", "prepare.dedup", nargs="+", metavar="MODE")
+    _key(p, "--dedup", "prepare.dedup.methods", nargs="+", metavar="MODE")
     _switch(p, "--fold-numbers", "prepare.fold_numbers")
     _key(p, "--phrases", "prepare.phrase_passes", type=int, metavar="PASSES")
     _key(p, "--min-count", "vocab.min_count", type=int)
@@ -112,7 +112,7 @@ def flags_layer(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     layer: dict[str, dict[str, Any]] = {}
     for dest, value in vars(args).items():
         if "." in dest and value is not None:
-            section, key = dest.split(".")
+            section, key = dest.rsplit(".", 1)
             layer.setdefault(section, {})[key] = value
     return layer
 

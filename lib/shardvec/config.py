@@ -9,13 +9,16 @@ applied in increasing precedence::
     defaults < --config FILE < SHARDVEC_<SECTION>__<KEY> env vars < --set k=v < explicit CLI flags
 
 A key lives in exactly one section (``min_count`` is ``vocab.min_count``), so a
-dotted name is unambiguous everywhere.
+dotted name is unambiguous everywhere. Related keys form a sub-table of their
+section (``[prepare.quality]``, ``prepare.quality.enabled``); a key that moved
+into one is listed in :data:`RENAMED`, and its old name is refused with the new.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import importlib
 import operator
 import os
@@ -117,8 +120,25 @@ def _doc(default: Any, help: str, **rule: Any) -> Any:
     return field(default=default, metadata=metadata)
 
 
+def _table(section: type) -> Any:
+    """A field holding a sub-table of related keys (``[prepare.quality]``), built by keyword like any section."""
+    return field(default_factory=section, metadata={"table": True})
+
+
+def _keys(section: Any) -> list[dataclasses.Field]:
+    """A section's own keys: its fields less its sub-tables."""
+    return [f for f in dataclasses.fields(section) if not f.metadata.get("table")]
+
+
 class _Section:
     """What every section shares."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """Refuse a name that is no key, so Python code setting a mistyped or renamed key fails instead of
+        adding an attribute that nothing reads."""
+        if name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
+            raise AttributeError(f"{type(self).__name__} has no key {name!r}")
+        super().__setattr__(name, value)
 
     def contradictions(self) -> Iterator[str]:
         """One-line errors for values each allowed alone that no run can honour together; none by default."""
@@ -131,7 +151,7 @@ class _Section:
         checks the defaults once): so loading a config for one stage does not
         import the registries, and their libraries, of the stages it does not run.
         """
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+        for f in _keys(self):
             value = getattr(self, f.name)
             if value == _default(f):
                 continue
@@ -183,6 +203,33 @@ class StorageConfig(_Section):
 
 
 @dataclass
+class QualityConfig(_Section):
+    """The prepare stage's Gopher/C4 quality rules, each with its own drop reason; a threshold of 0 turns its rule off."""
+
+    enabled: bool = _doc(False, "apply the Gopher/C4 quality rules, thresholds in the other prepare.quality keys")
+    min_doc_words: int = _doc(50, "documents with fewer whitespace-separated words are dropped (too_few_words)")
+    max_doc_words: int = _doc(100000, "documents with more words are dropped (too_many_words)")
+    min_mean_word_length: float = _doc(3.0, "lower bound of the mean word length (mean_word_length)")
+    max_mean_word_length: float = _doc(10.0, "upper bound of the mean word length (mean_word_length)")
+    max_symbol_word_ratio: float = _doc(0.1, "most '#' and ellipses per word (symbol_word_ratio)")
+    min_alpha_word_share: float = _doc(0.8, "least share of words with a letter (alpha_word_share)")
+    min_stop_words: int = _doc(2, "least English stop words (the, be, to, of, and, that, have, with) (few_stop_words)")
+    max_ellipsis_line_share: float = _doc(0.3, "most share of lines ending in an ellipsis (ellipsis_lines)")
+
+
+@dataclass
+class DedupConfig(_Section):
+    """The prepare stage's duplicate removal."""
+
+    methods: list[str] = _doc([], "exact (whole documents), lines (CCNet-style repeated lines) and/or near (MinHash LSH)",
+                              choices=("exact", "lines", "near"))
+    near_dup_threshold: float = _doc(0.8, "near: Jaccard similarity of word shingles above which documents are duplicates",
+                                     gt=0, le=1)
+    minhash_perm: int = _doc(128, "near: MinHash permutations per signature", ge=2)
+    minhash_ngram: int = _doc(5, "near: words per shingle", ge=1)
+
+
+@dataclass
 class PrepareConfig(_Section):
     """The Spark job that turns raw text into corpus shards and a vocabulary."""
 
@@ -203,25 +250,10 @@ class PrepareConfig(_Section):
                                  ge=1)
     lineage: bool = _doc(True, "write lineage.parquet: every record's id, url, date and fate (kept or the drop reason)")
     fix_mojibake: bool = _doc(True, "repair UTF-8 mis-decoded as Latin-1/cp1252 with ftfy before NFKC normalization")
-    quality: bool = _doc(False, "apply the Gopher/C4 quality rules, thresholds in the quality: keys; a threshold of 0 turns its rule off")
-    min_doc_words: int = _doc(50, "quality: documents with fewer whitespace-separated words are dropped (too_few_words)")
-    max_doc_words: int = _doc(100000, "quality: documents with more words are dropped (too_many_words)")
-    min_mean_word_length: float = _doc(3.0, "quality: lower bound of the mean word length (mean_word_length)")
-    max_mean_word_length: float = _doc(10.0, "quality: upper bound of the mean word length (mean_word_length)")
-    max_symbol_word_ratio: float = _doc(0.1, "quality: most '#' and ellipses per word (symbol_word_ratio)")
-    min_alpha_word_share: float = _doc(0.8, "quality: least share of words with a letter (alpha_word_share)")
-    min_stop_words: int = _doc(2, "quality: least English stop words (the, be, to, of, and, that, have, with) (few_stop_words)")
-    max_ellipsis_line_share: float = _doc(0.3, "quality: most share of lines ending in an ellipsis (ellipsis_lines)")
     languages: list[str] = _doc([], "ISO 639-1 codes of the languages to keep (py3langid); empty keeps every language")
     min_language_score: float = _doc(0.5, "least probability of a kept language (wrong_language below it)")
     mask_pii: list[str] = _doc([], "replace these by placeholders: email, ip, phone",
                                choices=_names_in("shardvec.text.pii:PII_KINDS"))
-    dedup: list[str] = _doc([], "exact (whole documents), lines (CCNet-style repeated lines) and/or near (MinHash LSH)",
-                            choices=("exact", "lines", "near"))
-    near_dup_threshold: float = _doc(0.8, "near dedup: Jaccard similarity of word shingles above which documents are duplicates",
-                                     gt=0, le=1)
-    minhash_perm: int = _doc(128, "near dedup: MinHash permutations per signature", ge=2)
-    minhash_ngram: int = _doc(5, "near dedup: words per shingle", ge=1)
     lowercase: bool = _doc(True, "lowercase tokens")
     fold_numbers: bool = _doc(False, "replace every digit by 0 (1984 -> 0000)")
     min_sentence_tokens: int = _doc(2, "sentences with fewer tokens are dropped (counted in the manifest)", ge=1)
@@ -234,6 +266,8 @@ class PrepareConfig(_Section):
                        ge=0)
     overwrite: bool = _doc(False, "replace an existing output directory")
     fail_on_bad_input: bool = _doc(False, "stop the job on a damaged input file instead of reporting it")
+    quality: QualityConfig = _table(QualityConfig)
+    dedup: DedupConfig = _table(DedupConfig)
 
 
 @dataclass
@@ -288,6 +322,16 @@ class TrainConfig(_Section):
             yield "set train.negative > 0 or train.hs = 1, else nothing trains"
         if self.min_alpha > self.alpha:
             yield "need 0 < train.min_alpha <= train.alpha"
+
+
+@dataclass
+class AdaptConfig(_Section):
+    """Continued Word2Vec training on the target texts, for the adapted and target-only vectors."""
+
+    epochs: int = _doc(5, "Word2Vec passes over the target texts", gt=0)
+    min_count: int = _doc(2, "target words seen fewer times are not added to the vocabulary", gt=0)
+    lock: float = _doc(1.0, "learning-rate factor of pretrained words (gensim vectors_lockf): 1 trains them fully, 0 freezes them",
+                       ge=0)
 
 
 @dataclass
@@ -350,12 +394,9 @@ class FinetuneConfig(_Section):
     baseline_c: list[float] = _doc([1.0, 10.0], "inverse regularisation strengths of the baseline's logistic regression, searched like the learning rate",
                                    gt=0)
     tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees", ge=0)
-    adapt_epochs: int = _doc(5, "Word2Vec passes over the target texts, for adapted and target-only vectors", gt=0)
-    adapt_min_count: int = _doc(2, "target words seen fewer times are not added to the vocabulary when adapting", gt=0)
-    adapt_lock: float = _doc(1.0, "learning-rate factor of pretrained words while adapting (gensim vectors_lockf): 1 trains them fully, 0 freezes them",
-                             ge=0)
     intrinsic_vocab: int = _doc(2000, "analogy questions of each vector set's intrinsic scores use only this many most frequent words (each answered question scans them all; shardvec evaluate gives full scores); 0 skips the scores",
                                 ge=0)
+    adapt: AdaptConfig = _table(AdaptConfig)
 
     def contradictions(self) -> Iterator[str]:
         if self.dev_fraction + self.test_fraction >= 1:
@@ -403,7 +444,7 @@ class Config:
         callers build and change a Config without loading one.
         """
         for name in sections():
-            for problem in getattr(self, name).problems(name):
+            for problem in section_of(self, name).problems(name):
                 raise ConfigError(problem)
         return self
 
@@ -411,13 +452,40 @@ class Config:
 Layer = Mapping[str, Mapping[str, Any]]
 
 
+# Keys that moved into a sub-table: old dotted name -> new one. Loading an old name is a one-line error naming
+# the new one, so an old config fails loudly instead of silently losing the setting.
+RENAMED = {
+    "prepare.quality": "prepare.quality.enabled",
+    **{f"prepare.{key}": f"prepare.quality.{key}" for key in (
+        "min_doc_words", "max_doc_words", "min_mean_word_length", "max_mean_word_length", "max_symbol_word_ratio",
+        "min_alpha_word_share", "min_stop_words", "max_ellipsis_line_share")},
+    "prepare.dedup": "prepare.dedup.methods",
+    **{f"prepare.{key}": f"prepare.dedup.{key}" for key in ("near_dup_threshold", "minhash_perm", "minhash_ngram")},
+    **{f"finetune.adapt_{key}": f"finetune.adapt.{key}" for key in ("epochs", "min_count", "lock")},
+}
+
+
 def sections() -> dict[str, type]:
-    """Section name -> dataclass, in declaration order."""
-    return {f.name: f.default_factory for f in dataclasses.fields(Config)}  # type: ignore[misc]
+    """Section name -> dataclass, in declaration order, a sub-table (``prepare.quality``) right after its section."""
+    found: dict[str, type] = {}
+
+    def walk(prefix: str, cls: type) -> None:
+        for f in dataclasses.fields(cls):
+            if cls is Config or f.metadata.get("table"):
+                found[prefix + f.name] = f.default_factory  # type: ignore[assignment]
+                walk(f"{prefix}{f.name}.", f.default_factory)  # type: ignore[arg-type]
+
+    walk("", Config)
+    return found
+
+
+def section_of(config: Config, section: str) -> Any:
+    """The section object of ``config`` that a dotted section name (``prepare.quality``) names."""
+    return functools.reduce(getattr, section.split("."), config)
 
 
 def section_fields(section: str) -> dict[str, dataclasses.Field]:
-    return {f.name: f for f in dataclasses.fields(sections()[section])}
+    return {f.name: f for f in _keys(sections()[section])}
 
 
 def _every_key() -> list[str]:
@@ -435,14 +503,15 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
     """``; did you mean X?`` naming the known name nearest a mistyped one, or nothing when none is near.
 
     Names are compared by their last part (``epochs`` of ``train.epochs``), a tie
-    going to the mistyped name's own section: whole dotted names would make every
-    key of a section look near.
+    going to the mistyped name's own section, then to its top section
+    (``finetune.adapt.epoch``: ``finetune.adapt.epochs`` before ``finetune.epochs``):
+    whole dotted names would make every key of a section look near.
     """
-    section, last = name.partition(".")[0], name.rpartition(".")[2]
+    section, top, last = name.rpartition(".")[0], name.partition(".")[0], name.rpartition(".")[2]
 
-    def closeness(candidate: str) -> tuple[float, bool]:
+    def closeness(candidate: str) -> tuple[float, bool, bool]:
         ratio = difflib.SequenceMatcher(None, last, candidate.rpartition(".")[2]).ratio()
-        return ratio, candidate.partition(".")[0] == section
+        return ratio, candidate.rpartition(".")[0] == section, candidate.partition(".")[0] == top
 
     nearest = max(known, key=closeness)
     return f"; did you mean {nearest}?" if closeness(nearest)[0] >= 0.6 else ""  # 0.6: difflib's own cutoff
@@ -511,20 +580,21 @@ def parse_assignment(item: str) -> tuple[str, str, Any]:
 
 
 def split_name(name: str) -> tuple[str, str]:
-    if name.count(".") != 1:
+    """``section.key`` -> (section, key); the section may be a sub-table: ``prepare.quality.enabled``."""
+    section, _, key = name.rpartition(".")
+    if not section or not key or "" in section.split("."):
         raise ConfigError(f"config key '{name}' must be written section.key")
-    section, key = name.split(".")
     return section, key
 
 
 def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Collect ``SHARDVEC_<SECTION>__<KEY>`` variables into a layer."""
+    """Collect ``SHARDVEC_<SECTION>__<KEY>`` variables (``SHARDVEC_PREPARE__QUALITY__ENABLED``) into a layer."""
     layer: dict[str, dict[str, Any]] = {}
     for var, text in environ.items():
         if not var.startswith(ENV_PREFIX) or "__" not in var:
             continue
-        section, _, key = var[len(ENV_PREFIX):].partition("__")
-        layer.setdefault(section.lower(), {})[key.lower()] = parse_scalar(text)
+        section, _, key = var[len(ENV_PREFIX):].rpartition("__")
+        layer.setdefault(section.lower().replace("__", "."), {})[key.lower()] = parse_scalar(text)
     return layer
 
 
@@ -544,19 +614,28 @@ def file_layer(path: str | Path) -> dict[str, dict[str, Any]]:
 
 
 def apply_layer(config: Config, layer: Layer, source: str) -> Config:
-    """Validate ``layer`` against the schema and set its values on ``config``."""
+    """Validate ``layer`` against the schema and set its values on ``config``.
+
+    A table inside a section's table (TOML's ``[prepare.quality]`` reads as
+    ``prepare = {quality = {...}}``) is applied as that sub-table.
+    """
     known = sections()
     for section, table in layer.items():
         if section not in known:
             raise ConfigError(f"unknown config section '{section}' ({source}); known: {', '.join(known)}"
                               f"{_did_you_mean(section, known)}")
         fields = section_fields(section)
-        target = getattr(config, section)
+        target = section_of(config, section)
         for key, value in table.items():
             name = f"{section}.{key}"
-            if key not in fields:
+            if name in known and isinstance(value, dict):
+                apply_layer(config, {name: value}, source)
+            elif name in RENAMED:
+                raise ConfigError(f"config key '{name}' ({source}) is now {RENAMED[name]}")
+            elif key not in fields:
                 raise ConfigError(f"unknown config key '{name}' ({source}){_did_you_mean(name, _every_key())}")
-            setattr(target, key, _check_type(name, value, _field_type(section, key), source))
+            else:
+                setattr(target, key, _check_type(name, value, _field_type(section, key), source))
     return config
 
 
@@ -589,7 +668,7 @@ def defaults_toml() -> str:
         lines.append(f"# {cls.__doc__.strip()}")
         lines.append(f"[{section}]")
         defaults = cls()
-        for f in dataclasses.fields(cls):
+        for f in _keys(cls):
             lines.append(f"# {f.metadata['help']}")
             lines.append(f"{f.name} = {_toml_value(getattr(defaults, f.name))}")
         lines.append("")

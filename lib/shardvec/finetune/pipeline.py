@@ -216,8 +216,9 @@ def _run(config: Config, stage: Path) -> dict[str, Any]:
     log.info(f"loading vectors from {finetune_config.vectors}")
     pretrained: Pretrained = load_pretrained(finetune_config.vectors)
     texts = [data.tokens[u] for u in (split.train if supervised else range(len(data)))]
-    adapt_settings = AdaptSettings(epochs=finetune_config.adapt_epochs, min_count=finetune_config.adapt_min_count,
-                                   lock=finetune_config.adapt_lock, seed=finetune_config.split_seed)
+    adapt = finetune_config.adapt
+    adapt_settings = AdaptSettings(epochs=adapt.epochs, min_count=adapt.min_count, lock=adapt.lock,
+                                   seed=finetune_config.split_seed)
     names, primary = _setting_names(finetune_config, adapting, supervised)
     sets, adapted = build_vector_sets(names, pretrained, texts, adapt_settings, need_adapted=adapting)
     report: dict[str, Any] = {

@@ -64,12 +64,13 @@ def reader_settings(prepare: PrepareConfig, storage_options: dict[str, Any]) -> 
 
 
 def clean_settings(prepare: PrepareConfig) -> CleanSettings:
+    rules = prepare.quality
     quality = QualitySettings(
-        min_words=prepare.min_doc_words, max_words=prepare.max_doc_words,
-        min_mean_word_length=prepare.min_mean_word_length, max_mean_word_length=prepare.max_mean_word_length,
-        max_symbol_word_ratio=prepare.max_symbol_word_ratio, min_alpha_word_share=prepare.min_alpha_word_share,
-        min_stop_words=prepare.min_stop_words, max_ellipsis_line_share=prepare.max_ellipsis_line_share)
-    return CleanSettings(fix_mojibake=prepare.fix_mojibake, quality=quality if prepare.quality else None,
+        min_words=rules.min_doc_words, max_words=rules.max_doc_words,
+        min_mean_word_length=rules.min_mean_word_length, max_mean_word_length=rules.max_mean_word_length,
+        max_symbol_word_ratio=rules.max_symbol_word_ratio, min_alpha_word_share=rules.min_alpha_word_share,
+        min_stop_words=rules.min_stop_words, max_ellipsis_line_share=rules.max_ellipsis_line_share)
+    return CleanSettings(fix_mojibake=prepare.fix_mojibake, quality=quality if rules.enabled else None,
                          languages=tuple(prepare.languages), min_language_score=prepare.min_language_score,
                          mask_pii=tuple(prepare.mask_pii))
 
@@ -191,13 +192,13 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     from pyspark import StorageLevel
 
     read = timed("read", read_step(reader_settings(prepare, options)))
-    clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup))
+    clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup.methods))
     frame, pending = paths, [read, clean]
     if not balanced:
         log.info("input sizes are skewed: spreading documents over all tasks after reading")
         frame, pending = _spread(spark, paths.mapInArrow(read, RECORD_DDL)), [clean]
     cached: list[DataFrame] = []
-    if prepare.dedup:
+    if prepare.dedup.methods:
         frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)
         pending = []
     records = (frame.mapInArrow(chain(*pending, *_after_cleaning(prepare, parts_dir)), RECORD_DDL)
@@ -226,8 +227,9 @@ def _deduplicate(documents: DataFrame, prepare: PrepareConfig) -> tuple[DataFram
     from pyspark import StorageLevel
 
     documents = documents.persist(StorageLevel.MEMORY_AND_DISK)
-    kept, cached = apply_dedup(documents, prepare.dedup, prepare.near_dup_threshold, prepare.minhash_perm,
-                               prepare.minhash_ngram)
+    dedup = prepare.dedup
+    kept, cached = apply_dedup(documents, dedup.methods, dedup.near_dup_threshold, dedup.minhash_perm,
+                               dedup.minhash_ngram)
     return kept.sortWithinPartitions("doc_id"), [kept, *cached]
 
 
@@ -292,10 +294,11 @@ def _optional_sections(prepare: PrepareConfig, lineage: dict[str, Any] | None,
     sections: dict[str, Any] = {}
     if lineage:
         sections["lineage"] = lineage
-    if prepare.dedup:
-        bands, rows = lsh_params(prepare.near_dup_threshold, prepare.minhash_perm)
-        sections["dedup"] = {"modes": list(prepare.dedup), "near_dup_threshold": prepare.near_dup_threshold,
-                             "minhash_perm": prepare.minhash_perm, "minhash_ngram": prepare.minhash_ngram,
+    dedup = prepare.dedup
+    if dedup.methods:
+        bands, rows = lsh_params(dedup.near_dup_threshold, dedup.minhash_perm)
+        sections["dedup"] = {"modes": list(dedup.methods), "near_dup_threshold": dedup.near_dup_threshold,
+                             "minhash_perm": dedup.minhash_perm, "minhash_ngram": dedup.minhash_ngram,
                              "lsh_bands": bands, "lsh_rows": rows, "minhash_seed": MINHASH_SEED}
     if prepare.phrase_passes:
         sections["phrases"] = {"passes": prepare.phrase_passes, "found_per_pass": phrases_found}
