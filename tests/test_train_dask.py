@@ -229,3 +229,20 @@ def test_sixteen_shards_with_the_default_rule_end_to_end(spark, tmp_path: Path) 
     assert 0 < payload[1] < 0.6 * payload[0]
     assert all(r["merge_seconds"] >= 0 for r in report["round_log"])
     assert (tmp_path / "float32" / "train_report.png").stat().st_size > 10_000
+
+
+def test_a_delta_rule_run_is_the_same_whichever_worker_trains_each_shard(spark, tmp_path: Path) -> None:
+    """Shards borrow a worker's few gensim models round by round; each round reseeds the model it borrowed,
+    so one worker training all four shards gives the vectors two workers give, bit for bit."""
+    from gensim.models import KeyedVectors
+
+    cfg = base_config()
+    cfg.train.epochs, cfg.train.rounds_per_epoch, cfg.train.compute_loss = 1, 2, False
+    corpus = prepared_corpus(cfg, [gensim_data("lee_background.cor")], tmp_path / "corpus", shards=4)
+    vectors = []
+    for workers in (1, 2):
+        cfg.dask.n_workers, cfg.train.corpus, cfg.train.output = workers, str(corpus), str(tmp_path / f"w{workers}")
+        api.train(cfg)
+        vectors.append(KeyedVectors.load_word2vec_format(str(tmp_path / f"w{workers}" / "vectors.bin"), binary=True))
+    assert vectors[0].index_to_key == vectors[1].index_to_key
+    assert np.array_equal(vectors[0].vectors, vectors[1].vectors)

@@ -30,9 +30,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 from dask.sizeof import sizeof
@@ -51,8 +52,8 @@ from shardvec.train.model_io import SavedModel, checkpoint_dir, last_committed_r
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import REDUCE_FANIN, DeltaRule, MergeRule, WeightRule, reduce_tree
 from shardvec.train.schedule import Round
-from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, pooled_mean, set_weights,
-                                    train_round)
+from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, pooled_mean, reseed,
+                                    set_weights, train_round)
 from shardvec.train.weights import ModelWeights
 
 log = stage_logger(__name__, "train")
@@ -121,18 +122,25 @@ class _Replica:
 class _WorkerState:
     """What one worker process keeps between the tasks of a run, so no round rebuilds or rereads it.
 
-    Per run: each shard's gensim model and materialised chunks (built on the
-    shard's first round there), the vocabulary (read once) and, for delta
-    rules, the worker's copy of the combined model. Across runs: the pool of
-    weight-sized arrays its trainers' rounds reuse once nothing holds them.
-    :func:`forget_run` drops a finished run's part.
+    Per run: each shard's materialised chunks (written on the shard's first
+    round there), the vocabulary (read once), for weight rules each shard's
+    gensim model (its arrays are the shard's result, read by other tasks
+    after the round), for delta rules a few models that any shard's round
+    borrows (a round starts by copying the combined model in, so a model
+    carries nothing of its shard between rounds: as many as rounds ran at
+    once here, not one per shard) and the worker's copy of the combined model.
+    Across runs: the pool of weight-sized arrays its trainers' rounds reuse
+    once nothing holds them. :func:`forget_run` drops a finished run's part.
     """
 
     def __init__(self) -> None:
-        self.trainers: dict[tuple[str, int], tuple[Any, ShardChunks]] = {}  # (run id, shard) -> (model, chunks)
+        self.chunks: dict[tuple[str, int], ShardChunks] = {}  # (run id, shard) -> its chunk files
+        self.models: dict[tuple[str, int], Any] = {}  # weight rules: (run id, shard) -> its model
+        self.spare_models: dict[str, list[Any]] = {}  # delta rules: run id -> models no round holds now
         self.vocabs: dict[str, Vocab] = {}
         self.replicas: dict[str, _Replica] = {}
         self.pool = ArrayPool()
+        self.lock = threading.Lock()
 
     def vocab(self, spec: RunSpec) -> Vocab:
         """The run's vocabulary, read once per worker process."""
@@ -140,29 +148,50 @@ class _WorkerState:
             self.vocabs[spec.run_id] = Vocab.load(spec.vocab)
         return self.vocabs[spec.run_id]
 
-    def trainer(self, spec: RunSpec, shard: int, seeded: bool) -> tuple[Any, ShardChunks]:
-        """This worker's model and chunks of ``shard``; ``seeded`` asks for a model in its seeded initial state."""
+    def shard_chunks(self, spec: RunSpec, shard: int) -> ShardChunks:
+        """``shard``'s chunk files on this worker, read from storage on its first round here."""
         key = (spec.run_id, shard)
-        if key not in self.trainers:
+        if key not in self.chunks:
             from distributed import get_worker
 
-            vocab = self.vocab(spec)
             workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
-            chunks = materialise_shard(spec.shards[shard], vocab, spec.n_chunks, workdir)
-            self.trainers[key] = (build_shard_model(spec.params, vocab), chunks)
-        elif seeded:  # a rerun of the first round: this model has trained since it was built
-            self.trainers[key] = (build_shard_model(spec.params, self.vocab(spec)), self.trainers[key][1])
-        return self.trainers[key]
+            self.chunks[key] = materialise_shard(spec.shards[shard], self.vocab(spec), spec.n_chunks, workdir)
+        return self.chunks[key]
+
+    def trainer(self, spec: RunSpec, shard: int, seeded: bool) -> tuple[Any, ShardChunks]:
+        """This worker's model and chunks of ``shard`` (weight rules); ``seeded`` asks for a model in its
+        seeded initial state."""
+        key = (spec.run_id, shard)
+        chunks = self.shard_chunks(spec, shard)
+        if key not in self.models or seeded:  # seeded again: a rerun of the first round, after it trained
+            self.models[key] = build_shard_model(spec.params, self.vocab(spec))
+        return self.models[key], chunks
+
+    @contextmanager
+    def borrowed_model(self, spec: RunSpec) -> Iterator[Any]:
+        """A model of the run for one round of any shard (delta rules), given back when the round ends."""
+        with self.lock:
+            spare = self.spare_models.setdefault(spec.run_id, [])
+            model = spare.pop() if spare else None
+        if model is None:
+            model = build_shard_model(spec.params, self.vocab(spec))
+        try:
+            yield model
+        finally:
+            with self.lock:
+                self.spare_models.setdefault(spec.run_id, []).append(model)
 
     def replica(self, run_id: str) -> _Replica:
         """The run's copy of the combined model on this worker (delta rules), empty until a round builds it."""
         return self.replicas.setdefault(run_id, _Replica())
 
     def forget(self, run_id: str) -> int:
-        """Drop the run's trainers, vocabulary and model copy, and empty the pool; the trainers dropped."""
-        keys = [key for key in self.trainers if key[0] == run_id]
+        """Drop the run's models, chunks, vocabulary and model copy, and empty the pool; the shards dropped."""
+        keys = [key for key in self.chunks if key[0] == run_id]
         for key in keys:
-            del self.trainers[key]
+            del self.chunks[key]
+            self.models.pop(key, None)
+        self.spare_models.pop(run_id, None)
         self.vocabs.pop(run_id, None)
         self.replicas.pop(run_id, None)
         self.pool.clear()
@@ -222,10 +251,10 @@ class _Writer(threading.Thread):
             raise self._error
 
 
-def _round_start(spec: RunSpec, index: int, start, flight: str, model=None) -> ModelWeights:
+def _round_start(spec: RunSpec, index: int, start, flight: str) -> ModelWeights:
     """The combined weights round ``index`` of ``flight`` starts from, on this worker.
 
-    ``start`` is None (the seeded model's own weights), the dense weights of a
+    ``start`` is None (a freshly seeded model's weights), the dense weights of a
     checkpoint (both only in a flight's first round), the update of round
     ``index - 1`` (a :class:`Delta`) to add to this worker's copy, or the
     previous round's shard results, combined here (no more shards than the
@@ -238,7 +267,8 @@ def _round_start(spec: RunSpec, index: int, start, flight: str, model=None) -> M
         if current and replica.version == index:
             return replica.weights
         if start is None or isinstance(start, ModelWeights):
-            replica.weights = get_weights(model) if start is None else start.copy()
+            seeded = start is None
+            replica.weights = get_weights(build_shard_model(spec.params, _WORKER.vocab(spec))) if seeded else start.copy()
         elif current and replica.version == index - 1:
             update = start if isinstance(start, Delta) else _local_update(spec, start)
             add_into(replica.weights.vectors, update.vectors)
@@ -274,14 +304,16 @@ def delta_train_task(spec: RunSpec, shard: int, start, round_: Round, flight: st
     before) and the rule's ``state`` are written beside the training, as in
     :func:`train_task`.
     """
-    model, chunks = _WORKER.trainer(spec, shard, seeded=start is None)
-    base = _round_start(spec, round_.index, start, flight, model)
-    set_weights(model, base)
+    chunks = _WORKER.shard_chunks(spec, shard)
+    base = _round_start(spec, round_.index, start, flight)
     writer = None
     if checkpoint is not None:
         writer = _Writer(lambda: save_checkpoint(spec.output, checkpoint, base, _WORKER.vocab(spec), spec.meta, state))
-    result = train_round(model, chunks, round_, shard, spec.compute_loss)
-    delta = delta_between(result.weights, base, spec.delta_dtype)
+    with _WORKER.borrowed_model(spec) as model:
+        set_weights(model, base)
+        reseed(model, spec.params.seed, shard, round_.index)
+        result = train_round(model, chunks, round_, shard, spec.compute_loss)
+        delta = delta_between(result.weights, base, spec.delta_dtype)
     if writer is not None:
         writer.join()
     # Delta rules read no word counts: none are sent.
@@ -469,10 +501,11 @@ def check_memory(client, vocab_size: int, vector_size: int, n_shards: int, rule:
         # Each trainer holds its gensim model (also its latest result), the previous result and the next start.
         need = 3 * state * per_worker + 2 * state
     else:
-        # Each trainer holds its gensim model and its delta (at most the model's size); the worker holds
-        # one copy of the combined model and up to two deltas being combined; a stateful rule's root
-        # (block momentum) holds its dense state and the temporaries of its update beside them.
-        need = 2 * state * per_worker + 3 * state + (3 * state if rule.stateful else 0)
+        # One gensim model per round running at once (a worker thread), each trainer's delta (at most the
+        # model's size); the worker holds one copy of the combined model and up to two deltas being combined;
+        # a stateful rule's root (block momentum) holds its dense state and the temporaries of its update.
+        threads = max((w.get("nthreads") or 1 for w in workers.values()), default=1)
+        need = state * (min(threads, per_worker) + per_worker) + 3 * state + (3 * state if rule.stateful else 0)
     limits = [w.get("memory_limit") or 0 for w in workers.values()]
     limit = min(limits) if limits and all(limits) else 0
     if limit and need > limit:

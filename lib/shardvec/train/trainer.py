@@ -79,6 +79,17 @@ def set_weights(model, weights: ModelWeights) -> None:
     arrays.output[...] = weights.output
 
 
+def reseed(model, seed: int, shard: int, round_index: int) -> None:
+    """Give the model the random stream of this shard's round (negative samples, down-sampling draws).
+
+    gensim draws each training call's seed from ``model.random``; a model
+    that trains rounds of many shards (delta rules share a few models per
+    worker) would otherwise give a shard's round whatever stream that model
+    had reached, and the run would depend on which worker ran what, and when.
+    """
+    model.random = np.random.RandomState([seed & 0xFFFFFFFF, shard, round_index])
+
+
 def pooled_mean(pool: ArrayPool, parts: list[ModelWeights]) -> ModelWeights:
     """The plain mean of ``parts`` (of one part: a copy) in arrays taken from ``pool``."""
     like = parts[0]
