@@ -120,9 +120,9 @@ def test_an_unknown_key_names_the_nearest_known_one(sets: list[str], message: st
 def test_an_unknown_key_is_named_nearest_from_every_layer(tmp_path: Path,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
     conf = tmp_path / "c.toml"
-    conf.write_text("[prepare.dedup]\nmethod = [\"exact\"]\n")
+    conf.write_text("[prepare.dedup]\nmodess = [\"exact\"]\n")
     with pytest.raises(ConfigError,
-                       match=re.escape(f"'prepare.dedup.method' (from {conf}); did you mean prepare.dedup.methods?")):
+                       match=re.escape(f"'prepare.dedup.modess' (from {conf}); did you mean prepare.dedup.modes?")):
         load_config(conf, environ={})
     with pytest.raises(ConfigError, match=re.escape("(from environment); did you mean vocab.min_count?")):
         load_config(environ={"SHARDVEC_VOCAB__MIN_CONT": "2"})
@@ -135,30 +135,58 @@ def test_sub_tables_load_from_every_layer(tmp_path: Path) -> None:
     conf = tmp_path / "c.toml"
     conf.write_text("[prepare]\nshards = 3\n[prepare.quality]\nenabled = true\nmin_doc_words = 30\n"
                     "[finetune.adapt]\nepochs = 2\n")
-    cfg = load_config(conf, sets=["prepare.dedup.methods=[\"exact\"]"],
+    cfg = load_config(conf, sets=["prepare.dedup.modes=[\"exact\"]"],
                       environ={"SHARDVEC_PREPARE__QUALITY__MAX_DOC_WORDS": "400"})
     assert cfg.prepare.shards == 3 and cfg.prepare.quality.enabled and cfg.prepare.quality.min_doc_words == 30
-    assert cfg.prepare.quality.max_doc_words == 400 and cfg.prepare.dedup.methods == ["exact"]
+    assert cfg.prepare.quality.max_doc_words == 400 and cfg.prepare.dedup.modes == ["exact"]
     assert cfg.finetune.adapt.epochs == 2 and cfg.finetune.adapt.min_count == 2
     flags = flags_layer(build_parser().parse_args(["prepare", "--quality", "--dedup", "near", "--input", "x"]))
-    assert flags == {"prepare.quality": {"enabled": True}, "prepare.dedup": {"methods": ["near"]},
+    assert flags == {"prepare.quality": {"enabled": True}, "prepare.dedup": {"modes": ["near"]},
                      "prepare": {"input": ["x"]}}
-    assert load_config(flags=flags, environ={}).prepare.dedup.methods == ["near"]
+    assert load_config(flags=flags, environ={}).prepare.dedup.modes == ["near"]
 
 
 @pytest.mark.parametrize("layer, new", [
     ({"sets": ["prepare.quality=true"]}, "prepare.quality.enabled"),
     ({"sets": ["prepare.min_doc_words=30"]}, "prepare.quality.min_doc_words"),
-    ({"sets": ["prepare.dedup=[\"exact\"]"]}, "prepare.dedup.methods"),
+    ({"sets": ["prepare.dedup=[\"exact\"]"]}, "prepare.dedup.modes"),
     ({"environ": {"SHARDVEC_PREPARE__NEAR_DUP_THRESHOLD": "0.7"}}, "prepare.dedup.near_dup_threshold"),
     ({"sets": ["finetune.adapt_lock=0"]}, "finetune.adapt.lock"),
 ])
 def test_a_renamed_key_names_its_new_name(layer: dict, new: str) -> None:
-    old = new.replace(".enabled", "").replace(".methods", "").replace(".quality.", ".").replace(".dedup.", ".") \
+    old = new.replace(".enabled", "").replace(".modes", "").replace(".quality.", ".").replace(".dedup.", ".") \
         .replace("adapt.", "adapt_")
     with pytest.raises(ConfigError) as error:
         load_config(**{"environ": {}, **layer})
     assert str(error.value).startswith(f"config key '{old}' (") and str(error.value).endswith(f"is now {new}")
+
+
+def test_the_last_setting_of_a_sub_table_key_wins_however_it_is_written() -> None:
+    sets = ["prepare.quality={min_doc_words=1}", "prepare.quality.min_doc_words=2", "prepare.quality={min_doc_words=3}"]
+    assert load_config(sets=sets, environ={}).prepare.quality.min_doc_words == 3
+    assert load_config(sets=sets[:2], environ={}).prepare.quality.min_doc_words == 2
+
+
+def test_a_sub_table_given_a_value_says_to_set_its_keys() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_config(sets=["finetune.adapt=3"], environ={})
+    assert str(error.value) == "config key 'finetune.adapt' (from --set) is a table; set finetune.adapt.KEY"
+
+
+def test_python_code_setting_a_key_that_is_not_there_fails_at_once() -> None:
+    from shardvec.config import QualityConfig
+
+    config = Config()
+    with pytest.raises(AttributeError, match=re.escape("prepare.quality is now prepare.quality.enabled")):
+        config.prepare.quality = True
+    with pytest.raises(AttributeError, match=re.escape("finetune.adapt_lock is now finetune.adapt.lock")):
+        config.finetune.adapt_lock = 0.0
+    with pytest.raises(AttributeError, match=re.escape("finetune.adapt is a table; set finetune.adapt.KEY")):
+        config.finetune.adapt = 3
+    with pytest.raises(AttributeError, match="TrainConfig has no key 'epoch'"):
+        config.train.epoch = 3
+    config.prepare.quality = QualityConfig(enabled=True)  # a whole sub-table may be replaced by one
+    assert config.validate().prepare.quality.enabled
 
 
 def test_a_renamed_key_in_a_file_names_its_new_name(tmp_path: Path) -> None:
@@ -184,8 +212,8 @@ def test_a_key_far_from_every_known_one_gets_no_guess() -> None:
     (["finetune.dev_fraction=1"], "finetune.dev_fraction must be in [0, 1); got 1.0"),
     (["finetune.budgets=[0.5, 2]"], "finetune.budgets must list values in (0, 1]; got 2.0"),
     (["finetune.mode=[]"], "finetune.mode must list at least one value"),
-    (["prepare.dedup.methods=[\"exact\", \"fuzzy\"]"],
-     "prepare.dedup.methods must list only exact, lines, near; got 'fuzzy'"),
+    (["prepare.dedup.modes=[\"exact\", \"fuzzy\"]"],
+     "prepare.dedup.modes must list only exact, lines, near; got 'fuzzy'"),
     (["train.negative=0"], "set train.negative > 0 or train.hs = 1"),                  # a contradiction of two keys
     (["finetune.dev_fraction=0.5", "finetune.test_fraction=0.5"], "must sum below 1"),
 ])

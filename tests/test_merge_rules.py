@@ -211,6 +211,28 @@ def test_the_dask_tree_pairs_parts_as_the_rules_do() -> None:
         assert top == expected and len(top) <= 2 and len(submitted) >= n // 2 - 1
 
 
+@pytest.mark.parametrize("rule, threads, expected", [
+    ("periodic", 1, 3 * 8 + 2),   # each of 8 shards: its model, its last result, its next start
+    ("adasum", 1, 1 + 8 + 3),     # one borrowed model, 8 deltas, the worker's copy and two being combined
+    ("adasum", 4, 4 + 8 + 3),     # a model per round running at once
+    ("bmuf", 1, 1 + 8 + 3 + 3),   # and the root's momentum and its temporaries
+])
+def test_the_memory_check_counts_what_each_rule_keeps_per_worker(rule: str, threads: int, expected: int) -> None:
+    from types import SimpleNamespace
+
+    from shardvec.dask.train_job import check_memory
+    from shardvec.errors import ConfigError
+
+    workers = {f"w{i}": {"nthreads": threads, "memory_limit": 10**12} for i in range(2)}
+    client = SimpleNamespace(scheduler_info=lambda n_workers: {"workers": workers})
+    state = 2 * 1000 * 100 * 4
+    assert check_memory(client, 1000, 100, 16, make_rule(rule))["estimated_per_worker_bytes"] == expected * state
+    for w in workers.values():
+        w["memory_limit"] = expected * state - 1
+    with pytest.raises(ConfigError, match="per worker"):
+        check_memory(client, 1000, 100, 16, make_rule(rule))
+
+
 def test_a_workers_model_copy_follows_its_attempt() -> None:
     """Built once per round, updated once, and never taken from a failed attempt."""
     from types import SimpleNamespace

@@ -41,7 +41,7 @@ def corpus(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg.spark.master, cfg.vocab.min_count = "local[2]", 1
     p = cfg.prepare
     p.input, p.output, p.shards = [str(path)], str(root / "out"), 2
-    p.dedup.methods, p.dedup.near_dup_threshold = ["exact", "near", "lines"], 0.7
+    p.dedup.modes, p.dedup.near_dup_threshold = ["exact", "near", "lines"], 0.7
     p.phrase_passes, p.phrase_threshold = 2, 10.0
     from shardvec import api
 

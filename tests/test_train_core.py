@@ -21,7 +21,8 @@ from shardvec.train.model_io import latest_checkpoint, load_model, save_checkpoi
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import make_rule, quality_warning
 from shardvec.train.schedule import periodic_rounds, rounds_per_epoch_for, single_round
-from shardvec.train.trainer import build_model, build_shard_model, get_weights, load_start, set_weights, train_round
+from shardvec.train.trainer import (build_model, build_shard_model, get_weights, load_start, reseed, set_weights,
+                                    train_round)
 from shardvec.train.weights import ModelWeights
 
 # Ties in count on purpose: gensim's own sort would order tied words differently.
@@ -72,6 +73,26 @@ def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     assert not np.array_equal(result.weights.output, start.output)
     assert result.raw_words == 300 and result.loss > 0
     assert train_round(model, chunks, rnd, shard=0, compute_loss=False).loss is None
+
+
+def test_a_reseeded_model_trains_a_round_the_same_whatever_it_trained_before(tmp_path: Path) -> None:
+    """A borrowed model (delta rules) gives a shard's round the stream of that shard and round, not its own."""
+    shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
+    chunks = materialise_shard(Store(str(shard)), VOCAB, 1, tmp_path / "work")
+    round_ = single_round(1, 0.025, 0.001)[0]
+
+    def trained(model) -> ModelWeights:
+        set_weights(model, seeded_weights())
+        reseed(model, PARAMS.seed, 3, 7)
+        return train_round(model, chunks, round_, shard=3).weights.copy()
+
+    fresh, used = build_shard_model(PARAMS, VOCAB), build_shard_model(PARAMS, VOCAB)
+    train_round(used, chunks, round_, shard=0)  # another shard's round moved its random stream on
+    a, b = trained(fresh), trained(used)
+    assert np.array_equal(a.vectors, b.vectors) and np.array_equal(a.output, b.output)
+    reseed(used, PARAMS.seed, 3, 8)  # the next round draws another stream
+    set_weights(used, seeded_weights())
+    assert not np.array_equal(train_round(used, chunks, round_, shard=3).weights.output, a.output)
 
 
 def test_learning_rate_decays_once_across_all_rounds() -> None:

@@ -240,9 +240,11 @@ def test_a_delta_rule_run_is_the_same_whichever_worker_trains_each_shard(spark, 
     cfg.train.epochs, cfg.train.rounds_per_epoch, cfg.train.compute_loss = 1, 2, False
     corpus = prepared_corpus(cfg, [gensim_data("lee_background.cor")], tmp_path / "corpus", shards=4)
     vectors = []
-    for workers in (1, 2):
-        cfg.dask.n_workers, cfg.train.corpus, cfg.train.output = workers, str(corpus), str(tmp_path / f"w{workers}")
+    for workers, threads in ((1, 1), (2, 1), (1, 2)):  # one model; one per worker; two on one worker
+        out = tmp_path / f"w{workers}t{threads}"
+        cfg.dask.n_workers, cfg.dask.threads_per_worker = workers, threads
+        cfg.train.corpus, cfg.train.output = str(corpus), str(out)
         api.train(cfg)
-        vectors.append(KeyedVectors.load_word2vec_format(str(tmp_path / f"w{workers}" / "vectors.bin"), binary=True))
-    assert vectors[0].index_to_key == vectors[1].index_to_key
-    assert np.array_equal(vectors[0].vectors, vectors[1].vectors)
+        vectors.append(KeyedVectors.load_word2vec_format(str(out / "vectors.bin"), binary=True))
+    assert all(v.index_to_key == vectors[0].index_to_key for v in vectors)
+    assert all(np.array_equal(v.vectors, vectors[0].vectors) for v in vectors[1:])

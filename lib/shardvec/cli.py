@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     _switch(p, "--quality", "prepare.quality.enabled")
     _key(p, "--languages", "prepare.languages", nargs="+", metavar="CODE")
     _key(p, "--mask-pii", "prepare.mask_pii", nargs="+", metavar="KIND")
-    _key(p, "--dedup", "prepare.dedup.methods", nargs="+", metavar="MODE")
+    _key(p, "--dedup", "prepare.dedup.modes", nargs="+", metavar="MODE")
     _switch(p, "--fold-numbers", "prepare.fold_numbers")
     _key(p, "--phrases", "prepare.phrase_passes", type=int, metavar="PASSES")
     _key(p, "--min-count", "vocab.min_count", type=int)

@@ -134,10 +134,16 @@ class _Section:
     """What every section shares."""
 
     def __setattr__(self, name: str, value: Any) -> None:
-        """Refuse a name that is no key, so Python code setting a mistyped or renamed key fails instead of
-        adding an attribute that nothing reads."""
-        if name not in self.__dataclass_fields__:  # type: ignore[attr-defined]
-            raise AttributeError(f"{type(self).__name__} has no key {name!r}")
+        """Refuse a name that is no key, and a sub-table replaced by a value, so Python code setting a
+        mistyped or renamed key (``prepare.quality = True``) fails at once instead of later or never."""
+        fields = self.__dataclass_fields__  # type: ignore[attr-defined]
+        table = name in fields and fields[name].metadata.get("table")
+        if name not in fields or (table and not isinstance(value, fields[name].default_factory)):
+            section = next(path for path, cls in sections().items() if cls is type(self))
+            new = RENAMED.get(f"{section}.{name}")
+            raise AttributeError(f"{section}.{name} is now {new}" if new else
+                                 f"{section}.{name} is a table; set {section}.{name}.KEY" if table else
+                                 f"{type(self).__name__} has no key {name!r}")
         super().__setattr__(name, value)
 
     def contradictions(self) -> Iterator[str]:
@@ -221,8 +227,8 @@ class QualityConfig(_Section):
 class DedupConfig(_Section):
     """The prepare stage's duplicate removal."""
 
-    methods: list[str] = _doc([], "exact (whole documents), lines (CCNet-style repeated lines) and/or near (MinHash LSH)",
-                              choices=("exact", "lines", "near"))
+    modes: list[str] = _doc([], "exact (whole documents), lines (CCNet-style repeated lines) and/or near (MinHash LSH)",
+                            choices=("exact", "lines", "near"))
     near_dup_threshold: float = _doc(0.8, "near: Jaccard similarity of word shingles above which documents are duplicates",
                                      gt=0, le=1)
     minhash_perm: int = _doc(128, "near: MinHash permutations per signature", ge=2)
@@ -459,7 +465,7 @@ RENAMED = {
     **{f"prepare.{key}": f"prepare.quality.{key}" for key in (
         "min_doc_words", "max_doc_words", "min_mean_word_length", "max_mean_word_length", "max_symbol_word_ratio",
         "min_alpha_word_share", "min_stop_words", "max_ellipsis_line_share")},
-    "prepare.dedup": "prepare.dedup.methods",
+    "prepare.dedup": "prepare.dedup.modes",
     **{f"prepare.{key}": f"prepare.dedup.{key}" for key in ("near_dup_threshold", "minhash_perm", "minhash_ngram")},
     **{f"finetune.adapt_{key}": f"finetune.adapt.{key}" for key in ("epochs", "min_count", "lock")},
 }
@@ -587,6 +593,17 @@ def split_name(name: str) -> tuple[str, str]:
     return section, key
 
 
+def _put(layer: dict[str, dict[str, Any]], section: str, key: str, value: Any) -> None:
+    """Set ``section.key`` in ``layer``; a table given for a sub-table (TOML's ``[prepare.quality]`` reads as
+    ``prepare = {quality = {...}}``) is spread into that sub-table's keys, so a layer is flat and a later
+    setting of the same key wins, whichever way either was written."""
+    if isinstance(value, dict) and f"{section}.{key}" in sections():
+        for inner, inner_value in value.items():
+            _put(layer, f"{section}.{key}", inner, inner_value)
+    else:
+        layer.setdefault(section, {})[key] = value
+
+
 def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
     """Collect ``SHARDVEC_<SECTION>__<KEY>`` variables (``SHARDVEC_PREPARE__QUALITY__ENABLED``) into a layer."""
     layer: dict[str, dict[str, Any]] = {}
@@ -594,7 +611,7 @@ def env_layer(environ: Mapping[str, str]) -> dict[str, dict[str, Any]]:
         if not var.startswith(ENV_PREFIX) or "__" not in var:
             continue
         section, _, key = var[len(ENV_PREFIX):].rpartition("__")
-        layer.setdefault(section.lower().replace("__", "."), {})[key.lower()] = parse_scalar(text)
+        _put(layer, section.lower().replace("__", "."), key.lower(), parse_scalar(text))
     return layer
 
 
@@ -607,18 +624,18 @@ def file_layer(path: str | Path) -> dict[str, dict[str, Any]]:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    layer: dict[str, dict[str, Any]] = {}
     for section, table in data.items():
         if not isinstance(table, dict):
             raise ConfigError(f"config key '{section}' in {p} must be a [section] table")
-    return data
+        for key, value in table.items():
+            _put(layer, section, key, value)
+    return layer
 
 
 def apply_layer(config: Config, layer: Layer, source: str) -> Config:
-    """Validate ``layer`` against the schema and set its values on ``config``.
-
-    A table inside a section's table (TOML's ``[prepare.quality]`` reads as
-    ``prepare = {quality = {...}}``) is applied as that sub-table.
-    """
+    """Validate ``layer`` (flat: sub-tables are sections of their own, see :func:`_put`) against the
+    schema and set its values on ``config``."""
     known = sections()
     for section, table in layer.items():
         if section not in known:
@@ -628,14 +645,13 @@ def apply_layer(config: Config, layer: Layer, source: str) -> Config:
         target = section_of(config, section)
         for key, value in table.items():
             name = f"{section}.{key}"
-            if name in known and isinstance(value, dict):
-                apply_layer(config, {name: value}, source)
-            elif name in RENAMED:
+            if name in RENAMED:
                 raise ConfigError(f"config key '{name}' ({source}) is now {RENAMED[name]}")
-            elif key not in fields:
+            if name in known:
+                raise ConfigError(f"config key '{name}' ({source}) is a table; set {name}.KEY")
+            if key not in fields:
                 raise ConfigError(f"unknown config key '{name}' ({source}){_did_you_mean(name, _every_key())}")
-            else:
-                setattr(target, key, _check_type(name, value, _field_type(section, key), source))
+            setattr(target, key, _check_type(name, value, _field_type(section, key), source))
     return config
 
 
@@ -652,8 +668,7 @@ def load_config(
     apply_layer(config, env_layer(os.environ if environ is None else environ), "from environment")
     set_layer: dict[str, dict[str, Any]] = {}
     for item in sets:
-        section, key, value = parse_assignment(item)
-        set_layer.setdefault(section, {})[key] = value
+        _put(set_layer, *parse_assignment(item))
     apply_layer(config, set_layer, "from --set")
     if flags:
         apply_layer(config, flags, "from command-line flag")

@@ -16,7 +16,7 @@ weights. No worker receives every shard's weights. The client only sends
 small task descriptions, one round ahead, and receives per-round statistics;
 corpus data and weights never pass through it until the final model is
 written. The first round starts from gensim's seeded initialisation, which
-every trainer builds for itself.
+every trainer (delta rules: every worker) builds for itself.
 
 Each round's combined weights are checkpointed by shard 0's trainer of the
 next round, in a thread beside its training, so the write is off the
@@ -52,8 +52,8 @@ from shardvec.train.model_io import SavedModel, checkpoint_dir, last_committed_r
 from shardvec.train.params import Word2VecParams
 from shardvec.train.rules import REDUCE_FANIN, DeltaRule, MergeRule, WeightRule, reduce_tree
 from shardvec.train.schedule import Round
-from shardvec.train.trainer import (RoundResult, build_shard_model, get_weights, load_start, pooled_mean, reseed,
-                                    set_weights, train_round)
+from shardvec.train.trainer import (RoundResult, build_model, build_shard_model, get_weights, load_start, pooled_mean,
+                                    reseed, set_weights, train_round)
 from shardvec.train.weights import ModelWeights
 
 log = stage_logger(__name__, "train")
@@ -267,8 +267,10 @@ def _round_start(spec: RunSpec, index: int, start, flight: str) -> ModelWeights:
         if current and replica.version == index:
             return replica.weights
         if start is None or isinstance(start, ModelWeights):
-            seeded = start is None
-            replica.weights = get_weights(build_shard_model(spec.params, _WORKER.vocab(spec))) if seeded else start.copy()
+            if start is None:
+                replica.weights = get_weights(build_model(spec.params, _WORKER.vocab(spec)))
+            else:
+                replica.weights = start.copy()
         elif current and replica.version == index - 1:
             update = start if isinstance(start, Delta) else _local_update(spec, start)
             add_into(replica.weights.vectors, update.vectors)

@@ -192,13 +192,13 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     from pyspark import StorageLevel
 
     read = timed("read", read_step(reader_settings(prepare, options)))
-    clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup.methods))
+    clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup.modes))
     frame, pending = paths, [read, clean]
     if not balanced:
         log.info("input sizes are skewed: spreading documents over all tasks after reading")
         frame, pending = _spread(spark, paths.mapInArrow(read, RECORD_DDL)), [clean]
     cached: list[DataFrame] = []
-    if prepare.dedup.methods:
+    if prepare.dedup.modes:
         frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)
         pending = []
     records = (frame.mapInArrow(chain(*pending, *_after_cleaning(prepare, parts_dir)), RECORD_DDL)
@@ -228,7 +228,7 @@ def _deduplicate(documents: DataFrame, prepare: PrepareConfig) -> tuple[DataFram
 
     documents = documents.persist(StorageLevel.MEMORY_AND_DISK)
     dedup = prepare.dedup
-    kept, cached = apply_dedup(documents, dedup.methods, dedup.near_dup_threshold, dedup.minhash_perm,
+    kept, cached = apply_dedup(documents, dedup.modes, dedup.near_dup_threshold, dedup.minhash_perm,
                                dedup.minhash_ngram)
     return kept.sortWithinPartitions("doc_id"), [kept, *cached]
 
@@ -295,9 +295,9 @@ def _optional_sections(prepare: PrepareConfig, lineage: dict[str, Any] | None,
     if lineage:
         sections["lineage"] = lineage
     dedup = prepare.dedup
-    if dedup.methods:
+    if dedup.modes:
         bands, rows = lsh_params(dedup.near_dup_threshold, dedup.minhash_perm)
-        sections["dedup"] = {"modes": list(dedup.methods), "near_dup_threshold": dedup.near_dup_threshold,
+        sections["dedup"] = {"modes": list(dedup.modes), "near_dup_threshold": dedup.near_dup_threshold,
                              "minhash_perm": dedup.minhash_perm, "minhash_ngram": dedup.minhash_ngram,
                              "lsh_bands": bands, "lsh_rows": rows, "minhash_seed": MINHASH_SEED}
     if prepare.phrase_passes:

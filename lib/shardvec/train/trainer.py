@@ -86,6 +86,8 @@ def reseed(model, seed: int, shard: int, round_index: int) -> None:
     that trains rounds of many shards (delta rules share a few models per
     worker) would otherwise give a shard's round whatever stream that model
     had reached, and the run would depend on which worker ran what, and when.
+    With ``train.workers`` > 1 gensim's threads still take their draws in no
+    fixed order, so only a one-thread trainer's round is reproducible.
     """
     model.random = np.random.RandomState([seed & 0xFFFFFFFF, shard, round_index])
 
