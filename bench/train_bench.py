@@ -72,7 +72,7 @@ def run_one(method: str, seed: int, corpus: Path, options: dict[str, Any]) -> di
     manifest = json.loads((corpus / "manifest.json").read_text())
     rounds: dict[str, Any] = {}
     if method.startswith("gensim"):
-        kv, seconds = gensim_train(method, seed, corpus)
+        kv, seconds = gensim_train(method, seed, corpus, options=options)
     elif method.startswith("mllib"):
         kv, seconds = _mllib(int(method.split("-")[1]), seed, corpus)
     else:
@@ -82,14 +82,16 @@ def run_one(method: str, seed: int, corpus: Path, options: dict[str, Any]) -> di
             "words_per_s": manifest["tokens"] * SETTINGS["epochs"] / seconds, **intrinsic_scores(kv, 30000)}
 
 
-def gensim_train(method: str, seed: int, corpus: Path, epochs: int = SETTINGS["epochs"]):
+def gensim_train(method: str, seed: int, corpus: Path, epochs: int = SETTINGS["epochs"],
+                 options: dict[str, Any] | None = None):
+    """One gensim run; ``options`` change its settings (e.g. LIKE_MLLIB, for the reference of that comparison)."""
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
 
     path = line_file(corpus)
     t0 = time.perf_counter()
     source = {"corpus_file": str(path)} if method == "gensim-file" else {"sentences": LineSentence(str(path))}
-    model = Word2Vec(**source, min_count=5, workers=2, seed=seed, **{**SETTINGS, "epochs": epochs})
+    model = Word2Vec(**source, min_count=5, workers=2, seed=seed, **{**SETTINGS, "epochs": epochs, **(options or {})})
     return model.wv, time.perf_counter() - t0
 
 
