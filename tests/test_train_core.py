@@ -61,18 +61,6 @@ def test_materialise_splits_by_tokens_and_counts_words(tmp_path: Path) -> None:
     assert chunks.word_counts.tolist() == [4, 1, 1, 1, 1, 1, 1]
 
 
-def test_running_text_joins_a_chunks_sentences_and_cuts_them_every_n_tokens(tmp_path: Path) -> None:
-    """train.join_sentences: windows cross sentence ends, as in Spark MLlib; the word counts do not change."""
-    shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat"], ["on", "the", "mat"], ["the", "dog"]] * 2)
-    by_sentence = materialise_shard(Store(str(shard)), VOCAB, 2, tmp_path / "a")
-    running = materialise_shard(Store(str(shard)), VOCAB, 2, tmp_path / "b", join=4)
-    assert by_sentence.files[0].read_text().splitlines() == ["the cat sat", "on the mat", "the dog"]
-    assert running.files[0].read_text().splitlines() == ["the cat sat on", "the mat the dog"]
-    assert running.files[1].read_text().splitlines() == ["the cat sat on", "the mat the dog"]
-    assert running.words == by_sentence.words == [8, 8]
-    assert np.array_equal(running.word_counts, by_sentence.word_counts)
-
-
 def test_train_round_changes_weights_and_keeps_shapes(tmp_path: Path) -> None:
     shard = write_shard(tmp_path / "s.parquet", [["the", "cat", "sat", "on", "the", "mat"]] * 50)
     chunks = materialise_shard(Store(str(shard)), VOCAB, 1, tmp_path / "work")

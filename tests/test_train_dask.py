@@ -248,18 +248,3 @@ def test_a_delta_rule_run_is_the_same_whichever_worker_trains_each_shard(spark, 
         vectors.append(KeyedVectors.load_word2vec_format(str(out / "vectors.bin"), binary=True))
     assert all(v.index_to_key == vectors[0].index_to_key for v in vectors)
     assert all(np.array_equal(v.vectors, vectors[0].vectors) for v in vectors[1:])
-
-
-def test_running_text_reaches_the_trainers_and_pins_the_checkpoints(corpus: Path, tmp_path: Path) -> None:
-    """train.join_sentences changes what every shard trains on, and a resume must use the same value."""
-    from gensim.models import KeyedVectors
-
-    cfg = base_config()
-    cfg.train.epochs, cfg.train.rounds_per_epoch, cfg.train.compute_loss, cfg.train.corpus = 1, 1, False, str(corpus)
-    vectors = []
-    for join in (0, 50):
-        cfg.train.join_sentences, cfg.train.output = join, str(tmp_path / f"j{join}")
-        api.train(cfg)
-        vectors.append(KeyedVectors.load_word2vec_format(str(tmp_path / f"j{join}" / "vectors.bin"), binary=True))
-        assert load_model(tmp_path / f"j{join}" / "model").meta["join_sentences"] == join
-    assert not np.allclose(vectors[0].vectors, vectors[1].vectors)

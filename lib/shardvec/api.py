@@ -156,8 +156,7 @@ def _checkpoint_meta(train_config: TrainConfig, settings: RuleSettings, rule: Me
     from shardvec.train.rules import DeltaRule
 
     meta = {"params": params.to_dict(), "merge": train_config.merge, "shards": len(corpus.shards),
-            "rounds": len(plan.rounds), "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url,
-            "join_sentences": train_config.join_sentences}
+            "rounds": len(plan.rounds), "lr_scale": plan.lr_multiplier, "corpus": corpus.root.url}
     if isinstance(rule, DeltaRule):  # what else a delta rule's checkpoint depends on (weight rules: as before)
         # rounds_per_epoch is left out: "rounds" above already pins the schedule it sets.
         rule_settings = {k: v for k, v in asdict(settings).items() if k != "rounds_per_epoch"}
@@ -176,7 +175,7 @@ def _train_on_dask(dask_config: DaskConfig, run: _TrainingRun) -> _Trained:
         spec = RunSpec(run_id=new_run_id(), output=run.output, vocab=run.corpus.root / "vocab.parquet",
                        shards=tuple(run.corpus.shards), params=run.params, n_chunks=run.plan.rounds_per_epoch,
                        rule=run.rule, meta=run.meta, compute_loss=run.config.compute_loss,
-                       delta_dtype=run.config.delta_dtype, join_sentences=run.config.join_sentences)
+                       delta_dtype=run.config.delta_dtype)
         workers = len(client.scheduler_info(n_workers=-1)["workers"])
         weights, round_log = run_rounds(client, spec, run.plan.rounds, run.start, run.corpus)
     return _Trained(weights, round_log, workers, memory, time.perf_counter() - started)

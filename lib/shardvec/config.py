@@ -317,8 +317,6 @@ class TrainConfig(_Section):
     block_lr: float = _doc(1.0, "bmuf: block learning rate zeta", gt=0)
     delta_dtype: str = _doc("float32", "delta rules: how changed rows travel, float32 or float16 (half the bytes)",
                             choices=("float32", "float16"))
-    join_sentences: int = _doc(0, "train on running text: each shard's sentences joined end to end and cut into lines of this many tokens, so windows cross sentence ends, as Spark MLlib's Word2Vec does (its maxSentenceLength, 1000); 0 trains sentence by sentence",
-                               ge=0)
     write_text: bool = _doc(False, "also write vectors.txt (word2vec text format)")
     write_kv: bool = _doc(False, "also write vectors.kv (gensim's format, memory-mappable; a pickle: trusted use only)")
     evaluate: bool = _doc(True, "run the intrinsic evaluation at the end and put it in the report")

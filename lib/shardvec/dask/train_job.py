@@ -99,7 +99,6 @@ class RunSpec:
     meta: dict[str, Any]
     compute_loss: bool = True
     delta_dtype: str = "float32"  # how delta rules send rows: float32, or float16 for half the bytes
-    join_sentences: int = 0  # tokens per line of running text, or 0: one sentence per line
 
 
 class _Replica:
@@ -156,8 +155,7 @@ class _WorkerState:
             from distributed import get_worker
 
             workdir = Path(get_worker().local_directory) / "shardvec" / spec.run_id / f"shard-{shard:05d}"
-            self.chunks[key] = materialise_shard(spec.shards[shard], self.vocab(spec), spec.n_chunks, workdir,
-                                                 spec.join_sentences)
+            self.chunks[key] = materialise_shard(spec.shards[shard], self.vocab(spec), spec.n_chunks, workdir)
         return self.chunks[key]
 
     def trainer(self, spec: RunSpec, shard: int, seeded: bool) -> tuple[Any, ShardChunks]:

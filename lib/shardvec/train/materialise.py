@@ -28,14 +28,12 @@ class ShardChunks:
     word_counts: np.ndarray  # occurrences of each vocabulary word in this shard
 
 
-def materialise_shard(shard: Store, vocab: Vocab, n_chunks: int, workdir: Path, join: int = 0) -> ShardChunks:
+def materialise_shard(shard: Store, vocab: Vocab, n_chunks: int, workdir: Path) -> ShardChunks:
     """Write the shard as ``n_chunks`` text files of about equal token count.
 
     Sentences go to chunks in contiguous runs so each file is read
     sequentially; out-of-vocabulary words are kept (gensim skips them, and the
     raw count drives its learning-rate decay as in a single-machine run).
-    With ``join``, a chunk's sentences run on and are cut every ``join``
-    tokens instead (``train.join_sentences``).
     Everything is done on whole Arrow columns, never in a Python loop per token.
     """
     workdir.mkdir(parents=True, exist_ok=True)
@@ -45,22 +43,16 @@ def materialise_shard(shard: Store, vocab: Vocab, n_chunks: int, workdir: Path, 
     total = int(lengths.sum()) or 1
     starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
     chunk_of = np.minimum(n_chunks - 1, starts * n_chunks // total)
+    lines = pc.binary_join(tokens, " ")
     files = [workdir / f"chunk-{c:03d}.txt" for c in range(n_chunks)]
     words = []
     for c, path in enumerate(files):
-        rows = tokens.take(pa.array(np.flatnonzero(chunk_of == c), pa.int64()))
-        words.append(int(lengths[chunk_of == c].sum()))
-        text = "\n".join(pc.binary_join(_running_text(rows, join) if join else rows, " ").to_pylist())
+        rows = np.flatnonzero(chunk_of == c)
+        words.append(int(lengths[rows].sum()))
+        text = "\n".join(lines.take(pa.array(rows)).to_pylist()) if len(rows) else ""
         path.write_text(text + "\n" if text else "", encoding="utf-8")
     flat = pc.list_flatten(tokens)
     ids = pc.index_in(flat, value_set=pa.array(vocab.words, pa.string()))
     known = ids.drop_null().to_numpy(zero_copy_only=False)
     counts = np.bincount(known, minlength=len(vocab)).astype(np.int64)
     return ShardChunks(files, words, counts)
-
-
-def _running_text(sentences: pa.ListArray, length: int) -> pa.ListArray:
-    """``sentences`` end to end, cut every ``length`` tokens (the last line shorter)."""
-    flat = pc.list_flatten(sentences)
-    offsets = np.append(np.arange(0, len(flat), length), len(flat)).astype(np.int32)
-    return pa.ListArray.from_arrays(pa.array(offsets), flat)
