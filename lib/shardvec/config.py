@@ -460,14 +460,13 @@ Layer = Mapping[str, Mapping[str, Any]]
 
 # Keys that moved into a sub-table: old dotted name -> new one. Loading an old name is a one-line error naming
 # the new one, so an old config fails loudly instead of silently losing the setting.
+# The thresholds and MinHash keys kept their names inside their sub-table, so those are read from the tables.
 RENAMED = {
     "prepare.quality": "prepare.quality.enabled",
-    **{f"prepare.{key}": f"prepare.quality.{key}" for key in (
-        "min_doc_words", "max_doc_words", "min_mean_word_length", "max_mean_word_length", "max_symbol_word_ratio",
-        "min_alpha_word_share", "min_stop_words", "max_ellipsis_line_share")},
+    **{f"prepare.{f.name}": f"prepare.quality.{f.name}" for f in _keys(QualityConfig) if f.name != "enabled"},
     "prepare.dedup": "prepare.dedup.modes",
-    **{f"prepare.{key}": f"prepare.dedup.{key}" for key in ("near_dup_threshold", "minhash_perm", "minhash_ngram")},
-    **{f"finetune.adapt_{key}": f"finetune.adapt.{key}" for key in ("epochs", "min_count", "lock")},
+    **{f"prepare.{f.name}": f"prepare.dedup.{f.name}" for f in _keys(DedupConfig) if f.name != "modes"},
+    **{f"finetune.adapt_{f.name}": f"finetune.adapt.{f.name}" for f in _keys(AdaptConfig)},
 }
 
 
