@@ -136,7 +136,11 @@ def _planned_rounds(method: str, shards: int, options: dict[str, Any]) -> int | 
     if method not in RULES:
         return None
     rule = make_rule(method, RuleSettings(rounds_per_epoch=options.get("rounds_per_epoch", 0)))
-    return SETTINGS["epochs"] * rule.rounds_per_epoch(shards) if rule.periodic else 1
+    return _epochs(options) * rule.rounds_per_epoch(shards) if rule.periodic else 1
+
+
+def _epochs(options: dict[str, Any]) -> int:
+    return options.get("epochs", SETTINGS["epochs"])
 
 
 def _shardvec(merge: str, seed: int, corpus: Path, options: dict[str, Any]):
@@ -302,7 +306,7 @@ def grid_markdown(runs: list[dict[str, Any]], command: str) -> str:
         group = [r for r in runs if cell(r) == key]
         first = group[0]
         sharded = "bytes_per_round" in first
-        rounds = (f"{first['rounds'] // SETTINGS['epochs']} | {first['words_per_shard_round']:,} | "
+        rounds = (f"{first['rounds'] // _epochs(first.get('options', {}))} | {first['words_per_shard_round']:,} | "
                   f"{first['lr_multiplier']:g}" if sharded else "- | - | -")
         traffic = (f"{statistics.median(r['bytes_per_round'] for r in group) / 2**20:,.1f} | "
                    f"{statistics.median(r['merge_seconds_per_round'] for r in group):.2f}" if sharded else "- | -")
@@ -318,7 +322,7 @@ def _options(options: dict[str, Any], run: dict[str, Any]) -> str:
     """The cell's options; a run whose merges per epoch were an older default says so."""
     text = ", ".join(f"{k}={v}" for k, v in options.items())
     if run.get("rounds") not in (None, _planned_rounds(run["method"], run["shards"], options)):
-        then = f"rounds_per_epoch={run['rounds'] // SETTINGS['epochs']} (the default then)"
+        then = f"rounds_per_epoch={run['rounds'] // _epochs(options)} (the default then)"
         text = f"{text}, {then}" if text else then
     return text or "-"
 
