@@ -108,13 +108,27 @@ def test_learning_rate_decays_once_across_all_rounds() -> None:
 
 def test_rules_beyond_their_measured_shard_counts_are_warned_about() -> None:
     periodic = make_rule("periodic")
-    assert quality_warning(periodic, 8) is None
-    warning = quality_warning(periodic, 16)
+    assert quality_warning(periodic, 8, 5, 10) is None
+    warning = quality_warning(periodic, 16, 5, 10)
     assert warning is not None and "up to 8 shards" in warning and "has 16" in warning and "prepare.shards" in warning
-    assert quality_warning(make_rule("average"), 64) is None  # merges once: no per-round quality claim
+    assert quality_warning(make_rule("average"), 64, 5, 1) is None  # merges once: no per-round quality claim
     adasum = make_rule("adasum")
-    assert quality_warning(adasum, 64) is None and "up to 64 shards" in (quality_warning(adasum, 65) or "")
-    assert "not measured to keep one model's quality beyond one shard" in (quality_warning(make_rule("bmuf"), 2) or "")
+    assert quality_warning(adasum, 64, 5, adasum.rounds_per_epoch(64)) is None
+    assert "up to 128 shards" in (quality_warning(adasum, 129, 10, 5) or "")
+    assert "not measured to keep one model's quality beyond one shard" in (quality_warning(make_rule("bmuf"), 2, 5, 10)
+                                                                           or "")
+
+
+def test_adasum_beyond_64_shards_is_warned_about_too_few_merges_with_the_epochs_it_needs() -> None:
+    adasum = make_rule("adasum")
+    assert adasum.rounds_per_epoch(128) == 5 and adasum.rounds_per_epoch(64) == 10
+    assert adasum.min_merges(64) == 0 and adasum.min_merges(65) == 50
+    warning = quality_warning(adasum, 128, 5, adasum.rounds_per_epoch(128))
+    assert warning is not None and "at least 50 merges" in warning and "has 25 (5 epochs x 5)" in warning
+    assert "raise train.epochs to 10" in warning
+    assert "raise train.epochs to 9" in (quality_warning(adasum, 100, 2, 6) or "")  # ceil(50 / 6)
+    assert quality_warning(adasum, 128, 10, 5) is None
+    assert quality_warning(adasum, 128, 5, 40) is None  # sync_words on a large corpus: many merges per epoch
 
 
 def test_average_weights_rows_by_counts() -> None:
@@ -248,7 +262,7 @@ def test_sync_words_sets_the_rounds_from_the_shards_size() -> None:
     assert len(once.rounds) == 1 and once.lr_multiplier == 1.0
 
 
-def test_adasum_merges_twice_as_often_from_17_to_32_shards_and_a_set_value_wins() -> None:
+def test_adasum_merges_at_the_interval_measured_best_for_its_shard_count_and_a_set_value_wins() -> None:
     """The interval measured best at each shard count (docs/scaling.md); the keys still override it."""
     from shardvec.api import _round_plan
     from shardvec.config import TrainConfig
@@ -259,7 +273,7 @@ def test_adasum_merges_twice_as_often_from_17_to_32_shards_and_a_set_value_wins(
         return _round_plan(train, PARAMS, make_rule(rule, RuleSettings.from_config(train)),
                            [16_000_000 // shards] * shards)
 
-    assert [plan("adasum", k).rounds_per_epoch for k in (2, 16, 17, 32, 33, 64, 128)] == [5, 10, 20, 20, 10, 10, 10]
+    assert [plan("adasum", k).rounds_per_epoch for k in (2, 16, 17, 32, 33, 64, 128)] == [5, 10, 20, 20, 10, 10, 5]
     at_32 = plan("adasum", 32)
     assert at_32.words_per_shard_round == 16_000_000 // 32 // 20 and len(at_32.rounds) == 20 * PARAMS.epochs
     assert at_32.lr_multiplier == 4.0

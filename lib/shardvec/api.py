@@ -263,11 +263,11 @@ def _round_plan(train_config: TrainConfig, params: Word2VecParams, rule: MergeRu
     if not rule.periodic:
         rounds = single_round(params.epochs, params.alpha, params.min_alpha)
         return _RoundPlan(rounds, 1, 1.0, per_shard * params.epochs)
-    warning = quality_warning(rule, n_shards)
-    if warning:
-        train_log.warning(f"warning: {warning}")
     per_epoch = (rounds_per_epoch_for(per_shard, train_config.sync_words) if train_config.sync_words
                  else rule.rounds_per_epoch(n_shards))
+    warning = quality_warning(rule, n_shards, params.epochs, per_epoch)
+    if warning:
+        train_log.warning(f"warning: {warning}")
     scale = rule.lr_multiplier(n_shards)
     rounds = periodic_rounds(params.epochs, per_epoch, params.alpha, params.min_alpha, scale)
     return _RoundPlan(rounds, per_epoch, scale, per_shard // per_epoch)

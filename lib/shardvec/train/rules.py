@@ -112,6 +112,11 @@ class MergeRule(ABC):
     def default_rounds_per_epoch(self, n_shards: int) -> int:
         return DEFAULT_ROUNDS_PER_EPOCH
 
+    def min_merges(self, n_shards: int) -> int:
+        """The fewest merges in a run with which the rule was measured to keep one model's quality at
+        ``n_shards`` (0: none measured to matter)."""
+        return 0
+
     def describe(self, state: Any) -> dict[str, Any]:
         """Small figures about the rule's state for the progress line and the report."""
         return {}
@@ -192,13 +197,16 @@ class AdaSum(DeltaRule):
     name = "adasum"
     summary = ("per-row adaptive sum: parallel deltas averaged, orthogonal ones summed "
                "(Maleki et al. 2021), local learning rate x log2(shards), from 2 to 4")
-    measured_shards = 64
+    measured_shards = 128
 
     def default_lr_multiplier(self, n_shards: int) -> float:
         return adasum_lr_multiplier(n_shards)
 
     def default_rounds_per_epoch(self, n_shards: int) -> int:
         return adasum_rounds_per_epoch(n_shards)
+
+    def min_merges(self, n_shards: int) -> int:
+        return adasum_min_merges(n_shards)
 
     def pair(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return adasum_pair(a, b)
@@ -208,6 +216,10 @@ class AdaSum(DeltaRule):
 ADASUM_FREQUENT_MERGE_SHARDS = range(17, 33)
 # Up to this many shards adasum merges half as often: the merges are what it costs beyond gensim's own speed.
 ADASUM_RARE_MERGE_SHARDS = 2
+# Beyond this many shards adasum merges half as often again, and its quality follows the number of merges in
+# the run: it held one model's quality at 128 shards with ADASUM_MIN_MERGES merges, not with half as many.
+ADASUM_MANY_SHARDS = 64
+ADASUM_MIN_MERGES = 50
 # The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
 # diverges (docs/scaling.md has the measurements).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
@@ -226,19 +238,36 @@ def adasum_lr_multiplier(n_shards: int) -> float:
 
 
 def adasum_rounds_per_epoch(n_shards: int) -> int:
-    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards, twice from 17 to 32, DEFAULT_ROUNDS_PER_EPOCH otherwise.
+    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards and beyond 64, twice from 17 to 32, DEFAULT_ROUNDS_PER_EPOCH
+    otherwise.
 
     The best interval measured at each shard count, not a law: 2 shards
     keep quality well above one model's with half the merges, which are
     most of what they cost beyond gensim's own time; at 32 shards merging
     twice as often is what kept one model's quality, while at 64 the same
-    shorter rounds lost more than they gained, so 64 keeps the plain interval
-    (with it, 64 shards held; 128 did not with 5 merges per epoch)
-    (docs/scaling.md has the runs).
+    shorter rounds lost more than they gained, so 64 keeps the plain interval;
+    at 128 shards each shard trains half as much per epoch as at 64, and half
+    the merges keep its rounds as long (26k words per shard on the benchmark
+    corpus), which shorter rounds at 64 showed to matter (docs/scaling.md has
+    the runs).
     """
-    if n_shards <= ADASUM_RARE_MERGE_SHARDS:
+    if n_shards <= ADASUM_RARE_MERGE_SHARDS or n_shards > ADASUM_MANY_SHARDS:
         return DEFAULT_ROUNDS_PER_EPOCH // 2
     return DEFAULT_ROUNDS_PER_EPOCH * (2 if n_shards in ADASUM_FREQUENT_MERGE_SHARDS else 1)
+
+
+def adasum_min_merges(n_shards: int) -> int:
+    """ADASUM_MIN_MERGES beyond ADASUM_MANY_SHARDS shards, else 0.
+
+    Why the count of merges: AdaSum averages what the shards' deltas agree
+    on, so beyond some number of shards a merged round moves the model about
+    as far as a round of fewer shards would; more shards then do not make up
+    for fewer merges, as a larger batch stops helping SGD past its critical
+    size. 128 shards on the benchmark corpus held one model's quality with 50
+    merges (10 epochs of 5) and missed it with 25 (5 epochs); 2 to 64 shards
+    held with the default 50 or more at 5 epochs (docs/scaling.md).
+    """
+    return ADASUM_MIN_MERGES if n_shards > ADASUM_MANY_SHARDS else 0
 
 
 def adasum_pair(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -329,15 +358,24 @@ def _momentum_update(total: Rows, previous: np.ndarray | None, n_shards: int, et
 DEFAULT_RULE = _TRAIN_DEFAULTS.merge
 
 
-def quality_warning(rule: MergeRule, n_shards: int) -> str | None:
-    """A warning when a run has more shards than its rule was measured to keep one model's quality at."""
-    if not rule.periodic or n_shards <= rule.measured_shards:
+def quality_warning(rule: MergeRule, n_shards: int, epochs: int, rounds_per_epoch: int) -> str | None:
+    """A warning when a run has more shards, or fewer merges, than its rule was measured to keep one model's
+    quality with."""
+    if not rule.periodic:
         return None
-    held = (f"was measured to keep one model's quality up to {rule.measured_shards} shards"
-            if rule.measured_shards > 1 else "was not measured to keep one model's quality beyond one shard")
-    other = "" if rule.name == DEFAULT_RULE else f"--merge {DEFAULT_RULE} or "
-    return (f"merge rule {rule.name} {held}, and this run has {n_shards} (docs/scaling.md); use {other}fewer "
-            "shards (prepare.shards), and check the evaluation")
+    if n_shards > rule.measured_shards:
+        held = (f"was measured to keep one model's quality up to {rule.measured_shards} shards"
+                if rule.measured_shards > 1 else "was not measured to keep one model's quality beyond one shard")
+        other = "" if rule.name == DEFAULT_RULE else f"--merge {DEFAULT_RULE} or "
+        return (f"merge rule {rule.name} {held}, and this run has {n_shards} (docs/scaling.md); use {other}fewer "
+                "shards (prepare.shards), and check the evaluation")
+    needed, merges = rule.min_merges(n_shards), epochs * rounds_per_epoch
+    if merges >= needed:
+        return None
+    return (f"merge rule {rule.name} was measured to keep one model's quality at {n_shards} shards only with at "
+            f"least {needed} merges, and this run has {merges} ({epochs} epochs x {rounds_per_epoch}); raise "
+            f"train.epochs to {-(-needed // rounds_per_epoch)} or use fewer shards (prepare.shards) "
+            "(docs/scaling.md), and check the evaluation")
 
 
 def make_rule(name: str, settings: RuleSettings = RuleSettings()) -> MergeRule:
