@@ -264,8 +264,9 @@ def adasum_min_merges(n_shards: int) -> int:
     as far as a round of fewer shards would; more shards then do not make up
     for fewer merges, as a larger batch stops helping SGD past its critical
     size. 128 shards on the benchmark corpus held one model's quality with 50
-    merges (10 epochs of 5) and missed it with 25 (5 epochs); 2 to 64 shards
-    held with the default 50 or more at 5 epochs (docs/scaling.md).
+    merges (10 epochs of 5) and missed it with 25 (5 epochs); 4 to 64 shards
+    held with their default 50 or more at 5 epochs, 2 shards with 25
+    (docs/scaling.md).
     """
     return ADASUM_MIN_MERGES if n_shards > ADASUM_MANY_SHARDS else 0
 
