@@ -40,9 +40,11 @@ def records(path: Path, settings: ReaderSettings) -> list[tuple[str, str | None,
 
 @pytest.mark.parametrize("block_lines", [1, 3, 8192])
 @pytest.mark.parametrize("bad", [False, True])
+@pytest.mark.parametrize("chunk_bytes", [7, 1 << 20])  # 7: lines, and the overlong one, span many reads
 def test_blocks_give_the_records_of_each_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_lines: int,
-                                              bad: bool) -> None:
+                                              bad: bool, chunk_bytes: int) -> None:
     monkeypatch.setattr(text_reader, "_BLOCK_LINES", block_lines)
+    monkeypatch.setattr(text_reader, "_CHUNK_BYTES", chunk_bytes)
     invalid = [b"bad \xff\xfe line\n", b"\xff" * 50 + b"\n", b"stray \xff byte in a longer line\n"] if bad else []
     lines = [*LINES[:-1], *invalid, LINES[-1]]
     path = tmp_path / "lines.txt"
@@ -74,3 +76,16 @@ def test_record_ids_match_record_id() -> None:
     sources = ["s3://b/x.txt", "s3://b/x.txt", "/data/y #2.txt"]
     assert record_ids(pa.array(sources), np.array([7, 8, 1])).to_pylist() == [
         record_id(s, n) for s, n in zip(sources, (7, 8, 1))]
+
+
+@pytest.mark.parametrize("chunk_bytes", [7, 101, 102, 1 << 20])
+@pytest.mark.parametrize("tail", [b"z" * 100, b"z" * 101, b"z" * 250])
+def test_lines_at_the_limit_are_judged_as_line_by_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       chunk_bytes: int, tail: bytes) -> None:
+    """Lines of exactly the limit, one byte over it, and a last line over it without a newline."""
+    monkeypatch.setattr(text_reader, "_CHUNK_BYTES", chunk_bytes)
+    path = tmp_path / "edges.txt"
+    path.write_bytes(b"a" * 100 + b"\n" + b"b" * 101 + b"\n" + b"c" * 99 + b"\n" + tail)
+    got = records(path, ReaderSettings(format="text", max_record_bytes=100))
+    assert got == one_by_one(path, 100)
+    assert [r for _, _, r in got] == [None, "record_too_long", None, None if len(tail) <= 100 else "record_too_long"]

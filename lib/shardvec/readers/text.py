@@ -1,9 +1,11 @@
 """Plain-text and HTML files: one document per line, or one per file.
 
-Lines are read one by one (a damaged stream keeps every line read before the
-damage, and an overlong line is skipped without being held) but decoded and
-judged a block at a time (:class:`LineBlock`): one UTF-8 decode and a few
-numpy passes per block instead of Python work per line. Spark's read step
+Lines are found, decoded and judged a block at a time (:class:`LineBlock`):
+the bytes are read a chunk at a time and split at their newlines with numpy,
+then one UTF-8 decode and a few numpy passes judge the whole block, instead
+of Python work per line. They are the records reading line by line would
+give: a damaged stream keeps every line read before the damage, and an
+overlong line is one record, skipped without being held. Spark's read step
 takes the blocks as they are; :func:`~shardvec.readers.read_file` gives the
 same records one event each.
 """
@@ -21,6 +23,8 @@ from shardvec.readers.base import EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropp
 # A block ends after this many lines or bytes, whichever comes first.
 _BLOCK_LINES = 8192
 _BLOCK_BYTES = 32 << 20
+# Bytes asked of the stream at a time.
+_CHUNK_BYTES = 1 << 20
 # ASCII bytes that str.isspace() calls whitespace: a line of only these is empty.
 _ASCII_SPACE = np.zeros(256, dtype=bool)
 _ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
@@ -36,26 +40,8 @@ class TextReader(Reader):
         if self.settings.text_document == "file":
             yield from self.read_whole(fh)
             return
-        raws: list[bytes | None] = []
-        size = 0
-        try:
-            for raw in self.lines(fh):
-                raws.append(raw)
-                if raw is not None:
-                    size += len(raw)
-                if len(raws) >= _BLOCK_LINES or size >= _BLOCK_BYTES:
-                    yield self._block(raws)
-                    raws, size = [], 0
-        except Exception:  # damage: the lines read before it come first
-            if raws:
-                yield self._block(raws)
-            raise
-        if raws:
-            yield self._block(raws)
-
-    def _block(self, raws: list[bytes | None]) -> LineBlock:
-        """The next ``len(raws)`` records, judged in one block."""
-        return line_block(self.path, self.number(len(raws)), raws)
+        for data, lengths in line_blocks(fh, self.settings.max_record_bytes, _BLOCK_LINES, _BLOCK_BYTES):
+            yield line_block(self.path, self.number(len(lengths)), data, lengths)
 
     def read_whole(self, fh: IO[bytes]) -> Iterator[Document | Dropped]:
         """The whole file as one record; a blank file holds none."""
@@ -85,21 +71,88 @@ class HtmlReader(TextReader):
         return decode_html(data)
 
 
-def line_block(path: str, first: int, raws: list[bytes | None]) -> LineBlock:
-    """The records of raw lines (None: longer than the limit), judged as :func:`decode_text` and
-    ``str.strip`` would judge each line."""
-    n = len(raws)
-    if None in raws:
-        lengths = np.fromiter((len(r) if r is not None else 0 for r in raws), dtype=np.int64, count=n)
-        data = b"".join(r for r in raws if r is not None)
-    else:  # the usual block: no overlong line, so C loops do
-        lengths = np.fromiter(map(len, raws), dtype=np.int64, count=n)  # type: ignore[arg-type]
-        data = b"".join(raws)  # type: ignore[arg-type]
+def chunk_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes, np.ndarray]]:
+    """The whole lines of each chunk read from ``fh``: (their bytes, each line's length with its newline).
+
+    Length 0 marks a line longer than ``limit`` bytes (its newline not
+    counted), whose bytes are left out: the records of
+    :func:`~shardvec.readers.base.bounded_lines`. Chunks come from ``read1``,
+    which returns what the stream has decoded so far: on damage, every line
+    complete before it has come through (the partial line is lost, as a
+    line-by-line read loses it).
+    """
+    read = getattr(fh, "read1", None) or fh.read
+    carry, skipping = b"", False  # the line in progress; whether it is already over the limit
+    while chunk := read(_CHUNK_BYTES):
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk, skipping = chunk[cut + 1:], False
+            yield b"", np.zeros(1, dtype=np.int64)
+        buf = carry + chunk if carry else chunk
+        ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10) + 1
+        done = int(ends[-1]) if len(ends) else 0
+        carry = buf[done:]
+        if len(carry) > limit:
+            carry, skipping = b"", True
+        if done:
+            yield _without_long(buf[:done], np.diff(ends, prepend=0), limit)
+    if skipping:
+        yield b"", np.zeros(1, dtype=np.int64)
+    elif carry:  # the last line, without a newline (within the limit, or it would be skipping)
+        yield carry, np.array([len(carry)], dtype=np.int64)
+
+
+def _without_long(data: bytes, lengths: np.ndarray, limit: int) -> tuple[bytes, np.ndarray]:
+    """``data``'s lines with those over ``limit`` (newline not counted) cut out and their lengths set to 0."""
+    long = lengths - 1 > limit
+    if not long.any():
+        return data, lengths
+    ends = np.cumsum(lengths)
+    view = memoryview(data)
+    data = b"".join(view[end - n:end] for end, n, skip in zip(ends.tolist(), lengths.tolist(), long) if not skip)
+    return data, np.where(long, 0, lengths)
+
+
+def line_blocks(fh: IO[bytes], limit: int, max_lines: int, max_bytes: int) -> Iterator[tuple[bytes, np.ndarray]]:
+    """:func:`chunk_lines` regrouped into blocks that end after ``max_lines`` lines, or after the line that
+    brings them to ``max_bytes``; on damage the lines before it come first, then the error."""
+    datas: list[bytes | memoryview] = []
+    lens: list[np.ndarray] = []
+    lines = size = 0
+    try:
+        for data, lengths in chunk_lines(fh, limit):
+            view = memoryview(data)
+            while len(lengths):
+                cum = np.cumsum(lengths[:max_lines - lines])
+                take = min(len(cum), int(np.searchsorted(cum, max_bytes - size)) + 1)
+                nbytes = int(cum[take - 1])
+                datas.append(view[:nbytes])
+                lens.append(lengths[:take])
+                lines, size = lines + take, size + nbytes
+                view, lengths = view[nbytes:], lengths[take:]
+                if lines >= max_lines or size >= max_bytes:
+                    yield b"".join(datas), np.concatenate(lens)
+                    datas, lens, lines, size = [], [], 0, 0
+    except Exception:  # damage: the lines read before it come first
+        if lines:
+            yield b"".join(datas), np.concatenate(lens)
+        raise
+    if lines:
+        yield b"".join(datas), np.concatenate(lens)
+
+
+def line_block(path: str, first: int, data: bytes, lengths: np.ndarray) -> LineBlock:
+    """The records of lines (``data`` cut by ``lengths``, 0: longer than the limit), judged as
+    :func:`decode_text` and ``str.strip`` would judge each line."""
+    n = len(lengths)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
     try:
         data.decode("utf-8")  # lines end at b"\n", which no multi-byte character holds: all valid or some not
     except UnicodeDecodeError:
-        return _decoded_one_by_one(path, first, raws)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+        return _decoded_one_by_one(path, first, [data[a:b] if b > a else None
+                                                 for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())])
     texts = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)])
     reasons = np.full(n, None, dtype=object)
     reasons[lengths == 0] = TOO_LONG  # a line read is never empty; an overlong one has no bytes here
@@ -113,7 +166,7 @@ def line_block(path: str, first: int, raws: list[bytes | None]) -> LineBlock:
         has_other = np.maximum.reduceat(raw >= 0x80, starts)
         reasons[read[~has_text & ~has_other]] = EMPTY
         for i in read[~has_text & has_other]:
-            if not raws[i].decode("utf-8").strip():  # type: ignore[union-attr]
+            if not data[offsets[i]:offsets[i + 1]].decode("utf-8").strip():
                 reasons[i] = EMPTY
     reason_array = pa.array(reasons, pa.string())
     return LineBlock(path, first, pc.if_else(reason_array.is_null(), texts, None), reason_array)

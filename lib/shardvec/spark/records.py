@@ -39,7 +39,7 @@ RECORD_SCHEMA = pa.schema([
     ("kind", pa.string()), ("source", pa.string()), ("doc_id", pa.string()), ("text", pa.string()),
     ("content_type", pa.string()), ("record_id", pa.string()), ("url", pa.string()), ("date", pa.string()),
     ("reason", pa.string()), ("status", pa.string()), ("records", pa.int64()), ("format", pa.string()),
-    ("error", pa.string()), ("exact_key", pa.int64()), ("sent_idx", pa.int32()),
+    ("error", pa.string()), ("exact_key", pa.int64()),
     ("tokens", pa.list_(pa.string())), ("count", pa.int64()), ("partition", pa.int32()),
 ])
 _SPARK_TYPES = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa.list_(pa.string()): "array<string>"}
@@ -146,6 +146,11 @@ def split_kind(batch: pa.RecordBatch, kind: str) -> tuple[pa.RecordBatch, pa.Rec
     """(rows of ``kind``, all other rows) of a batch, in the record schema."""
     batch = conform(batch)
     is_kind = pc.fill_null(pc.equal(batch.column("kind"), kind), False)
+    # Most batches hold one kind of row (the steps emit them so): no copy of their text then.
+    matching = pc.sum(is_kind).as_py() or 0
+    if matching in (0, batch.num_rows):
+        empty = batch.slice(0, 0)
+        return (batch, empty) if matching else (empty, batch)
     return batch.filter(is_kind), batch.filter(pc.invert(is_kind))
 
 
@@ -277,13 +282,7 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                           exact_key=pa.nulls(docs.num_rows, pa.int64()),
                           reason=pc.if_else(kept, pa.scalar(None, pa.string()), NO_SENTENCES))
             if len(tokens.doc):
-                # Each sentence's index within its document: its position minus that of the document's first.
-                first = np.searchsorted(tokens.doc, tokens.doc, side="left")
-                take = pa.array(tokens.doc, pa.int32())
-                yield make_batch(len(tokens.doc), kind="sent", doc_id=docs.column("doc_id").take(take),
-                                 source=docs.column("source").take(take),
-                                 sent_idx=pa.array(np.arange(len(tokens.doc)) - first, pa.int32()),
-                                 tokens=tokens.sentences())
+                yield make_batch(len(tokens.doc), kind="sent", tokens=tokens.sentences())
 
     return run
 
