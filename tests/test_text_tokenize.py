@@ -93,7 +93,7 @@ def _reference(texts: list[str], settings: TokenizerSettings) -> list[tuple[int,
 
 def _batch(texts: list[str], settings: TokenizerSettings) -> list[tuple[int, list[str]]]:
     tokens = tokenize_texts(texts, settings)
-    return list(zip(tokens.doc.tolist(), tokens.sentences().to_pylist()))
+    return list(zip(tokens.doc.tolist(), tokens.sentences.to_pylist()))
 
 
 SETTINGS = [TokenizerSettings(), EVERY_SENTENCE, TokenizerSettings(fold_numbers=True, max_sentence_length=3),

@@ -30,7 +30,7 @@ from shardvec.readers import Document, Dropped, FileStatus, LineBlock, ReaderSet
 from shardvec.readers.base import record_ids
 from shardvec.spark.shards import PartWriter
 from shardvec.text.batch_tokenize import tokenize_texts
-from shardvec.text.clean import CleanSettings, clean_documents
+from shardvec.text.clean import CleanSettings, clean_batch
 from shardvec.text.dedup import exact_key
 from shardvec.text.phrases import join_phrases
 from shardvec.text.tokenize import TokenizerSettings
@@ -248,11 +248,12 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
         for batch in batches:
             docs, others = split_kind(batch, "doc")
             if docs.num_rows:
-                texts, reasons = clean_documents(docs.column("text").to_pylist(), docs.column("content_type").to_pylist(),
-                                                 settings)
-                keys = [exact_key(t) if t is not None else None for t in texts] if with_exact_key else None
-                yield replace(docs, text=texts, reason=reasons, kind=["drop" if r else "doc" for r in reasons],
-                              content_type=["text"] * docs.num_rows, **({"exact_key": keys} if keys else {}))
+                texts, reasons = clean_batch(docs.column("text"), docs.column("content_type"), settings)
+                keys = ({"exact_key": [exact_key(t) if t is not None else None for t in texts.to_pylist()]}
+                        if with_exact_key else {})
+                yield replace(docs, text=texts, reason=reasons,
+                              kind=pc.if_else(reasons.is_null(), "doc", "drop"),
+                              content_type=pa.repeat(pa.scalar("text"), docs.num_rows), **keys)
             if others.num_rows:
                 yield others
 
@@ -274,7 +275,7 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                 yield others
             if not docs.num_rows:
                 continue
-            tokens = tokenize_texts(docs.column("text").to_pylist(), settings)
+            tokens = tokenize_texts(docs.column("text"), settings)
             has_sentence = np.zeros(docs.num_rows, dtype=bool)
             has_sentence[tokens.doc] = True
             kept = pa.array(has_sentence)
@@ -282,7 +283,7 @@ def tokenize_step(settings: TokenizerSettings) -> Step:
                           exact_key=pa.nulls(docs.num_rows, pa.int64()),
                           reason=pc.if_else(kept, pa.scalar(None, pa.string()), NO_SENTENCES))
             if len(tokens.doc):
-                yield make_batch(len(tokens.doc), kind="sent", tokens=tokens.sentences())
+                yield make_batch(len(tokens.doc), kind="sent", tokens=tokens.sentences)
 
     return run
 

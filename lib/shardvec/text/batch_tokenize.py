@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shardvec.text.pii import PLACEHOLDERS
 from shardvec.text.tokenize import CLOSE, DIGIT, END, JOIN, SPACE, WORD, TokenizerSettings
@@ -54,47 +55,90 @@ def character_classes() -> np.ndarray:
 
 @dataclass(frozen=True)
 class TokenBatch:
-    """The sentences of some documents: sentence ``i`` is ``words[offsets[i]:offsets[i + 1]]`` of ``doc[i]``."""
+    """The sentences of some documents: ``sentences[i]`` comes from document ``doc[i]`` of the batch."""
 
     doc: np.ndarray  # int64, the document's index in the batch, non-decreasing
-    offsets: np.ndarray  # int32, one more than sentences
-    words: pa.StringArray
-
-    def sentences(self) -> pa.ListArray:
-        return pa.ListArray.from_arrays(pa.array(self.offsets, pa.int32()), self.words)
+    sentences: pa.ListArray
 
 
-def tokenize_texts(texts: list[str], settings: TokenizerSettings) -> TokenBatch:
-    """The sentences of every text, in order, as :func:`~shardvec.text.tokenize.sentences_from_text` yields them."""
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    group = np.cumsum(lengths + 1) // _GROUP_CHARS
-    cuts = [0, *(np.flatnonzero(group[1:] != group[:-1]) + 1).tolist(), len(texts)]
-    parts = [_tokenize_group(texts[a:b], lengths[a:b], a, settings) for a, b in zip(cuts, cuts[1:]) if b > a]
+def tokenize_texts(texts: list[str] | pa.StringArray, settings: TokenizerSettings) -> TokenBatch:
+    """The sentences of every text, in order, as :func:`~shardvec.text.tokenize.sentences_from_text` yields them.
+
+    ASCII texts are tokenized from the Arrow column's own bytes, lowercased
+    by a byte table: no Python string is made for them. The others go
+    through ``str.lower`` and UTF-32; both share the same numpy passes.
+    """
+    column = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
+    plain = np.asarray(pc.string_is_ascii(column).to_numpy(zero_copy_only=False), dtype=bool)
+    parts = [_tokenize_rows(column if len(rows) == len(column) else column.take(pa.array(rows)), rows, ascii_only,
+                            settings)
+             for rows, ascii_only in ((np.flatnonzero(plain), True), (np.flatnonzero(~plain), False)) if len(rows)]
     if not parts:
-        return TokenBatch(np.zeros(0, np.int64), np.zeros(1, np.int32), pa.array([], pa.string()))
-    bases = np.cumsum([0] + [len(p.words) for p in parts[:-1]])
-    offsets = np.concatenate([[0]] + [p.offsets[1:] + base for p, base in zip(parts, bases)]).astype(np.int32)
-    return TokenBatch(np.concatenate([p.doc for p in parts]), offsets, pa.concat_arrays([p.words for p in parts]))
+        return TokenBatch(np.zeros(0, np.int64), pa.array([], pa.list_(pa.string())))
+    if len(parts) == 1:
+        return parts[0]
+    doc = np.concatenate([p.doc for p in parts])
+    order = np.argsort(doc, kind="stable")
+    return TokenBatch(doc[order], pa.concat_arrays([p.sentences for p in parts]).take(pa.array(order)))
 
 
-def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, settings: TokenizerSettings) -> TokenBatch:
+def _tokenize_rows(texts: pa.StringArray, rows: np.ndarray, ascii_only: bool, settings: TokenizerSettings
+                   ) -> TokenBatch:
+    """The sentences of ``texts`` (rows ``rows`` of the batch), in groups of about ``_GROUP_CHARS``."""
+    if ascii_only:
+        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
+        lengths = np.diff(offsets).astype(np.int64)
+    else:
+        strings = texts.to_pylist()
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+    group = np.cumsum(lengths + 1) // _GROUP_CHARS
+    cuts = [0, *(np.flatnonzero(group[1:] != group[:-1]) + 1).tolist(), len(lengths)]
+    parts = []
+    for a, b in zip(cuts, cuts[1:]):
+        if b > a:
+            points, group_lengths = (_ascii_points(texts.slice(a, b - a), settings.lowercase) if ascii_only
+                                     else _code_points(strings[a:b], lengths[a:b], settings.lowercase))
+            parts.append(_sentences(points, group_lengths, a, settings))
+    sentences = pa.concat_arrays([p.sentences for p in parts])
+    return TokenBatch(rows[np.concatenate([p.doc for p in parts])], sentences)
+
+
+def _ascii_points(texts: pa.StringArray, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
+    """ASCII texts as bytes joined with ``\\n`` (lowercased: on ASCII, ``ascii_lower`` is ``str.lower``), and
+    their lengths."""
+    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
+    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")
+    if lowercase:
+        joined = pc.ascii_lower(joined)
+    start, end = np.frombuffer(joined.buffers()[1], dtype=np.int32)[joined.offset:joined.offset + 2]
+    return np.frombuffer(joined.buffers()[2], dtype=np.uint8)[start:end], np.diff(offsets).astype(np.int64)
+
+
+def _code_points(texts: list[str], lengths: np.ndarray, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Texts joined with ``\\n`` (lowercased by ``str.lower``) as UTF-32 code points, and their lengths."""
     joined = "\n".join(texts)
-    if settings.lowercase:
+    if lowercase:
         lowered = joined.lower()  # the same as each text lowered: no case context crosses a line break
         if len(lowered) != len(joined):  # some text got longer (İ -> i + U+0307): measure the non-ASCII ones again
             changed = [i for i, t in enumerate(texts) if not t.isascii()]
             lengths = lengths.copy()
             lengths[changed] = [len(texts[i].lower()) for i in changed]
         joined = lowered
-    code_points = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
+    return np.frombuffer(joined.encode("utf-32-le"), dtype="<u4"), lengths
+
+
+def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings
+               ) -> TokenBatch:
+    """The sentences of documents joined with ``\\n`` as code points (uint8 if all ASCII, else uint32)."""
     classes = character_classes()[code_points]
     n = len(code_points)
 
     word = (classes & _WORD) != 0
     in_placeholder = placeholder_start = np.zeros(n, dtype=bool)
-    if "<" in joined:
+    if (code_points == ord("<")).any():
         in_placeholder, placeholder_start = in_placeholder.copy(), placeholder_start.copy()
-        for match in _PLACEHOLDER.finditer(joined):
+        text = code_points.tobytes().decode("ascii" if code_points.dtype == np.uint8 else "utf-32-le")
+        for match in _PLACEHOLDER.finditer(text):
             in_placeholder[match.start():match.end()] = True
             placeholder_start[match.start()] = True
         word &= ~in_placeholder
@@ -138,12 +182,15 @@ def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, setti
     kept_token = np.repeat(keep, piece_length)
     piece_start, piece_length = piece_start[keep], piece_length[keep]
 
-    chars = np.flatnonzero(in_token)[np.repeat(kept_token, token_length)]
-    token_length = token_length[kept_token]
-    out = code_points[chars]
-    if settings.fold_numbers:
-        out = np.where((classes[chars] & _DIGIT) != 0, np.uint32(ord("0")), out).astype("<u4")
-    data = out.tobytes().decode("utf-32-le").encode("utf-8")
+    if kept_token.all():  # the usual case: every token's characters, by mask
+        out, digit = code_points[in_token], (classes[in_token] & _DIGIT) != 0 if settings.fold_numbers else None
+    else:
+        chars = np.flatnonzero(in_token)[np.repeat(kept_token, token_length)]
+        token_length = token_length[kept_token]
+        out, digit = code_points[chars], (classes[chars] & _DIGIT) != 0 if settings.fold_numbers else None
+    if digit is not None:
+        out = np.where(digit, ord("0"), out).astype(out.dtype)
+    data = out.tobytes() if out.dtype == np.uint8 else out.tobytes().decode("utf-32-le").encode("utf-8")
     if len(data) == len(out):  # all ASCII: one byte per character
         token_bytes = token_length
     else:
@@ -155,4 +202,4 @@ def _tokenize_group(texts: list[str], lengths: np.ndarray, first_doc: int, setti
     doc_starts = np.cumsum(lengths + 1) - lengths - 1
     doc = np.searchsorted(doc_starts, starts[piece_start], side="right") - 1 + first_doc
     sentence_offsets = np.concatenate([[0], np.cumsum(piece_length)]).astype(np.int32)
-    return TokenBatch(doc.astype(np.int64), sentence_offsets, words)
+    return TokenBatch(doc.astype(np.int64), pa.ListArray.from_arrays(pa.array(sentence_offsets), words))

@@ -4,7 +4,7 @@ The steps run in a fixed order: HTML extraction, mojibake repair and
 Unicode normalization, language id (before the quality rules, whose stop
 words are English: a French page is reported as ``wrong_language``, not as
 ``few_stop_words``), quality rules, then PII masking (last, so placeholders
-never sway the rules). Spark's clean step applies :func:`clean_documents`
+never sway the rules). Spark's clean step applies :func:`clean_batch`
 to whole Arrow batches.
 """
 
@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from shardvec.text.html import html_to_text
 from shardvec.text.langid import language_reason
-from shardvec.text.normalize import normalize_texts
+from shardvec.text.normalize import normalize_texts, tidy_ascii
 from shardvec.text.pii import mask_pii
 from shardvec.text.quality import QualitySettings, quality_reason
 
@@ -29,28 +32,54 @@ class CleanSettings:
     min_language_score: float = 0.0
     mask_pii: tuple[str, ...] = ()
 
+    @property
+    def per_document(self) -> bool:
+        """Whether a step that reads each document whole (language, quality, PII) is on."""
+        return bool(self.languages or self.quality is not None or self.mask_pii)
+
 
 def clean_documents(texts: list[str], content_types: list[str], settings: CleanSettings
                     ) -> tuple[list[str | None], list[str | None]]:
-    """A batch of documents through the steps: the clean texts (None where dropped) and the drop reasons.
+    """A batch of documents through the steps: the clean texts (None where dropped) and the drop reasons."""
+    out, reasons = clean_batch(pa.array(texts, pa.string()), pa.array(content_types, pa.string()), settings)
+    return out.to_pylist(), reasons.to_pylist()
 
-    Each step runs over the whole batch, and a step that is off costs
-    nothing per document; on plain text with the defaults, that leaves
-    :func:`~shardvec.text.normalize.normalize_texts`.
+
+def clean_batch(texts: pa.StringArray, content_types: pa.StringArray, settings: CleanSettings
+                ) -> tuple[pa.StringArray, pa.StringArray]:
+    """:func:`clean_documents` over Arrow columns, which Spark's clean step hands over as they are.
+
+    Why: most records of a plain-text corpus are short ASCII lines, for which
+    normalizing is only tidying spaces and controls; Arrow kernels do that
+    for the whole batch in a few passes (:func:`~shardvec.text.normalize.tidy_ascii`),
+    where a Python call per line cost more than the work. HTML and
+    non-ASCII texts take the per-document path, and the steps that read a
+    document whole run only when they are on.
     """
-    texts = [html_to_text(t) if c == "html" else t for t, c in zip(texts, content_types)]
-    out: list[str | None] = normalize_texts(texts, settings.fix_mojibake)  # type: ignore[assignment]
-    reasons: list[str | None] = [None if t else NO_TEXT for t in out]
+    ascii_text = pc.and_(pc.equal(content_types, "text"), pc.string_is_ascii(texts))
+    out = tidy_ascii(texts)
+    if not pc.all(ascii_text).as_py():
+        others = pc.invert(ascii_text)
+        raw = [html_to_text(t) if c == "html" else t for t, c in zip(texts.filter(others).to_pylist(),
+                                                                       content_types.filter(others).to_pylist())]
+        out = pc.replace_with_mask(out, others, pa.array(normalize_texts(raw, settings.fix_mojibake), pa.string()))
+    reasons = pc.if_else(pc.equal(pc.binary_length(out), 0), NO_TEXT, pa.scalar(None, pa.string()))
+    if settings.per_document:
+        out, reasons = _document_steps(out, reasons, settings)
+    return pc.if_else(reasons.is_null(), out, pa.scalar(None, pa.string())), reasons
+
+
+def _document_steps(texts: pa.StringArray, reasons: pa.StringArray, settings: CleanSettings
+                    ) -> tuple[pa.StringArray, pa.StringArray]:
+    """Language id, the quality rules and PII masking, in that order, over each text not yet dropped."""
+    out, why = texts.to_pylist(), reasons.to_pylist()
     for i, text in enumerate(out):
-        if reasons[i]:
-            out[i] = None
+        if why[i]:
             continue
         if settings.languages:
-            reasons[i] = language_reason(text, settings.languages, settings.min_language_score)  # type: ignore[arg-type]
-        if settings.quality is not None and not reasons[i]:
-            reasons[i] = quality_reason(text, settings.quality)  # type: ignore[arg-type]
-        if reasons[i]:
-            out[i] = None
-        elif settings.mask_pii:
-            out[i] = mask_pii(text, settings.mask_pii)  # type: ignore[arg-type]
-    return out, reasons
+            why[i] = language_reason(text, settings.languages, settings.min_language_score)
+        if settings.quality is not None and not why[i]:
+            why[i] = quality_reason(text, settings.quality)
+        if not why[i] and settings.mask_pii:
+            out[i] = mask_pii(text, settings.mask_pii)
+    return pa.array(out, pa.string()), pa.array(why, pa.string())

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 import unicodedata
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from shardvec.text.mojibake import is_bad
 
 # C0/C1 control characters except tab and newline, plus zero-width and BOM marks.
@@ -12,6 +15,11 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\uf
 _SPACES = re.compile(r"[ \t\u00a0\u3000]+")
 # What _SPACES changes in a text with no tab or non-ASCII space: runs of two or more spaces.
 _SPACE_RUNS = re.compile(" {2,}")
+# What _spaces_and_controls changes in an ASCII text besides its edges: a control character, a tab or two
+# spaces in a row (RE2 patterns, for Arrow); a run of spaces and tabs that is not one space.
+_ASCII_MESSY = "[\\x00-\\x08\\x0b-\\x1f\\x7f\\t]|  "
+_ASCII_CONTROL = "[\\x00-\\x08\\x0b-\\x1f\\x7f]"
+_ASCII_SPACES = "[ \\t]*\\t[ \\t]*| {2,}"
 
 
 def repair_mojibake(text: str) -> str:
@@ -44,6 +52,21 @@ def normalize_text(text: str, fix_mojibake: bool = True) -> str:
     if fix_mojibake:
         text = repair_mojibake(text)
     return _spaces_and_controls(unicodedata.normalize("NFKC", text))
+
+
+def tidy_ascii(texts: pa.StringArray) -> pa.StringArray:
+    """:func:`_spaces_and_controls` of every text, right for the ASCII ones: Arrow kernels over the batch.
+
+    Only the texts with something to tidy go through the two replacements;
+    after them only spaces and line breaks can be whitespace at the edges,
+    so trimming those is ``str.strip``.
+    """
+    messy = pc.match_substring_regex(texts, _ASCII_MESSY)
+    if pc.any(messy).as_py():
+        tidy = pc.replace_substring_regex(pc.replace_substring_regex(texts.filter(messy), _ASCII_CONTROL, " "),
+                                          _ASCII_SPACES, " ")
+        texts = pc.replace_with_mask(texts, messy, tidy)
+    return pc.utf8_trim(texts, " \n")
 
 
 def _spaces_and_controls(text: str) -> str:
