@@ -16,7 +16,6 @@ from typing import IO, Iterator
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from shardvec.readers.base import EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropped, LineBlock, Reader, decode_text
 
@@ -25,9 +24,11 @@ _BLOCK_LINES = 8192
 _BLOCK_BYTES = 32 << 20
 # Bytes asked of the stream at a time.
 _CHUNK_BYTES = 1 << 20
-# ASCII bytes that str.isspace() calls whitespace: a line of only these is empty.
-_ASCII_SPACE = np.zeros(256, dtype=bool)
-_ASCII_SPACE[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = True
+# Bytes that give a line text: ASCII, and not what str.isspace() calls whitespace.
+_HAS_TEXT = np.arange(256) < 0x80
+_HAS_TEXT[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = False
+# A line's drop reasons by index.
+_REASONS = pa.array([TOO_LONG, EMPTY], pa.string())
 
 
 class TextReader(Reader):
@@ -153,23 +154,24 @@ def line_block(path: str, first: int, data: bytes, lengths: np.ndarray) -> LineB
     except UnicodeDecodeError:
         return _decoded_one_by_one(path, first, [data[a:b] if b > a else None
                                                  for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())])
-    texts = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)])
-    reasons = np.full(n, None, dtype=object)
-    reasons[lengths == 0] = TOO_LONG  # a line read is never empty; an overlong one has no bytes here
+    reason = np.full(n, -1, dtype=np.int8)  # an index into _REASONS, -1 for none
+    reason[lengths == 0] = 0  # a line read is never empty; an overlong one has no bytes here
     # Empty: nothing but whitespace. A line with an ASCII byte that is not whitespace has text; one with
     # only whitespace bytes is empty; the rest (whitespace and non-ASCII bytes) is decided by str.strip.
     raw = np.frombuffer(data, dtype=np.uint8)
     read = np.flatnonzero(lengths > 0)
     if len(read):
         starts = offsets[:-1][read]
-        has_text = np.maximum.reduceat(~_ASCII_SPACE[raw] & (raw < 0x80), starts)
+        has_text = np.maximum.reduceat(_HAS_TEXT[raw], starts)
         has_other = np.maximum.reduceat(raw >= 0x80, starts)
-        reasons[read[~has_text & ~has_other]] = EMPTY
+        reason[read[~has_text & ~has_other]] = 1
         for i in read[~has_text & has_other]:
             if not data[offsets[i]:offsets[i + 1]].decode("utf-8").strip():
-                reasons[i] = EMPTY
-    reason_array = pa.array(reasons, pa.string())
-    return LineBlock(path, first, pc.if_else(reason_array.is_null(), texts, None), reason_array)
+                reason[i] = 1
+    kept = reason < 0
+    texts = pa.Array.from_buffers(pa.string(), n, [pa.py_buffer(np.packbits(kept, bitorder="little").tobytes()),
+                                                   pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)])
+    return LineBlock(path, first, texts, _REASONS.take(pa.array(reason, mask=kept)))
 
 
 def _decoded_one_by_one(path: str, first: int, raws: list[bytes | None]) -> LineBlock:
