@@ -117,12 +117,23 @@ def make_batch(n: int, **columns: Any) -> pa.RecordBatch:
     for field in RECORD_SCHEMA:
         value = columns.get(field.name)
         if value is None:
-            arrays.append(pa.nulls(n, field.type))
+            arrays.append(_nulls(n, field.type))
         elif isinstance(value, (str, int)):
             arrays.append(pa.repeat(pa.scalar(value, field.type), n))
         else:
             arrays.append(value if isinstance(value, pa.Array) else pa.array(value, field.type))
     return pa.RecordBatch.from_arrays(arrays, schema=RECORD_SCHEMA)
+
+
+_NULLS: dict[pa.DataType, pa.Array] = {}
+
+
+def _nulls(n: int, type_: pa.DataType) -> pa.Array:
+    """``n`` nulls of ``type_``: a slice of one array kept per type, as a batch has a dozen null columns."""
+    nulls = _NULLS.get(type_)
+    if nulls is None or len(nulls) < n:
+        nulls = _NULLS[type_] = pa.nulls(max(n, 2 * len(nulls) if nulls is not None else n), type_)
+    return nulls.slice(0, n)
 
 
 def replace(batch: pa.RecordBatch, **columns: Any) -> pa.RecordBatch:

@@ -53,6 +53,12 @@ def character_classes() -> np.ndarray:
     return table
 
 
+@lru_cache(maxsize=1)
+def _ascii_classes() -> bytes:
+    """The class bits of the 256 byte values, as a ``bytes.translate`` table (ASCII text is its bytes)."""
+    return character_classes()[:256].tobytes()
+
+
 @dataclass(frozen=True)
 class TokenBatch:
     """The sentences of some documents: ``sentences[i]`` comes from document ``doc[i]`` of the batch."""
@@ -130,7 +136,8 @@ def _code_points(texts: list[str], lengths: np.ndarray, lowercase: bool) -> tupl
 def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings
                ) -> TokenBatch:
     """The sentences of documents joined with ``\\n`` as code points (uint8 if all ASCII, else uint32)."""
-    classes = character_classes()[code_points]
+    classes = (np.frombuffer(code_points.tobytes().translate(_ascii_classes()), dtype=np.uint8)
+               if code_points.dtype == np.uint8 else character_classes()[code_points])
     n = len(code_points)
 
     word = (classes & _WORD) != 0
@@ -164,8 +171,9 @@ def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, set
             break
         lead = lead - closing
     after_end = space[(lead >= 0) & ((classes[np.maximum(lead, 0)] & _END) != 0)]
-    sentence_of_token = (np.searchsorted(np.flatnonzero(code_points == 10), starts, side="right")
-                         + np.searchsorted(after_end, starts, side="right"))
+    breaks = (code_points == 10).view(np.int8)
+    breaks[after_end] += 1
+    sentence_of_token = np.cumsum(breaks, dtype=np.int32)[starts]  # the breaks before each token
     new_sentence = np.ones(len(starts), dtype=bool)
     new_sentence[1:] = sentence_of_token[1:] != sentence_of_token[:-1]
     sentence_first = np.flatnonzero(new_sentence)
@@ -182,14 +190,15 @@ def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, set
     kept_token = np.repeat(keep, piece_length)
     piece_start, piece_length = piece_start[keep], piece_length[keep]
 
-    if kept_token.all():  # the usual case: every token's characters, by mask
-        out, digit = code_points[in_token], (classes[in_token] & _DIGIT) != 0 if settings.fold_numbers else None
-    else:
-        chars = np.flatnonzero(in_token)[np.repeat(kept_token, token_length)]
+    if not kept_token.all():  # clear the characters of the tokens left out (few: short sentences' ones)
+        dropped = np.flatnonzero(~kept_token)
+        n_chars = token_length[dropped]
+        in_token = in_token.copy()
+        in_token[np.repeat(starts[dropped] - (np.cumsum(n_chars) - n_chars), n_chars) + np.arange(n_chars.sum())] = False
         token_length = token_length[kept_token]
-        out, digit = code_points[chars], (classes[chars] & _DIGIT) != 0 if settings.fold_numbers else None
-    if digit is not None:
-        out = np.where(digit, ord("0"), out).astype(out.dtype)
+    out = code_points[in_token]
+    if settings.fold_numbers:
+        out = np.where((character_classes()[out] & _DIGIT) != 0, ord("0"), out).astype(out.dtype)
     data = out.tobytes() if out.dtype == np.uint8 else out.tobytes().decode("utf-32-le").encode("utf-8")
     if len(data) == len(out):  # all ASCII: one byte per character
         token_bytes = token_length
