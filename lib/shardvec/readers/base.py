@@ -16,6 +16,7 @@ whose records come in batches (plain-text lines) yields :class:`LineBlock` s.
 from __future__ import annotations
 
 import gzip
+import io
 import lzma
 import zlib
 from abc import ABC, abstractmethod
@@ -167,9 +168,12 @@ class Reader(ABC):
     def events(self) -> Iterator[Event | LineBlock]:
         """The file's records, then its status; bad data ends the file with a status and never raises."""
         try:
-            if self.text_only and self._is_binary():
-                raise Unreadable("binary file (NUL bytes), not text")
             with self.open() as fh:
+                if self.text_only:
+                    head = fh.read(SNIFF_BYTES)
+                    if b"\x00" in head:
+                        raise Unreadable("binary file (NUL bytes), not text")
+                    fh = replay(head, fh)
                 yield from self.read_records(fh)
         except Unreadable as exc:
             yield self._status("unreadable", str(exc))
@@ -217,10 +221,28 @@ class Reader(ABC):
         """The rest of ``fh``; None when it is over the size limit (:func:`read_bounded`)."""
         return read_bounded(fh, self.settings.max_record_bytes)
 
-    def _is_binary(self) -> bool:
-        """NUL bytes in the first decompressed block: not text."""
-        with self.open() as fh:
-            return b"\x00" in fh.read(SNIFF_BYTES)
+
+def replay(head: bytes, rest: IO[bytes]) -> IO[bytes]:
+    """A stream whose first bytes, ``head``, were read already: ``head`` then the rest of ``rest``."""
+    return io.BufferedReader(_Replay(head, rest), buffer_size=1 << 16)  # type: ignore[return-value]
+
+
+class _Replay(io.RawIOBase):
+    """The raw stream under :func:`replay`: one ``read1`` of ``rest`` per read, so that on damage every
+    byte decoded before it still comes through, as reading ``rest`` itself gives."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = memoryview(head)
+        self._read = getattr(rest, "read1", None) or rest.read
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._head[:len(buffer)] if self._head else self._read(len(buffer))
+        self._head = self._head[len(data):]
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def damage_error(exc: BaseException) -> str:
