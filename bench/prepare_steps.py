@@ -102,11 +102,11 @@ def _write_shards(columns: list, root: Path, n_shards: int = 2) -> None:  # type
     """One part file, then ``n_shards`` shards cut from it by token range, as the shard step does."""
     from shardvec.spark.shards import PartWriter, place_parts, shard_ranges, write_shard
 
-    writer = PartWriter(str(root / "part.parquet"))
+    writer = PartWriter(str(root / "part.arrow"))
     for column in columns:
         writer.write(column)
     writer.close()
-    parts, total = place_parts([(0, str(root / "part.parquet"), writer.tokens)])
+    parts, total = place_parts([(0, str(root / "part.arrow"), writer.tokens)])
     for k, ranges in enumerate(shard_ranges(total, n_shards)):
         write_shard(parts, ranges, str(root / f"shard-{k:05d}.parquet"))
 

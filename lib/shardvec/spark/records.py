@@ -2,7 +2,7 @@
 
 A row is a file status (``kind = file``), a document (``doc``), a dropped
 record (``drop``, with its reason), a sentence (``sent``, with tokens), or,
-once :func:`spill_step` has written a task's sentences to a Parquet part
+once :func:`spill_step` has written a task's sentences to a part
 file, that file (``part``: path in ``source``, sentences in ``records``,
 tokens in ``count``, Spark partition in ``partition``; the task's word
 counts are in the file beside it, :func:`word_counts_path`). A ``doc`` or
@@ -316,7 +316,7 @@ def phrase_step(phrases: Any) -> Step:
 
 
 def spill_step(directory: str) -> Step:
-    """Sentences -> this task's Parquet part file in ``directory``, one ``part`` row and its ``word`` counts.
+    """Sentences -> this task's part file in ``directory``, one ``part`` row and its ``word`` counts.
 
     Why: the tokens are the bulk of the data, and every step after
     tokenizing only needs them in order and counted. Writing them here, in
@@ -332,7 +332,7 @@ def spill_step(directory: str) -> Step:
         from pyspark import TaskContext
 
         task = TaskContext.get()
-        path = os.path.join(directory, f"part-{task.partitionId():05d}-{task.stageId()}-{task.attemptNumber()}.parquet")
+        path = os.path.join(directory, f"part-{task.partitionId():05d}-{task.stageId()}-{task.attemptNumber()}.arrow")
         writer, counts = None, []
         for batch in batches:
             sentences, others = split_kind(batch, "sent")
@@ -360,7 +360,7 @@ def spill_step(directory: str) -> Step:
 
 def word_counts_path(part: str) -> str:
     """The file of (word, count) rows written beside a part file."""
-    return part.removesuffix(".parquet") + ".words.parquet"
+    return part.removesuffix(".arrow") + ".words.parquet"
 
 
 def tally_step() -> Step:
