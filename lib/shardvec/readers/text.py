@@ -22,11 +22,13 @@ from shardvec.readers.base import EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropp
 # A block ends after this many lines or bytes, whichever comes first.
 _BLOCK_LINES = 8192
 _BLOCK_BYTES = 32 << 20
-# Bytes asked of the stream at a time.
-_CHUNK_BYTES = 1 << 20
-# Bytes that give a line text: ASCII, and not what str.isspace() calls whitespace.
-_HAS_TEXT = np.arange(256) < 0x80
-_HAS_TEXT[[9, 10, 11, 12, 13, 28, 29, 30, 31, 32]] = False
+# Bytes asked of the stream at a time (below malloc's mmap threshold: a small file costs a small buffer).
+_CHUNK_BYTES = 1 << 16
+# What each byte says of a line (a bytes.translate table): 1, it has text (ASCII, not what str.isspace()
+# calls whitespace); _OTHER, a non-ASCII byte (str.strip decides); 0, ASCII whitespace.
+_OTHER = 2
+_BYTE_KINDS = bytes(_OTHER if b >= 0x80 else 0 if b in (9, 10, 11, 12, 13, 28, 29, 30, 31, 32) else 1
+                    for b in range(256))
 # A line's drop reasons by index.
 _REASONS = pa.array([TOO_LONG, EMPTY], pa.string())
 
@@ -72,7 +74,7 @@ class HtmlReader(TextReader):
         return decode_html(data)
 
 
-def chunk_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes, np.ndarray]]:
+def chunk_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes | memoryview, np.ndarray]]:
     """The whole lines of each chunk read from ``fh``: (their bytes, each line's length with its newline).
 
     Length 0 marks a line longer than ``limit`` bytes (its newline not
@@ -98,21 +100,23 @@ def chunk_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes, np.ndarray]]
         if len(carry) > limit:
             carry, skipping = b"", True
         if done:
-            yield _without_long(buf[:done], np.diff(ends, prepend=0), limit)
+            lengths = np.empty(len(ends), dtype=np.int64)
+            lengths[0] = ends[0]
+            np.subtract(ends[1:], ends[:-1], out=lengths[1:])
+            yield _without_long(memoryview(buf)[:done], lengths, limit)
     if skipping:
         yield b"", np.zeros(1, dtype=np.int64)
     elif carry:  # the last line, without a newline (within the limit, or it would be skipping)
         yield carry, np.array([len(carry)], dtype=np.int64)
 
 
-def _without_long(data: bytes, lengths: np.ndarray, limit: int) -> tuple[bytes, np.ndarray]:
+def _without_long(data: memoryview, lengths: np.ndarray, limit: int) -> tuple[bytes | memoryview, np.ndarray]:
     """``data``'s lines with those over ``limit`` (newline not counted) cut out and their lengths set to 0."""
-    long = lengths - 1 > limit
-    if not long.any():
+    if lengths.max() <= limit + 1:
         return data, lengths
+    long = lengths - 1 > limit
     ends = np.cumsum(lengths)
-    view = memoryview(data)
-    data = b"".join(view[end - n:end] for end, n, skip in zip(ends.tolist(), lengths.tolist(), long) if not skip)
+    data = b"".join(data[end - n:end] for end, n, skip in zip(ends.tolist(), lengths.tolist(), long) if not skip)
     return data, np.where(long, 0, lengths)
 
 
@@ -148,7 +152,8 @@ def line_block(path: str, first: int, data: bytes, lengths: np.ndarray) -> LineB
     """The records of lines (``data`` cut by ``lengths``, 0: longer than the limit), judged as
     :func:`decode_text` and ``str.strip`` would judge each line."""
     n = len(lengths)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    offsets = np.zeros(n + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
     try:
         data.decode("utf-8")  # lines end at b"\n", which no multi-byte character holds: all valid or some not
     except UnicodeDecodeError:
@@ -158,20 +163,25 @@ def line_block(path: str, first: int, data: bytes, lengths: np.ndarray) -> LineB
     reason[lengths == 0] = 0  # a line read is never empty; an overlong one has no bytes here
     # Empty: nothing but whitespace. A line with an ASCII byte that is not whitespace has text; one with
     # only whitespace bytes is empty; the rest (whitespace and non-ASCII bytes) is decided by str.strip.
-    raw = np.frombuffer(data, dtype=np.uint8)
     read = np.flatnonzero(lengths > 0)
     if len(read):
-        starts = offsets[:-1][read]
-        has_text = np.maximum.reduceat(_HAS_TEXT[raw], starts)
-        has_other = np.maximum.reduceat(raw >= 0x80, starts)
-        reason[read[~has_text & ~has_other]] = 1
-        for i in read[~has_text & has_other]:
+        kinds = np.bitwise_or.reduceat(np.frombuffer(data.translate(_BYTE_KINDS), dtype=np.uint8), offsets[:-1][read])
+        reason[read[kinds == 0]] = 1
+        for i in read[kinds == _OTHER]:
             if not data[offsets[i]:offsets[i + 1]].decode("utf-8").strip():
                 reason[i] = 1
     kept = reason < 0
-    texts = pa.Array.from_buffers(pa.string(), n, [pa.py_buffer(np.packbits(kept, bitorder="little").tobytes()),
-                                                   pa.py_buffer(offsets.tobytes()), pa.py_buffer(data)])
-    return LineBlock(path, first, texts, _REASONS.take(pa.array(reason, mask=kept)))
+    if kept.all():
+        texts = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+        return LineBlock(path, first, texts, pa.nulls(n, pa.string()))
+    texts = pa.Array.from_buffers(pa.string(), n, [_bitmap(kept), pa.py_buffer(offsets), pa.py_buffer(data)])
+    return LineBlock(path, first, texts,
+                     _REASONS.take(pa.Array.from_buffers(pa.int8(), n, [_bitmap(~kept), pa.py_buffer(reason)])))
+
+
+def _bitmap(valid: np.ndarray) -> pa.Buffer:
+    """An Arrow validity bitmap."""
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
 
 
 def _decoded_one_by_one(path: str, first: int, raws: list[bytes | None]) -> LineBlock:

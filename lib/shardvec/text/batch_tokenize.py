@@ -194,7 +194,8 @@ def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, set
         dropped = np.flatnonzero(~kept_token)
         n_chars = token_length[dropped]
         in_token = in_token.copy()
-        in_token[np.repeat(starts[dropped] - (np.cumsum(n_chars) - n_chars), n_chars) + np.arange(n_chars.sum())] = False
+        first_char = np.cumsum(n_chars) - n_chars  # of each left-out token, among the left-out characters
+        in_token[np.repeat(starts[dropped] - first_char, n_chars) + np.arange(n_chars.sum())] = False
         token_length = token_length[kept_token]
     out = code_points[in_token]
     if settings.fold_numbers:
