@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import pyarrow.compute as pc
+
 from shardvec.config import Config, PrepareConfig
 from shardvec.corpus import Vocab
 from shardvec.errors import InputError
@@ -338,11 +340,13 @@ def build_vocab(spark: SparkSession, word_files: list[str], min_count: int, max_
     if not word_files:
         return Vocab.from_pairs([])
     counts = (spark.read.parquet(*[Path(f).as_uri() for f in word_files]).groupBy("word")
-              .agg(F.sum("count").alias("count"))
-              .where(F.col("count") >= min_count).orderBy(F.desc("count"), F.asc("word")))
+              .agg(F.sum("count").alias("count")).where(F.col("count") >= min_count).toArrow())
+    # Ordered on the driver, which holds the vocabulary anyway: a Spark sort would cost a sampling job
+    # and a second shuffle. Strings order by their UTF-8 bytes, as Spark orders them.
+    order = pc.sort_indices(counts, [("count", "descending"), ("word", "ascending")])
     if max_vocab_size:
-        counts = counts.limit(max_vocab_size)
-    return Vocab.from_table(counts.toArrow())
+        order = order[:max_vocab_size]
+    return Vocab.from_table(counts.select(["word", "count"]).take(order))
 
 
 def write_lineage(records: DataFrame, staging: Path) -> dict[str, Any]:
