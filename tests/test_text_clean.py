@@ -87,3 +87,20 @@ def test_clean_document_order_of_steps() -> None:
     # Language id runs before the (English) stop-word rule, so French is reported as such.
     french = "Les enfants jouent dans le jardin pendant que les parents préparent le dîner. " * 10
     assert clean_document(french, "text", settings) == ("", "wrong_language")
+
+
+def test_clean_batch_normalizes_as_each_document_alone() -> None:
+    """ASCII texts tidied by Arrow kernels, the others one by one: the same texts and reasons as
+    :func:`normalize_texts` per document gives."""
+    import random
+
+    from shardvec.text.normalize import normalize_texts
+
+    pieces = list("aZ .\t\n\r\x00\x07\x0b\x0c\x1c\x1f\x7f") + ["  ", "x y", "é", "\u3000", "\u200b", "ﬁ"]
+    rng = random.Random(5)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 25))) for _ in range(5000)]
+    out, reasons = clean_documents(texts, ["text"] * len(texts), CleanSettings())
+    expected = normalize_texts(texts)
+    assert out == [t or None for t in expected]
+    assert reasons == [None if t else NO_TEXT for t in expected]
+    assert sum(t.isascii() for t in texts) > 1000 and sum(not t.isascii() for t in texts) > 1000

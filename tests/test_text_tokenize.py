@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 
+import pyarrow as pa
 import pytest
 
 from shardvec.text.batch_tokenize import character_classes, tokenize_texts
@@ -114,6 +115,16 @@ def test_batch_tokenizer_equals_the_reference_on_random_text(settings: Tokenizer
     rng = random.Random(7)
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(3000)]
     assert _batch(texts, settings) == _reference(texts, settings)
+
+
+@pytest.mark.parametrize("settings", SETTINGS)
+def test_batch_tokenizer_equals_the_reference_on_ascii_batches(settings: TokenizerSettings) -> None:
+    """All-ASCII batches take the byte path alone (no merge with the code-point path)."""
+    pieces = list("aZ9_'-.!?\")] \n\t<>@") + ["<email>", "<ip>", "Don't", "e.g.", "x--y", "1,000.5"]
+    rng = random.Random(11)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(3000)]
+    assert _batch(texts, settings) == _reference(texts, settings)
+    assert _batch(pa.array(texts[5:900]).slice(3, 500), settings) == _reference(texts[8:508], settings)
 
 
 def test_batch_tokenizer_groups_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
