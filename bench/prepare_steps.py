@@ -260,9 +260,9 @@ def profile_web(files: list[Path], tmp: Path) -> list[Row]:
     rows.append(_row("tokenize (sentences -> Arrow list rows)", s, "re.findall(\\w+) on str.lower",
                      lambda ts: [_WORD.findall(t.lower()) for t in ts], kept, chained=True))
     rows += _count_and_shards(_sentence_columns(tokenized), tmp)
-    bands, rows = lsh_params(0.8, 128)
+    bands, band_rows = lsh_params(0.8, 128)
     docs = [d.select(["doc_id", "text"]) for d in (split_kind(b, "doc")[0] for b in clean) if d.num_rows]
-    s, _ = cpu_seconds(lambda: _run(_signature_step(128, 5, bands, rows), docs))
+    s, _ = cpu_seconds(lambda: _run(_signature_step(128, 5, bands, band_rows), docs))
     rows.append(_row("near dedup: MinHash signatures + LSH band keys", s, "numpy signatures of the batch's shingles",
                      lambda run: run(), _floor_minhash(kept, 128, 5)))
     return rows
