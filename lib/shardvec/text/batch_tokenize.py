@@ -9,7 +9,8 @@ prepare. Why it agrees with the reference:
   ``END``, ``CLOSE``, ``SPACE``, ``DIGIT``) is the reference's own regular
   expression, evaluated once on every code point into a lookup table;
 * lowercasing is ``str.lower`` per document, whose final-sigma rule needs
-  context (and which may lengthen a text: ``İ`` -> ``i`` + U+0307);
+  context (and which may lengthen a text: ``İ`` -> ``i`` + U+0307), or on
+  ASCII documents Arrow's ``ascii_lower``, which is the same there;
 * the documents are joined with ``\\n``, which ends a sentence and is in
   no token, so nothing crosses from one document to the next;
 * a token is a run of WORD characters and of JOIN characters with WORD on
@@ -70,9 +71,10 @@ class TokenBatch:
 def tokenize_texts(texts: list[str] | pa.StringArray, settings: TokenizerSettings) -> TokenBatch:
     """The sentences of every text, in order, as :func:`~shardvec.text.tokenize.sentences_from_text` yields them.
 
-    ASCII texts are tokenized from the Arrow column's own bytes, lowercased
-    by a byte table: no Python string is made for them. The others go
-    through ``str.lower`` and UTF-32; both share the same numpy passes.
+    ASCII texts are tokenized from the Arrow column's own bytes: no Python
+    string is made for them. The others go through ``str.lower`` and UTF-32,
+    and their sentences are merged back in document order; both share the
+    same numpy passes.
     """
     column = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
     plain = np.asarray(pc.string_is_ascii(column).to_numpy(zero_copy_only=False), dtype=bool)
@@ -92,8 +94,7 @@ def _tokenize_rows(texts: pa.StringArray, rows: np.ndarray, ascii_only: bool, se
                    ) -> TokenBatch:
     """The sentences of ``texts`` (rows ``rows`` of the batch), in groups of about ``_GROUP_CHARS``."""
     if ascii_only:
-        offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
-        lengths = np.diff(offsets).astype(np.int64)
+        lengths = np.diff(_offsets(texts)).astype(np.int64)
     else:
         strings = texts.to_pylist()
         lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
@@ -112,12 +113,16 @@ def _tokenize_rows(texts: pa.StringArray, rows: np.ndarray, ascii_only: bool, se
 def _ascii_points(texts: pa.StringArray, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
     """ASCII texts as bytes joined with ``\\n`` (lowercased: on ASCII, ``ascii_lower`` is ``str.lower``), and
     their lengths."""
-    offsets = np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")
     if lowercase:
         joined = pc.ascii_lower(joined)
-    start, end = np.frombuffer(joined.buffers()[1], dtype=np.int32)[joined.offset:joined.offset + 2]
-    return np.frombuffer(joined.buffers()[2], dtype=np.uint8)[start:end], np.diff(offsets).astype(np.int64)
+    start, end = _offsets(joined)
+    return np.frombuffer(joined.buffers()[2], dtype=np.uint8)[start:end], np.diff(_offsets(texts)).astype(np.int64)
+
+
+def _offsets(texts: pa.StringArray) -> np.ndarray:
+    """The int32 offsets of a (possibly sliced) string array into its data buffer, one more than its rows."""
+    return np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
 
 
 def _code_points(texts: list[str], lengths: np.ndarray, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
