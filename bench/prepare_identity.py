@@ -10,6 +10,8 @@ versions), and the lineage tables if written. Prints one line per difference and
 
     git archive main lib | (mkdir -p /tmp/base && tar -x -C /tmp/base)
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_identity.py --baseline /tmp/base/lib [--mb 100]
+    flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_identity.py --baseline /tmp/base/lib --tricky \
+        --settings --mask-pii email ip phone --languages en --quality --dedup exact near lines --fold-numbers
 """
 
 from __future__ import annotations
@@ -74,11 +76,45 @@ def differences(a: Path, b: Path) -> list[str]:
     return found
 
 
+# What the tricky input's random lines are made of: scripts, case oddities, controls and odd spaces,
+# mojibake, PII, placeholders, sentence ends, joiners.
+_PIECES = ["Hello", "world", "état", "ΟΔΟΣ", "İstanbul", "naïve", "don't", "state-of-the-art", "🐍", "e-mail",
+           "a@b.org", "10.0.0.1", "+44 20 7946 0958", "1984", "٣٤٥", "\t", "  ", "\x0b", "\x1c", "\r", "\u00a0",
+           "\u200b", "ﬁne", "ｗｏｒｄ", "doesnâ€™t", ".", "!", "?", "”", "—", "x²", "<email>", "<b>", "&amp;",
+           "_", "-"]
+
+
+def tricky_inputs(root: Path) -> list[str]:
+    """Text that takes every path of reading, cleaning and tokenizing: 30,000 random lines of
+    :data:`_PIECES`, its ASCII lines alone, the text with invalid UTF-8, a truncated gzip of it, and one
+    WARC file of the benchmark's HTML pages."""
+    import gzip
+    import random
+    import shutil
+
+    import realtext
+
+    rng = random.Random(3)
+    lines = [" ".join(rng.choice(_PIECES) for _ in range(rng.randrange(0, 25))) for _ in range(30000)]
+    text = "\n".join(lines) + "\n"
+    root.mkdir()
+    (root / "mixed.txt").write_text(text, encoding="utf-8")
+    (root / "ascii.txt").write_text("\n".join(line for line in lines if line.isascii()))
+    (root / "invalid.txt").write_bytes(text.encode()[:200000] + b"\xff\xfe bad bytes here\n"
+                                       + b"more text after it\n" * 50)
+    packed = gzip.compress(text.encode(), mtime=0)
+    (root / "cut.txt.gz").write_bytes(packed[: len(packed) * 2 // 3])
+    shutil.copy(realtext.warc_sample(8)[0], root / "one.warc")
+    return [str(root / name) for name in ("mixed.txt", "ascii.txt", "invalid.txt", "cut.txt.gz", "one.warc")]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, help="the other checkout's lib/")
     parser.add_argument("--mb", type=float, default=100.0, help="MB of the prepare benchmark's input (default 100)")
     parser.add_argument("--input", nargs="*", help="prepare these instead")
+    parser.add_argument("--tricky", action="store_true", help="prepare generated tricky input instead "
+                        "(tricky_inputs: Unicode, controls, PII, invalid UTF-8, a truncated gzip, a WARC)")
     parser.add_argument("--settings", nargs=argparse.REMAINDER, default=[],
                         help="further prepare arguments, the same for both runs (last on the line)")
     args = parser.parse_args()
@@ -86,12 +122,14 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="prepare-identity-") as tmp:
         root = Path(tmp)
-        inputs = args.input or [str(prepare_bench.link_dir(prepare_bench.pick_inputs(args.mb), root))]
+        inputs = (tricky_inputs(root / "tricky") if args.tricky else args.input
+                  or [str(prepare_bench.link_dir(prepare_bench.pick_inputs(args.mb), root))])
         prepare(args.baseline, inputs, root / "baseline", args.settings)
         prepare(str(BENCH.parent / "lib"), inputs, root / "this", args.settings)
         found = differences(root / "baseline", root / "this")
         tokens = json.loads((root / "this" / "manifest.json").read_text())["tokens"]
-    label = " ".join(args.input or [f"--mb {args.mb:g}"]) + (" " + " ".join(args.settings) if args.settings else "")
+    label = (" ".join(["--tricky"] if args.tricky else args.input or [f"--mb {args.mb:g}"])
+             + (" " + " ".join(args.settings) if args.settings else ""))
     if found:
         print(f"prepare {label}: {len(found)} difference(s)")
         print("\n".join(found))
