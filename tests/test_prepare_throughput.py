@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 import pyarrow as pa
+import pytest
 from helpers import manifest
 from prepare_helpers import prose
 
@@ -63,3 +64,32 @@ def test_manifest_reports_mb_per_second_per_core_of_each_step(spark, tmp_path: P
         cpu = step["cpu_seconds"]  # rounded to the millisecond
         assert mb / (cpu + 5e-4) - 0.01 <= step["mb_per_s_per_core"] <= mb / max(cpu - 5e-4, 1e-9) + 0.01
     assert m["records"]["kept"] == 1200 and "timing" not in m["records"]["dropped"]
+
+
+def test_vocabulary_summed_on_the_driver_equals_sparks_sum(spark, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Small word counts are summed by Arrow on the driver, large ones by Spark: the same vocabulary, ties in
+    count ordered by the word's bytes, min_count and max_vocab_size applied alike."""
+    import pyarrow.parquet as pq
+
+    import shardvec.spark.prepare_job as job
+
+    words = ["b", "a", "é", "Z", "c", "aa", "rare"]
+    files = []
+    for k, counts in enumerate([[5, 5, 3, 5, 1, 2, 1], [0, 0, 2, 0, 4, 3, 0], [1, 1, 0, 1, 0, 0, 0]]):
+        path = tmp_path / f"part-{k}.words.parquet"
+        kept = [(w, c) for w, c in zip(words, counts) if c]
+        pq.write_table(pa.table({"word": [w for w, _ in kept], "count": pa.array([c for _, c in kept], pa.int64())}),
+                       path)
+        files.append(str(path))
+    for min_count, max_size in [(1, 0), (2, 0), (2, 3)]:
+        on_driver = job.build_vocab(spark, files, min_count, max_size)
+        with monkeypatch.context() as patch:
+            patch.setattr(job, "_DRIVER_SUM_BYTES", 0)
+            by_spark = job.build_vocab(spark, files, min_count, max_size)
+        assert list(zip(on_driver.words, on_driver.counts.tolist())) == list(zip(by_spark.words,
+                                                                                 by_spark.counts.tolist()))
+    assert list(zip(on_driver.words, on_driver.counts.tolist())) == [("Z", 6), ("a", 6), ("b", 6)]
+    full = job.build_vocab(spark, files, 1, 0)
+    assert list(zip(full.words, full.counts.tolist())) == [("Z", 6), ("a", 6), ("b", 6), ("aa", 5), ("c", 5),
+                                                           ("é", 5), ("rare", 1)]

@@ -20,13 +20,16 @@ moves documents they are hash-partitioned by ``doc_id`` and sorted by it.
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
+import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from shardvec.config import Config, PrepareConfig
 from shardvec.corpus import Vocab
@@ -55,6 +58,8 @@ Rows = list[dict[str, Any]]
 # Below this many input bytes, skewed files are not worth a shuffle.
 _REBALANCE_MIN_BYTES = 8 << 20
 _COMPRESSION_RATIO = 4
+# Up to this many bytes of per-task word counts, the driver sums them (see build_vocab).
+_DRIVER_SUM_BYTES = 64 << 20
 
 
 def reader_settings(prepare: PrepareConfig, storage_options: dict[str, Any]) -> ReaderSettings:
@@ -334,15 +339,27 @@ def _check_inputs(file_rows: Rows, fail_on_bad_input: bool) -> None:
 
 
 def build_vocab(spark: SparkSession, word_files: list[str], min_count: int, max_vocab_size: int) -> Vocab:
-    """Sum the per-task word counts that :func:`~shardvec.spark.records.spill_step` wrote."""
-    from pyspark.sql import functions as F
+    """Sum the per-task word counts that :func:`~shardvec.spark.records.spill_step` wrote.
 
+    Spark sums them when they are large; up to ``_DRIVER_SUM_BYTES`` of
+    counts, the driver does, with Arrow: a Spark job's scheduling and
+    shuffle cost more than the sum itself there (about a second on the
+    benchmark's 100 MB). Either way the driver orders the result, which it
+    holds anyway: a Spark sort would cost a sampling job and a second
+    shuffle. Strings order by their UTF-8 bytes, as Spark orders them.
+    """
     if not word_files:
         return Vocab.from_pairs([])
-    counts = (spark.read.parquet(*[Path(f).as_uri() for f in word_files]).groupBy("word")
-              .agg(F.sum("count").alias("count")).where(F.col("count") >= min_count).toArrow())
-    # Ordered on the driver, which holds the vocabulary anyway: a Spark sort would cost a sampling job
-    # and a second shuffle. Strings order by their UTF-8 bytes, as Spark orders them.
+    if sum(os.path.getsize(f) for f in word_files) <= _DRIVER_SUM_BYTES:
+        counts = (pa.concat_tables([pq.read_table(f) for f in word_files])
+                  .group_by("word", use_threads=False).aggregate([("count", "sum")])
+                  .rename_columns(["word", "count"]))
+        counts = counts.filter(pc.greater_equal(counts["count"], min_count))
+    else:
+        from pyspark.sql import functions as F
+
+        counts = (spark.read.parquet(*[Path(f).as_uri() for f in word_files]).groupBy("word")
+                  .agg(F.sum("count").alias("count")).where(F.col("count") >= min_count).toArrow())
     order = pc.sort_indices(counts, [("count", "descending"), ("word", "ascending")])
     if max_vocab_size:
         order = order[:max_vocab_size]
