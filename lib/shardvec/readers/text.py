@@ -85,7 +85,10 @@ def chunk_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes | memoryview,
     line-by-line read loses it).
     """
     read = getattr(fh, "read1", None) or fh.read
-    carry, skipping = b"", False  # the line in progress; whether it is already over the limit
+    # The line in progress, in pieces (joined once, when its end comes: a long line costs no repeated
+    # copies), and whether it is already over the limit (then its bytes are dropped until its end).
+    pending: list[bytes] = []
+    pending_size, skipping = 0, False
     while chunk := read(_CHUNK_BYTES):
         if skipping:
             cut = chunk.find(b"\n")
@@ -93,21 +96,25 @@ def chunk_lines(fh: IO[bytes], limit: int) -> Iterator[tuple[bytes | memoryview,
                 continue
             chunk, skipping = chunk[cut + 1:], False
             yield b"", np.zeros(1, dtype=np.int64)
-        buf = carry + chunk if carry else chunk
-        ends = np.flatnonzero(np.frombuffer(buf, dtype=np.uint8) == 10) + 1
+        ends = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == 10) + 1
+        if len(ends) and pending:
+            chunk, ends = b"".join([*pending, chunk]), ends + pending_size
+            pending, pending_size = [], 0
         done = int(ends[-1]) if len(ends) else 0
-        carry = buf[done:]
-        if len(carry) > limit:
-            carry, skipping = b"", True
+        if done < len(chunk):
+            pending.append(chunk[done:])
+            pending_size += len(chunk) - done
+            if pending_size > limit:
+                pending, pending_size, skipping = [], 0, True
         if done:
             lengths = np.empty(len(ends), dtype=np.int64)
             lengths[0] = ends[0]
             np.subtract(ends[1:], ends[:-1], out=lengths[1:])
-            yield _without_long(memoryview(buf)[:done], lengths, limit)
+            yield _without_long(memoryview(chunk)[:done], lengths, limit)
     if skipping:
         yield b"", np.zeros(1, dtype=np.int64)
-    elif carry:  # the last line, without a newline (within the limit, or it would be skipping)
-        yield carry, np.array([len(carry)], dtype=np.int64)
+    elif pending:  # the last line, without a newline (within the limit, or it would be skipping)
+        yield b"".join(pending), np.array([pending_size], dtype=np.int64)
 
 
 def _without_long(data: memoryview, lengths: np.ndarray, limit: int) -> tuple[bytes | memoryview, np.ndarray]:
