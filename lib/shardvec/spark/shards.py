@@ -40,10 +40,10 @@ class PartWriter:
     """Writes one task's sentences as a part file: an Arrow IPC file, one record batch per batch written.
 
     Why Arrow IPC and not Parquet: a part file lives only until the shards are
-    cut from it, on the machines' own disks; written as the columns already
-    are and read back memory-mapped, it costs a tenth of Parquet's encoding
-    and decoding. A shard task reads only the batches its token ranges
-    overlap.
+    cut from it; written as the columns already are, it costs about a tenth
+    of writing Parquet (0.017 s against 0.16 s for the sentences of 20 MB of
+    text), and read back memory-mapped it needs no decoding. A shard task
+    reads only the batches its token ranges overlap.
     """
 
     def __init__(self, path: str) -> None:
