@@ -216,8 +216,8 @@ class AdaSum(DeltaRule):
 ADASUM_FREQUENT_MERGE_SHARDS = range(17, 33)
 # Up to this many shards adasum merges half as often: the merges are what it costs beyond gensim's own speed.
 ADASUM_RARE_MERGE_SHARDS = 2
-# Beyond this many shards adasum merges half as often again, and its quality follows the number of merges in
-# the run: it held one model's quality at 128 shards with ADASUM_MIN_MERGES merges, not with half as many.
+# Beyond this many shards adasum's quality follows the number of merges in the run: at 128 shards it held one
+# model's quality with ADASUM_MIN_MERGES merges (10 per epoch for 5 epochs, or 5 for 10), not with half as many.
 ADASUM_MANY_SHARDS = 64
 ADASUM_MIN_MERGES = 50
 # The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
@@ -238,20 +238,17 @@ def adasum_lr_multiplier(n_shards: int) -> float:
 
 
 def adasum_rounds_per_epoch(n_shards: int) -> int:
-    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards and beyond 64, twice from 17 to 32, DEFAULT_ROUNDS_PER_EPOCH
-    otherwise.
+    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards, twice from 17 to 32, DEFAULT_ROUNDS_PER_EPOCH otherwise.
 
     The best interval measured at each shard count, not a law: 2 shards
     keep quality well above one model's with half the merges, which are
     most of what they cost beyond gensim's own time; at 32 shards merging
     twice as often is what kept one model's quality, while at 64 the same
     shorter rounds lost more than they gained, so 64 keeps the plain interval;
-    at 128 shards each shard trains half as much per epoch as at 64, and half
-    the merges keep its rounds as long (26k words per shard on the benchmark
-    corpus), which shorter rounds at 64 showed to matter (docs/scaling.md has
-    the runs).
+    at 128 shards the plain interval's 50 merges in 5 epochs held where half
+    as many, with rounds twice as long, did not (docs/scaling.md has the runs).
     """
-    if n_shards <= ADASUM_RARE_MERGE_SHARDS or n_shards > ADASUM_MANY_SHARDS:
+    if n_shards <= ADASUM_RARE_MERGE_SHARDS:
         return DEFAULT_ROUNDS_PER_EPOCH // 2
     return DEFAULT_ROUNDS_PER_EPOCH * (2 if n_shards in ADASUM_FREQUENT_MERGE_SHARDS else 1)
 
@@ -264,8 +261,8 @@ def adasum_min_merges(n_shards: int) -> int:
     as far as a round of fewer shards would; more shards then do not make up
     for fewer merges, as a larger batch stops helping SGD past its critical
     size. 128 shards on the benchmark corpus held one model's quality with 50
-    merges (10 epochs of 5) and missed it with 25 (5 epochs); 4 to 64 shards
-    held with their default 50 or more at 5 epochs, 2 shards with 25
+    merges in 5 epochs (10 per epoch) and missed it with 25 (5 per epoch);
+    4 to 64 shards held with their default 50 or more, 2 shards with 25
     (docs/scaling.md).
     """
     return ADASUM_MIN_MERGES if n_shards > ADASUM_MANY_SHARDS else 0
