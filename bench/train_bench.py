@@ -79,19 +79,21 @@ def run_one(method: str, seed: int, corpus: Path, options: dict[str, Any]) -> di
         kv, seconds, rounds = _shardvec(method, seed, corpus, options)
     return {"method": method, "seed": seed, "shards": len(manifest["shards"]), "seconds": seconds,
             "tokens": manifest["tokens"], "vocab": len(kv), "options": options, **rounds,
-            "words_per_s": manifest["tokens"] * SETTINGS["epochs"] / seconds, **intrinsic_scores(kv, 30000)}
+            "words_per_s": manifest["tokens"] * _epochs(options) / seconds, **intrinsic_scores(kv, 30000)}
 
 
 def gensim_train(method: str, seed: int, corpus: Path, epochs: int = SETTINGS["epochs"],
                  options: dict[str, Any] | None = None):
-    """One gensim run; ``options`` change its settings (e.g. LIKE_MLLIB, for the reference of that comparison)."""
+    """One gensim run; ``options`` change its settings (e.g. LIKE_MLLIB, for the reference of that comparison,
+    or its threads, ``workers``)."""
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
 
     path = line_file(corpus)
     t0 = time.perf_counter()
     source = {"corpus_file": str(path)} if method == "gensim-file" else {"sentences": LineSentence(str(path))}
-    model = Word2Vec(**source, min_count=5, workers=2, seed=seed, **{**SETTINGS, "epochs": epochs, **(options or {})})
+    settings = {"min_count": 5, "workers": 2, "seed": seed, **SETTINGS, "epochs": epochs, **(options or {})}
+    model = Word2Vec(**source, **settings)
     return model.wv, time.perf_counter() - t0
 
 
