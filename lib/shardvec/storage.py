@@ -40,6 +40,8 @@ def normalize_url(location: str) -> str:
 
 
 def is_remote(location: str) -> bool:
+    if ":" not in location:  # a plain path: asked once per input file, so without parsing it
+        return False
     scheme = urlparse(location).scheme
     return len(scheme) > 1 and scheme != "file"
 

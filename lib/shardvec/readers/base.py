@@ -10,7 +10,8 @@ never hidden: a short read is reported, not skipped.
 Only what is particular to a format is written per format: a subclass of
 :class:`Reader` yields the records of one opened file, and the base numbers
 them, applies the size limit and ends the file with its status. A format
-whose records come in batches (plain-text lines) yields :class:`LineBlock` s.
+whose records come in batches (plain-text lines) yields
+:class:`~shardvec.readers.lines.LineBlock` s.
 """
 
 from __future__ import annotations
@@ -20,14 +21,18 @@ import io
 import lzma
 import zlib
 from abc import ABC, abstractmethod
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import IO, Any, Callable, ClassVar, ContextManager, Iterator, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, ClassVar, ContextManager, Iterator, Union
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from shardvec.readers.fs import open_input
+
+if TYPE_CHECKING:
+    from shardvec.readers.lines import LineBlock
 
 # A line whose decoding needed more than this share of replacement characters
 # is binary noise, not text.
@@ -85,29 +90,6 @@ class FileStatus:
     error: str = ""
 
 
-@dataclass(frozen=True)
-class LineBlock:
-    """Consecutive line records of one file: record ``first + i`` is ``texts[i]`` if ``reasons[i]`` is
-    null, else dropped for that reason (``texts[i]`` null).
-
-    Why: Spark's read step turns a block into Arrow rows without a Python object per line.
-    """
-
-    source: str
-    first: int
-    texts: pa.StringArray
-    reasons: pa.StringArray
-
-    def __len__(self) -> int:
-        return len(self.texts)
-
-    def events(self) -> Iterator[Document | Dropped]:
-        """The block's records one event each, as a reader of single records yields them."""
-        for i, (text, reason) in enumerate(zip(self.texts.to_pylist(), self.reasons.to_pylist())):
-            doc_id = record_id(self.source, self.first + i)
-            yield Dropped(doc_id, self.source, reason) if reason else Document(doc_id, text, self.source)
-
-
 Event = Union[Document, Dropped, FileStatus]
 
 
@@ -151,6 +133,9 @@ class Reader(ABC):
     format: ClassVar[str]
     # Formats that are text refuse a file with NUL bytes in its head, whatever its name says.
     text_only: ClassVar[bool] = False
+    # Whether the reader only reads its stream forward from the start (so the stream opened to tell the
+    # format can serve it); a format that seeks says no, and its file is opened again.
+    streamed: ClassVar[bool] = True
 
     def __init__(self, path: str, settings: ReaderSettings) -> None:
         self.path = path
@@ -165,16 +150,18 @@ class Reader(ABC):
         """The file's decompressed bytes."""
         return open_input(self.path, self.settings.storage_options)
 
-    def events(self) -> Iterator[Event | LineBlock]:
-        """The file's records, then its status; bad data ends the file with a status and never raises."""
+    def events(self, sniffed: tuple[bytes, IO[bytes]] | None = None) -> Iterator[Event | LineBlock]:
+        """The file's records, then its status; bad data ends the file with a status and never raises.
+
+        ``sniffed``: the file's decompressed stream, already open, and the
+        head read from it to tell its format (for a reader that ``streamed``).
+        """
         try:
-            with self.open() as fh:
-                if self.text_only:
-                    head = fh.read(SNIFF_BYTES)
-                    if b"\x00" in head:
-                        raise Unreadable("binary file (NUL bytes), not text")
-                    fh = replay(head, fh)
-                yield from self.read_records(fh)
+            with self.open() if sniffed is None else nullcontext(sniffed[1]) as fh:
+                head = sniffed[0] if sniffed else fh.read(SNIFF_BYTES) if self.text_only else None
+                if self.text_only and b"\x00" in head:  # type: ignore[operator]
+                    raise Unreadable("binary file (NUL bytes), not text")
+                yield from self.read_records(fh if head is None else replay(head, fh))
         except Unreadable as exc:
             yield self._status("unreadable", str(exc))
         except DAMAGE as exc:

@@ -93,6 +93,8 @@ class LocalFileSystem:
 
 
 def _strip_file_scheme(location: str) -> str:
+    if location[:5].lower() != "file:":  # no scheme to strip: most paths, so without parsing them
+        return location
     parsed = urlparse(location)
     return parsed.path if parsed.scheme == "file" else location
 
@@ -209,5 +211,15 @@ def open_decompressed(raw: IO[bytes]) -> IO[bytes]:
 @contextmanager
 def open_input(path: str, options: Mapping[str, Any]) -> Iterator[IO[bytes]]:
     """The decompressed bytes of an input file; closes the raw stream too."""
-    with filesystem_for(path, options).open(path) as raw, open_decompressed(raw) as fh:
+    with open_sniffed(path, options) as (_, fh):
         yield fh
+
+
+@contextmanager
+def open_sniffed(path: str, options: Mapping[str, Any]) -> Iterator[tuple[bytes, IO[bytes]]]:
+    """An input file's first raw bytes (up to 4: Parquet's magic) and its decompressed bytes, from one open."""
+    with filesystem_for(path, options).open(path) as raw:
+        buffered = raw if hasattr(raw, "peek") else io.BufferedReader(raw)  # type: ignore[arg-type]
+        magic = buffered.peek(4)[:4]
+        with open_decompressed(buffered) as fh:
+            yield magic, fh

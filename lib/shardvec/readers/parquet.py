@@ -14,6 +14,7 @@ class ParquetReader(Reader):
     """Rows of ``settings.text_field``; a file without that string column is unreadable."""
 
     format = "parquet"
+    streamed = False
 
     def open(self) -> ContextManager[IO[bytes]]:
         """The raw bytes: Parquet compresses inside the file, by column chunk."""

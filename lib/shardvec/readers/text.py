@@ -1,13 +1,13 @@
 """Plain-text and HTML files: one document per line, or one per file.
 
-Lines are found, decoded and judged a block at a time (:class:`LineBlock`):
+Lines are found a block at a time (:class:`~shardvec.readers.lines.LineBlock`):
 the bytes are read a chunk at a time and split at their newlines with numpy,
-then one UTF-8 decode and a few numpy passes judge the whole block, instead
-of Python work per line. They are the records reading line by line would
-give: a damaged stream keeps every line read before the damage, and an
-overlong line is one record, skipped without being held. Spark's read step
-takes the blocks as they are; :func:`~shardvec.readers.read_file` gives the
-same records one event each.
+and judged later, many blocks at once (:mod:`shardvec.readers.lines`),
+instead of with Python work per line. They are the records reading line by
+line would give: a damaged stream keeps every line read before the damage,
+and an overlong line is one record, skipped without being held. Spark's read
+step takes the blocks as they are; :func:`~shardvec.readers.read_file` gives
+the same records one event each.
 """
 
 from __future__ import annotations
@@ -15,22 +15,15 @@ from __future__ import annotations
 from typing import IO, Iterator
 
 import numpy as np
-import pyarrow as pa
 
-from shardvec.readers.base import EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropped, LineBlock, Reader, decode_text
+from shardvec.readers.base import TOO_LONG, Document, Dropped, Reader, decode_text
+from shardvec.readers.lines import LineBlock
 
 # A block ends after this many lines or bytes, whichever comes first.
 _BLOCK_LINES = 8192
 _BLOCK_BYTES = 32 << 20
 # Bytes asked of the stream at a time (below malloc's mmap threshold: a small file costs a small buffer).
 _CHUNK_BYTES = 1 << 16
-# What each byte says of a line (a bytes.translate table): 1, it has text (ASCII, not what str.isspace()
-# calls whitespace); _OTHER, a non-ASCII byte (str.strip decides); 0, ASCII whitespace.
-_OTHER = 2
-_BYTE_KINDS = bytes(_OTHER if b >= 0x80 else 0 if b in (9, 10, 11, 12, 13, 28, 29, 30, 31, 32) else 1
-                    for b in range(256))
-# A line's drop reasons by index.
-_REASONS = pa.array([TOO_LONG, EMPTY], pa.string())
 
 
 class TextReader(Reader):
@@ -44,7 +37,7 @@ class TextReader(Reader):
             yield from self.read_whole(fh)
             return
         for data, lengths in line_blocks(fh, self.settings.max_record_bytes, _BLOCK_LINES, _BLOCK_BYTES):
-            yield line_block(self.path, self.number(len(lengths)), data, lengths)
+            yield LineBlock(self.path, self.number(len(lengths)), data, lengths)
 
     def read_whole(self, fh: IO[bytes]) -> Iterator[Document | Dropped]:
         """The whole file as one record; a blank file holds none."""
@@ -153,51 +146,3 @@ def line_blocks(fh: IO[bytes], limit: int, max_lines: int, max_bytes: int) -> It
         raise
     if lines:
         yield b"".join(datas), np.concatenate(lens)
-
-
-def line_block(path: str, first: int, data: bytes, lengths: np.ndarray) -> LineBlock:
-    """The records of lines (``data`` cut by ``lengths``, 0: longer than the limit), judged as
-    :func:`decode_text` and ``str.strip`` would judge each line."""
-    n = len(lengths)
-    offsets = np.zeros(n + 1, dtype=np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    try:
-        data.decode("utf-8")  # lines end at b"\n", which no multi-byte character holds: all valid or some not
-    except UnicodeDecodeError:
-        return _decoded_one_by_one(path, first, [data[a:b] if b > a else None
-                                                 for a, b in zip(offsets[:-1].tolist(), offsets[1:].tolist())])
-    reason = np.full(n, -1, dtype=np.int8)  # an index into _REASONS, -1 for none
-    reason[lengths == 0] = 0  # a line read is never empty; an overlong one has no bytes here
-    # Empty: nothing but whitespace. A line with an ASCII byte that is not whitespace has text; one with
-    # only whitespace bytes is empty; the rest (whitespace and non-ASCII bytes) is decided by str.strip.
-    read = np.flatnonzero(lengths > 0)
-    if len(read):
-        kinds = np.bitwise_or.reduceat(np.frombuffer(data.translate(_BYTE_KINDS), dtype=np.uint8), offsets[:-1][read])
-        reason[read[kinds == 0]] = 1
-        for i in read[kinds == _OTHER]:
-            if not data[offsets[i]:offsets[i + 1]].decode("utf-8").strip():
-                reason[i] = 1
-    kept = reason < 0
-    if kept.all():
-        texts = pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
-        return LineBlock(path, first, texts, pa.nulls(n, pa.string()))
-    texts = pa.Array.from_buffers(pa.string(), n, [_bitmap(kept), pa.py_buffer(offsets), pa.py_buffer(data)])
-    return LineBlock(path, first, texts,
-                     _REASONS.take(pa.Array.from_buffers(pa.int8(), n, [_bitmap(~kept), pa.py_buffer(reason)])))
-
-
-def _bitmap(valid: np.ndarray) -> pa.Buffer:
-    """An Arrow validity bitmap."""
-    return pa.py_buffer(np.packbits(valid, bitorder="little"))
-
-
-def _decoded_one_by_one(path: str, first: int, raws: list[bytes | None]) -> LineBlock:
-    """A block with invalid UTF-8 somewhere: each line through :func:`decode_text` (stray bytes become spaces)."""
-    texts: list[str | None] = []
-    reasons: list[str | None] = []
-    for raw in raws:
-        text = None if raw is None else decode_text(raw)
-        reason = TOO_LONG if raw is None else INVALID_UTF8 if text is None else None if text.strip() else EMPTY
-        texts.append(None if reason else text)
-        reasons.append(reason)
-    return LineBlock(path, first, pa.array(texts, pa.string()), pa.array(reasons, pa.string()))

@@ -20,6 +20,7 @@ class WarcReader(Reader):
     """Documents of WARC and WET records, with their URI, date and record id as lineage."""
 
     format = "warc"
+    streamed = False  # FastWARC seeks in the stream it is given
 
     def read_records(self, fh: IO[bytes]) -> Iterator[Document | Dropped]:
         from fastwarc.warc import ArchiveIterator, WarcRecordType

@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 
 from shardvec.readers import Document, Dropped, FileStatus, LineBlock, ReaderSettings, read_file_blocks
 from shardvec.readers.base import record_ids
+from shardvec.readers.lines import judge_blocks
 from shardvec.spark.shards import PartWriter
 from shardvec.text.batch_tokenize import tokenize_texts
 from shardvec.text.clean import CleanSettings, clean_batch
@@ -186,8 +187,9 @@ class _ReadBuffer:
     """What the readers yielded, in order, until a batch's worth; then Arrow batches of it all.
 
     Events (one record each) become rows one by one; the readers'
-    :class:`LineBlock` s already hold their records as columns, and a run of
-    them becomes rows in a few Arrow calls, whatever the number of files.
+    :class:`LineBlock` s hold their lines' bytes, and a run of them is judged
+    and becomes rows in a few numpy and Arrow calls, whatever the number of
+    files.
     (File statuses hold no document, so their order does not matter: they
     wait aside and do not break a run.)
     """
@@ -206,7 +208,7 @@ class _ReadBuffer:
             self.runs.append([])
         self.runs[-1].append(event)  # type: ignore[arg-type]
         self.rows += len(event) if isinstance(event, LineBlock) else 1
-        self.size += (event.texts.nbytes if isinstance(event, LineBlock)
+        self.size += (len(event.data) if isinstance(event, LineBlock)
                       else len(event.text) if isinstance(event, Document) else 0)
 
     def full(self) -> bool:
@@ -221,10 +223,9 @@ class _ReadBuffer:
 
 def _block_batches(blocks: list[LineBlock]) -> Iterator[pa.RecordBatch]:
     lengths = [len(b) for b in blocks]
-    sources = pa.array(np.repeat(np.array([b.source for b in blocks], dtype=object), lengths), pa.string())
+    sources = pa.array([b.source for b in blocks], pa.string()).take(np.repeat(np.arange(len(blocks)), lengths))
     ids = record_ids(sources, np.concatenate([np.arange(b.first, b.first + len(b)) for b in blocks]))
-    texts = pa.concat_arrays([b.texts for b in blocks])
-    reasons = pa.concat_arrays([b.reasons for b in blocks])
+    texts, reasons = judge_blocks(blocks)
     kept = reasons.is_null()
     n_kept = pc.sum(kept).as_py() or 0
     if n_kept:
