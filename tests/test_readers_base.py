@@ -58,3 +58,30 @@ def test_damage_and_binary_files_end_with_a_status_not_an_exception(tmp_path: Pa
     binary = tmp_path / "b.keyed"
     binary.write_bytes(b"k\t\x00\x01\x02\n")
     assert read(binary) == [FileStatus(str(binary), "unreadable", 0, "keyed", "binary file (NUL bytes), not text")]
+
+
+class _DamagedAfter:
+    """A decompressed stream that gives ``data`` a piece at a time, then raises as a cut-off gzip does."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def read1(self, n: int) -> bytes:
+        if not self.data:
+            raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+        piece, self.data = self.data[:n], self.data[n:]
+        return piece
+
+
+@pytest.mark.parametrize("rest", [b"", b"more text\n" * 3])
+def test_a_replayed_head_comes_through_before_damage_right_after_it(rest: bytes) -> None:
+    """The read that ends the head also reads the stream; damage there must not cost the head's bytes."""
+    from shardvec.readers.base import replay
+
+    head = b"first line\nsecond line\n"
+    fh = replay(head, _DamagedAfter(rest))  # type: ignore[arg-type]
+    got = b""
+    with pytest.raises(EOFError):
+        while True:
+            got += fh.read1(1 << 16)
+    assert got == head + rest

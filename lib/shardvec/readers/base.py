@@ -215,21 +215,42 @@ def replay(head: bytes, rest: IO[bytes]) -> IO[bytes]:
 
 
 class _Replay(io.RawIOBase):
-    """The raw stream under :func:`replay`: one ``read1`` of ``rest`` per read, so that on damage every
-    byte decoded before it still comes through, as reading ``rest`` itself gives."""
+    """The raw stream under :func:`replay`: at most one ``read1`` of ``rest`` per read, so that on damage every
+    byte decoded before it still comes through, as reading ``rest`` itself gives.
+
+    The read that ends the head also asks ``rest`` for what fits beside it:
+    a small file then comes in one read, not two. Damage in that read waits
+    for the next one, so the head's bytes come through first.
+    """
 
     def __init__(self, head: bytes, rest: IO[bytes]) -> None:
         self._head = memoryview(head)
         self._read = getattr(rest, "read1", None) or rest.read
+        self._damage: BaseException | None = None
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._head[:len(buffer)] if self._head else self._read(len(buffer))
-        self._head = self._head[len(data):]
-        buffer[:len(data)] = data
-        return len(data)
+        if self._damage is not None:
+            damage, self._damage = self._damage, None
+            raise damage
+        if not self._head:
+            data = self._read(len(buffer))
+            buffer[:len(data)] = data
+            return len(data)
+        n = min(len(buffer), len(self._head))
+        buffer[:n] = self._head[:n]
+        self._head = self._head[n:]
+        if n < len(buffer) and not self._head:
+            try:
+                more = self._read(len(buffer) - n)
+            except DAMAGE as exc:
+                self._damage = exc
+            else:
+                buffer[n:n + len(more)] = more
+                n += len(more)
+        return n
 
 
 def damage_error(exc: BaseException) -> str:
