@@ -170,17 +170,16 @@ def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, set
     # A sentence ends at a line break, or at whitespace whose last non-CLOSE character before it is END.
     space = np.flatnonzero(((classes[1:] & _SPACE) != 0) & ((classes[:-1] & (_END | _CLOSE)) != 0)) + 1
     lead = space - 1
-    while len(lead):
-        closing = (lead >= 0) & ((classes[np.maximum(lead, 0)] & _CLOSE) != 0)
-        if not closing.any():
-            break
-        lead = lead - closing
+    closing = np.arange(len(lead))  # the leads still on a CLOSE character: walked back one step at a time
+    while len(closing):
+        closing = closing[(lead[closing] >= 0) & ((classes[np.maximum(lead[closing], 0)] & _CLOSE) != 0)]
+        lead[closing] -= 1
     after_end = space[(lead >= 0) & ((classes[np.maximum(lead, 0)] & _END) != 0)]
-    breaks = (code_points == 10).view(np.int8)
-    breaks[after_end] += 1
-    sentence_of_token = np.cumsum(breaks, dtype=np.int32)[starts]  # the breaks before each token
-    new_sentence = np.ones(len(starts), dtype=bool)
-    new_sentence[1:] = sentence_of_token[1:] != sentence_of_token[:-1]
+    # The first token after each break starts a sentence (a break is never inside a token), as does the first.
+    after_break = np.searchsorted(starts, np.concatenate([np.flatnonzero(code_points == 10), after_end]))
+    new_sentence = np.zeros(len(starts), dtype=bool)
+    new_sentence[after_break[after_break < len(starts)]] = True
+    new_sentence[:1] = True
     sentence_first = np.flatnonzero(new_sentence)
     lengths_in_tokens = np.diff(np.append(sentence_first, len(starts)))
 
