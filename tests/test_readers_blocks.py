@@ -91,15 +91,18 @@ def test_lines_at_the_limit_are_judged_as_line_by_line(tmp_path: Path, monkeypat
     assert [r for _, _, r in got] == [None, "record_too_long", None, None if len(tail) <= 100 else "record_too_long"]
 
 
-@pytest.mark.parametrize("bad", [False, True])
-def test_blocks_of_many_files_are_judged_as_each_on_its_own(tmp_path: Path, bad: bool) -> None:
+@pytest.mark.parametrize("bad", ["none", "lines", "cut"])
+def test_blocks_of_many_files_are_judged_as_each_on_its_own(tmp_path: Path, bad: str) -> None:
     """Spark's read step judges a batch of files' blocks at once: the same texts and reasons, in order,
-    as judging each block alone, also when one file's lines are not UTF-8 (that block goes line by line)."""
+    as judging each block alone, also when one file's lines are not UTF-8 (that block goes line by line),
+    and when a file ends in the first bytes of a character whose rest begins the next file (valid UTF-8
+    joined, not on their own)."""
     from shardvec.readers.lines import judge_blocks, judge_lines
 
-    invalid = [b"bad \xff\xfe line\n", b"\xff" * 50 + b"\n"] if bad else []
-    contents = [b"".join(LINES[:5]), b"".join([*LINES[5:], b"\n"]), b"".join([LINES[0], *invalid, LINES[7]]),
-                b"only line\n"]
+    invalid = [b"bad \xff\xfe line\n", b"\xff" * 50 + b"\n"] if bad == "lines" else []
+    cut = [b"caf\xc3", b"\xa9 au lait\n"] if bad == "cut" else [b"", b""]
+    contents = [b"".join(LINES[:5]), b"".join([*LINES[5:], b"\n", cut[0]]),
+                b"".join([cut[1], LINES[0], *invalid, LINES[7]]), b"only line\n"]
     blocks = []
     for i, content in enumerate(contents):
         path = tmp_path / f"f{i}.txt"
@@ -112,4 +115,4 @@ def test_blocks_of_many_files_are_judged_as_each_on_its_own(tmp_path: Path, bad:
     assert texts.to_pylist() == [t for a in alone for t in a[0].to_pylist()]
     assert reasons.to_pylist() == [r for a in alone for r in a[1].to_pylist()]
     assert {"empty", "record_too_long"} <= set(reasons.to_pylist())
-    assert ("invalid_utf8" in reasons.to_pylist()) == bad
+    assert ("invalid_utf8" in reasons.to_pylist()) == (bad != "none")

@@ -25,6 +25,9 @@ from shardvec.readers.base import EMPTY, INVALID_UTF8, TOO_LONG, Document, Dropp
 _OTHER = 2
 _BYTE_KINDS = bytes(_OTHER if b >= 0x80 else 0 if b in (9, 10, 11, 12, 13, 28, 29, 30, 31, 32) else 1
                     for b in range(256))
+# The bytes that continue a UTF-8 character (from, to). Blocks that are UTF-8 joined are UTF-8 each unless
+# one begins with such a byte: a file's last line (no newline after it) may end inside a character.
+_CONTINUATION = (0x80, 0xC0)
 # A line's drop reasons by index.
 _REASONS = pa.array([TOO_LONG, EMPTY], pa.string())
 
@@ -58,23 +61,26 @@ def judge_blocks(blocks: list[LineBlock]) -> tuple[pa.StringArray, pa.StringArra
     slow path, not the batch's.
     """
     data = b"".join(block.data for block in blocks)
-    lengths = np.concatenate([block.lengths for block in blocks])
-    try:
-        data.decode("utf-8")  # lines end at b"\n", which no multi-byte character holds: all valid or some not
-    except UnicodeDecodeError:
-        judged = [judge_lines(block.data, block.lengths) for block in blocks]
-        return pa.concat_arrays([t for t, _ in judged]), pa.concat_arrays([r for _, r in judged])
-    return _judge_utf8(data, lengths)
+    if _utf8(data) and not any(_CONTINUATION[0] <= block.data[0] < _CONTINUATION[1] for block in blocks if block.data):
+        return _judge_utf8(data, np.concatenate([block.lengths for block in blocks]))
+    judged = [judge_lines(block.data, block.lengths) for block in blocks]
+    return pa.concat_arrays([t for t, _ in judged]), pa.concat_arrays([r for _, r in judged])
 
 
 def judge_lines(data: bytes, lengths: np.ndarray) -> tuple[pa.StringArray, pa.StringArray]:
     """:func:`judge_blocks` of one block's bytes and line lengths."""
+    if _utf8(data):
+        return _judge_utf8(data, lengths)
+    ends = np.cumsum(lengths).tolist()
+    return _decoded_one_by_one([data[end - n:end] if n else None for end, n in zip(ends, lengths.tolist())])
+
+
+def _utf8(data: bytes) -> bool:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError:
-        ends = np.cumsum(lengths).tolist()
-        return _decoded_one_by_one([data[end - n:end] if n else None for end, n in zip(ends, lengths.tolist())])
-    return _judge_utf8(data, lengths)
+        return False
+    return True
 
 
 def _judge_utf8(data: bytes, lengths: np.ndarray) -> tuple[pa.StringArray, pa.StringArray]:
