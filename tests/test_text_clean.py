@@ -90,7 +90,7 @@ def test_clean_document_order_of_steps() -> None:
 
 
 def test_clean_batch_normalizes_as_each_document_alone() -> None:
-    """ASCII texts tidied by Arrow kernels, the others one by one: the same texts and reasons as
+    """ASCII texts tidied over the batch's bytes, the others one by one: the same texts and reasons as
     :func:`normalize_texts` per document gives."""
     import random
 
@@ -104,3 +104,20 @@ def test_clean_batch_normalizes_as_each_document_alone() -> None:
     assert out == [t or None for t in expected]
     assert reasons == [None if t else NO_TEXT for t in expected]
     assert sum(t.isascii() for t in texts) > 1000 and sum(not t.isascii() for t in texts) > 1000
+
+
+def test_ascii_tidying_of_a_sliced_batch_with_nulls_is_each_text_alone() -> None:
+    """The batch kernel reads a slice's own bytes only, keeps nulls and never joins one text's spaces to the
+    next text's (a text ending in a space, the next starting with one)."""
+    import random
+
+    import pyarrow as pa
+
+    from shardvec.text.normalize import normalize_text, tidy_ascii
+
+    rng = random.Random(7)
+    texts = ["".join(rng.choice(" \t\x00\x7fab.") for _ in range(rng.randrange(0, 9))) for _ in range(3000)]
+    texts = [None if i % 11 == 0 else t for i, t in enumerate(texts)]
+    column = pa.array(["lead  ", *texts, "  tail"], pa.string()).slice(1, len(texts))
+    assert tidy_ascii(column).to_pylist() == [None if t is None else normalize_text(t) for t in texts]
+    assert tidy_ascii(pa.array([], pa.string())).to_pylist() == []

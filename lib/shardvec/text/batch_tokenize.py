@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shardvec.text.arrow_views import string_bytes, string_offsets
 from shardvec.text.pii import PLACEHOLDERS
 from shardvec.text.tokenize import CLOSE, DIGIT, END, JOIN, SPACE, WORD, TokenizerSettings
 
@@ -94,7 +95,7 @@ def _tokenize_rows(texts: pa.StringArray, rows: np.ndarray, ascii_only: bool, se
                    ) -> TokenBatch:
     """The sentences of ``texts`` (rows ``rows`` of the batch), in groups of about ``_GROUP_CHARS``."""
     if ascii_only:
-        lengths = np.diff(_offsets(texts)).astype(np.int64)
+        lengths = np.diff(string_offsets(texts)).astype(np.int64)
     else:
         strings = texts.to_pylist()
         lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
@@ -116,13 +117,8 @@ def _ascii_points(texts: pa.StringArray, lowercase: bool) -> tuple[np.ndarray, n
     joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")
     if lowercase:
         joined = pc.ascii_lower(joined)
-    start, end = _offsets(joined)
-    return np.frombuffer(joined.buffers()[2], dtype=np.uint8)[start:end], np.diff(_offsets(texts)).astype(np.int64)
+    return string_bytes(joined), np.diff(string_offsets(texts)).astype(np.int64)
 
-
-def _offsets(texts: pa.StringArray) -> np.ndarray:
-    """The int32 offsets of a (possibly sliced) string array into its data buffer, one more than its rows."""
-    return np.frombuffer(texts.buffers()[1], dtype=np.int32)[texts.offset:texts.offset + len(texts) + 1]
 
 
 def _code_points(texts: list[str], lengths: np.ndarray, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
