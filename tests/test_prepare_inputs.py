@@ -118,6 +118,10 @@ def test_html_is_reduced_to_main_text_and_lineage_keeps_ids(corpus: Path) -> Non
     warc = [r for r in lineage if r["source"].endswith("crawl.warc.gz")]
     assert {r["url"] for r in warc} == {"http://news.example/a", "http://news.example/logo.png"}
     assert {r["reason"] for r in warc} == {None, "unsupported_content_type"}
+    # One file per task that had records, renamed in task order; the tasks' own files are gone.
+    assert sorted(p.name for p in (corpus / "lineage").iterdir()) == [f"part-{i:05d}.parquet" for i in
+                                                                      range(m["lineage"]["files"])]
+    assert not (corpus / "_lineage").exists()
 
 
 def test_shards_are_balanced_by_tokens(corpus: Path) -> None:
@@ -136,7 +140,7 @@ def test_shards_are_balanced_by_tokens(corpus: Path) -> None:
 
 
 def test_without_lineage_the_workers_sum_the_fates_and_the_manifest_is_the_same(corpus: Path, tmp_path: Path) -> None:
-    """With lineage off each task sends per-file sums, not a row per record: same accounting, same shards."""
+    """With lineage off no task writes a lineage file: the same accounting and shards as with it."""
     raw = corpus.parent / "raw"
     inputs = sorted(str(p) for p in raw.iterdir() if p.name != "one_line_50mb.txt")
     cfg = Config()

@@ -39,8 +39,9 @@ from shardvec.readers import InputLocation, ReaderSettings
 from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
 from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
 from shardvec.spark.phrases import apply_phrases
-from shardvec.spark.records import (RECORD_DDL, TIMING, Step, chain, clean_step, read_step, spill_step, tally_step,
-                                    timed, tokenize_step, word_counts_path)
+from shardvec.spark.records import (LINEAGE, LINEAGE_SCHEMA, RECORD_DDL, TIMING, Step, chain, clean_step,
+                                    lineage_step, read_step, spill_step, tally_step, timed, tokenize_step,
+                                    word_counts_path)
 from shardvec.spark.shards import place_parts, write_balanced_shards
 from shardvec.text.clean import CleanSettings
 from shardvec.text.dedup import lsh_params
@@ -145,10 +146,12 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
     timer = _Timer()
     files = _input_files(locations)
     paths, balanced = _file_frame(spark, files, options)
-    parts_dir = staging / "_parts"
+    parts_dir, lineage_dir = staging / "_parts", staging / "_lineage"
     parts_dir.mkdir()
+    lineage_dir.mkdir()
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
-        records, file_rows, fates = _read_clean_tokenize(spark, prepare, options, paths, balanced, parts_dir)
+        records, file_rows, fates = _read_clean_tokenize(spark, prepare, options, paths, balanced,
+                                                         _after_cleaning(prepare, parts_dir, lineage_dir))
     _check_inputs(file_rows, prepare.fail_on_bad_input)
     phrases_found: list[int] = []
     if prepare.phrase_passes:
@@ -166,8 +169,9 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
         shutil.rmtree(parts_dir)
     lineage = None
     if prepare.lineage:
-        with timer.stage("lineage", "writing the lineage of every record"):
+        with timer.stage("lineage", "gathering the tasks' lineage files"):
             lineage = write_lineage(records, staging)
+    shutil.rmtree(lineage_dir)
     cpu_seconds = {**_step_cpu_seconds(records), "shards": shard_seconds}
     records.unpersist()
 
@@ -189,8 +193,9 @@ def _input_files(locations: list[InputLocation]) -> list[str]:
 
 
 def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: dict[str, Any], paths: DataFrame,
-                         balanced: bool, parts_dir: Path) -> tuple[DataFrame, Rows, Rows]:
-    """The records of one pass over the input, persisted, and their accounting rows (files, fates).
+                         balanced: bool, after_cleaning: list[Step]) -> tuple[DataFrame, Rows, Rows]:
+    """The records of one pass over the input (``after_cleaning``'s steps last), persisted, and their
+    accounting rows (files, fates).
 
     Without dedup, reading, cleaning and tokenizing run as one Python pass;
     dedup needs the JVM between cleaning and tokenizing, and skewed inputs a
@@ -208,7 +213,7 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     if prepare.dedup.modes:
         frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)
         pending = []
-    records = (frame.mapInArrow(chain(*pending, *_after_cleaning(prepare, parts_dir)), RECORD_DDL)
+    records = (frame.mapInArrow(chain(*pending, *after_cleaning), RECORD_DDL)
                .persist(StorageLevel.MEMORY_AND_DISK))
     file_rows, fates = _accounting_rows(records)
     for cached_frame in cached:
@@ -240,19 +245,20 @@ def _deduplicate(documents: DataFrame, prepare: PrepareConfig) -> tuple[DataFram
     return kept.sortWithinPartitions("doc_id"), [kept, *cached]
 
 
-def _after_cleaning(prepare: PrepareConfig, parts_dir: Path) -> list[Step]:
+def _after_cleaning(prepare: PrepareConfig, parts_dir: Path, lineage_dir: Path) -> list[Step]:
     """Tokenizing, then the steps that reduce what the JVM holds.
 
     The sentences are spilled to part files where they are made, unless
-    phrases need them in Spark to count bigrams; without lineage no step
-    needs the records one by one after tokenizing, only their sums.
+    phrases need them in Spark to count bigrams; each record's fate is final
+    after tokenizing, so the lineage is written there too and only the
+    records' sums go on.
     """
     steps = [timed("tokenize", tokenize_step(tokenizer_settings(prepare)))]
     if not prepare.phrase_passes:
         steps.append(_spill(parts_dir))
-    if not prepare.lineage:
-        steps.append(tally_step())
-    return steps
+    if prepare.lineage:
+        steps.append(timed("lineage", lineage_step(str(lineage_dir.resolve()))))
+    return [*steps, tally_step()]
 
 
 def _spill(parts_dir: Path) -> Step:
@@ -313,7 +319,7 @@ def _optional_sections(prepare: PrepareConfig, lineage: dict[str, Any] | None,
 
 
 # The Python steps in the order the data meets them.
-STEP_ORDER = ("read", "clean", "tokenize", "count_and_spill", "shards")
+STEP_ORDER = ("read", "clean", "tokenize", "count_and_spill", "lineage", "shards")
 
 
 def throughput(cpu_seconds: dict[str, float], input_bytes: int) -> dict[str, Any]:
@@ -367,18 +373,17 @@ def build_vocab(spark: SparkSession, word_files: list[str], min_count: int, max_
 
 
 def write_lineage(records: DataFrame, staging: Path) -> dict[str, Any]:
-    """``lineage/part-NNNNN.parquet``: each record's id, source, own id, url, date and drop reason
-    (null when kept), sorted by id. The manifest holds the counts; this holds the detail."""
-    tmp, out = staging / "_lineage_tmp", staging / "lineage"
-    (records.where("kind in ('doc', 'drop')").select("doc_id", "source", "record_id", "url", "date", "reason")
-     .orderBy("doc_id").write.parquet(tmp.resolve().as_uri()))
+    """``lineage/part-NNNNN.parquet``: each record's id, source, own id, url, date and drop reason (null
+    when kept), the files the tasks wrote (:func:`~shardvec.spark.records.lineage_step`) in task order.
+    The manifest holds the counts; this holds the detail."""
+    files = sorted((r["partition"], r["source"]) for r in records.where(f"kind = '{LINEAGE}'").collect())
+    out = staging / "lineage"
     out.mkdir()
-    parts = sorted(tmp.glob("part-*.parquet"))
-    for i, part in enumerate(parts):
-        part.rename(out / f"part-{i:05d}.parquet")
-    shutil.rmtree(tmp)
-    return {"path": "lineage", "files": len(parts),
-            "columns": ["doc_id", "source", "record_id", "url", "date", "reason"]}
+    for i, (_, path) in enumerate(files):
+        Path(path).rename(out / f"part-{i:05d}.parquet")
+    if not files:  # no record at all: one empty part, so that the lineage still reads as a table
+        pq.write_table(LINEAGE_SCHEMA.empty_table(), out / "part-00000.parquet")
+    return {"path": "lineage", "files": max(len(files), 1), "columns": LINEAGE_SCHEMA.names}
 
 
 def account(file_rows: Rows, fates: Rows, shards: Rows, vocab: Vocab) -> dict[str, Any]:

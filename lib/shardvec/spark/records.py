@@ -5,9 +5,11 @@ record (``drop``, with its reason), a sentence (``sent``, with tokens), or,
 once :func:`spill_step` has written a task's sentences to a part
 file, that file (``part``: path in ``source``, sentences in ``records``,
 tokens in ``count``, Spark partition in ``partition``; the task's word
-counts are in the file beside it, :func:`word_counts_path`). A ``doc`` or
-``drop`` row stands for ``count`` records: one, until :func:`tally_step`
-sums them per file, fate and reason where no step needs them one by one.
+counts are in the file beside it, :func:`word_counts_path`), or a task's
+lineage file (``lineage``, written by :func:`lineage_step`; path in
+``source``, records in ``count``). A ``doc`` or ``drop`` row stands for
+``count`` records: one, until :func:`tally_step` sums them per file, fate
+and reason.
 Because every step maps batches of this one schema to batches of it, steps
 compose (:func:`chain`) into a single ``mapInArrow`` pass where no shuffle
 separates them, and the JVM sees the text only once. Each step only loops
@@ -55,6 +57,11 @@ _READ_BATCH_BYTES = 64 << 20
 Step = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 # The kind of the row a timed step adds: its name in ``reason``, its CPU microseconds in ``count``.
 TIMING = "timing"
+LINEAGE = "lineage"
+# What the lineage keeps of each record: its id and file, the reader's own id, url and date, the drop reason.
+LINEAGE_SCHEMA = pa.schema([RECORD_SCHEMA.field(name) for name in ("doc_id", "source", "record_id", "url", "date",
+                                                                   "reason")])
+_FATES = pa.array(["doc", "drop"])
 
 
 def chain(*steps: Step) -> Step:
@@ -330,10 +337,7 @@ def spill_step(directory: str) -> Step:
     """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        from pyspark import TaskContext
-
-        task = TaskContext.get()
-        path = os.path.join(directory, f"part-{task.partitionId():05d}-{task.stageId()}-{task.attemptNumber()}.arrow")
+        partition, path = _task_file(directory, "part", ".arrow")
         writer, counts = None, []
         for batch in batches:
             sentences, others = split_kind(batch, "sent")
@@ -354,7 +358,49 @@ def spill_step(directory: str) -> Step:
         pq.write_table(pa.table({"word": merged["word"], "count": merged["count_sum"]}), word_counts_path(path),
                        compression="none")
         yield make_batch(1, kind="part", source=path, records=writer.sentences, count=writer.tokens,
-                         partition=task.partitionId())
+                         partition=partition)
+
+    return run
+
+
+def _task_file(directory: str, name: str, suffix: str) -> tuple[int, str]:
+    """(this Spark task's partition, a path for its ``name`` file in ``directory``).
+
+    The name carries the stage and attempt, so a retried task never writes
+    over a file another attempt reported: the driver keeps only the files
+    named in the rows it received.
+    """
+    from pyspark import TaskContext
+
+    task = TaskContext.get()
+    partition = task.partitionId()
+    return partition, os.path.join(directory, f"{name}-{partition:05d}-{task.stageId()}-{task.attemptNumber()}{suffix}")
+
+
+def lineage_step(directory: str) -> Step:
+    """Every record's fate -> this task's lineage file in ``directory`` and one ``lineage`` row; all rows pass on.
+
+    Why: the lineage holds a row per input record (millions for a corpus of
+    short lines). Written here, where the records are, none of those rows
+    has to become a JVM row, be cached and be sorted: the records can be
+    summed by :func:`tally_step` as when there is no lineage, and the
+    driver only renames the files. Rows are in the order the task met them.
+    """
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        partition, path = _task_file(directory, "lineage", ".parquet")
+        writer, records = None, 0
+        for batch in batches:
+            batch = conform(batch)
+            fates = batch.filter(pc.is_in(batch.column("kind"), _FATES))
+            if fates.num_rows:
+                writer = writer or pq.ParquetWriter(path, LINEAGE_SCHEMA)
+                writer.write_batch(fates.select(LINEAGE_SCHEMA.names))
+                records += fates.num_rows
+            yield batch
+        if writer is not None:
+            writer.close()
+            yield make_batch(1, kind=LINEAGE, source=path, count=records, partition=partition)
 
     return run
 
@@ -368,8 +414,9 @@ def tally_step() -> Step:
     """``doc`` and ``drop`` rows -> one row per (kind, source, reason) with the sum of their ``count``.
 
     Why: a corpus has millions of records but few files and reasons; once
-    nothing needs the records one by one (no lineage to write), sending
-    only these sums keeps the JVM's side of the job small.
+    nothing needs the records one by one (the lineage, if any, is written
+    before this step), sending only these sums keeps the JVM's side of the
+    job small.
     """
     keys = ["kind", "source", "reason"]
 
@@ -377,7 +424,7 @@ def tally_step() -> Step:
         sums = []
         for batch in batches:
             batch = conform(batch)
-            is_fate = pc.is_in(batch.column("kind"), pa.array(["doc", "drop"]))
+            is_fate = pc.is_in(batch.column("kind"), _FATES)
             fates, others = batch.filter(is_fate), batch.filter(pc.invert(is_fate))
             if others.num_rows:
                 yield others
