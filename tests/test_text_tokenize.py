@@ -111,7 +111,7 @@ def test_batch_tokenizer_equals_the_reference_on_tricky_text(settings: Tokenizer
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_batch_tokenizer_equals_the_reference_on_random_text(settings: TokenizerSettings) -> None:
     pieces = list("aZé9٣_'’-.!?\"”)] \n\t<>@") + ["<email>", "<ip>", "İ", "Σ", "ς", "\u0301", "🐍", "ह", "ि", "½",
-                                                   "x²", "\u00a0", "\u2028", "\x85", "\x1c", "ǅ", "ﬁ"]
+                                                   "x²", "\u00a0", "\u2028", "\x85", "\x1c", "ǅ", "ﬁ", "𝐀", "𝟙"]
     rng = random.Random(7)
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(3000)]
     assert _batch(texts, settings) == _reference(texts, settings)
@@ -119,7 +119,7 @@ def test_batch_tokenizer_equals_the_reference_on_random_text(settings: Tokenizer
 
 @pytest.mark.parametrize("settings", SETTINGS)
 def test_batch_tokenizer_equals_the_reference_on_ascii_batches(settings: TokenizerSettings) -> None:
-    """All-ASCII batches take the byte path alone (no merge with the code-point path)."""
+    """All-ASCII batches: no character of several bytes anywhere, and a slice of a column."""
     pieces = list("aZ9_'-.!?\")] \n\t<>@") + ["<email>", "<ip>", "Don't", "e.g.", "x--y", "1,000.5"]
     rng = random.Random(11)
     texts = ["".join(rng.choice(pieces) for _ in range(rng.randrange(0, 40))) for _ in range(3000)]
@@ -130,9 +130,12 @@ def test_batch_tokenizer_equals_the_reference_on_ascii_batches(settings: Tokeniz
 def test_batch_tokenizer_groups_large_batches(monkeypatch: pytest.MonkeyPatch) -> None:
     import shardvec.text.batch_tokenize as batch
 
-    texts = [f"Document {i} says hello. And goodbye now!" for i in range(200)]
+    # ASCII and non-ASCII documents mixed (where a character is several bytes, a sentence's document is
+    # found by its bytes), one group a document or a few.
+    texts = [f"Document {i} says hello. And goodbye now!" if i % 3 else f"Dokument {i}: Grüße. ΟΔΟΣ Ελλάς İz!"
+             for i in range(200)]
     whole = _batch(texts, TokenizerSettings())
-    monkeypatch.setattr(batch, "_GROUP_CHARS", 100)  # about two documents per group
+    monkeypatch.setattr(batch, "_GROUP_BYTES", 100)
     assert _batch(texts, TokenizerSettings()) == whole == _reference(texts, TokenizerSettings())
     assert _batch([], TokenizerSettings()) == []
 

@@ -1,4 +1,4 @@
-"""Sentences of tokens for a whole batch of documents at once: numpy over their code points.
+"""Sentences of tokens for a whole batch of documents at once: numpy over their UTF-8 bytes.
 
 Gives exactly the sentences of :func:`shardvec.text.tokenize.sentences_from_text`
 (the per-document reference, which the tests hold it to) without a Python
@@ -7,7 +7,10 @@ prepare. Why it agrees with the reference:
 
 * each character class (:data:`~shardvec.text.tokenize.WORD`, ``JOIN``,
   ``END``, ``CLOSE``, ``SPACE``, ``DIGIT``) is the reference's own regular
-  expression, evaluated once on every code point into a lookup table;
+  expression, evaluated once on every code point into a lookup table; every
+  byte of a character carries the character's class, so a run of bytes of
+  one class is a run of characters of it, and a JOIN character looks at the
+  bytes just outside it;
 * lowercasing is ``str.lower`` per document, whose final-sigma rule needs
   context (and which may lengthen a text: ``İ`` -> ``i`` + U+0307), or on
   ASCII documents Arrow's ``ascii_lower``, which is the same there;
@@ -35,10 +38,10 @@ from shardvec.text.pii import PLACEHOLDERS
 from shardvec.text.tokenize import CLOSE, DIGIT, END, JOIN, SPACE, WORD, TokenizerSettings
 
 _WORD, _JOIN, _END, _CLOSE, _SPACE, _DIGIT = (np.uint8(1 << i) for i in range(6))
-_PLACEHOLDER = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))
-# Documents are tokenized in groups of about this many code points: numpy's
+_PLACEHOLDER = re.compile(b"|".join(re.escape(p.encode()) for p in PLACEHOLDERS.values()))
+# Documents are tokenized in groups of about this many bytes: numpy's
 # temporaries stay a few tens of MB whatever the size of the Arrow batch.
-_GROUP_CHARS = 1 << 22
+_GROUP_BYTES = 1 << 22
 
 
 @lru_cache(maxsize=1)
@@ -57,7 +60,8 @@ def character_classes() -> np.ndarray:
 
 @lru_cache(maxsize=1)
 def _ascii_classes() -> bytes:
-    """The class bits of the 256 byte values, as a ``bytes.translate`` table (ASCII text is its bytes)."""
+    """The class bits of the 256 byte values, as a ``bytes.translate`` table: right for ASCII bytes (the
+    bytes of a wider character are given that character's class by :func:`_byte_classes`)."""
     return character_classes()[:256].tobytes()
 
 
@@ -72,87 +76,96 @@ class TokenBatch:
 def tokenize_texts(texts: list[str] | pa.StringArray, settings: TokenizerSettings) -> TokenBatch:
     """The sentences of every text, in order, as :func:`~shardvec.text.tokenize.sentences_from_text` yields them.
 
-    ASCII texts are tokenized from the Arrow column's own bytes: no Python
-    string is made for them. The others go through ``str.lower`` and UTF-32,
-    and their sentences are merged back in document order; both share the
-    same numpy passes.
+    The texts are tokenized from their UTF-8 bytes, in groups of consecutive
+    rows (no Python string is made for an ASCII text, and no sentence has to
+    be put back in order afterwards); only a non-ASCII text's lowercasing is
+    ``str.lower`` per text.
     """
     column = texts if isinstance(texts, pa.Array) else pa.array(texts, pa.string())
-    plain = np.asarray(pc.string_is_ascii(column).to_numpy(zero_copy_only=False), dtype=bool)
-    parts = [_tokenize_rows(column if len(rows) == len(column) else column.take(pa.array(rows)), rows, ascii_only,
-                            settings)
-             for rows, ascii_only in ((np.flatnonzero(plain), True), (np.flatnonzero(~plain), False)) if len(rows)]
+    if settings.lowercase:
+        column = _lowercase(column)
+    lengths = np.diff(string_offsets(column)).astype(np.int64)
+    group = np.cumsum(lengths + 1) // _GROUP_BYTES
+    cuts = [0, *(np.flatnonzero(group[1:] != group[:-1]) + 1).tolist(), len(lengths)]
+    parts = [_sentences(_joined_bytes(column.slice(a, b - a)), lengths[a:b], a, settings)
+             for a, b in zip(cuts, cuts[1:]) if b > a]
     if not parts:
         return TokenBatch(np.zeros(0, np.int64), pa.array([], pa.list_(pa.string())))
-    if len(parts) == 1:
-        return parts[0]
-    doc = np.concatenate([p.doc for p in parts])
-    order = np.argsort(doc, kind="stable")
-    return TokenBatch(doc[order], pa.concat_arrays([p.sentences for p in parts]).take(pa.array(order)))
+    return TokenBatch(np.concatenate([p.doc for p in parts]), pa.concat_arrays([p.sentences for p in parts]))
 
 
-def _tokenize_rows(texts: pa.StringArray, rows: np.ndarray, ascii_only: bool, settings: TokenizerSettings
-                   ) -> TokenBatch:
-    """The sentences of ``texts`` (rows ``rows`` of the batch), in groups of about ``_GROUP_CHARS``."""
-    if ascii_only:
-        lengths = np.diff(string_offsets(texts)).astype(np.int64)
-    else:
-        strings = texts.to_pylist()
-        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
-    group = np.cumsum(lengths + 1) // _GROUP_CHARS
-    cuts = [0, *(np.flatnonzero(group[1:] != group[:-1]) + 1).tolist(), len(lengths)]
-    parts = []
-    for a, b in zip(cuts, cuts[1:]):
-        if b > a:
-            points, group_lengths = (_ascii_points(texts.slice(a, b - a), settings.lowercase) if ascii_only
-                                     else _code_points(strings[a:b], lengths[a:b], settings.lowercase))
-            parts.append(_sentences(points, group_lengths, a, settings))
-    sentences = pa.concat_arrays([p.sentences for p in parts])
-    return TokenBatch(rows[np.concatenate([p.doc for p in parts])], sentences)
+def _lowercase(texts: pa.StringArray) -> pa.StringArray:
+    """Each text as ``str.lower`` gives it: Arrow's ``ascii_lower`` (the same on ASCII) for the whole
+    column, ``str.lower`` for the non-ASCII texts first (its final-sigma rule needs context, and it may
+    lengthen a text: ``İ`` -> ``i`` + U+0307)."""
+    other = pc.invert(pc.string_is_ascii(texts))
+    if pc.any(other).as_py():
+        lowered = [t.lower() for t in texts.filter(other).to_pylist()]
+        texts = pc.replace_with_mask(texts, other, pa.array(lowered, pa.string()))
+    return pc.ascii_lower(texts)
 
 
-def _ascii_points(texts: pa.StringArray, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
-    """ASCII texts as bytes joined with ``\\n`` (lowercased: on ASCII, ``ascii_lower`` is ``str.lower``), and
-    their lengths."""
-    joined = pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n")
-    if lowercase:
-        joined = pc.ascii_lower(joined)
-    return string_bytes(joined), np.diff(string_offsets(texts)).astype(np.int64)
+def _joined_bytes(texts: pa.StringArray) -> np.ndarray:
+    """The texts' UTF-8 bytes joined with ``\\n``."""
+    return string_bytes(pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n"))
 
 
+def _byte_classes(data: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """The class bits of every byte (each byte of a character gets the character's), and for the characters
+    of two bytes or more, where each begins and its length in bytes (None if there is none).
 
-def _code_points(texts: list[str], lengths: np.ndarray, lowercase: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Texts joined with ``\\n`` (lowercased by ``str.lower``) as UTF-32 code points, and their lengths."""
-    joined = "\n".join(texts)
-    if lowercase:
-        lowered = joined.lower()  # the same as each text lowered: no case context crosses a line break
-        if len(lowered) != len(joined):  # some text got longer (İ -> i + U+0307): measure the non-ASCII ones again
-            changed = [i for i, t in enumerate(texts) if not t.isascii()]
-            lengths = lengths.copy()
-            lengths[changed] = [len(texts[i].lower()) for i in changed]
-        joined = lowered
-    return np.frombuffer(joined.encode("utf-32-le"), dtype="<u4"), lengths
+    Their code points are decoded from the bytes with numpy: such characters are few
+    in most text, and everything else stays one byte per character.
+    """
+    text = data.tobytes()
+    classes = np.frombuffer(text.translate(_ascii_classes()), dtype=np.uint8)
+    if text.isascii():
+        return classes, None
+    first = np.flatnonzero(data >= 0xC0)  # lead bytes (valid UTF-8: Arrow strings are)
+    lead = data[first].astype(np.uint32)
+    width = 2 + (lead >= 0xE0).astype(np.int64) + (lead >= 0xF0)
+    last = len(data) - 1
+
+    def tail(k: int) -> np.ndarray:
+        return data[np.minimum(first + k, last)].astype(np.uint32) & 0x3F
+
+    points = np.where(width == 2, ((lead & 0x1F) << 6) | tail(1),
+                      np.where(width == 3, ((lead & 0x0F) << 12) | (tail(1) << 6) | tail(2),
+                               ((lead & 0x07) << 18) | (tail(1) << 12) | (tail(2) << 6) | tail(3)))
+    classes = classes.copy()
+    classes[_spans(first, width)] = np.repeat(character_classes()[points], width)
+    return classes, (first, width)
 
 
-def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings
-               ) -> TokenBatch:
-    """The sentences of documents joined with ``\\n`` as code points (uint8 if all ASCII, else uint32)."""
-    classes = (np.frombuffer(code_points.tobytes().translate(_ascii_classes()), dtype=np.uint8)
-               if code_points.dtype == np.uint8 else character_classes()[code_points])
-    n = len(code_points)
+def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Every index in ``starts[i]`` .. ``starts[i] + lengths[i] - 1``, in order."""
+    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+
+
+def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings) -> TokenBatch:
+    """The sentences of documents (``lengths`` bytes each) joined with ``\\n``, as UTF-8 bytes."""
+    classes, wide = _byte_classes(data)
+    n = len(data)
 
     word = (classes & _WORD) != 0
     in_placeholder = placeholder_start = np.zeros(n, dtype=bool)
-    if (code_points == ord("<")).any():
+    if (data == ord("<")).any():
         in_placeholder, placeholder_start = in_placeholder.copy(), placeholder_start.copy()
-        text = code_points.tobytes().decode("ascii" if code_points.dtype == np.uint8 else "utf-32-le")
-        for match in _PLACEHOLDER.finditer(text):
+        for match in _PLACEHOLDER.finditer(data.tobytes()):
             in_placeholder[match.start():match.end()] = True
             placeholder_start[match.start()] = True
         word &= ~in_placeholder
     inner = word.copy()
-    join = np.flatnonzero((classes[1:-1] & _JOIN) != 0) + 1
+    # A JOIN character with WORD on both sides: the bytes just before its first and just after its last.
+    join = np.flatnonzero(((classes[1:-1] & _JOIN) != 0) & (data[1:-1] < 0x80)) + 1
     inner[join[word[join - 1] & word[join + 1]]] = True
+    if wide is not None:
+        first, width = wide
+        join_first, join_width = first[(classes[first] & _JOIN) != 0], width[(classes[first] & _JOIN) != 0]
+        inside = (join_first > 0) & (join_first + join_width < n)
+        join_first, join_width = join_first[inside], join_width[inside]
+        joins = word[join_first - 1] & word[join_first + join_width]
+        inner[_spans(join_first[joins], join_width[joins])] = True
     # Tokens are contiguous: a run of inner characters, or a placeholder (which may touch a run).
     in_token = inner | in_placeholder
     starts_here = inner.copy()
@@ -172,7 +185,7 @@ def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, set
         lead[closing] -= 1
     after_end = space[(lead >= 0) & ((classes[np.maximum(lead, 0)] & _END) != 0)]
     # The first token after each break starts a sentence (a break is never inside a token), as does the first.
-    after_break = np.searchsorted(starts, np.concatenate([np.flatnonzero(code_points == 10), after_end]))
+    after_break = np.searchsorted(starts, np.concatenate([np.flatnonzero(data == 10), after_end]))
     new_sentence = np.zeros(len(starts), dtype=bool)
     new_sentence[after_break[after_break < len(starts)]] = True
     new_sentence[:1] = True
@@ -190,24 +203,22 @@ def _sentences(code_points: np.ndarray, lengths: np.ndarray, first_doc: int, set
     kept_token = np.repeat(keep, piece_length)
     piece_start, piece_length = piece_start[keep], piece_length[keep]
 
-    if not kept_token.all():  # clear the characters of the tokens left out (few: short sentences' ones)
+    if not kept_token.all():  # clear the bytes of the tokens left out (few: short sentences' ones)
         dropped = np.flatnonzero(~kept_token)
-        n_chars = token_length[dropped]
         in_token = in_token.copy()
-        first_char = np.cumsum(n_chars) - n_chars  # of each left-out token, among the left-out characters
-        in_token[np.repeat(starts[dropped] - first_char, n_chars) + np.arange(n_chars.sum())] = False
+        in_token[_spans(starts[dropped], token_length[dropped])] = False
         token_length = token_length[kept_token]
-    out = code_points[in_token]
-    if settings.fold_numbers:
-        out = np.where((character_classes()[out] & _DIGIT) != 0, ord("0"), out).astype(out.dtype)
-    data = out.tobytes() if out.dtype == np.uint8 else out.tobytes().decode("utf-32-le").encode("utf-8")
-    if len(data) == len(out):  # all ASCII: one byte per character
-        token_bytes = token_length
-    else:
-        utf8_length = 1 + (out >= 0x80).astype(np.int64) + (out >= 0x800) + (out >= 0x10000)
-        token_bytes = np.add.reduceat(utf8_length, np.cumsum(token_length) - token_length)
+    values, token_bytes = data, token_length
+    if settings.fold_numbers:  # a digit becomes "0": one byte, whatever its own length
+        digit = in_token & ((classes & _DIGIT) != 0)
+        values = data.copy()
+        values[digit & ((data < 0x80) | (data >= 0xC0))] = ord("0")  # an ASCII digit, or a wide one's lead
+        in_token = in_token & ~(digit & (data >= 0x80) & (data < 0xC0))  # a wide digit's other bytes
+        kept, token_start = np.concatenate([[0], np.cumsum(in_token)]), starts[kept_token]
+        token_bytes = kept[token_start + token_length] - kept[token_start]
     offsets = np.concatenate([[0], np.cumsum(token_bytes, dtype=np.int64)]).astype(np.int32)
-    words = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+    words = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.tobytes()),
+                                        pa.py_buffer(values[in_token].tobytes()))
 
     doc_starts = np.cumsum(lengths + 1) - lengths - 1
     doc = np.searchsorted(doc_starts, starts[piece_start], side="right") - 1 + first_doc
