@@ -51,6 +51,34 @@ def prepare_corpus(shards: int) -> Path:
     return out
 
 
+def dealt_corpus(corpus: Path) -> Path:
+    """``corpus`` with its sentences dealt out to its shards one by one (sentence ``i`` of the shards read
+    in order goes to shard ``i`` mod K), built once beside it: shards that mix the corpus sentence by
+    sentence, where prepare's shards take turns by blocks of ``total / (K * BLOCKS_PER_SHARD)`` tokens."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    out = corpus.with_name(corpus.name + "-dealt")
+    if (out / "_SUCCESS").exists():
+        return out
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    sentences = pa.concat_arrays([pq.read_table(corpus / "shards" / s["file"]).column("tokens").combine_chunks()
+                                  for s in manifest["shards"]])
+    k = len(manifest["shards"])
+    (out / "shards").mkdir(parents=True, exist_ok=True)
+    for i, spec in enumerate(manifest["shards"]):
+        dealt = sentences.take(pa.array(range(i, len(sentences), k)))
+        pq.write_table(pa.table({"tokens": dealt}), out / "shards" / spec["file"], row_group_size=1 << 16)
+        spec.update(sentences=len(dealt), tokens=len(dealt.flatten()))
+    for name in ("vocab.parquet", "vocab.tsv"):
+        shutil.copy(corpus / name, out / name)
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    (out / "_SUCCESS").touch()
+    return out
+
+
 def line_file(corpus: Path) -> Path:
     """The same sentences as one line-per-sentence file, for gensim's own readers."""
     import pyarrow.parquet as pq
@@ -348,7 +376,13 @@ def main() -> None:
                         "float16 run")
     parser.add_argument("--grid-resume", action="store_true", help="reuse the grid runs already recorded")
     parser.add_argument("--grid-report", action="store_true", help="only write the table of the runs recorded")
+    parser.add_argument("--dealt-corpus", action="store_true",
+                        help="print the path of the 2-shard corpus with its sentences dealt out one by one "
+                             "(built once), for --one ... --corpus")
     args = parser.parse_args()
+    if args.dealt_corpus:
+        print(dealt_corpus(prepare_corpus(2)))
+        return
     show_progress()  # the progress lines the command prints
     if args.one:
         print(json.dumps(run_one(args.one, args.seed, args.corpus, json.loads(args.options))))
