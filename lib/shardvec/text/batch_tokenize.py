@@ -161,7 +161,8 @@ def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: 
     inner[join[word[join - 1] & word[join + 1]]] = True
     if wide is not None:
         first, width = wide
-        join_first, join_width = first[(classes[first] & _JOIN) != 0], width[(classes[first] & _JOIN) != 0]
+        joining = (classes[first] & _JOIN) != 0
+        join_first, join_width = first[joining], width[joining]
         inside = (join_first > 0) & (join_first + join_width < n)
         join_first, join_width = join_first[inside], join_width[inside]
         joins = word[join_first - 1] & word[join_first + join_width]
