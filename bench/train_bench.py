@@ -42,8 +42,8 @@ LIKE_MLLIB = {"hs": 1, "negative": 0, "sample": 0.0}
 def prepare_corpus(shards: int) -> Path:
     """The benchmark corpus with ``shards`` shards, prepared once and cached."""
     out = realtext.cache_dir() / f"train-corpus-{shards}"
-    if (out / "_SUCCESS").exists():
-        return out
+    if (out / "_SUCCESS").exists() and "shard_block_tokens" in json.loads((out / "manifest.json").read_text()):
+        return out  # (a corpus without it has the layout before sentences were dealt: built again)
     inputs = [str(p) for p in realtext.text_inputs()]
     subprocess.run([sys.executable, "-m", "shardvec.cli", "prepare", "--input", *inputs, "--output", str(out),
                     "--overwrite", "--shards", str(shards), "--set", "vocab.min_count=5",
@@ -54,7 +54,7 @@ def prepare_corpus(shards: int) -> Path:
 def dealt_corpus(corpus: Path) -> Path:
     """``corpus`` with its sentences dealt out to its shards one by one (sentence ``i`` of the shards read
     in order goes to shard ``i`` mod K), built once beside it: shards that mix the corpus sentence by
-    sentence, where prepare's shards take turns by blocks of ``total / (K * BLOCKS_PER_SHARD)`` tokens."""
+    sentence, where prepare deals 256-token blocks (before, ``total / (64 K)``-token blocks)."""
     import shutil
 
     import pyarrow as pa

@@ -1,16 +1,13 @@
-"""The pure dedup, phrase and shard-balancing functions (no Spark)."""
+"""The pure dedup and phrase functions (no Spark)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 from prepare_helpers import prose
 from prepare_reference import (count_ngrams, estimated_jaccard, phrases_from_counts, representative_order,
                                union_find_components)
 
-from shardvec.spark.shards import BLOCKS_PER_SHARD, PartWriter, cut, place_parts, shard_pieces, shard_ranges
 from shardvec.text.dedup import band_keys, exact_key, line_keys, lsh_params, minhash, normalize_for_hash, remove_lines
 from shardvec.text.phrases import join_phrases, phrase_score
 
@@ -56,38 +53,3 @@ def test_word2phrase_scoring_and_joining() -> None:
     assert join_phrases(["i", "love", "new", "york", "new", "york"], {("new", "york")}) == [
         "i", "love", "new_york", "new_york"]
     assert join_phrases(["a", "a", "a"], {("a", "a")}) == ["a_a", "a"]  # a token joins once per pass
-
-
-def test_shards_take_interleaved_blocks_and_cut_straddling_sentences() -> None:
-    assert shard_ranges(10, 2, blocks_per_shard=2) == [[(0, 2), (5, 7)], [(2, 5), (7, 10)]]
-    assert shard_ranges(3, 2, blocks_per_shard=2) == [[(0, 0), (1, 2)], [(0, 1), (2, 3)]]
-    sizes = [sum(hi - lo for lo, hi in r) for r in shard_ranges(1_000_003, 7)]
-    assert sum(sizes) == 1_000_003 and max(sizes) - min(sizes) <= BLOCKS_PER_SHARD
-    sentences = pa.array([["a", "b"], ["c", "d", "e", "f", "g"], ["h", "i", "j"]], pa.list_(pa.string()))
-    assert cut(sentences, 0, 0, 3).to_pylist() == [["a", "b"], ["c"]]
-    assert cut(sentences, 0, 3, 6).to_pylist() == [["d", "e", "f"]]
-    assert cut(sentences, 0, 6, 10).to_pylist() == [["g"], ["h", "i", "j"]]
-    assert cut(sentences.slice(1), 2, 2, 7).to_pylist() == [["c", "d", "e", "f", "g"]]  # a sliced batch
-
-
-def test_shards_are_read_across_part_files_in_partition_order(tmp_path: Path) -> None:
-    rows = {1: [["d", "e"], ["f"]], 0: [["a", "b", "c"]], 2: [["g", "h", "i", "j"]]}
-    found = []
-    for partition, sentences in rows.items():
-        path = str(tmp_path / f"part-{partition}.parquet")
-        writer = PartWriter(path)
-        for sentence in sentences:  # one row group each, so ranges are cut inside and across groups
-            writer.write(pa.array([sentence], pa.list_(pa.string())))
-        writer.close()
-        assert writer.tokens == sum(map(len, sentences)) and writer.sentences == len(sentences)
-        found.append((partition, path, writer.tokens))
-    parts, total = place_parts(found)
-    assert total == 10 and [p.start for p in parts] == [0, 3, 6]
-    pieces = [[s for piece in shard_pieces(parts, [(lo, hi)]) for s in piece.to_pylist()]
-              for lo, hi in [(0, 3), (3, 6), (6, 10)]]
-    assert pieces == [[["a", "b", "c"]], [["d", "e"], ["f"]], [["g", "h", "i", "j"]]]
-    assert [s for piece in shard_pieces(parts, [(2, 8)]) for s in piece.to_pylist()] == [["c"], ["d", "e"], ["f"],
-                                                                                         ["g", "h"]]
-    # Several ranges of one shard, two of them inside one row group: in order, each group read once.
-    assert [s for piece in shard_pieces(parts, [(0, 1), (2, 4), (7, 8), (9, 10)]) for s in piece.to_pylist()] == [
-        ["a"], ["c"], ["d"], ["h"], ["j"]]

@@ -42,7 +42,7 @@ from shardvec.spark.phrases import apply_phrases
 from shardvec.spark.records import (LINEAGE, LINEAGE_SCHEMA, RECORD_DDL, TIMING, Step, chain, clean_step,
                                     lineage_step, read_step, spill_step, tally_step, timed, tokenize_step,
                                     word_counts_path)
-from shardvec.spark.shards import place_parts, write_balanced_shards
+from shardvec.spark.shards import block_size, place_parts, write_balanced_shards
 from shardvec.text.clean import CleanSettings
 from shardvec.text.dedup import lsh_params
 from shardvec.text.quality import QualitySettings
@@ -164,8 +164,9 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
                             config.vocab.max_vocab_size)
         vocab.write(staging)
     n_shards = prepare.shards or spark.sparkContext.defaultParallelism
-    with timer.stage("shards", f"writing {n_shards} shard(s) balanced by tokens"):
-        shards, shard_seconds = write_balanced_shards(spark, parts, total, n_shards, staging)
+    block = block_size(total, n_shards)
+    with timer.stage("shards", f"dealing the sentences to {n_shards} shard(s), {block} tokens at a time"):
+        shards, shard_seconds = write_balanced_shards(spark, parts, block, n_shards, staging)
         shutil.rmtree(parts_dir)
     lineage = None
     if prepare.lineage:
@@ -176,6 +177,7 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
     records.unpersist()
 
     body = account(file_rows, fates, shards, vocab)
+    body["shard_block_tokens"] = block
     body["input_locations"] = [{"location": location.location, "files": len(location.files)}
                                for location in locations]
     body.update(_optional_sections(prepare, lineage, phrases_found))

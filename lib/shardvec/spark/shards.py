@@ -7,18 +7,21 @@ files, the config and Spark's parallelism: see
 (:func:`shardvec.spark.records.spill_step`) reports its token count, which
 gives every part its global token offset.
 
-The token stream is cut into ``N * BLOCKS_PER_SHARD`` blocks of equal size
-(to one token) and shard ``k`` takes blocks ``k, k + N, k + 2N, ...``. Why
-interleave rather than give each shard one contiguous range: corpora come in
-long runs of one source (a dictionary, then manuals, then web pages), and a
-shard made of one source trains at its own speed (sentence length sets the
-work per token) and learns a lopsided model. Interleaved, every shard and
-every stretch of a shard samples the whole corpus, so shard trainers that
-synchronise each round finish their rounds together. A sentence that
-straddles a block boundary is cut there; shard sizes differ by at most
-``BLOCKS_PER_SHARD`` tokens whatever the input size. One Spark task per
-shard reads only the parts its blocks overlap, streaming them batch by
-batch; no token passes through the JVM.
+The token stream is cut into blocks of :data:`BLOCK_TOKENS` tokens and shard
+``k`` of ``N`` takes the sentences that start in blocks ``k, k + N, k + 2N,
+...``: the corpus is dealt out a paragraph at a time, like cards, and no
+sentence is cut. Why deal rather than give each shard one contiguous range:
+corpora come in long runs of one source (a dictionary, then manuals, then web
+pages), and a shard made of one source trains at its own speed (sentence
+length sets the work per token) and learns a lopsided model. Why such small
+blocks: shard trainers that merge every round learn most when in a round
+they all read the same stretch of the corpus, so that their updates agree;
+with blocks of 130k tokens (the previous layout) two shards read different
+documents in a round, and like-for-like WordSim353 lost 0.02 against
+sentences dealt one by one (``docs/scaling.md``). Shard sizes differ by
+where sentences happen to start, a few hundred tokens in millions. One Spark
+task per shard streams every part file memory-mapped and copies only its own
+sentences; no token passes through the JVM.
 """
 
 from __future__ import annotations
@@ -73,14 +76,15 @@ class Part:
     tokens: int
 
 
-BLOCKS_PER_SHARD = 64
+BLOCK_TOKENS = 256
+MIN_BLOCKS_PER_SHARD = 64
+ROW_GROUP_SENTENCES = 1 << 16
 
 
-def shard_ranges(total: int, n_shards: int, blocks_per_shard: int = BLOCKS_PER_SHARD) -> list[list[tuple[int, int]]]:
-    """The global token ranges ``[lo, hi)`` of each shard, in order: every ``n_shards``-th block."""
-    n_blocks = n_shards * blocks_per_shard
-    edges = [j * total // n_blocks for j in range(n_blocks + 1)]
-    return [[(edges[j], edges[j + 1]) for j in range(k, n_blocks, n_shards)] for k in range(n_shards)]
+def block_size(total: int, n_shards: int) -> int:
+    """Tokens per block: :data:`BLOCK_TOKENS`, fewer when the corpus is too small to give every shard
+    :data:`MIN_BLOCKS_PER_SHARD` blocks (a test corpus of a few thousand tokens still deals evenly)."""
+    return max(1, min(BLOCK_TOKENS, total // (n_shards * MIN_BLOCKS_PER_SHARD)))
 
 
 def place_parts(parts: list[tuple[int, str, int]]) -> tuple[list[Part], int]:
@@ -92,65 +96,66 @@ def place_parts(parts: list[tuple[int, str, int]]) -> tuple[list[Part], int]:
     return placed, running
 
 
-def cut(batch: pa.ListArray, start: int, lo: int, hi: int) -> pa.ListArray:
-    """The tokens of ``batch`` (first token at global offset ``start``) within ``[lo, hi)``.
+def deal(batch: pa.ListArray, start: int, block: int, n_shards: int, shard: int) -> pa.ListArray:
+    """The sentences of ``batch`` (first token at global offset ``start``) that go to ``shard``: those
+    whose first token lies in one of its blocks, ``(offset // block) % n_shards == shard``.
 
-    Sentences wholly inside stay whole, those straddling ``lo`` or ``hi`` are
-    cut there, the rest are left out; done on the offsets, not per sentence.
+    Decided on the offsets alone; only the chosen sentences' tokens are copied.
     """
-    offsets = np.asarray(batch.offsets, dtype=np.int64) - batch.offsets[0].as_py() + start
-    first = max(int(np.searchsorted(offsets, lo, side="right")) - 1, 0)
-    last = int(np.searchsorted(offsets, hi, side="left"))
-    bounds = np.clip(offsets[first:last + 1], lo, hi) - lo
-    values = batch.flatten().slice(lo - start, hi - lo)
-    return pa.ListArray.from_arrays(pa.array(bounds.astype(np.int32)), values)
+    offsets = np.asarray(batch.offsets, dtype=np.int64)
+    firsts = offsets[:-1] - offsets[0] + start
+    return batch.filter(pa.array((firsts // block) % n_shards == shard))
 
 
-def shard_pieces(parts: list[Part], ranges: list[tuple[int, int]]) -> Iterator[pa.ListArray]:
-    """The sentences (and cut sentences) of the sorted, disjoint global token ``ranges``, in order.
-
-    Each part file is opened once and each of its batches read at most once,
-    however many of the ranges it holds pieces of.
-    """
+def shard_sentences(parts: list[Part], block: int, n_shards: int, shard: int) -> Iterator[pa.ListArray]:
+    """The sentences of ``shard``, batch by batch, in the corpus's global order."""
     for part in parts:
-        first, last = part.start, part.start + part.tokens
-        if not any(lo < last and hi > first for lo, hi in ranges):
-            continue
         with pa.memory_map(part.path) as source:
             file = pa.ipc.open_file(source)
-            start = first
+            start = part.start
             for group in range(file.num_record_batches):
-                column = file.get_batch(group).column(0)  # memory-mapped: only the batches cut are read
-                end = start + _tokens(column)
-                for lo, hi in ranges:
-                    if lo < end and hi > start:
-                        yield cut(column, start, max(lo, start), min(hi, end))
-                start = end
+                column = file.get_batch(group).column(0)  # memory-mapped: only the sentences dealt are copied
+                yield deal(column, start, block, n_shards, shard)
+                start += _tokens(column)
 
 
-def write_shard(parts: list[Part], ranges: list[tuple[int, int]], path: str) -> dict[str, Any]:
-    """Write one shard file from its token ranges; return its sentence and token counts."""
-    sentences = 0
+def write_shard(parts: list[Part], block: int, n_shards: int, shard: int, path: str) -> dict[str, Any]:
+    """Write one shard file in row groups of about :data:`ROW_GROUP_SENTENCES`; return its sentence and
+    token counts.
+
+    Why gather pieces: each part batch gives a shard only ``1 / n_shards``
+    of its sentences, and a row group per piece would leave a shard of many
+    shards made of thousands of tiny row groups, slow for every reader.
+    """
+    sentences = tokens = written = 0
+    pending: list[pa.ListArray] = []
     with pq.ParquetWriter(path, SHARD_SCHEMA) as writer:
-        for piece in shard_pieces(parts, ranges):
-            writer.write_batch(pa.record_batch([piece], schema=SHARD_SCHEMA))
+        for piece in shard_sentences(parts, block, n_shards, shard):
+            pending.append(piece)
             sentences += len(piece)
-    return {"file": os.path.basename(path), "sentences": sentences, "tokens": sum(hi - lo for lo, hi in ranges)}
+            tokens += _tokens(piece)
+            if sentences - written >= ROW_GROUP_SENTENCES:
+                writer.write_batch(pa.record_batch([pa.concat_arrays(pending)], schema=SHARD_SCHEMA))
+                pending, written = [], sentences
+        if sentences > written:
+            writer.write_batch(pa.record_batch([pa.concat_arrays(pending)], schema=SHARD_SCHEMA))
+    return {"file": os.path.basename(path), "sentences": sentences, "tokens": tokens}
 
 
-def write_balanced_shards(spark, parts: list[Part], total: int, n_shards: int,  # type: ignore[no-untyped-def]
+def write_balanced_shards(spark, parts: list[Part], block: int, n_shards: int,  # type: ignore[no-untyped-def]
                           staging: Path) -> tuple[list[dict[str, Any]], float]:
-    """Write ``staging/shards/shard-NNNNN.parquet`` with one Spark task per shard; return each shard's
-    counts and the CPU seconds the tasks took in all."""
+    """Write ``staging/shards/shard-NNNNN.parquet`` with one Spark task per shard, dealing ``block`` tokens
+    at a time; return each shard's counts and the CPU seconds the tasks took in all."""
     out = staging / "shards"
     out.mkdir()
-    plans = [(ranges, str((out / f"shard-{k:05d}.parquet").resolve()))
-             for k, ranges in enumerate(shard_ranges(total, n_shards))]
-    written = spark.sparkContext.parallelize(plans, n_shards).map(lambda plan: _timed_write(parts, *plan)).collect()
+    plans = [(k, str((out / f"shard-{k:05d}.parquet").resolve())) for k in range(n_shards)]
+    written = (spark.sparkContext.parallelize(plans, n_shards)
+               .map(lambda plan: _timed_write(parts, block, n_shards, *plan)).collect())
     return [shard for shard, _ in written], sum(seconds for _, seconds in written)
 
 
-def _timed_write(parts: list[Part], ranges: list[tuple[int, int]], path: str) -> tuple[dict[str, Any], float]:
+def _timed_write(parts: list[Part], block: int, n_shards: int, shard: int,
+                 path: str) -> tuple[dict[str, Any], float]:
     started = time.process_time()
-    shard = write_shard(parts, ranges, path)
-    return shard, time.process_time() - started
+    written = write_shard(parts, block, n_shards, shard, path)
+    return written, time.process_time() - started
