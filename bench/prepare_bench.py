@@ -12,8 +12,8 @@ of input bytes as stored):
    id (en) -> quality rules -> tokenize -> vocab -> shards, no lineage;
 5. a single-process pure-Python pipeline doing the same plain-text steps with
    the same library functions (``read_file``, ``normalize_text``,
-   ``sentences_from_text``, ``shard_ranges``), cutting sentences at
-   block boundaries one by one as a hand-written script would.
+   ``sentences_from_text``, ``block_size``), dealing sentences to shards
+   one by one as a hand-written script would.
 
 For the Spark runs the table also gives the manifest's ``throughput``: each
 Python step's MB/s per core (``bench/prepare_steps.py`` profiles the steps
@@ -32,7 +32,6 @@ waits, up to ten minutes, for the load average to fall below 1.5).
 from __future__ import annotations
 
 import argparse
-import bisect
 import json
 import os
 import sys
@@ -82,18 +81,6 @@ def link_dir(files: list[Path], root: Path) -> Path:
     return d
 
 
-def split_at_blocks(start: int, tokens: list[str], starts: list[int], n_shards: int) -> list[tuple[int, list[str]]]:
-    """(shard, piece) for a sentence whose first token has global offset ``start``; block j is shard j % N's."""
-    pieces = []
-    pos, end = start, start + len(tokens)
-    while pos < end:
-        block = bisect.bisect_right(starts, pos) - 1
-        stop = min(starts[block + 1] if block + 1 < len(starts) else end, end)
-        pieces.append((block % n_shards, tokens[pos - start:stop - start]))
-        pos = stop
-    return pieces
-
-
 def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> dict[str, float]:
     """The plain-text path in one process; returns seconds per step."""
     import pyarrow as pa
@@ -101,7 +88,7 @@ def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> 
 
     from shardvec.corpus import SHARD_SCHEMA, Vocab
     from shardvec.readers import Document, ReaderSettings, read_file
-    from shardvec.spark.shards import shard_ranges
+    from shardvec.spark.shards import block_size
     from shardvec.text.normalize import normalize_text
     from shardvec.text.tokenize import TokenizerSettings, sentences_from_text
 
@@ -127,13 +114,11 @@ def pure_python(files: list[Path], n_shards: int, out: Path, min_count: int) -> 
     Vocab.from_pairs([(w, c) for w, c in counts.items() if c >= min_count]).write(out)
     seconds["vocab"] += time.perf_counter() - t0
     t0 = time.perf_counter()
-    total = sum(map(len, sentences))
-    starts = sorted(lo for ranges in shard_ranges(total, n_shards) for lo, _ in ranges)
+    block = block_size(sum(map(len, sentences)), n_shards)
     per_shard: list[list[list[str]]] = [[] for _ in range(n_shards)]
     pos = 0
     for s in sentences:
-        for shard, piece in split_at_blocks(pos, s, starts, n_shards):
-            per_shard[shard].append(piece)
+        per_shard[pos // block % n_shards].append(s)
         pos += len(s)
     (out / "shards").mkdir()
     for k, rows in enumerate(per_shard):

@@ -99,16 +99,17 @@ def _count_words(columns: list) -> Any:  # type: ignore[type-arg]
 
 
 def _write_shards(columns: list, root: Path, n_shards: int = 2) -> None:  # type: ignore[type-arg]
-    """One part file, then ``n_shards`` shards cut from it by token range, as the shard step does."""
-    from shardvec.spark.shards import PartWriter, place_parts, shard_ranges, write_shard
+    """One part file, then ``n_shards`` shards dealt from it, as the shard step does."""
+    from shardvec.spark.shards import PartWriter, block_size, place_parts, write_shard
 
     writer = PartWriter(str(root / "part.arrow"))
     for column in columns:
         writer.write(column)
     writer.close()
     parts, total = place_parts([(0, str(root / "part.arrow"), writer.tokens)])
-    for k, ranges in enumerate(shard_ranges(total, n_shards)):
-        write_shard(parts, ranges, str(root / f"shard-{k:05d}.parquet"))
+    block = block_size(total, n_shards)
+    for k in range(n_shards):
+        write_shard(parts, block, n_shards, k, str(root / f"shard-{k:05d}.parquet"))
 
 
 def _floor_shards(columns: list, root: Path) -> None:  # type: ignore[type-arg]

@@ -1,4 +1,4 @@
-"""Shards balanced by token count, cut from the spilled part files by token range.
+"""Shards dealt out of the spilled part files a few sentences at a time, balanced by token count.
 
 The sentences' global order is the order of the Spark partitions that
 produced them, then their order within a partition (both fixed by the input
