@@ -61,8 +61,10 @@ from shardvec.logs import show_progress  # noqa: E402
 SECTION = "## Fine-tune stage"
 BUDGETS = [0.01, 0.05, 0.25, 1.0]
 CLASSIFY = ("brown-genre", "wordnet-lexname", "fortune-category")
+SETS = CLASSIFY + ("brown-pos",)
 PRETRAINED = ("pretrained", "adapted", "finetuned", "adapted+finetuned")
 NO_PRETRAINING = ("random", "target")
+ENSEMBLE = "ensemble"  # the mean of several settings' (and the baseline's) probabilities: a candidate for dev-chosen
 FASTTEXT_GRID = [{"epoch": e, "lr": lr, "wordNgrams": n} for e in (5, 25) for lr in (0.1, 0.5) for n in (1, 2)]
 TRAIN_SETTINGS = ["--merge", "periodic", "--set", "train.vector_size=100", "--set", "train.epochs=5",
                   "--set", "train.sg=1", "--set", "train.window=5", "--set", "dask.n_workers=2",
@@ -348,10 +350,12 @@ def run_fasttext(fasttext, work: Path, name: str, vec: Path, budgets: list[float
 
 # ---------------------------------------------------------------- fit time
 
-def shardvec_fit_seconds(work: Path, kv, report: dict[str, Any], setting: str) -> float:
+def shardvec_fit_seconds(work: Path, kvs: dict[str, Any], report: dict[str, Any], setting: str) -> float:
     """One fit of ``setting`` at the full budget with its chosen options: read the files, build the
-    features, train (the vectors are in memory: loading them is timed apart)."""
+    features, train (the vectors are in memory: loading them is timed apart). The ensemble fits each of
+    its members."""
     from shardvec.config import Config
+    from shardvec.finetune.baseline import fit_baseline
     from shardvec.finetune.classifier import Architecture, fit
     from shardvec.finetune.features import SparseRows, WordTable
     from shardvec.finetune.pipeline import curve_options, load_data
@@ -365,15 +369,26 @@ def shardvec_fit_seconds(work: Path, kv, report: dict[str, Any], setting: str) -
     data, split, _ = load_data(finetune_config, config.prepare)
     task = build_task(data, split)
     options = curve_options(finetune_config, task)
-    point = report["classify"]["settings"][setting]["curve"][-1]
-    candidate = next(c for c in options.candidates if c.describe() == {k: point[k] for k in c.describe()})
-    if point["selection"] == "cv":
-        candidate = candidate.fixed(point["runs"][0]["epochs_run"])
-    encoder = task.encoder(WordTable(kv, data.tokens), setting.endswith("finetuned"), options.model,
-                           task.term_weights(options.model))
-    lexical = SparseRows(task.lexical(options.model)) if options.model.lexical else None
-    fit(encoder.fresh(), Architecture(options.model.hidden, lexical), task.targets, split.train, split.dev,
-        candidate, False, SEED, lambda p: task.score(split.dev, p)[task.metric])
+    section = report["classify"]
+    lexical = task.lexical(options.model)
+
+    def score(predicted: np.ndarray) -> float:
+        return task.score(split.dev, predicted)[task.metric]
+
+    for member in section["settings"][setting].get("members", [setting]):
+        if member == task.baseline:
+            point = section["baselines"][member]["curve"][-1]
+            candidate = next(c for c in options.baseline if c.describe() == {"C": point["C"]})
+            fit_baseline(lexical, task.targets, split.train, split.dev, candidate, False, score)
+            continue
+        point = section["settings"][member]["curve"][-1]
+        candidate = next(c for c in options.candidates if c.describe() == {k: point[k] for k in c.describe()})
+        if point["selection"] == "cv":
+            candidate = candidate.fixed(point["runs"][0]["epochs_run"])
+        encoder = task.encoder(WordTable(kvs[member], data.tokens), member.endswith("finetuned"), options.model,
+                               task.term_weights(options.model))
+        fit(encoder.fresh(), Architecture(options.model.hidden, SparseRows(lexical) if options.model.lexical else None),
+            task.targets, split.train, split.dev, candidate, False, SEED, score)
     return time.perf_counter() - t0
 
 
@@ -392,8 +407,11 @@ def time_fits(fasttext, work: Path, vectors: Path, vec: Path | None, report: dic
     pretrained = load_pretrained(str(vectors))
     load_seconds = time.perf_counter() - t0
     texts = read_dataset(str(work / "brown-genre_train.txt"), ReadOptions()).tokens
-    kv = build_vector_sets([setting], pretrained, texts, AdaptSettings(5, 2, 1.0, SEED))[0][setting].kv
-    steps = {f"shardvec ({setting})": lambda: shardvec_fit_seconds(work, kv, report, setting)}
+    members = [m for m in report["classify"]["settings"][setting].get("members", [setting])
+               if m not in report["classify"]["baselines"]]
+    kvs = {name: v.kv for name, v in build_vector_sets(members, pretrained, texts,
+                                                        AdaptSettings(5, 2, 1.0, SEED))[0].items()}
+    steps = {f"shardvec ({setting})": lambda: shardvec_fit_seconds(work, kvs, report, setting)}
     if fasttext is not None:
         for variant, v in (("fasttext", None), ("fasttext+pretrained", vec)):
             steps[variant] = (lambda v=v, variant=variant: fasttext_fit(
@@ -422,7 +440,7 @@ def set_targets(name: str, by_setting, anchor_curves, metrics: list[str], budget
     """shardvec's dev-chosen setting against the best anchor (by test score, the strictest reading) and
     pretrained against no pretraining at the small budgets."""
     rows = []
-    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING)
+    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING + (ENSEMBLE,))
     for budget in budgets:
         pick = chosen(by_setting, settings, budget)
         ours = {m: mean(by_setting[pick][budget][m]) for m in metrics}
@@ -449,7 +467,7 @@ def curve_table(by_setting, anchor_curves, metrics: list[str], budgets: list[flo
     """Rows: shardvec's dev-chosen setting, every setting, every anchor; cells: mean ± sd over draws."""
     head = "| system | " + " | ".join(f"{m} @ {b:.0%}" for b in budgets for m in metrics) + " |"
     lines = [head, "|---" * (1 + len(budgets) * len(metrics)) + "|"]
-    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING)
+    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING + (ENSEMBLE,))
     picks = [chosen(by_setting, settings, b) for b in budgets]
     cells = [f"**{spread(by_setting[p][b][m])}** ({p})" for b, p in zip(budgets, picks) for m in metrics]
     lines.append("| **shardvec, dev-chosen** | " + " | ".join(cells) + " |")
@@ -464,7 +482,7 @@ def plot(name: str, by_setting, anchor_curves, metric: str, budgets: list[float]
 
     fig = figure(6.4, 4.2)
     axes = fig.add_subplot()
-    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING)
+    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING + (ENSEMBLE,))
     picks = [chosen(by_setting, settings, b) for b in budgets]
     lines = {"shardvec, dev-chosen": ([by_setting[p][b][metric] for b, p in zip(budgets, picks)], "-", 2.5),
              "shardvec, best without pretraining (dev-chosen)":
@@ -489,21 +507,24 @@ def plot(name: str, by_setting, anchor_curves, metric: str, budgets: list[float]
 def markdown(result: dict[str, Any]) -> str:
     data, pre = result["data"], result["pretrain"]
     lock = f"under the benchmark lock `{LOCK}`" if result["lock_held"] else "WITHOUT the benchmark lock"
-    lines = [SECTION, "", f"Command: `{result['command']}`", "",
+    ran = list(result["sets"])
+    heading = SECTION if ran == list(SETS) else f"## Fine-tune, some sets: {', '.join(ran)}"
+    lines = [heading, "", f"Command: `{result['command']}`", "",
              f"Total {result['seconds'] / 60:.1f} min (pretraining {'cached' if result['pretrain_cached'] else 'included'}), "
              f"{lock}, on 2 shared cores. Written by `bench/finetune_bench.py`; what it does is in its docstring.", "",
              "Sets (`bench/finetune_sets.py`; train / dev / test documents, classes in train from largest to "
              "smallest):", ""]
-    for name in CLASSIFY:
+    for name in (n for n in CLASSIFY if n in ran):
         sizes, classes = data[name]["sizes"], data[name]["classes"]
         counts = list(classes.values())
         lines.append(f"* {name}: {sizes['train']:,} / {sizes['dev']:,} / {sizes['test']:,}; {len(classes)} classes, "
                      f"{counts[0]:,} to {counts[-1]:,} training documents each.")
     pos = data["brown-pos"]
-    lines += [f"* brown-pos: 11 tags; {pos['train']['sentences']:,} / {pos['dev']['sentences']:,} / "
-              f"{pos['test']['sentences']:,} sentences ({pos['train']['tokens']:,} training tokens), sampled from "
-              "the Brown split's files.",
-              f"* Pretraining: `shardvec prepare` + `shardvec train` (periodic, d=100, skip-gram, 5 epochs) on "
+    if "brown-pos" in ran:
+        lines.append(f"* brown-pos: 11 tags; {pos['train']['sentences']:,} / {pos['dev']['sentences']:,} / "
+                     f"{pos['test']['sentences']:,} sentences ({pos['train']['tokens']:,} training tokens), sampled "
+                     "from the Brown split's files.")
+    lines += [f"* Pretraining: `shardvec prepare` + `shardvec train` (periodic, d=100, skip-gram, 5 epochs) on "
               f"{pre['tokens']:,} tokens of real text without the {len(data['test_files'])} Brown test files, "
               "WordNet and the fortunes.",
               f"* shardvec finetune with its defaults (`conf/default.toml`), budgets "
@@ -514,11 +535,10 @@ def markdown(result: dict[str, Any]) -> str:
                                           "macro-F1 at the full budget from epoch {5, 25} x lr {0.1, 0.5} x "
                                           "wordNgrams {1, 2}." if result["fasttext_available"] else
                                           "left out: the `fasttext` module is not installed."), ""]
-    for name in CLASSIFY + ("brown-pos",):
-        s = result["sets"][name]
+    for name, s in result["sets"].items():
         metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
         lines += [f"### {name} (test)", "",
-                  f"`shardvec finetune` report: {s['report_seconds']:.0f} s for 6 settings + baseline x "
+                  f"`shardvec finetune` report: {s['report_seconds']:.0f} s for {s['settings']} settings + baseline x "
                   f"{len(result['budgets'])} budgets x {result['repeats']} draws"
                   + (" (an earlier run's report of the same command and code, reused by --resume)." if s.get("reused")
                      else "."), ""]
@@ -528,16 +548,16 @@ def markdown(result: dict[str, Any]) -> str:
             lines += [f"fastText options chosen on dev: {params['fasttext']} without, {params['fasttext+pretrained']} "
                       "with pretrained vectors.", ""]
         lines += [f"![{name} learning curve](plots/finetune_{name}.png)", ""]
-    t = result["timing"]["fits"]
-    ours = next(k for k in t if k.startswith("shardvec"))
-    lines += ["### Fit time (Brown genres, full budget, one model)", "",
+    t = result.get("timing", {}).get("fits", {})
+    ours = next((k for k in t if k.startswith("shardvec")), None)
+    lines += [] if ours is None else ["### Fit time (Brown genres, full budget, one model)", "",
               "Interleaved in this run, median of "
               f"{len(t[ours]['all'])}: shardvec = read the files, build the features, train with the options the "
               "report chose (vectors in memory; loading the binary vectors took "
               f"{result['timing']['load_vectors_seconds']:.1f} s more); fastText = `train_supervised` on the same "
               "file (reading it, and with pretrained vectors the `.vec` text file).", "",
               "| fit | seconds | shardvec / this |", "|---|---|---|"]
-    for name, v in t.items():
+    for name, v in t.items() if ours else ():
         lines.append(f"| {name} | {v['median']:.1f} | {t[ours]['median'] / v['median']:.2f}x |")
     lines += ["", "### Targets", "", "| set | target | result | figures |", "|---|---|---|---|"]
     yes = {True: "**met**", False: "**missed**"}
@@ -546,6 +566,24 @@ def markdown(result: dict[str, Any]) -> str:
     if result.get("notes"):
         lines += ["", "### Notes", ""] + [f"* {n}" for n in result["notes"]]
     return "\n".join(lines) + "\n"
+
+
+def time_genre_fits(result: dict[str, Any], work: Path, vectors: Path, fasttext, vec: Path | None,
+                    repeats: int) -> None:
+    """Time one fit of the genre set's dev-chosen setting beside fastText's, into ``result``."""
+    genre = result["sets"]["brown-genre"]
+    genre_report = json.loads((work / "shardvec-brown-genre" / "report.json").read_text())
+    pick = chosen(genre["curves"], tuple(genre["curves"]), 1.0)
+    params = {v: result["fasttext"]["brown-genre"][v]["params"] for v in ("fasttext", "fasttext+pretrained")} \
+        if fasttext is not None else {}
+    result["timing"] = time_fits(fasttext, work, vectors, vec, genre_report, pick, params, repeats)
+    ours = result["timing"]["fits"][f"shardvec ({pick})"]["median"]
+    for variant in ("fasttext", "fasttext+pretrained"):
+        if variant in result["timing"]["fits"]:
+            theirs = result["timing"]["fits"][variant]["median"]
+            result["targets"].append({"set": "brown-genre", "target": f"one fit within 3x {variant}'s",
+                                      "met": ours <= 3 * theirs, "figures": f"{ours:.1f} s vs {theirs:.1f} s = "
+                                                                            f"{ours / theirs:.2f}x"})
 
 
 # ---------------------------------------------------------------- main
@@ -562,6 +600,9 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true",
                         help="reuse each set's finished shardvec report from the same command and code")
     parser.add_argument("--quick", action="store_true", help="small sets, 1 draw, 2 budgets; writes no RESULTS.md")
+    parser.add_argument("--sets", default=",".join(SETS),
+                        help="the sets to run, comma-separated (default: all); a subset writes its own section "
+                             "of RESULTS.md, named after them, and times fits only with brown-genre")
     parser.add_argument("--quick-train", type=int, default=600, help=argparse.SUPPRESS)
     args = parser.parse_args()
     show_progress()  # the progress lines the command prints
@@ -583,7 +624,7 @@ def main() -> None:
     result: dict[str, Any] = {"data": data, "pretrain": pre, "pretrain_cached": cached, "repeats": args.repeats,
                               "budgets": budgets, "fasttext_available": fasttext is not None, "sets": {},
                               "fasttext": {}, "targets": []}
-    for name in CLASSIFY + ("brown-pos",):
+    for name in (n for n in SETS if n in args.sets.split(",")):
         run = run_shardvec(name, work, vectors, args.repeats, budgets, args.resume)
         by_setting = curves(run["report"])
         section = run["report"]["classify" if name != "brown-pos" else "tag"]
@@ -597,6 +638,7 @@ def main() -> None:
         metrics = ["macro_f1", "accuracy"] if name != "brown-pos" else ["accuracy"]
         ran = section["budgets"]  # a budget is skipped only when some class has fewer than the floor in train
         result["sets"][name] = {"curves": shardvec_only, "anchors": found, "report_seconds": run["seconds"],
+                                "settings": len(section["settings"]),
                                 "draws": section["budget_draws"], "budgets": ran, "reused": run.get("reused", False),
                                 "skipped": section["skipped_budgets"]}
         result["targets"] += set_targets(name, shardvec_only, found, metrics, ran)
@@ -605,19 +647,8 @@ def main() -> None:
         if not args.quick:
             PLOTS.mkdir(exist_ok=True)
             plot(name, shardvec_only, found, metrics[0], ran, PLOTS / f"finetune_{name}.png")
-    genre = result["sets"]["brown-genre"]
-    genre_report = json.loads((work / "shardvec-brown-genre" / "report.json").read_text())
-    pick = chosen(genre["curves"], tuple(genre["curves"]), 1.0)
-    params = {v: result["fasttext"]["brown-genre"][v]["params"] for v in ("fasttext", "fasttext+pretrained")} \
-        if fasttext is not None else {}
-    result["timing"] = time_fits(fasttext, work, vectors, vec, genre_report, pick, params, args.time_repeats)
-    ours = result["timing"]["fits"][f"shardvec ({pick})"]["median"]
-    for variant in ("fasttext", "fasttext+pretrained"):
-        if variant in result["timing"]["fits"]:
-            theirs = result["timing"]["fits"][variant]["median"]
-            result["targets"].append({"set": "brown-genre", "target": f"one fit within 3x {variant}'s",
-                                      "met": ours <= 3 * theirs, "figures": f"{ours:.1f} s vs {theirs:.1f} s = "
-                                                                            f"{ours / theirs:.2f}x"})
+    if "brown-genre" in result["sets"]:
+        time_genre_fits(result, work, vectors, fasttext, vec, args.time_repeats)
     result["lock_held"] = lock_held()
     result["seconds"] = time.perf_counter() - started
     result["command"] = ((f"flock {LOCK} " if result["lock_held"] else "") +

@@ -225,7 +225,7 @@ def test_baseline_learns_topics_and_handles_a_class_missing_from_training():
     two = task.split.train[task.targets[task.split.train, 0] == 0]  # train without the first class
     partial = fit_baseline(lexical, task.targets, two, task.split.dev, BaselineOptions(1.0, "none"), False,
                            lambda p: 0.0)
-    p = partial.probabilities(task.split.test)
+    p = partial.predict_proba(task.split.test)
     assert p.shape == (len(task.split.test), 3) and not p[:, 0].any() and np.allclose(p.sum(axis=1), 1)
 
 

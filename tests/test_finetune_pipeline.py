@@ -53,7 +53,9 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     assert report["data"]["splits"] == {"train": 140, "dev": 20, "test": 40}
     assert report["data"]["label_counts"]["test"] == {"neg": 20, "pos": 20}
     section = report["classify"]
-    assert list(section["settings"]) == SETTINGS
+    assert list(section["settings"]) == [*SETTINGS, "ensemble"]
+    assert section["settings"]["ensemble"]["members"] == ["pretrained", "adapted", "finetuned", "adapted+finetuned",
+                                                          "tfidf+lr"]
     assert section["budgets"] == [0.01, 0.05, 0.25, 1.0] and section["repeats"] == 3
     assert section["learning_rates"] == [0.2, 0.5] and section["lexical_l2"] == [1e-5, 1e-2]
     assert section["skipped_budgets"] == [] and section["min_per_class"] == 2
@@ -63,9 +65,10 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
         assert [c["budget"] for c in s["curve"]] == [0.01, 0.05, 0.25, 1.0]
         assert [c["train_units"] for c in s["curve"]] == [4, 8, 36, 140]
         assert all(len(c["runs"]) == 3 for c in s["curve"])
-        assert all([(t["learning_rate"], t["lexical_l2"]) for t in c["search"]] ==
-                   [(0.2, 1e-5), (0.2, 1e-2), (0.5, 1e-5), (0.5, 1e-2)] for c in s["curve"])
-        assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.2, 0.5)
+        if name != "ensemble":  # which trains nothing: it averages its members' probabilities
+            assert all([(t["learning_rate"], t["lexical_l2"]) for t in c["search"]] ==
+                       [(0.2, 1e-5), (0.2, 1e-2), (0.5, 1e-5), (0.5, 1e-2)] for c in s["curve"])
+            assert s["learning_rate"] == s["curve"][-1]["learning_rate"] in (0.2, 0.5)
         assert 0 <= s["test_score"]["mean"] <= 1 and s["test_metrics"]["examples"] == 40
         assert s["test_score"]["min"] <= s["test_score"]["mean"] <= s["test_score"]["max"]
     best = section["best"]["setting"]
@@ -101,7 +104,8 @@ def test_separable_task_from_separate_files(tmp_path, topic_vectors):
     assert report["data"]["splits"] == {"train": 96, "dev": 24, "test": 30}
     assert report["data"]["sources"] == {"train": str(train), "test": str(test)}
     section = report["classify"]
-    assert list(section["settings"]) == ["random", "pretrained", "finetuned"]  # the primary one is added
+    # The primary one is added; the ensemble averages those of them it takes (and the baseline).
+    assert list(section["settings"]) == ["random", "pretrained", "finetuned", "ensemble"]
     assert section["class_weight"] == "sqrt"  # auto, for a macro-F1 headline
     run = section["settings"]["pretrained"]["curve"][-1]["runs"][0]
     assert run["dev_score"] == max(run["dev_scores"]) == run["dev_scores"][run["best_epoch"] - 1]
@@ -121,7 +125,7 @@ def test_adapt_and_finetune_combined(tmp_path, topic_vectors):
     config.finetune.adapt.min_count = 1
     report = run_finetune(config)
     assert report["primary"] == "adapted+finetuned"
-    assert list(report["classify"]["settings"]) == ["adapted", "adapted+finetuned"]
+    assert list(report["classify"]["settings"]) == ["adapted", "adapted+finetuned", "ensemble"]
     assert report["classify"]["settings"]["adapted+finetuned"]["coverage"]["test"] == 1.0
     pretrained = load_keyed_vectors(topic_vectors)
     adapted = load_keyed_vectors(tmp_path / "out" / "adapted_vectors.bin")

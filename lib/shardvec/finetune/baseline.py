@@ -58,13 +58,13 @@ class LogisticFit:
         self.dev_losses: list[float] = []
         self.dev_scores: list[float] = []
 
-    def probabilities(self, items: np.ndarray) -> np.ndarray:
+    def predict_proba(self, items: np.ndarray) -> np.ndarray:
         p = np.zeros((len(items), self.n_classes))
         p[:, self.columns] = self.model.predict_proba(self.lexical[items])
         return p
 
     def predict(self, items: np.ndarray) -> np.ndarray:
-        return decide(self.probabilities(items), self.multilabel)
+        return decide(self.predict_proba(items), self.multilabel)
 
 
 def fit_baseline(lexical: sp.csr_matrix, targets: np.ndarray, train: np.ndarray, dev: np.ndarray,
@@ -91,7 +91,7 @@ def fit_baseline(lexical: sp.csr_matrix, targets: np.ndarray, train: np.ndarray,
             model.fit(lexical[train], classes, sample_weight=weights)
             columns = model.classes_
     fitted = LogisticFit(model, lexical, columns, targets.shape[1], multilabel)
-    p = fitted.probabilities(dev)
+    p = fitted.predict_proba(dev)
     weigh = ClassWeights.of(options.class_weight if not multilabel else "none", y, multilabel)
     fitted.dev_losses.append(round(cross_entropy(p, targets[dev], weigh, multilabel), 5))
     fitted.dev_scores.append(round(score(decide(p, multilabel)), 5))

@@ -231,8 +231,11 @@ class Network:
         e = np.exp(logits)
         return e / e.sum(axis=1, keepdims=True)
 
+    def predict_proba(self, items: np.ndarray) -> np.ndarray:
+        return self.probabilities(self.inputs(items))
+
     def predict(self, items: np.ndarray) -> np.ndarray:
-        return self.decide(self.probabilities(self.inputs(items)))
+        return self.decide(self.predict_proba(items))
 
     def decide(self, p: np.ndarray) -> np.ndarray:
         return decide(p, self.multilabel)

@@ -9,7 +9,9 @@ is scored on dev or by cross-validation on the budget's own examples
 score is kept (ties: lower loss); only its runs then score the test split,
 once each. The best setting is the one with the highest selection score at
 the full budget (ties go to the lower dev loss); test scores play no part in
-any choice.
+any choice. Settings named in ``finetune.ensemble`` also keep their
+probabilities, which :mod:`shardvec.finetune.ensemble` averages into one
+more setting, chosen by the same rule.
 
 Why search per budget: the best step size depends on how many updates an
 epoch makes. On Brown genres (adapted vectors, balanced weights) dev macro-F1
@@ -26,14 +28,17 @@ the report), the term weights, each setting's word table and encoder
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Protocol, Sequence
 
 import numpy as np
 import scipy.sparse as sp
 
 from shardvec.finetune.baseline import BaselineOptions, fit_baseline
-from shardvec.finetune.classifier import Architecture, TrainOptions, fit
+from shardvec.finetune.classifier import Architecture, TrainOptions, decide, fit
+from shardvec.finetune.curve import TEST_METRICS, point, summary
+from shardvec.finetune.ensemble import NAME as ENSEMBLE
+from shardvec.finetune.ensemble import Ensemble, Held, Outputs
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
@@ -55,6 +60,7 @@ class CurveOptions:
     model: ModelOptions
     selection: Selection
     baseline: list[BaselineOptions]  # the baseline's candidates; empty: no baseline
+    ensemble: list[str] = field(default_factory=list)  # the settings (and baseline) averaged into ENSEMBLE
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class Model(Protocol):
     dev_scores: list[float]
 
     def predict(self, items: np.ndarray) -> np.ndarray: ...
+
+    def predict_proba(self, items: np.ndarray) -> np.ndarray: ...
 
 
 class Candidate(Protocol):
@@ -152,12 +160,6 @@ def plan_budgets(task: Task, options: CurveOptions) -> tuple[dict[float, list[np
     return plan, draws, skipped
 
 
-def _spread(values: list[float]) -> dict[str, float]:
-    a = np.asarray(values, dtype=np.float64)
-    return {"mean": round(float(a.mean()), 4), "std": round(float(a.std()), 4),
-            "min": round(float(a.min()), 4), "max": round(float(a.max()), 4)}
-
-
 def _kept(model: Model) -> tuple[float, float]:
     """A model's held-out score at its kept epoch and its lowest held-out loss."""
     return model.dev_scores[model.best_epoch - 1], min(model.dev_losses)
@@ -181,9 +183,10 @@ def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget:
 
 
 def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions,
-                   candidate: Any) -> tuple[float, float, int]:
-    """Mean held-out score and loss of ``candidate`` over every fold of every repeat, and the median kept epoch."""
-    scores, losses, epochs = [], [], []
+                   candidate: Any) -> tuple[float, float, int, Held]:
+    """Mean held-out score and loss of ``candidate`` over every fold of every repeat, the median kept epoch,
+    and every fold's held-out units with their predicted probabilities."""
+    scores, losses, epochs, held_out = [], [], [], []
     for repeat, units in enumerate(subsets):
         folds = fold_units(units, task.data.labels, task.stratified, options.selection.folds,
                            run_seed(options.seed, budget, repeat))
@@ -195,7 +198,8 @@ def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budg
             scores.append(score)
             losses.append(loss)
             epochs.append(model.best_epoch)
-    return float(np.mean(scores)), float(np.mean(losses)), int(np.median(epochs))
+            held_out.append((held, model.predict_proba(task.examples(held))))
+    return float(np.mean(scores)), float(np.mean(losses)), int(np.median(epochs)), held_out
 
 
 @dataclass(frozen=True)
@@ -207,6 +211,7 @@ class Choice:
     tried: list[dict[str, Any]]
     method: str  # dev or cv
     score: float  # the kept candidate's mean selection score
+    held: Held | None  # cv: the kept candidate's folds and their probabilities (dev: the runs' own)
 
 
 def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions) -> Choice:
@@ -220,92 +225,92 @@ def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: floa
         if method == "dev":
             runs = fit_repeats(task, learner, subsets, budget, options.seed, candidate)
             score, loss = (float(np.mean(v)) for v in zip(*(_kept(f.model) for f in runs)))
-            epochs = 0
+            epochs, held = 0, None
         else:
             runs = None
-            score, loss, epochs = cross_validate(task, learner, subsets, budget, options, candidate)
+            score, loss, epochs, held = cross_validate(task, learner, subsets, budget, options, candidate)
         tried.append({**candidate.describe(), f"{method}_score": round(score, 5), f"{method}_loss": round(loss, 5),
                       "seconds": round(time.perf_counter() - start, 3)})
         if best_key is None or (score, -loss) > best_key:
-            best_key, best = (score, -loss), (candidate, runs, epochs)
-    candidate, runs, epochs = best
+            best_key, best = (score, -loss), (candidate, runs, epochs, held)
+    candidate, runs, epochs, held = best
     if runs is None:
         candidate = candidate.fixed(max(epochs, 1))
         runs = fit_repeats(task, learner, subsets, budget, options.seed, candidate)
-    return Choice(candidate, runs, tried, method, best_key[0])
+    return Choice(candidate, runs, tried, method, best_key[0], held)
 
 
-def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
-              options: CurveOptions) -> tuple[dict[str, Any], Fitted]:
-    """Every budget and repeat of one learner: its report entry, and its first full-budget run."""
+def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]], options: CurveOptions,
+              keep: bool = False) -> tuple[dict[str, Any], Fitted, dict[float, Outputs]]:
+    """Every budget and repeat of one learner: its report entry, its first full-budget run, and (``keep``:
+    for the ensemble) every budget's probabilities."""
     started = time.perf_counter()
-    test = task.examples(task.split.test)
-    curve, first, first_test = [], None, None
+    dev, test = task.examples(task.split.dev), task.examples(task.split.test)
+    curve, outputs, first, first_test = [], {}, None, None
     for budget, subsets in plan.items():
         t0 = time.perf_counter()
         choice = search(task, learner, subsets, budget, options)
-        runs = []
+        runs, kept = [], Outputs(choice.method, choice.held or [], [], [], [])
         for repeat, f in enumerate(choice.fitted):
-            test_metrics = task.score(task.split.test, f.model.predict(test))
+            probabilities = f.model.predict_proba(test)
+            test_metrics = task.score(task.split.test, decide(probabilities, task.multilabel))
             runs.append({"repeat": repeat, "train_units": len(f.units),
                          "dev_score": f.model.dev_scores[f.model.best_epoch - 1],
                          "test_score": test_metrics[task.metric], "best_epoch": f.model.best_epoch,
                          "epochs_run": f.model.epochs_run, "dev_losses": f.model.dev_losses,
                          "dev_scores": f.model.dev_scores, "seconds": f.seconds,
-                         "test": {k: test_metrics[k] for k in ("accuracy", "macro_f1", "micro_f1") if k in test_metrics}})
+                         "test": {k: test_metrics[k] for k in TEST_METRICS if k in test_metrics}})
+            if keep:
+                kept.dev.append(f.model.predict_proba(dev))
+                kept.test.append(probabilities)
+                kept.seconds.append(f.seconds)
             if budget == 1.0 and repeat == 0:
                 first, first_test = f, test_metrics
-        curve.append({"budget": budget, "train_units": len(subsets[0]), **choice.candidate.describe(),
-                      "choice": choice.candidate.label, "selection": choice.method,
-                      "selection_score": round(choice.score, 5), "search": choice.tried,
-                      "dev_score": _spread([r["dev_score"] for r in runs]),
-                      "test_score": _spread([r["test_score"] for r in runs]), "runs": runs,
+        if keep:
+            if choice.held is None:  # chosen on dev: the runs held out dev
+                kept.held = [(task.split.dev, p) for p in kept.dev]
+            outputs[budget] = kept
+        curve.append({**point(budget, len(subsets[0]), runs, **choice.candidate.describe(),
+                              choice=choice.candidate.label, selection=choice.method,
+                              selection_score=round(choice.score, 5), search=choice.tried),
                       "seconds": round(time.perf_counter() - t0, 3)})
-    full = curve[-1]
-    summary = {
-        "dev_score": full["dev_score"]["mean"],
-        "dev_loss": round(float(np.mean([min(r["dev_losses"]) for r in full["runs"]])), 5),
-        **{k: full[k] for k in ("learning_rate", "lexical_l2", "C") if k in full},
-        "choice": full["choice"], "selection": full["selection"], "selection_score": full["selection_score"],
-        "test_score": full["test_score"],
-        "test_means": {k: round(float(np.mean([r["test"][k] for r in full["runs"]])), 4)
-                       for k in full["runs"][0]["test"]},
-        "test_metrics": first_test,
-        "curve": curve,
-        "seconds": round(time.perf_counter() - started, 2),
-    }
-    return summary, first
+    dev_loss = float(np.mean([min(r["dev_losses"]) for r in curve[-1]["runs"]]))
+    return ({**summary(curve, dev_loss, first_test), "seconds": round(time.perf_counter() - started, 2)},
+            first, outputs)
 
 
-def _log_summary(task_name: str, name: str, summary: dict[str, Any], metric: str) -> None:
-    choices = ", ".join(f"{c['choice']} ({c['selection']})" for c in summary["curve"])
-    log.info(f"{task_name}/{name}: test {metric} {summary['test_score']['mean']:.4f} "
-             f"± {summary['test_score']['std']:.4f} (dev {summary['dev_score']:.4f}; by budget {choices}; "
-             f"{summary['seconds']:.1f} s)")
+def _log_summary(task_name: str, name: str, entry: dict[str, Any], metric: str) -> None:
+    choices = ", ".join(f"{c['choice']} ({c['selection']})" for c in entry["curve"])
+    log.info(f"{task_name}/{name}: test {metric} {entry['test_score']['mean']:.4f} "
+             f"± {entry['test_score']['std']:.4f} (dev {entry['dev_score']:.4f}; by budget {choices}; "
+             f"{entry['seconds']:.1f} s)")
 
 
 def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarray]], options: CurveOptions,
-                architecture: Architecture, weights: TermWeights | None) -> tuple[dict[str, Any], Trained | None]:
-    """All budgets and repeats of one vector setting."""
+                architecture: Architecture, weights: TermWeights | None,
+                ) -> tuple[dict[str, Any], Trained | None, dict[float, Outputs]]:
+    """All budgets and repeats of one vector setting (and its probabilities, when the ensemble takes it)."""
     started = time.perf_counter()
     words = WordTable(vectors.kv, task.data.tokens)
     prototype = task.encoder(words, vectors.update, options.model, weights)
-    summary, first = run_curve(task, VectorLearner(task, prototype, architecture, options.candidates), plan, options)
-    summary = {"description": DESCRIPTIONS[vectors.name], "vocab_size": len(vectors.kv),
+    entry, first, outputs = run_curve(task, VectorLearner(task, prototype, architecture, options.candidates), plan,
+                                      options, keep=vectors.name in options.ensemble)
+    entry = {"description": DESCRIPTIONS[vectors.name], "vocab_size": len(vectors.kv),
                "coverage": {name: words.coverage([task.data.tokens[u] for u in getattr(task.split, name)])
                             for name in ("train", "test")},
-               **summary, "seconds": round(time.perf_counter() - started, 2)}
-    _log_summary(task.name, vectors.name, summary, task.metric)
-    return summary, Trained(words, first.model.encoder) if vectors.update else None
+               **entry, "seconds": round(time.perf_counter() - started, 2)}
+    _log_summary(task.name, vectors.name, entry, task.metric)
+    return entry, Trained(words, first.model.encoder) if vectors.update else None, outputs
 
 
 def run_baseline(task: Task, plan: dict[float, list[np.ndarray]], options: CurveOptions,
-                 lexical: sp.csr_matrix) -> dict[str, Any]:
-    """The classical baseline on the same plan."""
-    summary, _ = run_curve(task, BaselineLearner(task, lexical, options.baseline), plan, options)
-    summary = {"description": task.baseline_description, "features": lexical.shape[1], **summary}
-    _log_summary(task.name, task.baseline, summary, task.metric)
-    return summary
+                 lexical: sp.csr_matrix) -> tuple[dict[str, Any], dict[float, Outputs]]:
+    """The classical baseline on the same plan (and its probabilities, when the ensemble takes it)."""
+    entry, _, outputs = run_curve(task, BaselineLearner(task, lexical, options.baseline), plan, options,
+                                  keep=task.baseline in options.ensemble)
+    entry = {"description": task.baseline_description, "features": lexical.shape[1], **entry}
+    _log_summary(task.name, task.baseline, entry, task.metric)
+    return entry, outputs
 
 
 def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tuple[dict[str, Any], dict[str, Trained]]:
@@ -317,16 +322,23 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     lexical = task.lexical(model) if model.lexical or options.baseline else None
     architecture = Architecture(model.hidden, SparseRows(lexical) if model.lexical else None)
     weights = task.term_weights(model)
-    results, trained = {}, {}
+    results, trained, ensemble = {}, {}, Ensemble()
     for name, vectors in sets.items():
-        results[name], done = run_setting(task, vectors, plan, options, architecture, weights)
+        results[name], done, outputs = run_setting(task, vectors, plan, options, architecture, weights)
+        ensemble.add(name, outputs)
         if done is not None:
             trained[name] = done
     baselines = {}
     if options.baseline and lexical.shape[1]:
-        baselines[task.baseline] = run_baseline(task, plan, options, lexical)
+        baselines[task.baseline], outputs = run_baseline(task, plan, options, lexical)
+        ensemble.add(task.baseline, outputs)
     elif options.baseline:
         log.info("baseline skipped: the training texts hold no words for it")
+    if len(ensemble.members) >= 2:
+        results[ENSEMBLE] = ensemble.summary(task, {b: [len(s) for s in subsets] for b, subsets in plan.items()})
+        _log_summary(task.name, ENSEMBLE, results[ENSEMBLE], task.metric)
+    elif options.ensemble:
+        log.info(f"ensemble skipped: fewer than two of its members ran ({', '.join(ensemble.members) or 'none'})")
     best = max(results, key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
     chosen_on = {"dev": f"mean dev {task.metric} at the full budget",
                  "cv": f"mean {options.selection.folds}-fold cross-validated {task.metric} at the full budget"}

@@ -141,9 +141,11 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
                          lexical=config.lexical, ngrams=config.lexical_ngrams, hidden=config.hidden)
     selection = Selection(by=config.select_by, folds=config.cv_folds, dev_below=config.cv_dev_below,
                           budget_upto=config.cv_budget_upto)
+    ensemble = [task.baseline if name == "baseline" else name for name in config.ensemble
+                if name != "baseline" or config.baseline]
     return CurveOptions(budgets=list(config.budgets), repeats=config.repeats, seed=config.split_seed,
                         min_per_class=config.min_per_class, candidates=candidates, model=model, selection=selection,
-                        baseline=baseline)
+                        baseline=baseline, ensemble=ensemble)
 
 
 def _with_rows(kv, trained: Trained):
