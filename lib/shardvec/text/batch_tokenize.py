@@ -142,22 +142,61 @@ def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
 
 
-def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings) -> TokenBatch:
-    """The sentences of documents (``lengths`` bytes each) joined with ``\\n``, as UTF-8 bytes."""
-    classes, wide = _byte_classes(data)
-    n = len(data)
+def _tokens(data: np.ndarray, classes: np.ndarray,
+            wide: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each token starts, its length in bytes, and which bytes are in a token.
 
-    word = (classes & _WORD) != 0
-    in_placeholder = placeholder_start = np.zeros(n, dtype=bool)
-    if (data == ord("<")).any():
-        in_placeholder, placeholder_start = in_placeholder.copy(), placeholder_start.copy()
-        for match in _PLACEHOLDER.finditer(data.tobytes()):
-            in_placeholder[match.start():match.end()] = True
-            placeholder_start[match.start()] = True
-        word &= ~in_placeholder
+    Each step is a pass of numpy over every byte, the cost of this module, so
+    the common case takes few: without a placeholder tokens are exactly the
+    runs of word bytes, whose edges are where a byte differs from the one
+    before it.
+    """
+    word = (classes & _WORD).view(bool)  # _WORD is bit 0: the masked bytes are 0 or 1
+    placeholders = _placeholders(data)
+    if placeholders is not None:
+        word = word & ~placeholders[0]
+    inner = _joined_words(data, classes, wide, word)
+    if placeholders is None:
+        if not len(inner):
+            return np.zeros(0, np.int64), np.zeros(0, np.int64), inner
+        changes = np.empty(len(inner) + 1, dtype=bool)
+        changes[0], changes[-1] = inner[0], inner[-1]
+        np.not_equal(inner[1:], inner[:-1], out=changes[1:-1])
+        edges = np.flatnonzero(changes)  # a run's first byte, then the byte after its last, in turn
+        return edges[0::2], edges[1::2] - edges[0::2], inner
+    # Tokens are contiguous: a run of inner characters, or a placeholder (which may touch a run).
+    in_placeholder, placeholder_start = placeholders
+    in_token = inner | in_placeholder
+    starts_here = inner.copy()
+    starts_here[1:] &= ~inner[:-1]
+    starts_here |= placeholder_start
+    ends_here = in_token.copy()
+    ends_here[:-1] &= ~in_token[1:] | starts_here[1:]
+    starts, token_length = np.flatnonzero(starts_here), np.flatnonzero(ends_here) + 1
+    return starts, token_length - starts, in_token
+
+
+def _placeholders(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The bytes of PII placeholders (``<email>``) and where each begins; None when there is none."""
+    text = data.tobytes()
+    found = [match.span() for match in _PLACEHOLDER.finditer(text)] if b"<" in text else []
+    if not found:
+        return None
+    in_placeholder, placeholder_start = np.zeros(len(data), dtype=bool), np.zeros(len(data), dtype=bool)
+    for start, end in found:
+        in_placeholder[start:end] = True
+        placeholder_start[start] = True
+    return in_placeholder, placeholder_start
+
+
+def _joined_words(data: np.ndarray, classes: np.ndarray, wide: tuple[np.ndarray, np.ndarray] | None,
+                  word: np.ndarray) -> np.ndarray:
+    """``word`` plus every JOIN character with WORD on both sides: the bytes just before its first and
+    just after its last (JOIN characters are few: found first, then checked)."""
     inner = word.copy()
-    # A JOIN character with WORD on both sides: the bytes just before its first and just after its last.
-    join = np.flatnonzero(((classes[1:-1] & _JOIN) != 0) & (data[1:-1] < 0x80)) + 1
+    n = len(data)
+    join = np.flatnonzero((classes[1:-1] & _JOIN) != 0) + 1  # numpy finds True faster than nonzero bytes
+    join = join[data[join] < 0x80]
     inner[join[word[join - 1] & word[join + 1]]] = True
     if wide is not None:
         first, width = wide
@@ -167,18 +206,17 @@ def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: 
         join_first, join_width = join_first[inside], join_width[inside]
         joins = word[join_first - 1] & word[join_first + join_width]
         inner[_spans(join_first[joins], join_width[joins])] = True
-    # Tokens are contiguous: a run of inner characters, or a placeholder (which may touch a run).
-    in_token = inner | in_placeholder
-    starts_here = inner.copy()
-    starts_here[1:] &= ~inner[:-1]
-    starts_here |= placeholder_start
-    ends_here = in_token.copy()
-    ends_here[:-1] &= ~in_token[1:] | starts_here[1:]
-    starts, token_length = np.flatnonzero(starts_here), np.flatnonzero(ends_here) + 1
-    token_length -= starts
+    return inner
+
+
+def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings) -> TokenBatch:
+    """The sentences of documents (``lengths`` bytes each) joined with ``\\n``, as UTF-8 bytes."""
+    classes, wide = _byte_classes(data)
+    starts, token_length, in_token = _tokens(data, classes, wide)
 
     # A sentence ends at a line break, or at whitespace whose last non-CLOSE character before it is END.
-    space = np.flatnonzero(((classes[1:] & _SPACE) != 0) & ((classes[:-1] & (_END | _CLOSE)) != 0)) + 1
+    marks = np.flatnonzero((classes[:-1] & (_END | _CLOSE)) != 0)  # few: found first, then checked
+    space = marks[(classes[marks + 1] & _SPACE) != 0] + 1
     lead = space - 1
     closing = np.arange(len(lead))  # the leads still on a CLOSE character: walked back one step at a time
     while len(closing):
