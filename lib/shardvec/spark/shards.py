@@ -7,9 +7,10 @@ files, the config and Spark's parallelism: see
 (:func:`shardvec.spark.records.spill_step`) reports its token count, which
 gives every part its global token offset.
 
-The token stream is cut into blocks of :data:`BLOCK_TOKENS` tokens and shard
-``k`` of ``N`` takes the sentences that start in blocks ``k, k + N, k + 2N,
-...``: the corpus is dealt out a paragraph at a time, like cards, and no
+The token stream is cut into blocks of :data:`BLOCK_TOKENS` tokens, every
+run of ``N`` consecutive blocks gives one block to each of the ``N`` shards
+(:func:`shard_of`), and a shard takes the sentences that start in its
+blocks: the corpus is dealt out a paragraph at a time, like cards, and no
 sentence is cut. Why deal rather than give each shard one contiguous range:
 corpora come in long runs of one source (a dictionary, then manuals, then web
 pages), and a shard made of one source trains at its own speed (sentence
@@ -96,15 +97,30 @@ def place_parts(parts: list[tuple[int, str, int]]) -> tuple[list[Part], int]:
     return placed, running
 
 
+def shard_of(blocks: np.ndarray, n_shards: int) -> np.ndarray:
+    """The shard of each block: every run of ``n_shards`` consecutive blocks gives one to each shard,
+    in turns shifted by a hash of the run's number.
+
+    Why not plainly ``block % n_shards``: a long run of sentences of one
+    length (a table's rows, text cut at the longest sentence) would start
+    in blocks that are all the same modulo ``n_shards`` whenever that length
+    is a multiple of the block, and all go to one shard; the shift breaks
+    any such period and keeps every run of blocks shared out exactly.
+    """
+    runs = (blocks // n_shards).astype(np.uint64)
+    shift = ((runs * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)) % np.uint64(n_shards)  # wraps: a hash
+    return (blocks + shift.astype(np.int64)) % n_shards
+
+
 def deal(batch: pa.ListArray, start: int, block: int, n_shards: int, shard: int) -> pa.ListArray:
     """The sentences of ``batch`` (first token at global offset ``start``) that go to ``shard``: those
-    whose first token lies in one of its blocks, ``(offset // block) % n_shards == shard``.
+    whose first token lies in one of its blocks (:func:`shard_of` of ``offset // block``).
 
     Decided on the offsets alone; only the chosen sentences' tokens are copied.
     """
     offsets = np.asarray(batch.offsets, dtype=np.int64)
     firsts = offsets[:-1] - offsets[0] + start
-    return batch.filter(pa.array((firsts // block) % n_shards == shard))
+    return batch.filter(pa.array(shard_of(firsts // block, n_shards) == shard))
 
 
 def shard_sentences(parts: list[Part], block: int, n_shards: int, shard: int) -> Iterator[pa.ListArray]:
