@@ -3,9 +3,10 @@
 Why: the settings see a document through different parts (pretrained,
 adapted or target-trained vectors, the lexical part; the baseline's TF-IDF
 logistic regression) and make different errors. On the benchmark sets the
-dev-chosen setting missed the best anchor by 0.004-0.014 where another
-setting would have won, and which one changed from set to set; averaging
-their probabilities keeps what each knows without a choice among them.
+dev-chosen setting missed the best anchor five times by 0.004-0.014, and
+twice another setting of the same report would have won (a different one
+on each set); averaging their probabilities keeps what each knows without
+a choice among them.
 
 No model is trained for it. Each member keeps, at every budget and repeat,
 its chosen candidate's probabilities on the held-out examples that chose it

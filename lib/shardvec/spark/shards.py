@@ -19,7 +19,8 @@ blocks: shard trainers that merge every round learn most when in a round
 they all read the same stretch of the corpus, so that their updates agree;
 with blocks of 130k tokens (the previous layout) two shards read different
 documents in a round, and like-for-like WordSim353 lost 0.02 against
-sentences dealt one by one (``docs/scaling.md``). Shard sizes differ by
+sentences dealt one by one; 256-token blocks won back 0.013 of it
+(``docs/scaling.md``). Shard sizes differ by
 where sentences happen to start, a few hundred tokens in millions. One Spark
 task per shard streams every part file memory-mapped and copies only its own
 sentences; no token passes through the JVM.
