@@ -68,6 +68,8 @@ def _spy_on_scored_units(monkeypatch, task) -> list[tuple[str, np.ndarray]]:
 
     def spy(self, units, predicted):
         name = next((n for n in ("train", "dev", "test") if units is getattr(task.split, n)), "fold")
+        if name == "fold" and set(np.asarray(units).tolist()) <= set(task.split.dev.tolist()):
+            name = "dev"  # a half of dev: the final fits' cross-fitted dev scores, recorded only
         calls.append((name, np.asarray(units)))
         return original(self, units, predicted)
 

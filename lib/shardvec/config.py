@@ -396,6 +396,7 @@ class FinetuneConfig(_Section):
     cv_dev_below: int = _doc(200, "auto selection: cross-validate when the dev split has fewer examples (tag mode: tokens) than this",
                              ge=0)
     cv_budget_upto: float = _doc(0.05, "auto selection: cross-validate at label budgets up to this share", ge=0, le=1)
+    cross_fit: bool = _doc(True, "score each fit for selection on two halves of its held-out examples, each at the epoch that the other half chose, so that early stopping does not flatter settings with epochs to pick from over the baseline and the ensemble; false: the kept epoch's held-out score")
     baseline: bool = _doc(True, "also run the classical baseline on the same splits and budgets: TF-IDF + logistic regression (classify), logistic regression on the lexical features (tag)")
     baseline_c: list[float] = _doc([1.0, 10.0], "inverse regularisation strengths of the baseline's logistic regression, searched like the learning rate",
                                    gt=0)

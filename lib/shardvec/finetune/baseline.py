@@ -57,6 +57,8 @@ class LogisticFit:
         self.best_epoch = self.epochs_run = 1
         self.dev_losses: list[float] = []
         self.dev_scores: list[float] = []
+        self.held_probabilities: np.ndarray | None = None  # one fit: nothing chosen on them to cross-fit
+        self.selection_score = 0.0
 
     def predict_proba(self, items: np.ndarray) -> np.ndarray:
         p = np.zeros((len(items), self.n_classes))
@@ -94,5 +96,7 @@ def fit_baseline(lexical: sp.csr_matrix, targets: np.ndarray, train: np.ndarray,
     p = fitted.predict_proba(dev)
     weigh = ClassWeights.of(options.class_weight if not multilabel else "none", y, multilabel)
     fitted.dev_losses.append(round(cross_entropy(p, targets[dev], weigh, multilabel), 5))
-    fitted.dev_scores.append(round(score(decide(p, multilabel)), 5))
+    fitted.selection_score = round(score(decide(p, multilabel)), 5)
+    fitted.dev_scores.append(fitted.selection_score)
+    fitted.held_probabilities = p
     return fitted

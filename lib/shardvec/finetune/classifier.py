@@ -54,6 +54,7 @@ from typing import Any, Callable
 import numpy as np
 
 from shardvec.finetune.features import Encoder, RowBatch, SparseRows, top_variance
+from shardvec.finetune.heldout import CrossFit, Halves
 
 _EPS = 1e-12
 CLASS_WEIGHTS = {"none": 0.0, "sqrt": 0.5, "balanced": 1.0}  # name -> power of 1 / class count
@@ -190,6 +191,9 @@ class Network:
         self.epochs_run = 0
         self.dev_losses: list[float] = []
         self.dev_scores: list[float] = []
+        # The held-out probabilities that selection scores (cross-fitted, see heldout.py) and their score.
+        self.held_probabilities: np.ndarray | None = None
+        self.selection_score = 0.0
 
     def inputs(self, items: np.ndarray) -> Inputs:
         return Inputs(items, self.encoder.forward(items))
@@ -298,30 +302,35 @@ def blas_threads(n: int):
 
 
 def fit(encoder: Encoder, architecture: Architecture, targets: np.ndarray, train: np.ndarray, dev: np.ndarray,
-        options: TrainOptions, multilabel: bool, seed: int, score: Callable[[np.ndarray], float]) -> Network:
+        options: TrainOptions, multilabel: bool, seed: int, score: Callable[[np.ndarray], float],
+        halves: Halves | None = None) -> Network:
     """Train on examples ``train``; early-stop on ``dev`` (or, without ``stop_on_dev``, run every epoch).
 
     ``targets`` is the indicator matrix of every example; ``score`` turns
     predictions for the ``dev`` examples into the headline score (higher is
     better). The encoder is standardised on ``train`` first and left holding
-    the kept epoch's vectors.
+    the kept epoch's vectors. With ``halves`` of the dev units the network's
+    selection score is cross-fitted (:mod:`shardvec.finetune.heldout`);
+    without, it is the kept epoch's dev score.
     """
     # A minibatch's products are a few thousand multiply-adds: BLAS threads cost more to wake and join than
     # they save, and on a machine whose cores are busy far more (one Brown genre fit that updates the
     # vectors: 134 s with OpenBLAS's default threads on 2 loaded cores, 5.8 s with one).
     with blas_threads(1):
-        return _fit(encoder, architecture, targets, train, dev, options, multilabel, seed, score)
+        return _fit(encoder, architecture, targets, train, dev, options, multilabel, seed, score, halves)
 
 
 def _fit(encoder: Encoder, architecture: Architecture, targets: np.ndarray, train: np.ndarray, dev: np.ndarray,
-         options: TrainOptions, multilabel: bool, seed: int, score: Callable[[np.ndarray], float]) -> Network:
+         options: TrainOptions, multilabel: bool, seed: int, score: Callable[[np.ndarray], float],
+         halves: Halves | None) -> Network:
     rng = np.random.default_rng(seed)
     network = Network(encoder, architecture, targets.shape[1], multilabel, rng)
     network.standardise(train)
     weigh = ClassWeights.of(options.class_weight, targets[train], multilabel)
     dev_targets = targets[dev]
     dev_inputs = network.inputs(dev)
-    best_key, best_state, waited = None, None, 0
+    best_key, best_state, best_p, waited = None, None, None, 0
+    cross = CrossFit(halves) if halves is not None else None
     for epoch in range(1, options.epochs + 1):
         order = rng.permutation(train)
         for start in range(0, len(order), options.batch_size):
@@ -330,17 +339,21 @@ def _fit(encoder: Encoder, architecture: Architecture, targets: np.ndarray, trai
         if encoder.trainable:
             dev_inputs = network.inputs(dev)
         p = network.probabilities(dev_inputs)
+        predicted = network.decide(p)
         dev_loss = cross_entropy(p, dev_targets, weigh, multilabel)
-        dev_score = score(network.decide(p))
+        dev_score = score(predicted)
         network.dev_losses.append(round(dev_loss, 5))
         network.dev_scores.append(round(dev_score, 5))
         network.epochs_run = epoch
+        if cross is not None:
+            cross.observe(p, lambda rows, scorer: _rank(options, scorer(predicted[rows]), cross_entropy(
+                p[rows], dev_targets[rows], weigh, multilabel)))
         if not options.stop_on_dev:
-            network.best_epoch = epoch
+            network.best_epoch, best_p = epoch, p
             continue
-        key = (dev_score, -dev_loss) if options.select_on == "score" else (-dev_loss,)
+        key = _rank(options, dev_score, dev_loss)
         if best_key is None or key > best_key:
-            best_key, waited, network.best_epoch = key, 0, epoch
+            best_key, waited, network.best_epoch, best_p = key, 0, epoch, p
             best_state = network.snapshot()
         else:
             waited += 1
@@ -348,4 +361,11 @@ def _fit(encoder: Encoder, architecture: Architecture, targets: np.ndarray, trai
                 break
     if best_state is not None:
         network.restore(best_state)
+    network.held_probabilities = cross.probabilities if cross is not None else best_p
+    network.selection_score = round(score(network.decide(network.held_probabilities)), 5)
     return network
+
+
+def _rank(options: TrainOptions, score: float, loss: float) -> tuple:
+    """An epoch's key on held-out examples, higher is better: the score (ties: lower loss), or the loss."""
+    return (score, -loss) if options.select_on == "score" else (-loss,)

@@ -40,6 +40,7 @@ from shardvec.finetune.curve import TEST_METRICS, point, summary
 from shardvec.finetune.ensemble import NAME as ENSEMBLE
 from shardvec.finetune.ensemble import Ensemble, Held, Outputs
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
+from shardvec.finetune.heldout import Halves
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
 from shardvec.finetune.task import ModelOptions, Task
@@ -78,6 +79,8 @@ class Model(Protocol):
     epochs_run: int
     dev_losses: list[float]
     dev_scores: list[float]
+    held_probabilities: np.ndarray  # what selection scores: see shardvec.finetune.heldout
+    selection_score: float
 
     def predict(self, items: np.ndarray) -> np.ndarray: ...
 
@@ -99,7 +102,7 @@ class Learner(Protocol):
     candidates: Sequence[Candidate]
 
     def fit(self, train: np.ndarray, held: np.ndarray, candidate: Any, seed: int,
-            score: Callable[[np.ndarray], float]) -> Model: ...
+            score: Callable[[np.ndarray], float], halves: Halves | None) -> Model: ...
 
 
 class VectorLearner:
@@ -108,16 +111,16 @@ class VectorLearner:
     def __init__(self, task: Task, prototype: Encoder, architecture: Architecture, candidates: list[TrainOptions]):
         self.task, self.prototype, self.architecture, self.candidates = task, prototype, architecture, candidates
 
-    def fit(self, train, held, candidate, seed, score):
+    def fit(self, train, held, candidate, seed, score, halves):
         return fit(self.prototype.fresh(), self.architecture, self.task.targets, train, held, candidate,
-                   self.task.multilabel, seed, score)
+                   self.task.multilabel, seed, score, halves)
 
 
 class BaselineLearner:
     def __init__(self, task: Task, lexical: sp.csr_matrix, candidates: list[BaselineOptions]):
         self.task, self.lexical, self.candidates = task, lexical, candidates
 
-    def fit(self, train, held, candidate, seed, score):
+    def fit(self, train, held, candidate, seed, score, halves):  # one fit: no epochs for halves to choose
         return fit_baseline(self.lexical, self.task.targets, train, held, candidate, self.task.multilabel, score)
 
 
@@ -161,23 +164,28 @@ def plan_budgets(task: Task, options: CurveOptions) -> tuple[dict[float, list[np
 
 
 def _kept(model: Model) -> tuple[float, float]:
-    """A model's held-out score at its kept epoch and its lowest held-out loss."""
-    return model.dev_scores[model.best_epoch - 1], min(model.dev_losses)
+    """A model's selection score on held-out examples and its lowest held-out loss."""
+    return model.selection_score, min(model.dev_losses)
+
+
+def _halves(task: Task, units: np.ndarray, options: CurveOptions, seed: int) -> Halves | None:
+    return Halves.of(task, units, seed) if options.selection.cross_fit else None
 
 
 def _scorer(task: Task, units: np.ndarray) -> Callable[[np.ndarray], float]:
     return lambda predicted: task.score(units, predicted)[task.metric]
 
 
-def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, seed: int,
+def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions,
                 candidate: Any) -> list[Fitted]:
     """Every repeat of one budget with one candidate, held out on dev; dev only."""
     dev = task.examples(task.split.dev)
     runs = []
     for repeat, units in enumerate(subsets):
         start = time.perf_counter()
-        model = learner.fit(task.examples(units), dev, candidate, run_seed(seed, budget, repeat),
-                            _scorer(task, task.split.dev))
+        seed = run_seed(options.seed, budget, repeat)
+        model = learner.fit(task.examples(units), dev, candidate, seed, _scorer(task, task.split.dev),
+                            _halves(task, task.split.dev, options, seed))
         runs.append(Fitted(units, model, round(time.perf_counter() - start, 3)))
     return runs
 
@@ -192,13 +200,14 @@ def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budg
                            run_seed(options.seed, budget, repeat))
         for f, held in enumerate(folds):
             train = np.concatenate([part for j, part in enumerate(folds) if j != f])
-            model = learner.fit(task.examples(train), task.examples(held), candidate,
-                                run_seed(options.seed, budget, repeat, f + 1), _scorer(task, held))
+            fold_seed = run_seed(options.seed, budget, repeat, f + 1)
+            model = learner.fit(task.examples(train), task.examples(held), candidate, fold_seed, _scorer(task, held),
+                                _halves(task, held, options, fold_seed))
             score, loss = _kept(model)
             scores.append(score)
             losses.append(loss)
             epochs.append(model.best_epoch)
-            held_out.append((held, model.predict_proba(task.examples(held))))
+            held_out.append((held, model.held_probabilities))
     return float(np.mean(scores)), float(np.mean(losses)), int(np.median(epochs)), held_out
 
 
@@ -223,7 +232,7 @@ def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: floa
     for candidate in learner.candidates:
         start = time.perf_counter()
         if method == "dev":
-            runs = fit_repeats(task, learner, subsets, budget, options.seed, candidate)
+            runs = fit_repeats(task, learner, subsets, budget, options, candidate)
             score, loss = (float(np.mean(v)) for v in zip(*(_kept(f.model) for f in runs)))
             epochs, held = 0, None
         else:
@@ -236,7 +245,7 @@ def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: floa
     candidate, runs, epochs, held = best
     if runs is None:
         candidate = candidate.fixed(max(epochs, 1))
-        runs = fit_repeats(task, learner, subsets, budget, options.seed, candidate)
+        runs = fit_repeats(task, learner, subsets, budget, options, candidate)
     return Choice(candidate, runs, tried, method, best_key[0], held)
 
 
@@ -268,7 +277,7 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
                 first, first_test = f, test_metrics
         if keep:
             if choice.held is None:  # chosen on dev: the runs held out dev
-                kept.held = [(task.split.dev, p) for p in kept.dev]
+                kept.held = [(task.split.dev, f.model.held_probabilities) for f in choice.fitted]
             outputs[budget] = kept
         curve.append({**point(budget, len(subsets[0]), runs, **choice.candidate.describe(),
                               choice=choice.candidate.label, selection=choice.method,
@@ -352,6 +361,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         "model": task.describe_model(model, lexical),
         "selection": {"by": options.selection.by, "folds": options.selection.folds,
                       "dev_below": options.selection.dev_below, "budget_upto": options.selection.budget_upto,
+                      "cross_fit": options.selection.cross_fit,
                       "by_budget": {str(c["budget"]): c["selection"] for c in results[best]["curve"]}},
         "best": {"setting": best, "chosen_on": chosen_on[results[best]["selection"]],
                  "dev_score": results[best]["dev_score"], "selection_score": results[best]["selection_score"],

@@ -12,6 +12,10 @@ others and early-stops on itself, and the candidate's score is the mean of
 the folds' kept scores. The winner's final fit then trains on all of the
 budget's examples for the median of the folds' kept epochs; dev only
 records its scores.
+
+Either way a fit's selection score is cross-fitted by default
+(:mod:`shardvec.finetune.heldout`): each half of its held-out units scored at
+the epoch that the other half chose.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ class Selection:
     folds: int
     dev_below: int  # auto: cross-validate when dev has fewer examples than this
     budget_upto: float  # auto: cross-validate at budgets up to this share
+    cross_fit: bool = True  # selection scores cross-fitted on two halves of the held-out units (finetune.cross_fit)
 
     def method(self, dev_examples: int, budget: float) -> str:
         """``dev`` or ``cv`` for one budget."""
