@@ -5,7 +5,8 @@ never on the setting, so settings are compared on identical training data
 and identical shuffles. At every setting and budget each candidate of the
 training options (the learning rates of the search; the baseline's ``C``)
 is scored on dev or by cross-validation on the budget's own examples
-(:mod:`shardvec.finetune.selection`), over all repeats, and the best mean
+(:mod:`shardvec.finetune.selection`; each fit's score cross-fitted, see
+:mod:`shardvec.finetune.heldout`), over all repeats, and the best mean
 score is kept (ties: lower loss); only its runs then score the test split,
 once each. The best setting is the one with the highest selection score at
 the full budget (ties go to the lower dev loss); test scores play no part in
