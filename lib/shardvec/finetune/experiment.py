@@ -41,7 +41,7 @@ from shardvec.finetune.curve import TEST_METRICS, point, summary
 from shardvec.finetune.ensemble import NAME as ENSEMBLE
 from shardvec.finetune.ensemble import Ensemble, Held, Outputs
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
-from shardvec.finetune.heldout import Halves
+from shardvec.finetune.heldout import Halves, scorer
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
 from shardvec.finetune.task import ModelOptions, Task
@@ -173,10 +173,6 @@ def _halves(task: Task, units: np.ndarray, options: CurveOptions, seed: int) -> 
     return Halves.of(task, units, seed) if options.selection.cross_fit else None
 
 
-def _scorer(task: Task, units: np.ndarray) -> Callable[[np.ndarray], float]:
-    return lambda predicted: task.score(units, predicted)[task.metric]
-
-
 def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions,
                 candidate: Any) -> list[Fitted]:
     """Every repeat of one budget with one candidate, held out on dev; dev only."""
@@ -185,7 +181,7 @@ def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget:
     for repeat, units in enumerate(subsets):
         start = time.perf_counter()
         seed = run_seed(options.seed, budget, repeat)
-        model = learner.fit(task.examples(units), dev, candidate, seed, _scorer(task, task.split.dev),
+        model = learner.fit(task.examples(units), dev, candidate, seed, scorer(task, task.split.dev),
                             _halves(task, task.split.dev, options, seed))
         runs.append(Fitted(units, model, round(time.perf_counter() - start, 3)))
     return runs
@@ -202,7 +198,7 @@ def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budg
         for f, held in enumerate(folds):
             train = np.concatenate([part for j, part in enumerate(folds) if j != f])
             fold_seed = run_seed(options.seed, budget, repeat, f + 1)
-            model = learner.fit(task.examples(train), task.examples(held), candidate, fold_seed, _scorer(task, held),
+            model = learner.fit(task.examples(train), task.examples(held), candidate, fold_seed, scorer(task, held),
                                 _halves(task, held, options, fold_seed))
             score, loss = _kept(model)
             scores.append(score)

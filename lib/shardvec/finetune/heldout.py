@@ -43,11 +43,11 @@ class Halves:
         first = np.random.default_rng(seed).permutation(len(units)) % 2 == 0
         per_example = np.repeat(first, task.offsets[units + 1] - task.offsets[units])
         parts = (units[first], units[~first])  # each in the held-out order, as its examples are
-        return cls((per_example, ~per_example),
-                   tuple(_scorer(task, part) for part in parts))  # type: ignore[arg-type]
+        return cls((per_example, ~per_example), (scorer(task, parts[0]), scorer(task, parts[1])))
 
 
-def _scorer(task: Task, units: np.ndarray) -> Callable[[np.ndarray], float]:
+def scorer(task: Task, units: np.ndarray) -> Callable[[np.ndarray], float]:
+    """The task's headline score of predictions for the examples of ``units``."""
     return lambda predicted: task.score(units, predicted)[task.metric]
 
 
@@ -65,8 +65,8 @@ class CrossFit:
         ``mask``, higher is better (ties keep the earlier epoch)."""
         if self.probabilities is None:
             self.probabilities = np.array(probabilities, copy=True)
-        for h, (mask, scorer) in enumerate(zip(self.halves.masks, self.halves.scorers)):
-            ranked = key(mask, scorer)
+        for h, (mask, score_half) in enumerate(zip(self.halves.masks, self.halves.scorers)):
+            ranked = key(mask, score_half)
             if self.best[h] is None or ranked > self.best[h]:
                 self.best[h] = ranked
                 other = self.halves.masks[1 - h]
