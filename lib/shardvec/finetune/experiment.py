@@ -174,15 +174,16 @@ def _halves(task: Task, units: np.ndarray, options: CurveOptions, seed: int) -> 
 
 
 def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions,
-                candidate: Any) -> list[Fitted]:
-    """Every repeat of one budget with one candidate, held out on dev; dev only."""
+                candidate: Any, selecting: bool = True) -> list[Fitted]:
+    """Every repeat of one budget with one candidate, held out on dev; dev only. ``selecting``: dev's scores
+    choose (so they are cross-fitted), rather than only being recorded."""
     dev = task.examples(task.split.dev)
     runs = []
     for repeat, units in enumerate(subsets):
         start = time.perf_counter()
         seed = run_seed(options.seed, budget, repeat)
         model = learner.fit(task.examples(units), dev, candidate, seed, scorer(task, task.split.dev),
-                            _halves(task, task.split.dev, options, seed))
+                            _halves(task, task.split.dev, options, seed) if selecting else None)
         runs.append(Fitted(units, model, round(time.perf_counter() - start, 3)))
     return runs
 
@@ -242,7 +243,7 @@ def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: floa
     candidate, runs, epochs, held = best
     if runs is None:
         candidate = candidate.fixed(max(epochs, 1))
-        runs = fit_repeats(task, learner, subsets, budget, options, candidate)
+        runs = fit_repeats(task, learner, subsets, budget, options, candidate, selecting=False)
     return Choice(candidate, runs, tried, method, best_key[0], held)
 
 
