@@ -1,4 +1,4 @@
-"""The ensemble setting: the mean of its members' probabilities, scored and chosen like a trained setting."""
+"""The ensemble setting: a weighted mean of its members' probabilities, scored and chosen like a trained setting."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ from finetune_helpers import topic_docs, topic_sentences, train_word2vec
 from shardvec.finetune.baseline import BaselineOptions
 from shardvec.finetune.classifier import TrainOptions
 from shardvec.finetune.datasets import Dataset
-from shardvec.finetune.ensemble import Ensemble, Outputs
+from shardvec.finetune.ensemble import Ensemble, Outputs, greedy_weights, mix
 from shardvec.finetune.experiment import CurveOptions, compare
+from shardvec.finetune.heldout import Halves
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import split_indices
 from shardvec.finetune.task import ModelOptions, build_task
 from shardvec.finetune.vectorsets import VectorSet
+from shardvec.finetune.verdict import verdict
 
 MODEL = ModelOptions(weighting="mean", buckets=0, window=2, lexical=True, ngrams=1, hidden=0)
 OPTIONS = TrainOptions(epochs=20, learning_rate=0.5, l2=1e-4, patience=3, batch_size=16, class_weight="none",
@@ -47,11 +49,86 @@ def test_the_mean_is_right_where_each_member_is_half_wrong() -> None:
         ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [2.0])})
         assert task.score(task.split.test, test > 0.5)["accuracy"] <= 0.55  # each member alone: about half
     ensemble.add("not a member", {})
-    entry = ensemble.summary(task, {1.0: [len(task.split.train)]})
-    assert entry["members"] == ["a", "b"] and entry["choice"] == "mean of 2"
+    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, no_halves)
+    assert entry["members"] == ["a", "b"] and entry["choice"] == "greedy mean of 2"
+    assert entry["curve"][0]["weights"] == {"a": 0.5, "b": 0.5}  # a third addition would raise the loss
     assert entry["selection_score"] == entry["dev_score"] == entry["test_score"]["mean"] == 1.0
     assert entry["test_metrics"]["accuracy"] == 1.0 and entry["curve"][0]["runs"][0]["seconds"] == 4.0
     assert entry["dev_loss"] == pytest.approx(-np.log(0.65), abs=1e-5)  # the mean gives the true class 0.65
+
+
+def no_halves(budget, entry, units):
+    return None
+
+
+def right_share(task, units: np.ndarray, share: float, seed: int) -> np.ndarray:
+    """Probabilities that give a random ``share`` of the examples their true class (0.7), the rest a wrong one."""
+    targets = task.targets[task.examples(units)]
+    right = np.random.default_rng(seed).random(len(targets)) < share
+    wrong = np.roll(targets, 1, axis=1)
+    return np.where(right[:, None], 0.7 * targets + 0.3 * wrong, 0.3 * targets + 0.7 * wrong)
+
+
+def test_greedy_weights_leave_out_what_only_hurts_and_repeat_what_helps() -> None:
+    target = np.array([1.0, 0.0, 1.0])
+
+    def rank(mean):  # one entry; the score: closeness to the target
+        return -float(np.abs(mean[0] - target).sum()), 0.0
+
+    good, half, bad = np.array([1.0, 0.0, 0.8]), np.array([1.0, 0.0, 0.4]), np.array([0.0, 1.0, 0.0])
+    assert greedy_weights([[bad, good]], rank).tolist() == [0.0, 1.0]  # the best alone: adding only hurts
+    # good and half: good, then good + half lands on 0.6 (worse); so good alone. Two of good and one of a
+    # member above the target pull the mean onto it: with replacement, weights can be uneven.
+    over = np.array([1.0, 0.0, 1.4])
+    assert greedy_weights([[good, half]], rank).tolist() == [1.0, 0.0]
+    assert greedy_weights([[good, over, bad]], rank) == pytest.approx([2 / 3, 1 / 3, 0.0])
+    assert mix([good, over, bad], np.array([2 / 3, 1 / 3, 0.0])) == pytest.approx(target)
+
+
+def test_a_member_that_is_always_wrong_gets_no_weight() -> None:
+    task = topic_task(30, dev=0.2)
+    ensemble = Ensemble()
+    for name, share in (("good", 0.8), ("wrong", 0.0)):
+        dev, test = (right_share(task, getattr(task.split, s), share, 1) for s in ("dev", "test"))
+        ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [1.0])})
+    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, no_halves)
+    good_alone = task.score(task.split.test, right_share(task, task.split.test, 0.8, 1) > 0.5)[task.metric]
+    assert entry["curve"][0]["weights"] == {"good": 1.0} and entry["choice"] == "greedy mean of 1"
+    assert entry["test_score"]["mean"] == good_alone
+    equal = Ensemble("equal")  # the plain mean gives the wrong member half the say, and the wrong class wins
+    for name, out in zip(ensemble.members, ensemble.outputs[1.0]):
+        equal.add(name, {1.0: out})
+    assert equal.summary(task, {1.0: [len(task.split.train)]}, no_halves)["test_score"]["mean"] < good_alone
+
+
+def test_the_selection_score_weighs_each_half_with_the_weights_chosen_on_the_other() -> None:
+    task = topic_task(40, dev=0.3)
+    members = [right_share(task, task.split.dev, share, seed) for share, seed in ((0.6, 1), (0.6, 2), (0.55, 3))]
+    ensemble = Ensemble()
+    for name, dev in zip("abc", members):
+        test = right_share(task, task.split.test, 0.6, 0)
+        ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [1.0])})
+
+    def halves_of(budget, entry, units):
+        return Halves.of(task, units, seed=7)
+
+    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, halves_of)
+    halves = halves_of(1.0, 0, task.split.dev)
+    crossed = np.empty(members[0].shape)
+    for h in (0, 1):
+        mask, score = halves.masks[h], halves.scorers[h]
+        targets = task.targets[task.examples(task.split.dev)][mask]
+
+        def rank(mean):
+            p = mean[0]
+            return score(p == p.max(axis=1, keepdims=True)), float(np.mean(np.log(p[targets == 1])))
+
+        weights = greedy_weights([[m[mask] for m in members]], rank)
+        crossed[~mask] = mix([m[~mask] for m in members], weights)
+    expected = task.score(task.split.dev, crossed == crossed.max(axis=1, keepdims=True))[task.metric]
+    assert entry["selection_score"] == round(expected, 5)
+    # the weights chosen on all of dev score dev no worse than the cross-fitted ones
+    assert entry["dev_score"] >= entry["selection_score"]
 
 
 def test_members_must_hold_out_the_same_examples() -> None:
@@ -59,6 +136,8 @@ def test_members_must_hold_out_the_same_examples() -> None:
     dev = half_right(task, task.split.dev, True)
     ensemble = Ensemble()
     ensemble.add("a", {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [dev], [1.0])})
+    with pytest.raises(ValueError, match="weighting must be one of greedy, equal"):
+        Ensemble("best")
     with pytest.raises(ValueError, match="b held out other examples than a"):
         ensemble.add("b", {1.0: Outputs("dev", [(task.split.dev[::-1], dev)], [dev], [dev], [1.0])})
 
@@ -77,7 +156,7 @@ def test_compare_cross_validates_the_ensemble_on_its_members_folds(monkeypatch) 
     options = CurveOptions([0.25, 1.0], repeats=2, seed=0, min_per_class=2, model=MODEL,
                            selection=Selection("auto", folds=3, dev_below=200, budget_upto=0.05),
                            baseline=[BaselineOptions(1.0, "none")], candidates=[OPTIONS],
-                           ensemble=["pretrained", "tfidf+lr"])
+                           ensemble=["pretrained", "tfidf+lr"], ensemble_weights="equal")
     section, _ = compare(task, {"random": VectorSet("random", kv, False), "pretrained": VectorSet("pretrained", kv, False)},
                          options)
     entry = section["settings"]["ensemble"]
@@ -91,3 +170,16 @@ def test_compare_cross_validates_the_ensemble_on_its_members_folds(monkeypatch) 
         assert point["selection_score"] == round(float(np.mean(scores)), 5)
     chosen = max(section["settings"], key=lambda n: section["settings"][n]["selection_score"])
     assert section["best"]["selection_score"] == section["settings"][chosen]["selection_score"]
+
+
+def test_the_verdict_counts_the_ensemble_as_pretrained_only_where_it_weighs_a_pretrained_member() -> None:
+    def point(score: float, **weights: float) -> dict:
+        return {"selection_score": score, "test_score": {"mean": score, "std": 0.0}, "runs": [{}], "weights": weights}
+
+    ensemble = {"curve": [point(0.5, **{"tfidf+lr": 1.0}), point(0.8, pretrained=0.5, **{"tfidf+lr": 0.5})]}
+    section = {"budgets": [0.01, 1.0], "best": {"setting": "ensemble"},
+               "settings": {"pretrained": {"curve": [point(0.3), point(0.7)]}, "ensemble": ensemble},
+               "baselines": {"tfidf+lr": {"curve": [point(0.4), point(0.6)]}}}
+    at_1, at_100 = verdict(section, n_test=1000)["transfer"]
+    assert (at_1["pretrained"], at_1["without"]) == ("pretrained", "ensemble")  # the baseline alone there
+    assert (at_100["pretrained"], at_100["without"]) == ("ensemble", "tfidf+lr")

@@ -401,9 +401,11 @@ class FinetuneConfig(_Section):
     baseline_c: list[float] = _doc([1.0, 10.0], "inverse regularisation strengths of the baseline's logistic regression, searched like the learning rate",
                                    gt=0)
     ensemble: list[str] = _doc(["pretrained", "adapted", "finetuned", "adapted+finetuned", "baseline"],
-                               "settings whose predicted probabilities are averaged into one more setting, ensemble, chosen like the others on dev or by cross-validation (baseline: the classical baseline); members that did not run are left out, and with fewer than two there is no ensemble; [] disables",
+                               "settings whose predicted probabilities are weighed into one more setting, ensemble (see ensemble_weights), chosen like the others on dev or by cross-validation (baseline: the classical baseline); members that did not run are left out, and with fewer than two there is no ensemble; [] disables",
                                choices=("random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned",
                                         "baseline"))
+    ensemble_weights: str = _doc("greedy", "how the ensemble weighs its members at each budget: greedy (members added one at a time, with replacement, while the held-out score rises; the selection score cross-fitted like a fit's) or equal (the plain mean)",
+                                 choices=("greedy", "equal"))
     tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees", ge=0)
     intrinsic_vocab: int = _doc(2000, "analogy questions of each vector set's intrinsic scores use only this many most frequent words (each answered question scans them all; shardvec evaluate gives full scores); 0 skips the scores",
                                 ge=0)

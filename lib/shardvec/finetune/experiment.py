@@ -11,7 +11,7 @@ score is kept (ties: lower loss); only its runs then score the test split,
 once each. The best setting is the one with the highest selection score at
 the full budget (ties go to the lower dev loss); test scores play no part in
 any choice. Settings named in ``finetune.ensemble`` also keep their
-probabilities, which :mod:`shardvec.finetune.ensemble` averages into one
+probabilities, which :mod:`shardvec.finetune.ensemble` weighs into one
 more setting, chosen by the same rule.
 
 Why search per budget: the best step size depends on how many updates an
@@ -63,6 +63,7 @@ class CurveOptions:
     selection: Selection
     baseline: list[BaselineOptions]  # the baseline's candidates; empty: no baseline
     ensemble: list[str] = field(default_factory=list)  # the settings (and baseline) averaged into ENSEMBLE
+    ensemble_weights: str = "greedy"  # how their weights are chosen per budget: greedy or equal
 
 
 @dataclass(frozen=True)
@@ -329,7 +330,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     lexical = task.lexical(model) if model.lexical or options.baseline else None
     architecture = Architecture(model.hidden, SparseRows(lexical) if model.lexical else None)
     weights = task.term_weights(model)
-    results, trained, ensemble = {}, {}, Ensemble()
+    results, trained, ensemble = {}, {}, Ensemble(options.ensemble_weights)
     for name, vectors in sets.items():
         results[name], done, outputs = run_setting(task, vectors, plan, options, architecture, weights)
         ensemble.add(name, outputs)
@@ -342,7 +343,9 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     elif options.baseline:
         log.info("baseline skipped: the training texts hold no words for it")
     if len(ensemble.members) >= 2:
-        results[ENSEMBLE] = ensemble.summary(task, {b: [len(s) for s in subsets] for b, subsets in plan.items()})
+        results[ENSEMBLE] = ensemble.summary(
+            task, {b: [len(s) for s in subsets] for b, subsets in plan.items()},
+            lambda budget, entry, units: _halves(task, units, options, run_seed(options.seed, budget, entry, 0)))
         _log_summary(task.name, ENSEMBLE, results[ENSEMBLE], task.metric)
     elif options.ensemble:
         log.info(f"ensemble skipped: fewer than two of its members ran ({', '.join(ensemble.members) or 'none'})")

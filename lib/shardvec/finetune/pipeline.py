@@ -145,7 +145,7 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
                 if name != "baseline" or config.baseline]
     return CurveOptions(budgets=list(config.budgets), repeats=config.repeats, seed=config.split_seed,
                         min_per_class=config.min_per_class, candidates=candidates, model=model, selection=selection,
-                        baseline=baseline, ensemble=ensemble)
+                        baseline=baseline, ensemble=ensemble, ensemble_weights=config.ensemble_weights)
 
 
 def _with_rows(kv, trained: Trained):

@@ -45,18 +45,20 @@ def _best_at(candidates: dict[str, dict[str, Any]], index: int) -> str | None:
     return max(names, key=lambda n: candidates[n]["curve"][index]["selection_score"]) if names else None
 
 
-def _pretrained(name: str, setting: dict[str, Any]) -> bool:
-    """Whether a setting uses the pretrained vectors: one of them, or an ensemble with one of them."""
-    return name in PRETRAINED or any(m in PRETRAINED for m in setting.get("members", []))
+def _pretrained(name: str, point: dict[str, Any]) -> bool:
+    """Whether a setting's curve point uses the pretrained vectors: one of them, or an ensemble that gives
+    one of them weight there."""
+    return name in PRETRAINED or any(m in PRETRAINED for m in point.get("weights", {}))
 
 
 def verdict(section: dict[str, Any], n_test: int) -> dict[str, Any]:
     """Per budget, pretraining against no pretraining; at the full budget, the best setting against the rest."""
     settings, baselines = section["settings"], section.get("baselines", {})
-    with_pretraining = {n: s for n, s in settings.items() if _pretrained(n, s)}
-    without = {n: s for n, s in {**settings, **baselines}.items() if not _pretrained(n, s)}
     transfer = []
     for i, budget in enumerate(section["budgets"]):
+        at = {n: s for n, s in {**settings, **baselines}.items() if len(s["curve"]) > i}
+        with_pretraining = {n: s for n, s in at.items() if _pretrained(n, s["curve"][i])}
+        without = {n: s for n, s in at.items() if n not in with_pretraining}
         pre, base = _best_at(with_pretraining, i), _best_at(without, i)
         if pre is None or base is None:
             continue
