@@ -258,6 +258,7 @@ def curves(report: dict[str, Any]) -> dict[str, dict[float, dict[str, Any]]]:
     out = {}
     for name, s in {**section["settings"], **section["baselines"]}.items():
         out[name] = {c["budget"]: {"selection": c["selection_score"], "how": c["selection"], "choice": c["choice"],
+                                   "weights": c.get("weights"),
                                    **{k: [r["test"][k] for r in c["runs"]] for k in c["runs"][0]["test"]}}
                      for c in s["curve"]}
     return out
@@ -353,7 +354,7 @@ def run_fasttext(fasttext, work: Path, name: str, vec: Path, budgets: list[float
 def shardvec_fit_seconds(work: Path, kvs: dict[str, Any], report: dict[str, Any], setting: str) -> float:
     """One fit of ``setting`` at the full budget with its chosen options: read the files, build the
     features, train (the vectors are in memory: loading them is timed apart). The ensemble fits each of
-    its members."""
+    its members of non-zero weight at the full budget."""
     from shardvec.config import Config
     from shardvec.finetune.baseline import fit_baseline
     from shardvec.finetune.classifier import Architecture, fit
@@ -375,7 +376,7 @@ def shardvec_fit_seconds(work: Path, kvs: dict[str, Any], report: dict[str, Any]
     def score(predicted: np.ndarray) -> float:
         return task.score(split.dev, predicted)[task.metric]
 
-    for member in section["settings"][setting].get("members", [setting]):
+    for member in full_budget_members(section, setting):
         if member == task.baseline:
             point = section["baselines"][member]["curve"][-1]
             candidate = next(c for c in options.baseline if c.describe() == {"C": point["C"]})
@@ -390,6 +391,11 @@ def shardvec_fit_seconds(work: Path, kvs: dict[str, Any], report: dict[str, Any]
         fit(encoder.fresh(), Architecture(options.model.hidden, SparseRows(lexical) if options.model.lexical else None),
             task.targets, split.train, split.dev, candidate, False, SEED, score)
     return time.perf_counter() - t0
+
+
+def full_budget_members(section: dict[str, Any], setting: str) -> list[str]:
+    """What a full-budget fit of ``setting`` trains: itself, or the ensemble's members that weigh there."""
+    return list(section["settings"][setting]["curve"][-1].get("weights") or [setting])
 
 
 def time_fits(fasttext, work: Path, vectors: Path, vec: Path | None, report: dict[str, Any], setting: str,
@@ -407,8 +413,7 @@ def time_fits(fasttext, work: Path, vectors: Path, vec: Path | None, report: dic
     pretrained = load_pretrained(str(vectors))
     load_seconds = time.perf_counter() - t0
     texts = read_dataset(str(work / "brown-genre_train.txt"), ReadOptions()).tokens
-    members = [m for m in report["classify"]["settings"][setting].get("members", [setting])
-               if m not in report["classify"]["baselines"]]
+    members = [m for m in full_budget_members(report["classify"], setting) if m not in report["classify"]["baselines"]]
     kvs = {name: v.kv for name, v in build_vector_sets(members, pretrained, texts,
                                                         AdaptSettings(5, 2, 1.0, SEED))[0].items()}
     steps = {f"shardvec ({setting})": lambda: shardvec_fit_seconds(work, kvs, report, setting)}
@@ -543,6 +548,11 @@ def markdown(result: dict[str, Any]) -> str:
                   + (" (an earlier run's report of the same command and code, reused by --resume)." if s.get("reused")
                      else "."), ""]
         lines += curve_table(s["curves"], s["anchors"], metrics, s["budgets"]) + [""]
+        weights = s["curves"].get(ENSEMBLE, {})
+        if weights:
+            lines += ["Ensemble weights chosen on the held-out units, by budget: " + "; ".join(
+                f"{b:.0%} " + ", ".join(f"{m} {w:.2f}" for m, w in (weights[b]["weights"] or {}).items())
+                for b in s["budgets"] if b in weights) + ".", ""]
         if name in result.get("fasttext", {}):
             params = {v: result["fasttext"][name][v]["params"] for v in ("fasttext", "fasttext+pretrained")}
             lines += [f"fastText options chosen on dev: {params['fasttext']} without, {params['fasttext+pretrained']} "
