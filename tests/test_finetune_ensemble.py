@@ -50,7 +50,7 @@ def test_the_mean_is_right_where_each_member_is_half_wrong() -> None:
         assert task.score(task.split.test, test > 0.5)["accuracy"] <= 0.55  # each member alone: about half
     ensemble.add("not a member", {})
     entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, no_halves)
-    assert entry["members"] == ["a", "b"] and entry["choice"] == "greedy mean of 2"
+    assert entry["members"] == ["a", "b"] and entry["choice"] == "greedy: a 0.50, b 0.50"
     assert entry["curve"][0]["weights"] == {"a": 0.5, "b": 0.5}  # a third addition would raise the loss
     assert entry["selection_score"] == entry["dev_score"] == entry["test_score"]["mean"] == 1.0
     assert entry["test_metrics"]["accuracy"] == 1.0 and entry["curve"][0]["runs"][0]["seconds"] == 4.0
@@ -93,7 +93,7 @@ def test_a_member_that_is_always_wrong_gets_no_weight() -> None:
         ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [1.0])})
     entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, no_halves)
     good_alone = task.score(task.split.test, right_share(task, task.split.test, 0.8, 1) > 0.5)[task.metric]
-    assert entry["curve"][0]["weights"] == {"good": 1.0} and entry["choice"] == "greedy mean of 1"
+    assert entry["curve"][0]["weights"] == {"good": 1.0} and entry["choice"] == "greedy: good 1.00"
     assert entry["test_score"]["mean"] == good_alone
     equal = Ensemble("equal")  # the plain mean gives the wrong member half the say, and the wrong class wins
     for name, out in zip(ensemble.members, ensemble.outputs[1.0]):
@@ -103,32 +103,29 @@ def test_a_member_that_is_always_wrong_gets_no_weight() -> None:
 
 def test_the_selection_score_weighs_each_half_with_the_weights_chosen_on_the_other() -> None:
     task = topic_task(40, dev=0.3)
-    members = [right_share(task, task.split.dev, share, seed) for share, seed in ((0.6, 1), (0.6, 2), (0.55, 3))]
+    halves = Halves.of(task, task.split.dev, seed=7)
+    targets = task.targets[task.examples(task.split.dev)]
+    right, wrong = 0.7 * targets + 0.3 * np.roll(targets, 1, axis=1), 0.1 * targets + 0.9 * np.roll(targets, 1, axis=1)
     ensemble = Ensemble()
-    for name, dev in zip("abc", members):
-        test = right_share(task, task.split.test, 0.6, 0)
+    for name, h in (("a", 0), ("b", 1)):  # a is right on half 0 and surely wrong on half 1; b the other way
+        dev = np.where(halves.masks[h][:, None], right, wrong)
+        test = right_share(task, task.split.test, 0.5, h)
         ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [1.0])})
+    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, lambda budget, e, units: halves)
+    # each half gets the member chosen on the other half, which is wrong on it: every example wrong; weighed
+    # on all of dev (no cross-fitting) one member alone is right on half of it, and the halves swapped all
+    assert entry["selection_score"] == 0.0
+    assert entry["dev_score"] > 0.3 and len(entry["curve"][0]["weights"]) == 1
 
-    def halves_of(budget, entry, units):
-        return Halves.of(task, units, seed=7)
 
-    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, halves_of)
-    halves = halves_of(1.0, 0, task.split.dev)
-    crossed = np.empty(members[0].shape)
-    for h in (0, 1):
-        mask, score = halves.masks[h], halves.scorers[h]
-        targets = task.targets[task.examples(task.split.dev)][mask]
+def test_the_baseline_may_join_the_ensemble_but_not_lead_it() -> None:
+    def rank(mean):  # one entry: the closer to 1 everywhere, the better
+        return -float(np.abs(mean[0] - 1.0).sum()), 0.0
 
-        def rank(mean):
-            p = mean[0]
-            return score(p == p.max(axis=1, keepdims=True)), float(np.mean(np.log(p[targets == 1])))
-
-        weights = greedy_weights([[m[mask] for m in members]], rank)
-        crossed[~mask] = mix([m[~mask] for m in members], weights)
-    expected = task.score(task.split.dev, crossed == crossed.max(axis=1, keepdims=True))[task.metric]
-    assert entry["selection_score"] == round(expected, 5)
-    # the weights chosen on all of dev score dev no worse than the cross-fitted ones
-    assert entry["dev_score"] >= entry["selection_score"]
+    base, vectors = np.array([1.0, 1.0]), np.array([0.0, 1.0])
+    assert greedy_weights([[vectors, base]], rank).tolist() == [0.0, 1.0]
+    weights = greedy_weights([[vectors, base]], rank, leads=[True, False])
+    assert weights[0] > 0 and weights[1] > weights[0]  # led by the vectors, then mostly the baseline
 
 
 def test_members_must_hold_out_the_same_examples() -> None:
@@ -138,6 +135,8 @@ def test_members_must_hold_out_the_same_examples() -> None:
     ensemble.add("a", {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [dev], [1.0])})
     with pytest.raises(ValueError, match="weighting must be one of greedy, equal"):
         Ensemble("best")
+    with pytest.raises(ValueError, match="c ran other budgets than a"):
+        ensemble.add("c", {0.5: Outputs("dev", [(task.split.dev, dev)], [dev], [dev], [1.0])})
     with pytest.raises(ValueError, match="b held out other examples than a"):
         ensemble.add("b", {1.0: Outputs("dev", [(task.split.dev[::-1], dev)], [dev], [dev], [1.0])})
 
@@ -148,9 +147,9 @@ def test_compare_cross_validates_the_ensemble_on_its_members_folds(monkeypatch) 
     added: dict[str, dict[float, Outputs]] = {}
     original = Ensemble.add
 
-    def spy(self, name, outputs):
+    def spy(self, name, outputs, lead=True):
         added[name] = outputs
-        original(self, name, outputs)
+        original(self, name, outputs, lead)
 
     monkeypatch.setattr(Ensemble, "add", spy)
     options = CurveOptions([0.25, 1.0], repeats=2, seed=0, min_per_class=2, model=MODEL,

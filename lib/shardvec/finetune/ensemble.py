@@ -22,13 +22,22 @@ settings at the full budgets of two sets, but at 1 % the mean of five was
 weaker than its best member, where the weakest members are far behind.
 Greedy ensemble selection (Caruana et al., ICML 2004; AutoGluon's weighted
 ensemble) adds, with replacement, the member whose addition most raises the
-held-out score (ties: the lower loss), and stops when no addition raises
-it; a member's weight is the share of the additions it won. A member that
-only adds noise gets no weight. Choosing weights on the held-out examples
-flatters them there, so the selection score is cross-fitted as a fit's is
+held-out score (at an equal score: lowers the loss by more than a rounding
+error), and stops when no addition does, or after four additions per
+member; a member's weight is the share of the additions it won. A member
+that only adds noise gets no weight. The baseline may join an ensemble but
+not lead it (be the first addition): an ensemble of the baseline alone
+would be the baseline under another name, and the baseline is compared,
+never chosen. Choosing weights on the held-out examples flatters them
+there, so the selection score is cross-fitted as a fit's is
 (:mod:`shardvec.finetune.heldout`): each half of every repeat's or fold's
-held-out units is scored with the weights chosen on the other half. Dev and
-test use the weights chosen on all held-out units.
+held-out units is scored with the weights chosen on the other half (a fold
+of one unit, which cannot be halved, counts in one half). Dev and test use
+the weights chosen on all held-out units.
+
+Every member's arrays are kept until the weights are known, as float32 (a
+tag task's test probabilities are a row per token: members x budgets x
+repeats x tokens x tags of them).
 """
 
 from __future__ import annotations
@@ -65,23 +74,22 @@ class Outputs:
 
 
 class Ensemble:
-    """Keeps the members' probabilities as their curves finish, then weighs and scores them per budget.
-
-    Every member's arrays are kept until the weights are known (as float32:
-    a tag task's test probabilities are a row per token).
-    """
+    """Keeps the members' probabilities as their curves finish, then weighs and scores them per budget."""
 
     def __init__(self, weighting: str = "greedy") -> None:
         if weighting not in WEIGHTINGS:
             raise ValueError(f"ensemble weighting must be one of {', '.join(WEIGHTINGS)}, not {weighting!r}")
         self.weighting = weighting
         self.members: list[str] = []
+        self.leads: list[bool] = []  # whether each member may be the first addition
         self.outputs: dict[float, list[Outputs]] = {}
 
-    def add(self, name: str, outputs: dict[float, Outputs]) -> None:
-        """Add a member's probabilities (none: it is not a member)."""
+    def add(self, name: str, outputs: dict[float, Outputs], lead: bool = True) -> None:
+        """Add a member's probabilities (none: it is not a member); ``lead``: it may be the first addition."""
         if not outputs:
             return
+        if self.members and set(outputs) != set(self.outputs):
+            raise ValueError(f"{name} ran other budgets than {', '.join(self.members)}")
         for budget, out in outputs.items():
             first = self.outputs.get(budget, [out])[0]
             if first.method != out.method or len(first.held) != len(out.held) or \
@@ -92,17 +100,18 @@ class Ensemble:
                 out.method, [(u, p.astype(np.float32)) for u, p in out.held], [p.astype(np.float32) for p in out.dev],
                 [p.astype(np.float32) for p in out.test], list(out.seconds)))
         self.members.append(name)
+        self.leads.append(lead)
 
     def summary(self, task: Task, train_units: dict[float, list[int]], halves_of: HalvesOf) -> dict[str, Any]:
         """The ensemble's report entry, shaped like a setting's. ``halves_of`` splits a budget's held-out
-        entry for the cross-fitted selection score (None: scored with the weights chosen on all of it)."""
+        entry for the cross-fitted selection score (None: it cannot be halved)."""
         curve, first_test, dev_loss = [], {}, 0.0
         for budget, outs in self.outputs.items():
             held = [[o.held[e][1] for o in outs] for e in range(len(outs[0].held))]  # per entry, per member
             units = [u for u, _ in outs[0].held]
             weights = self.weights(held, _ranker(task, units))
             selection = self._selection_score(task, units, held, [halves_of(budget, e, u) for e, u in
-                                                                  enumerate(units)])
+                                                                  enumerate(units)], weights)
             runs, dev_losses = [], []
             for repeat in range(len(outs[0].dev)):
                 dev = mix([o.dev[repeat] for o in outs], weights)
@@ -117,7 +126,8 @@ class Ensemble:
                     first_test = metrics
             used = {m: round(float(w), 4) for m, w in zip(self.members, weights) if w > 0}
             curve.append({**point(budget, train_units[budget][0], runs, members=self.members, weights=used,
-                                  choice=f"{self.weighting} mean of {len(used)}", selection=outs[0].method,
+                                  choice=f"{self.weighting}: " + ", ".join(f"{m} {w:.2f}" for m, w in used.items()),
+                                  selection=outs[0].method,
                                   selection_score=round(selection, 5), search=[]),
                           "seconds": round(sum(r["seconds"] for r in runs), 3)})
             dev_loss = float(np.mean(dev_losses))
@@ -129,43 +139,55 @@ class Ensemble:
         """Each member's weight (summing to 1), from its probabilities on every held-out entry."""
         if self.weighting == "equal":
             return np.full(len(held[0]), 1.0 / len(held[0]))
-        return greedy_weights(held, rank)
+        return greedy_weights(held, rank, self.leads)
 
     def _selection_score(self, task: Task, units: list[np.ndarray], held: list[list[np.ndarray]],
-                         halves: list[Halves | None]) -> float:
-        """The mean held-out score over entries; cross-fitted when weights are chosen and every entry splits."""
-        if self.weighting == "equal" or any(h is None for h in halves):
-            weights = self.weights(held, _ranker(task, units))
+                         halves: list[Halves | None], weights: np.ndarray) -> float:
+        """The mean held-out score over entries: each half scored with the weights chosen on the other half,
+        an entry that cannot be halved counting in half 0; ``weights`` (chosen on all) where nothing is
+        chosen (equal) or nothing can be halved."""
+        if self.weighting == "equal" or all(h is None for h in halves):
             return float(np.mean([_score(task, u, mix(entry, weights)) for u, entry in zip(units, held)]))
+        whole = [(np.ones(len(entry[0]), dtype=bool), np.zeros(len(entry[0]), dtype=bool)) for entry in held]
+        masks = [hv.masks if hv is not None else w for hv, w in zip(halves, whole)]
+        scorers = [hv.scorers if hv is not None else (scorer(task, u), None) for hv, u in zip(halves, units)]
         mixed = [np.empty(entry[0].shape, dtype=np.float64) for entry in held]
         for h in (0, 1):
-            chosen_on = [[p[hv.masks[h]] for p in entry] for entry, hv in zip(held, halves)]
-            parts = [(hv.scorers[h], task.targets[task.examples(u)][hv.masks[h]]) for u, hv in zip(units, halves)]
-            weights = self.weights(chosen_on, _rank(task, parts))
-            for out, entry, hv in zip(mixed, held, halves):
-                other = hv.masks[1 - h]
-                out[other] = mix([p[other] for p in entry], weights)
+            on = [e for e, m in enumerate(masks) if m[h].any()]
+            parts = [(scorers[e][h], task.targets[task.examples(units[e])][masks[e][h]]) for e in on]
+            chosen = self.weights([[p[masks[e][h]] for p in held[e]] for e in on], _rank(task, parts))
+            for out, entry, m in zip(mixed, held, masks):
+                out[m[1 - h]] = mix([p[m[1 - h]] for p in entry], chosen)
         return float(np.mean([_score(task, u, p) for u, p in zip(units, mixed)]))
 
 
-def greedy_weights(held: list[list[np.ndarray]], rank: Rank, max_steps: int | None = None) -> np.ndarray:
+def greedy_weights(held: list[list[np.ndarray]], rank: Rank, leads: list[bool] | None = None,
+                   max_steps: int | None = None) -> np.ndarray:
     """Caruana's greedy selection with replacement: each member's share of the additions that raised
     ``rank`` of the mean (``held[e][m]``: member m's probabilities on entry e). The first addition always
-    happens (the best member alone); ties between members go to the earlier one."""
+    happens, among the members that ``leads`` allows (default: all); ties between members go to the
+    earlier one. At most ``max_steps`` additions (default: four per member)."""
     n_members = len(held[0])
     counts = np.zeros(n_members)
     totals = [np.zeros(entry[0].shape, dtype=np.float64) for entry in held]
     best = None
-    for step in range(max_steps or 4 * n_members):
-        trials = [rank([(t + entry[m]) / (step + 1) for t, entry in zip(totals, held)]) for m in range(n_members)]
-        m = max(range(n_members), key=lambda i: trials[i])
-        if best is not None and trials[m] <= best:
+    allowed = [m for m in range(n_members) if leads is None or leads[m]] or list(range(n_members))
+    for step in range(4 * n_members if max_steps is None else max_steps):
+        trials = {m: rank([(t + entry[m]) / (step + 1) for t, entry in zip(totals, held)]) for m in allowed}
+        m = max(trials, key=lambda i: trials[i])
+        if best is not None and not _raises(trials[m], best):
             break
         best = trials[m]
         counts[m] += 1
+        allowed = list(range(n_members))
         for t, entry in zip(totals, held):
             t += entry[m]
     return counts / counts.sum()
+
+
+def _raises(new: tuple[float, float], old: tuple[float, float]) -> bool:
+    """A higher score, or at an equal score a loss lower by more than a rounding error."""
+    return new[0] > old[0] or (new[0] == old[0] and new[1] - old[1] > 1e-9 * max(abs(old[1]), 1.0))
 
 
 def mix(probabilities: list[np.ndarray], weights: np.ndarray) -> np.ndarray:

@@ -339,12 +339,13 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     baselines = {}
     if options.baseline and lexical.shape[1]:
         baselines[task.baseline], outputs = run_baseline(task, plan, options, lexical)
-        ensemble.add(task.baseline, outputs)
+        ensemble.add(task.baseline, outputs, lead=False)
     elif options.baseline:
         log.info("baseline skipped: the training texts hold no words for it")
     if len(ensemble.members) >= 2:
         results[ENSEMBLE] = ensemble.summary(
             task, {b: [len(s) for s in subsets] for b, subsets in plan.items()},
+            # halves of their own, drawn apart from the members' (each choice leaks a little either way)
             lambda budget, entry, units: _halves(task, units, options, run_seed(options.seed, budget, entry, 0)))
         _log_summary(task.name, ENSEMBLE, results[ENSEMBLE], task.metric)
     elif options.ensemble:
