@@ -255,23 +255,19 @@ def run_shardvec(name: str, work: Path, vectors: Path, repeats: int, budgets: li
 def curves(report: dict[str, Any]) -> dict[str, dict[float, dict[str, Any]]]:
     """setting or baseline -> budget -> selection score and test metric lists, from a finetune report."""
     section = report["classify" if "classify" in report else "tag"]
-    band = section["selection"].get("noise_band", 0.0)
     out = {}
     for name, s in {**section["settings"], **section["baselines"]}.items():
         out[name] = {c["budget"]: {"selection": c["selection_score"], "how": c["selection"], "choice": c["choice"],
-                                   "weights": c.get("weights"), "band": band,
-                                   **{k: c[k] for k in ("selection_score", "selection_loss", "held_examples")},
+                                   "weights": c.get("weights"),
                                    **{k: [r["test"][k] for r in c["runs"]] for k in c["runs"][0]["test"]}}
                      for c in s["curve"]}
     return out
 
 
 def chosen(by_setting: dict[str, dict[float, dict[str, Any]]], names: tuple[str, ...], budget: float) -> str:
-    """Among ``names``, the setting that shardvec's rule chooses at ``budget`` (no test score involved)."""
-    from shardvec.finetune.selection import best_of
-
-    points = {n: by_setting[n][budget] for n in names if n in by_setting and budget in by_setting[n]}
-    return best_of(points, next(iter(points.values()))["band"])
+    """Among ``names``, the setting with the best selection score at ``budget`` (no test score involved)."""
+    return max((n for n in names if n in by_setting and budget in by_setting[n]),
+               key=lambda n: by_setting[n][budget]["selection"])
 
 
 # ---------------------------------------------------------------- fastText
@@ -538,10 +534,8 @@ def markdown(result: dict[str, Any]) -> str:
               "WordNet and the fortunes.",
               f"* shardvec finetune with its defaults (`conf/default.toml`), budgets "
               f"{', '.join(f'{b:.0%}' for b in result['budgets'])}, {result['repeats']} draws each; fastText and the "
-              "TF-IDF + LR baseline train on the very same draws. *dev-chosen*: at each budget, the setting "
-              "shardvec's rule picks there (`finetune.noise_band`: the lowest held-out loss among the settings "
-              "within that many standard errors of the best selection score; 0: the best score), the scores by "
-              "cross-validation on the budget's examples at 1% and 5%, on dev above.",
+              "TF-IDF + LR baseline train on the very same draws. *dev-chosen*: at each budget, the setting with "
+              "the best selection score there (cross-validation on the budget's examples at 1% and 5%, dev above).",
               "* fastText supervised " + ("(Python `fasttext` module, dim 100, 2 threads), options chosen on dev "
                                           "macro-F1 at the full budget from epoch {5, 25} x lr {0.1, 0.5} x "
                                           "wordNgrams {1, 2}." if result["fasttext_available"] else

@@ -173,8 +173,7 @@ def test_compare_cross_validates_the_ensemble_on_its_members_folds(monkeypatch) 
 
 def test_the_verdict_counts_the_ensemble_as_pretrained_only_where_it_weighs_a_pretrained_member() -> None:
     def point(score: float, **weights: float) -> dict:
-        return {"selection_score": score, "selection_loss": 1.0, "held_examples": 1000,
-                "test_score": {"mean": score, "std": 0.0}, "runs": [{}], "weights": weights}
+        return {"selection_score": score, "test_score": {"mean": score, "std": 0.0}, "runs": [{}], "weights": weights}
 
     ensemble = {"curve": [point(0.5, **{"tfidf+lr": 1.0}), point(0.8, pretrained=0.5, **{"tfidf+lr": 0.5})]}
     section = {"budgets": [0.01, 1.0], "best": {"setting": "ensemble"},

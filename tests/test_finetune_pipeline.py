@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
 from gensim.test.utils import datapath
 
@@ -75,16 +74,8 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     best = section["best"]["setting"]
     # dev holds 20 sentences: every budget chose by cross-validation, and so did the best setting
     assert section["selection"]["by_budget"] == {"0.01": "cv", "0.05": "cv", "0.25": "cv", "1.0": "cv"}
-    assert section["best"]["chosen_on"] == ("mean 5-fold cross-validated macro_f1 at the full budget; the lowest "
-                                            "held-out loss among settings within 1 standard error(s) of the best score")
-    # the lowest held-out loss among the settings within one standard error of the best selection score
-    points = {name: s["curve"][-1] for name, s in section["settings"].items()}
-    top = max(p["selection_score"] for p in points.values())
-    near = {n for n, p in points.items()
-            if p["selection_score"] >= top - np.sqrt(top * (1 - top) / p["held_examples"]) - 1e-12}
-    assert best in near and points[best]["held_examples"] == 140  # one repeat's 5 folds: its 140 sentences
-    assert points[best]["selection_loss"] == min(points[n]["selection_loss"] for n in near)
-    assert section["selection"]["noise_band"] == 1.0
+    assert section["best"]["chosen_on"] == "mean 5-fold cross-validated macro_f1 at the full budget"
+    assert section["best"]["selection_score"] == max(s["selection_score"] for s in section["settings"].values())
     assert section["settings"][best]["test_metrics"]["confusion"]["labels"] == ["neg", "pos"]
     assert report["adapt"]["output_weights"] == "continued from model/" and report["adapt"]["sentences"] == 140
     assert set(report["intrinsic"]) == set(SETTINGS)

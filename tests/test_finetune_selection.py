@@ -15,7 +15,7 @@ from shardvec.finetune.experiment import (BaselineLearner, CurveOptions, VectorL
                                           search)
 from shardvec.finetune.features import WordTable
 from shardvec.finetune.report import verdict_lines
-from shardvec.finetune.selection import Selection, best_of
+from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import fold_units, split_indices
 from shardvec.finetune.task import ModelOptions, Task, build_task
 from shardvec.finetune.verdict import verdict
@@ -113,8 +113,7 @@ def test_the_baseline_runs_the_same_draws_and_records_how_it_chose(small_dev_tas
 
 
 def _point(mean: float, std: float, repeats: int = 3, selection_score: float = 0.5) -> dict:
-    return {"test_score": {"mean": mean, "std": std}, "runs": [{}] * repeats, "selection_score": selection_score,
-            "selection_loss": 1.0, "held_examples": 1000}
+    return {"test_score": {"mean": mean, "std": std}, "runs": [{}] * repeats, "selection_score": selection_score}
 
 
 def _section(points: dict[str, tuple[float, float, float]]) -> dict:
@@ -167,16 +166,3 @@ def test_a_single_unit_budget_chooses_on_dev():
     learner = VectorLearner(task, task.encoder(WordTable(kv, data.tokens), False, MODEL, None),
                             Architecture(0, None), options.candidates)
     assert search(task, learner, plan[0.01], 0.01, options).method == "dev"
-
-
-def test_within_the_noise_band_the_lowest_held_out_loss_wins():
-    def point(score: float, loss: float, n: int = 1600) -> dict:
-        return {"selection_score": score, "selection_loss": loss, "held_examples": n}
-
-    # one standard error of 0.48 over 1,600 examples is 0.0125
-    points = {"a": point(0.480, 1.90), "b": point(0.470, 1.85), "c": point(0.465, 1.70), "d": point(0.478, 2.0)}
-    assert best_of(points, noise_band=1.0) == "b"  # c is 0.015 behind: outside the band, whatever its loss
-    assert best_of(points, noise_band=0.0) == "a"  # the highest score
-    assert best_of(points, noise_band=2.0) == "c"
-    assert best_of({**points, "a": point(0.480, 1.90, n=100_000)}, noise_band=1.0) == "a"  # a narrow band
-    assert best_of({"a": point(0.48, 1.9), "b": point(0.48, 1.8)}, noise_band=0.0) == "b"  # ties: the lower loss

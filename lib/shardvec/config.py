@@ -397,8 +397,6 @@ class FinetuneConfig(_Section):
                              ge=0)
     cv_budget_upto: float = _doc(0.05, "auto selection: cross-validate at label budgets up to this share", ge=0, le=1)
     cross_fit: bool = _doc(True, "score each fit for selection on two halves of its held-out examples, each at the epoch that the other half chose, so that early stopping does not flatter settings with epochs to pick from over the baseline and the ensemble; false: the kept epoch's held-out score")
-    noise_band: float = _doc(1.0, "choosing among settings: those whose selection score is within this many standard errors of the best (sqrt(s(1-s)/n) for n held-out examples) are told apart by their held-out cross-entropy, the lowest winning; 0: the highest score wins",
-                             ge=0)
     baseline: bool = _doc(True, "also run the classical baseline on the same splits and budgets: TF-IDF + logistic regression (classify), logistic regression on the lexical features (tag)")
     baseline_c: list[float] = _doc([1.0, 10.0], "inverse regularisation strengths of the baseline's logistic regression, searched like the learning rate",
                                    gt=0)

@@ -49,7 +49,7 @@ import numpy as np
 
 from shardvec.finetune.classifier import ClassWeights, cross_entropy, decide
 from shardvec.finetune.curve import TEST_METRICS, point, summary
-from shardvec.finetune.heldout import held_summary, loss, scorer
+from shardvec.finetune.heldout import scorer
 
 if TYPE_CHECKING:
     from shardvec.finetune.heldout import Halves
@@ -110,9 +110,8 @@ class Ensemble:
             held = [[o.held[e][1] for o in outs] for e in range(len(outs[0].held))]  # per entry, per member
             units = [u for u, _ in outs[0].held]
             weights = self.weights(held, _ranker(task, units))
-            crossed = self._held_out(task, units, held, [halves_of(budget, e, u) for e, u in enumerate(units)],
-                                     weights)
-            selection = float(np.mean([_score(task, u, p) for u, p in zip(units, crossed)]))
+            selection = self._selection_score(task, units, held, [halves_of(budget, e, u) for e, u in
+                                                                  enumerate(units)], weights)
             runs, dev_losses = [], []
             for repeat in range(len(outs[0].dev)):
                 dev = mix([o.dev[repeat] for o in outs], weights)
@@ -122,14 +121,14 @@ class Ensemble:
                              "dev_score": _score(task, task.split.dev, dev), "test_score": metrics[task.metric],
                              "seconds": round(sum(o.seconds[repeat] for o in outs), 3),
                              "test": {k: metrics[k] for k in TEST_METRICS if k in metrics}})
-                dev_losses.append(loss(task, task.split.dev, dev))
+                dev_losses.append(_loss(task, task.split.dev, dev))  # only a tie-breaker between settings
                 if budget == 1.0 and repeat == 0:
                     first_test = metrics
             used = {m: round(float(w), 4) for m, w in zip(self.members, weights) if w > 0}
             curve.append({**point(budget, train_units[budget][0], runs, members=self.members, weights=used,
                                   choice=f"{self.weighting}: " + ", ".join(f"{m} {w:.2f}" for m, w in used.items()),
-                                  selection=outs[0].method, selection_score=round(selection, 5),
-                                  **held_summary(task, list(zip(units, crossed)), len(outs[0].dev)), search=[]),
+                                  selection=outs[0].method,
+                                  selection_score=round(selection, 5), search=[]),
                           "seconds": round(sum(r["seconds"] for r in runs), 3)})
             dev_loss = float(np.mean(dev_losses))
         return {"description": f"{self.weighting}-weighted mean of the probabilities of {', '.join(self.members)}",
@@ -142,13 +141,13 @@ class Ensemble:
             return np.full(len(held[0]), 1.0 / len(held[0]))
         return greedy_weights(held, rank, self.leads)
 
-    def _held_out(self, task: Task, units: list[np.ndarray], held: list[list[np.ndarray]],
-                  halves: list[Halves | None], weights: np.ndarray) -> list[np.ndarray]:
-        """Each entry's probabilities for the selection score: each half weighed with the weights chosen on
-        the other half, an entry that cannot be halved counting in half 0; ``weights`` (chosen on all) where
-        nothing is chosen (equal) or nothing can be halved."""
+    def _selection_score(self, task: Task, units: list[np.ndarray], held: list[list[np.ndarray]],
+                         halves: list[Halves | None], weights: np.ndarray) -> float:
+        """The mean held-out score over entries: each half scored with the weights chosen on the other half,
+        an entry that cannot be halved counting in half 0; ``weights`` (chosen on all) where nothing is
+        chosen (equal) or nothing can be halved."""
         if self.weighting == "equal" or all(h is None for h in halves):
-            return [mix(entry, weights) for entry in held]
+            return float(np.mean([_score(task, u, mix(entry, weights)) for u, entry in zip(units, held)]))
         whole = [(np.ones(len(entry[0]), dtype=bool), np.zeros(len(entry[0]), dtype=bool)) for entry in held]
         masks = [hv.masks if hv is not None else w for hv, w in zip(halves, whole)]
         scorers = [hv.scorers if hv is not None else (scorer(task, u), None) for hv, u in zip(halves, units)]
@@ -159,7 +158,7 @@ class Ensemble:
             chosen = self.weights([[p[masks[e][h]] for p in held[e]] for e in on], _rank(task, parts))
             for out, entry, m in zip(mixed, held, masks):
                 out[m[1 - h]] = mix([p[m[1 - h]] for p in entry], chosen)
-        return mixed
+        return float(np.mean([_score(task, u, p) for u, p in zip(units, mixed)]))
 
 
 def greedy_weights(held: list[list[np.ndarray]], rank: Rank, leads: list[bool] | None = None,
@@ -217,3 +216,8 @@ def _rank(task: Task, parts: list[tuple[Callable[[np.ndarray], float], np.ndarra
 
 def _score(task: Task, units: np.ndarray, probabilities: np.ndarray) -> float:
     return task.score(units, decide(probabilities, task.multilabel))[task.metric]
+
+
+def _loss(task: Task, units: np.ndarray, probabilities: np.ndarray) -> float:
+    targets = task.targets[task.examples(units)]
+    return cross_entropy(probabilities, targets, ClassWeights.of("none", targets, task.multilabel), task.multilabel)

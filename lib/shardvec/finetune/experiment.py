@@ -41,8 +41,8 @@ from shardvec.finetune.curve import TEST_METRICS, point, summary
 from shardvec.finetune.ensemble import NAME as ENSEMBLE
 from shardvec.finetune.ensemble import Ensemble, Held, Outputs
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
-from shardvec.finetune.heldout import Halves, held_summary, scorer
-from shardvec.finetune.selection import Selection, best_of
+from shardvec.finetune.heldout import Halves, scorer
+from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
 from shardvec.finetune.task import ModelOptions, Task
 from shardvec.finetune.vectorsets import DESCRIPTIONS, VectorSet
@@ -258,7 +258,7 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
     for budget, subsets in plan.items():
         t0 = time.perf_counter()
         choice = search(task, learner, subsets, budget, options)
-        runs, kept = [], Outputs(choice.method, [], [], [], [])
+        runs, kept = [], Outputs(choice.method, choice.held or [], [], [], [])
         for repeat, f in enumerate(choice.fitted):
             probabilities = f.model.predict_proba(test)
             test_metrics = task.score(task.split.test, decide(probabilities, task.multilabel))
@@ -274,15 +274,13 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
                 kept.seconds.append(f.seconds)
             if budget == 1.0 and repeat == 0:
                 first, first_test = f, test_metrics
-        # chosen on dev: the runs held out dev
-        held = choice.held or [(task.split.dev, f.model.held_probabilities) for f in choice.fitted]
         if keep:
-            kept.held = held
+            if choice.held is None:  # chosen on dev: the runs held out dev
+                kept.held = [(task.split.dev, f.model.held_probabilities) for f in choice.fitted]
             outputs[budget] = kept
         curve.append({**point(budget, len(subsets[0]), runs, **choice.candidate.describe(),
                               choice=choice.candidate.label, selection=choice.method,
-                              selection_score=round(choice.score, 5), **held_summary(task, held, len(subsets)),
-                              search=choice.tried),
+                              selection_score=round(choice.score, 5), search=choice.tried),
                       "seconds": round(time.perf_counter() - t0, 3)})
     dev_loss = float(np.mean([min(r["dev_losses"]) for r in curve[-1]["runs"]]))
     return ({**summary(curve, dev_loss, first_test), "seconds": round(time.perf_counter() - started, 2)},
@@ -352,12 +350,9 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         _log_summary(task.name, ENSEMBLE, results[ENSEMBLE], task.metric)
     elif options.ensemble:
         log.info(f"ensemble skipped: fewer than two of its members ran ({', '.join(ensemble.members) or 'none'})")
-    best = best_of({n: r["curve"][-1] for n, r in results.items()}, options.selection.noise_band)
+    best = max(results, key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
     chosen_on = {"dev": f"mean dev {task.metric} at the full budget",
                  "cv": f"mean {options.selection.folds}-fold cross-validated {task.metric} at the full budget"}
-    band = options.selection.noise_band
-    rule = (f"; the lowest held-out loss among settings within {band:g} standard error(s) of the best score"
-            if band else "")
     section = {
         "metric": task.metric, "labels": task.labels, "multilabel": task.multilabel, "bio": task.bio,
         "budgets": list(plan), "skipped_budgets": skipped, "repeats": options.repeats,
@@ -368,11 +363,10 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         "model": task.describe_model(model, lexical),
         "selection": {"by": options.selection.by, "folds": options.selection.folds,
                       "dev_below": options.selection.dev_below, "budget_upto": options.selection.budget_upto,
-                      "cross_fit": options.selection.cross_fit, "noise_band": band,
+                      "cross_fit": options.selection.cross_fit,
                       "by_budget": {str(c["budget"]): c["selection"] for c in results[best]["curve"]}},
-        "best": {"setting": best, "chosen_on": chosen_on[results[best]["selection"]] + rule,
+        "best": {"setting": best, "chosen_on": chosen_on[results[best]["selection"]],
                  "dev_score": results[best]["dev_score"], "selection_score": results[best]["selection_score"],
-                 "selection_loss": results[best]["curve"][-1]["selection_loss"],
                  "test_score": results[best]["test_score"]},
         "settings": results,
         "baselines": baselines,

@@ -51,22 +51,6 @@ def scorer(task: Task, units: np.ndarray) -> Callable[[np.ndarray], float]:
     return lambda predicted: task.score(units, predicted)[task.metric]
 
 
-def loss(task: Task, units: np.ndarray, probabilities: np.ndarray) -> float:
-    """Unweighted cross-entropy of ``probabilities`` for the examples of ``units``: one scale for every
-    setting, whatever class weights each trained with."""
-    from shardvec.finetune.classifier import ClassWeights, cross_entropy
-
-    targets = task.targets[task.examples(units)]
-    return cross_entropy(probabilities, targets, ClassWeights.of("none", targets, task.multilabel), task.multilabel)
-
-
-def held_summary(task: Task, held: list[tuple[np.ndarray, np.ndarray]], repeats: int) -> dict[str, float]:
-    """A curve point's held-out loss (mean over its repeats' or folds' entries) and held-out examples per
-    repeat, which :func:`shardvec.finetune.selection.best_of` reads."""
-    return {"selection_loss": round(float(np.mean([loss(task, u, p) for u, p in held])), 5),
-            "held_examples": sum(len(p) for _, p in held) // max(repeats, 1)}
-
-
 class CrossFit:
     """Follows a fit epoch by epoch: each half's probabilities at the epoch best on the other half."""
 

@@ -140,8 +140,7 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
     model = ModelOptions(weighting=config.weighting, buckets=config.bigram_buckets, window=config.tag_window,
                          lexical=config.lexical, ngrams=config.lexical_ngrams, hidden=config.hidden)
     selection = Selection(by=config.select_by, folds=config.cv_folds, dev_below=config.cv_dev_below,
-                          budget_upto=config.cv_budget_upto, cross_fit=config.cross_fit,
-                          noise_band=config.noise_band)
+                          budget_upto=config.cv_budget_upto, cross_fit=config.cross_fit)
     ensemble = [task.baseline if name == "baseline" else name for name in config.ensemble
                 if name != "baseline" or config.baseline]
     return CurveOptions(budgets=list(config.budgets), repeats=config.repeats, seed=config.split_seed,
