@@ -62,7 +62,7 @@ class CurveOptions:
     model: ModelOptions
     selection: Selection
     baseline: list[BaselineOptions]  # the baseline's candidates; empty: no baseline
-    ensemble: list[str] = field(default_factory=list)  # the settings (and baseline) averaged into ENSEMBLE
+    ensemble: list[str] = field(default_factory=list)  # the settings (and baseline) weighed into ENSEMBLE
     ensemble_weights: str = "greedy"  # how their weights are chosen per budget: greedy or equal
 
 
