@@ -22,9 +22,12 @@ it the fastText columns are left out and the section says so).
    ``--repeats`` draws), and fastText supervised without and with
    ``-pretrainedVectors``, its options chosen on dev at the full budget
    from a grid, trained on the very draws shardvec trains on.
-4. shardvec's result at a budget is its *dev-chosen* setting: the one with
-   the best selection score there (cross-validation on the budget's own
-   examples at 1% and 5%, dev above), never a test score.
+4. shardvec's result at a budget is its *dev-chosen* setting: the one its
+   report recommends there (the ensemble unless a setting's selection score
+   beats it beyond noise, ``finetune.prefer_ensemble``; selection by
+   cross-validation on the budget's own examples at 1% and 5%, dev above),
+   never a test score. Within a group (with or without pretraining) it is
+   the best selection score.
 5. Fit time: one shardvec fit of the dev-chosen genre setting at the full
    budget (read the files, load the vectors, build the features, train)
    against one fastText fit on the same file, interleaved, median of
@@ -255,19 +258,23 @@ def run_shardvec(name: str, work: Path, vectors: Path, repeats: int, budgets: li
 def curves(report: dict[str, Any]) -> dict[str, dict[float, dict[str, Any]]]:
     """setting or baseline -> budget -> selection score and test metric lists, from a finetune report."""
     section = report["classify" if "classify" in report else "tag"]
+    recommended = section.get("recommended", {})
     out = {}
     for name, s in {**section["settings"], **section["baselines"]}.items():
         out[name] = {c["budget"]: {"selection": c["selection_score"], "how": c["selection"], "choice": c["choice"],
                                    "weights": c.get("weights"),
+                                   "recommended": recommended.get(str(c["budget"])) == name,
                                    **{k: [r["test"][k] for r in c["runs"]] for k in c["runs"][0]["test"]}}
                      for c in s["curve"]}
     return out
 
 
 def chosen(by_setting: dict[str, dict[float, dict[str, Any]]], names: tuple[str, ...], budget: float) -> str:
-    """Among ``names``, the setting with the best selection score at ``budget`` (no test score involved)."""
-    return max((n for n in names if n in by_setting and budget in by_setting[n]),
-               key=lambda n: by_setting[n][budget]["selection"])
+    """Among ``names``, the report's recommended setting at ``budget`` where it is one of them, else the one with
+    the best selection score there (no test score involved either way)."""
+    named = [n for n in names if n in by_setting and budget in by_setting[n]]
+    recommended = [n for n in named if by_setting[n][budget].get("recommended")]
+    return recommended[0] if recommended else max(named, key=lambda n: by_setting[n][budget]["selection"])
 
 
 # ---------------------------------------------------------------- fastText
@@ -534,8 +541,9 @@ def markdown(result: dict[str, Any]) -> str:
               "WordNet and the fortunes.",
               f"* shardvec finetune with its defaults (`conf/default.toml`), budgets "
               f"{', '.join(f'{b:.0%}' for b in result['budgets'])}, {result['repeats']} draws each; fastText and the "
-              "TF-IDF + LR baseline train on the very same draws. *dev-chosen*: at each budget, the setting with "
-              "the best selection score there (cross-validation on the budget's examples at 1% and 5%, dev above).",
+              "TF-IDF + LR baseline train on the very same draws. *dev-chosen*: at each budget, the setting the "
+              "report recommends there (the ensemble unless another setting's selection score beats it beyond noise; "
+              "cross-validation on the budget's examples at 1% and 5%, dev above).",
               "* fastText supervised " + ("(Python `fasttext` module, dim 100, 2 threads), options chosen on dev "
                                           "macro-F1 at the full budget from epoch {5, 25} x lr {0.1, 0.5} x "
                                           "wordNgrams {1, 2}." if result["fasttext_available"] else

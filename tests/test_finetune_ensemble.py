@@ -12,6 +12,7 @@ from shardvec.finetune.datasets import Dataset
 from shardvec.finetune.ensemble import Ensemble, Outputs, greedy_weights, mix
 from shardvec.finetune.experiment import CurveOptions, compare
 from shardvec.finetune.heldout import Halves
+from shardvec.finetune.recommend import recommend
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import split_indices
 from shardvec.finetune.task import ModelOptions, build_task
@@ -167,8 +168,14 @@ def test_compare_cross_validates_the_ensemble_on_its_members_folds(monkeypatch) 
         scores = [task.score(units, (pa + pb).argmax(axis=1)[:, None] == np.arange(pa.shape[1]))[task.metric]
                   for (units, pa), (_, pb) in zip(members[0].held, members[1].held)]
         assert point["selection_score"] == round(float(np.mean(scores)), 5)
-    chosen = max(section["settings"], key=lambda n: section["settings"][n]["selection_score"])
-    assert section["best"]["selection_score"] == section["settings"][chosen]["selection_score"]
+        assert point["selection_scores"] == pytest.approx(scores, abs=1e-5)  # per fold, for paired comparisons
+    settings = section["settings"]
+    assert section["prefer"] == "ensemble"
+    for i, budget in enumerate(section["budgets"]):
+        points = {n: s["curve"][i] for n, s in settings.items()}
+        assert all(len(p["selection_scores"]) == 2 * 3 for p in points.values())
+        assert section["recommended"][str(budget)] == recommend(points, "ensemble")
+    assert section["best"]["setting"] == section["recommended"]["1.0"]
 
 
 def test_the_verdict_counts_the_ensemble_as_pretrained_only_where_it_weighs_a_pretrained_member() -> None:

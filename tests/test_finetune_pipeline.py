@@ -74,8 +74,10 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     best = section["best"]["setting"]
     # dev holds 20 sentences: every budget chose by cross-validation, and so did the best setting
     assert section["selection"]["by_budget"] == {"0.01": "cv", "0.05": "cv", "0.25": "cv", "1.0": "cv"}
-    assert section["best"]["chosen_on"] == "mean 5-fold cross-validated macro_f1 at the full budget"
-    assert section["best"]["selection_score"] == max(s["selection_score"] for s in section["settings"].values())
+    assert section["best"]["chosen_on"] == ("mean 5-fold cross-validated macro_f1 at the full budget; the ensemble "
+                                            "unless a setting beats it beyond noise")
+    assert section["prefer"] == "ensemble" and best == section["recommended"]["1.0"]
+    assert set(section["recommended"]) == {"0.01", "0.05", "0.25", "1.0"}
     assert section["settings"][best]["test_metrics"]["confusion"]["labels"] == ["neg", "pos"]
     assert report["adapt"]["output_weights"] == "continued from model/" and report["adapt"]["sentences"] == 140
     assert set(report["intrinsic"]) == set(SETTINGS)
@@ -87,6 +89,7 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     assert "1% cv, 5% cv, 25% cv, 100% cv" in markdown and "| tfidf+lr |" in markdown
     assert "| all (units) | 4 | 8 | 36 | 140 |" in markdown and "| neg | 2 | 4 | 18 | 70 |" in markdown
     assert "![learning curve](learning_curve_classify.png)" in markdown
+    assert f"({section['recommended']['0.01']}) |" in markdown.split("| **recommended** |")[1].splitlines()[0]
     summary = format_summary(report)
     assert all(name in summary for name in SETTINGS) and "<- best on dev" in summary
     assert "[finetune]" in capsys.readouterr().err

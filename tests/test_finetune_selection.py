@@ -12,7 +12,7 @@ from shardvec.finetune.baseline import BaselineOptions
 from shardvec.finetune.classifier import Architecture, TrainOptions
 from shardvec.finetune.datasets import Dataset
 from shardvec.finetune.experiment import (BaselineLearner, CurveOptions, VectorLearner, plan_budgets, run_curve,
-                                          search)
+                                          run_seed, search)
 from shardvec.finetune.features import WordTable
 from shardvec.finetune.report import verdict_lines
 from shardvec.finetune.selection import Selection
@@ -97,7 +97,10 @@ def test_cross_validation_chooses_on_the_budgets_own_examples(small_dev_task, mo
     for fitted in choice.fitted:  # final fits run the chosen number of epochs and keep the last
         model = fitted.model
         assert model.best_epoch == model.epochs_run == choice.candidate.epochs
-    assert choice.score == pytest.approx(choice.tried[1]["cv_score"], abs=1e-5)
+    assert np.mean(choice.scores) == pytest.approx(choice.tried[1]["cv_score"], abs=1e-5)
+    assert len(choice.scores) == sum(len(fold_units(units, task.data.labels, task.stratified, 3,
+                                                     run_seed(options.seed, 1.0, r))) for r, units in
+                                     enumerate(plan[1.0]))  # one score per fold of every repeat
 
 
 def test_the_baseline_runs_the_same_draws_and_records_how_it_chose(small_dev_task):

@@ -13,8 +13,9 @@ its chosen candidate's probabilities on the held-out examples that chose it
 (dev, or each cross-validation fold: folds depend only on the seed, the
 budget and the repeat, so every member holds out the very same examples),
 on dev and on test. Their weighted means give the ensemble's selection, dev
-and test scores on the same footing as a member's, so it is the best setting
-only when its selection score says so (``finetune.ensemble`` names the members).
+and test scores on the same footing as a member's (``finetune.ensemble``
+names the members; :mod:`shardvec.finetune.recommend` says when it is the
+recommended setting).
 
 Why weights, chosen per budget (``finetune.ensemble_weights = "greedy"``):
 with every member weighed alike, the mean had the best test scores of all
@@ -113,8 +114,8 @@ class Ensemble:
             held = [[o.held[e][1] for o in outs] for e in range(len(outs[0].held))]  # per entry, per member
             units = [u for u, _ in outs[0].held]
             weights = self.weights(held, _ranker(task, units))
-            selection = self._selection_score(task, units, held, [halves_of(budget, e, u) for e, u in
-                                                                  enumerate(units)], weights)
+            selection = self._selection_scores(task, units, held, [halves_of(budget, e, u) for e, u in
+                                                                   enumerate(units)], weights)
             runs, dev_losses = [], []
             for repeat in range(len(outs[0].dev)):
                 dev = mix([o.dev[repeat] for o in outs], weights)
@@ -131,7 +132,8 @@ class Ensemble:
             curve.append({**point(budget, train_units[budget][0], runs, members=self.members, weights=used,
                                   choice=f"{self.weighting}: " + ", ".join(f"{m} {w:.2f}" for m, w in used.items()),
                                   selection=outs[0].method,
-                                  selection_score=round(selection, 5), search=[]),
+                                  selection_score=round(float(np.mean(selection)), 5),
+                                  selection_scores=[round(s, 5) for s in selection], search=[]),
                           "seconds": round(sum(r["seconds"] for r in runs), 3)})
             dev_loss = float(np.mean(dev_losses))
         return {"description": f"{self.weighting}-weighted mean of the probabilities of {', '.join(self.members)}",
@@ -144,13 +146,13 @@ class Ensemble:
             return np.full(len(held[0]), 1.0 / len(held[0]))
         return greedy_weights(held, rank, self.leads)
 
-    def _selection_score(self, task: Task, units: list[np.ndarray], held: list[list[np.ndarray]],
-                         halves: list[Halves | None], weights: np.ndarray) -> float:
-        """The mean held-out score over entries: each half scored with the weights chosen on the other half,
+    def _selection_scores(self, task: Task, units: list[np.ndarray], held: list[list[np.ndarray]],
+                          halves: list[Halves | None], weights: np.ndarray) -> list[float]:
+        """Each entry's held-out score: each half scored with the weights chosen on the other half,
         an entry that cannot be halved counting in half 0; ``weights`` (chosen on all) where nothing is
         chosen (equal) or nothing can be halved."""
         if self.weighting == "equal" or all(h is None for h in halves):
-            return float(np.mean([_score(task, u, mix(entry, weights)) for u, entry in zip(units, held)]))
+            return [_score(task, u, mix(entry, weights)) for u, entry in zip(units, held)]
         whole = [(np.ones(len(entry[0]), dtype=bool), np.zeros(len(entry[0]), dtype=bool)) for entry in held]
         masks = [hv.masks if hv is not None else w for hv, w in zip(halves, whole)]
         scorers = [hv.scorers if hv is not None else (scorer(task, u), None) for hv, u in zip(halves, units)]
@@ -161,7 +163,7 @@ class Ensemble:
             chosen = self.weights([[p[masks[e][h]] for p in held[e]] for e in on], _rank(task, parts))
             for out, entry, m in zip(mixed, held, masks):
                 out[m[1 - h]] = mix([p[m[1 - h]] for p in entry], chosen)
-        return float(np.mean([_score(task, u, p) for u, p in zip(units, mixed)]))
+        return [_score(task, u, p) for u, p in zip(units, mixed)]
 
 
 def greedy_weights(held: list[list[np.ndarray]], rank: Rank, leads: list[bool] | None = None,

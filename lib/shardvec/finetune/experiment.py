@@ -8,11 +8,12 @@ is scored on dev or by cross-validation on the budget's own examples
 (:mod:`shardvec.finetune.selection`; each fit's score cross-fitted, see
 :mod:`shardvec.finetune.heldout`), over all repeats, and the best mean
 score is kept (ties: lower loss); only its runs then score the test split,
-once each. The best setting is the one with the highest selection score at
-the full budget (ties go to the lower dev loss); test scores play no part in
-any choice. Settings named in ``finetune.ensemble`` also keep their
+once each. Settings named in ``finetune.ensemble`` also keep their
 probabilities, which :mod:`shardvec.finetune.ensemble` weighs into one
-more setting, chosen by the same rule.
+more setting. At each budget one setting is recommended
+(:mod:`shardvec.finetune.recommend`: the ensemble unless a setting's
+selection scores beat it beyond noise); the best setting is the one
+recommended at the full budget. Test scores play no part in any choice.
 
 Why search per budget: the best step size depends on how many updates an
 epoch makes. On Brown genres (adapted vectors, balanced weights) dev macro-F1
@@ -42,6 +43,7 @@ from shardvec.finetune.ensemble import NAME as ENSEMBLE
 from shardvec.finetune.ensemble import Ensemble, Held, Outputs
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
 from shardvec.finetune.heldout import Halves, scorer
+from shardvec.finetune.recommend import recommend
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
 from shardvec.finetune.task import ModelOptions, Task
@@ -64,6 +66,7 @@ class CurveOptions:
     baseline: list[BaselineOptions]  # the baseline's candidates; empty: no baseline
     ensemble: list[str] = field(default_factory=list)  # the settings (and baseline) weighed into ENSEMBLE
     ensemble_weights: str = "greedy"  # how their weights are chosen per budget: greedy or equal
+    prefer_ensemble: bool = True  # recommend the ensemble unless a setting beats it beyond noise (recommend.py)
 
 
 @dataclass(frozen=True)
@@ -190,8 +193,8 @@ def fit_repeats(task: Task, learner: Learner, subsets: list[np.ndarray], budget:
 
 
 def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budget: float, options: CurveOptions,
-                   candidate: Any) -> tuple[float, float, int, Held]:
-    """Mean held-out score and loss of ``candidate`` over every fold of every repeat, the median kept epoch,
+                   candidate: Any) -> tuple[list[float], float, int, Held]:
+    """Held-out score of ``candidate`` in every fold of every repeat, its mean loss, the median kept epoch,
     and every fold's held-out units with their predicted probabilities."""
     scores, losses, epochs, held_out = [], [], [], []
     for repeat, units in enumerate(subsets):
@@ -207,7 +210,7 @@ def cross_validate(task: Task, learner: Learner, subsets: list[np.ndarray], budg
             losses.append(loss)
             epochs.append(model.best_epoch)
             held_out.append((held, model.held_probabilities))
-    return float(np.mean(scores)), float(np.mean(losses)), int(np.median(epochs)), held_out
+    return scores, float(np.mean(losses)), int(np.median(epochs)), held_out
 
 
 @dataclass(frozen=True)
@@ -218,7 +221,7 @@ class Choice:
     fitted: list[Fitted]
     tried: list[dict[str, Any]]
     method: str  # dev or cv
-    score: float  # the kept candidate's mean selection score
+    scores: list[float]  # the kept candidate's selection score per held-out entry (repeat, or repeat and fold)
     held: Held | None  # cv: the kept candidate's folds and their probabilities (dev: the runs' own)
 
 
@@ -232,20 +235,21 @@ def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: floa
         start = time.perf_counter()
         if method == "dev":
             runs = fit_repeats(task, learner, subsets, budget, options, candidate)
-            score, loss = (float(np.mean(v)) for v in zip(*(_kept(f.model) for f in runs)))
-            epochs, held = 0, None
+            scores, losses = zip(*(_kept(f.model) for f in runs))
+            loss, epochs, held = float(np.mean(losses)), 0, None
         else:
             runs = None
-            score, loss, epochs, held = cross_validate(task, learner, subsets, budget, options, candidate)
+            scores, loss, epochs, held = cross_validate(task, learner, subsets, budget, options, candidate)
+        score = float(np.mean(scores))
         tried.append({**candidate.describe(), f"{method}_score": round(score, 5), f"{method}_loss": round(loss, 5),
                       "seconds": round(time.perf_counter() - start, 3)})
         if best_key is None or (score, -loss) > best_key:
-            best_key, best = (score, -loss), (candidate, runs, epochs, held)
-    candidate, runs, epochs, held = best
+            best_key, best = (score, -loss), (candidate, runs, epochs, held, list(scores))
+    candidate, runs, epochs, held, scores = best
     if runs is None:
         candidate = candidate.fixed(max(epochs, 1))
         runs = fit_repeats(task, learner, subsets, budget, options, candidate, selecting=False)
-    return Choice(candidate, runs, tried, method, best_key[0], held)
+    return Choice(candidate, runs, tried, method, scores, held)
 
 
 def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]], options: CurveOptions,
@@ -280,7 +284,8 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
             outputs[budget] = kept
         curve.append({**point(budget, len(subsets[0]), runs, **choice.candidate.describe(),
                               choice=choice.candidate.label, selection=choice.method,
-                              selection_score=round(choice.score, 5), search=choice.tried),
+                              selection_score=round(float(np.mean(choice.scores)), 5),
+                              selection_scores=[round(float(s), 5) for s in choice.scores], search=choice.tried),
                       "seconds": round(time.perf_counter() - t0, 3)})
     dev_loss = float(np.mean([min(r["dev_losses"]) for r in curve[-1]["runs"]]))
     return ({**summary(curve, dev_loss, first_test), "seconds": round(time.perf_counter() - started, 2)},
@@ -350,9 +355,14 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         _log_summary(task.name, ENSEMBLE, results[ENSEMBLE], task.metric)
     elif options.ensemble:
         log.info(f"ensemble skipped: fewer than two of its members ran ({', '.join(ensemble.members) or 'none'})")
-    best = max(results, key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
-    chosen_on = {"dev": f"mean dev {task.metric} at the full budget",
-                 "cv": f"mean {options.selection.folds}-fold cross-validated {task.metric} at the full budget"}
+    prefer = ENSEMBLE if options.prefer_ensemble and ENSEMBLE in results else None
+    best = recommend({n: s["curve"][-1] for n, s in results.items()}, prefer,
+                     key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
+    recommended = [recommend({n: s["curve"][i] for n, s in results.items()}, prefer)
+                   for i in range(len(plan) - 1)] + [best]
+    unless = "; the ensemble unless a setting beats it beyond noise" if prefer else ""
+    chosen_on = {"dev": f"mean dev {task.metric} at the full budget{unless}",
+                 "cv": f"mean {options.selection.folds}-fold cross-validated {task.metric} at the full budget{unless}"}
     section = {
         "metric": task.metric, "labels": task.labels, "multilabel": task.multilabel, "bio": task.bio,
         "budgets": list(plan), "skipped_budgets": skipped, "repeats": options.repeats,
@@ -368,6 +378,8 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         "best": {"setting": best, "chosen_on": chosen_on[results[best]["selection"]],
                  "dev_score": results[best]["dev_score"], "selection_score": results[best]["selection_score"],
                  "test_score": results[best]["test_score"]},
+        "prefer": prefer,
+        "recommended": {str(b): name for b, name in zip(plan, recommended)},
         "settings": results,
         "baselines": baselines,
     }

@@ -145,7 +145,8 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
                 if name != "baseline" or config.baseline]
     return CurveOptions(budgets=list(config.budgets), repeats=config.repeats, seed=config.split_seed,
                         min_per_class=config.min_per_class, candidates=candidates, model=model, selection=selection,
-                        baseline=baseline, ensemble=ensemble, ensemble_weights=config.ensemble_weights)
+                        baseline=baseline, ensemble=ensemble, ensemble_weights=config.ensemble_weights,
+                        prefer_ensemble=config.prefer_ensemble)
 
 
 def _with_rows(kv, trained: Trained):

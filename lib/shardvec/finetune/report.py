@@ -87,6 +87,11 @@ def _task_markdown(kind: str, section: dict[str, Any], primary: str) -> list[str
     header = ["setting"] + [f"{_budget(b)} ({settings[best]['curve'][i]['train_units']})" for i, b in enumerate(budgets)]
     rows = [[name] + [f"{c['test_score']['mean']:.4f} ± {c['test_score']['std']:.4f} ({_choice(c)})"
                       for c in s["curve"]] for name, s in everything.items()]
+    recommended = section.get("recommended", {})
+    if recommended:  # the setting to use at each budget, chosen without test scores
+        rows.insert(0, ["**recommended**"] + [
+            f"**{settings[n]['curve'][i]['test_score']['mean']:.4f}** ({n})"
+            for i, n in enumerate(recommended[str(b)] for b in budgets)])
     lines += _table(header, rows)
     lines += [f"- budget {_budget(e['budget'])} skipped: {e['reason']}" for e in section["skipped_budgets"]]
     lines += ["", f"![learning curve](learning_curve_{kind}.png)", ""]

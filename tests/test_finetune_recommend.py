@@ -1,0 +1,57 @@
+"""The recommended setting per budget: the ensemble unless a setting beats it beyond the noise of paired scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from shardvec.finetune.recommend import beats, recommend
+from shardvec.finetune.verdict import verdict
+
+
+def point(*scores: float) -> dict:
+    return {"selection_score": round(sum(scores) / len(scores), 5), "selection_scores": list(scores),
+            "test_score": {"mean": sum(scores) / len(scores), "std": 0.0}, "runs": [{}]}
+
+
+def test_a_steady_gain_beats_and_a_noisy_one_does_not() -> None:
+    ensemble = [0.50, 0.40, 0.60, 0.45, 0.55]
+    steady = [s + 0.01 for s in ensemble]  # +0.01 on every entry: no spread, beyond noise
+    noisy = [s + d for s, d in zip(ensemble, (0.08, -0.06, 0.07, -0.05, 0.01))]  # mean +0.01, spread 0.06
+    assert beats(steady, ensemble)
+    assert not beats(noisy, ensemble)
+    assert not beats(ensemble, ensemble) and not beats([s - 0.01 for s in ensemble], ensemble)
+    # differences 0.01 and 0.04: mean 0.025, standard error 0.015; 0.02 and 0.03: mean 0.025, error 0.005
+    assert not beats([0.51, 0.54], [0.5, 0.5]) and beats([0.52, 0.53], [0.5, 0.5])
+
+
+def test_one_entry_has_no_error_to_measure_so_the_higher_score_wins() -> None:
+    assert beats([0.51], [0.50]) and not beats([0.50], [0.50])
+
+
+def test_paired_scores_must_cover_the_same_entries() -> None:
+    with pytest.raises(ValueError, match="same entries: 2 against 3"):
+        beats([0.1, 0.2], [0.1, 0.2, 0.3])
+
+
+def test_the_preferred_setting_stands_unless_beaten_and_then_the_best_rival_wins() -> None:
+    points = {"adapted": point(0.52, 0.40, 0.63), "target": point(0.30, 0.31, 0.32),
+              "ensemble": point(0.50, 0.41, 0.60)}
+    assert recommend(points) == "adapted"  # the best selection score
+    assert recommend(points, "ensemble") == "ensemble"  # adapted's +0.013 is within its spread
+    points["finetuned"] = point(0.53, 0.44, 0.63)  # +0.03 on every entry
+    points["pretrained"] = point(0.55, 0.46, 0.66)  # +0.05 on every entry
+    assert recommend(points, "ensemble") == "pretrained"
+    assert recommend(points, "missing") == "pretrained"  # not among the points: the best score
+
+
+def test_the_verdict_compares_the_recommended_settings_of_each_group() -> None:
+    section = {"budgets": [1.0], "best": {"setting": "ensemble"}, "prefer": "ensemble",
+               "settings": {"pretrained": point(0.52, 0.40, 0.63), "target": point(0.30, 0.31, 0.32),
+                            "ensemble": {**point(0.50, 0.41, 0.60), "weights": {"pretrained": 1.0}}},
+               "baselines": {}}
+    for s in section["settings"].values():
+        s["curve"] = [dict(s)]
+    transfer = verdict(section, n_test=1000)["transfer"][0]
+    assert (transfer["pretrained"], transfer["without"]) == ("ensemble", "target")
+    section["prefer"] = None
+    assert verdict(section, n_test=1000)["transfer"][0]["pretrained"] == "pretrained"
