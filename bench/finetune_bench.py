@@ -337,10 +337,16 @@ def run_fasttext(fasttext, work: Path, name: str, vec: Path, budgets: list[float
     for variant, vectors in (("fasttext", None), ("fasttext+pretrained", vec)):
         grid = []
         for params in FASTTEXT_GRID[:grid_size]:
-            model, seconds = fasttext_fit(fasttext, work / f"{name}_train.txt", params, vectors, SEED)
+            try:
+                model, seconds = fasttext_fit(fasttext, work / f"{name}_train.txt", params, vectors, SEED)
+            except RuntimeError as err:  # fastText >= 0.9.3 stops with "Encountered NaN" at a too-high lr
+                log(f"{name} {variant} {params}: skipped, {err}")
+                grid.append({"params": params, "diverged": str(err)})
+                continue
             grid.append({"params": params, "seconds": round(seconds, 2),
                          "dev": fasttext_scores(model, work / f"{name}_dev.txt", classes)})
-        best = max(grid, key=lambda g: (g["dev"]["macro_f1"], g["dev"]["accuracy"]))["params"]
+        best = max((g for g in grid if "dev" in g),
+                   key=lambda g: (g["dev"]["macro_f1"], g["dev"]["accuracy"]))["params"]
         curve = {}
         for budget in budgets:
             runs = []
