@@ -91,7 +91,7 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     assert "![learning curve](learning_curve_classify.png)" in markdown
     assert f"({section['recommended']['0.01']}) |" in markdown.split("| **recommended** |")[1].splitlines()[0]
     summary = format_summary(report)
-    assert all(name in summary for name in SETTINGS) and "<- best on dev" in summary
+    assert all(name in summary for name in SETTINGS) and "<- recommended" in summary
     assert "[finetune]" in capsys.readouterr().err
 
 

@@ -42,6 +42,9 @@ def test_the_preferred_setting_stands_unless_beaten_and_then_the_best_rival_wins
     points["pretrained"] = point(0.55, 0.46, 0.66)  # +0.05 on every entry
     assert recommend(points, "ensemble") == "pretrained"
     assert recommend(points, "missing") == "pretrained"  # not among the points: the best score
+    points["random"] = point(0.90, 0.30, 0.75)  # the best mean, but +0.40, -0.11, +0.15: within its spread
+    assert recommend(points) == "random"
+    assert recommend(points, "ensemble") == "pretrained"  # the best among the rivals that beat it, not overall
 
 
 def test_the_verdict_compares_the_recommended_settings_of_each_group() -> None:

@@ -150,7 +150,7 @@ def test_clear_differences_on_a_large_test_split_are_called():
     assert found["transfer"][0]["without"] == "tfidf+lr" and found["transfer"][0]["verdict"] == "pretraining helps"
     assert found["within_noise_of_best"] == []
     section["verdict"] = found
-    assert verdict_lines(section)[-1].startswith("best: pretrained, ahead of every other setting")
+    assert verdict_lines(section)[-1].startswith("recommended: pretrained, ahead of every other setting")
     worse = _section({"random": (0.70, 0.01, 0.7), "pretrained": (0.50, 0.01, 0.6)})
     assert verdict(worse, n_test=5000)["transfer"][0]["verdict"] == "pretraining hurts"
 

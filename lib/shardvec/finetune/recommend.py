@@ -1,5 +1,5 @@
-"""Which setting a report recommends at each budget: the best selection score, unless it beats the ensemble only
-by noise.
+"""Which setting a report recommends at each budget: the ensemble, unless another setting's selection scores beat
+it beyond noise.
 
 The ensemble already chooses among its members on the held-out examples
 (its weights can give one member everything), and its selection score is
@@ -18,6 +18,12 @@ comparison is paired: a rival beats the ensemble when the mean of its
 per-entry differences (``selection_scores``) is more than twice their
 standard error. Among the rivals that do, the best selection score wins.
 With a single entry there is no error to measure: the higher score wins.
+
+The entries are taken as independent, which they are not quite: at the full
+budget every repeat scores the same dev split (only the seeds differ), and
+folds of one repeat share training data. So the rule sees less noise than
+there is, and a rival that is consistently ahead by a hair beats the
+ensemble; resampling the held-out documents would see the rest.
 """
 
 from __future__ import annotations

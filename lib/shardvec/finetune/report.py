@@ -121,11 +121,11 @@ def verdict_lines(section: dict[str, Any]) -> list[str]:
                      f"{t['difference']:+.4f} {section['metric']}, noise ±{t['noise']:.4f}: {t['verdict']}")
     ties = v["within_noise_of_best"]
     if ties:
-        lines.append(f"best on {('dev' if section['best']['chosen_on'].startswith('mean dev') else 'cross-validation')}: "
+        lines.append(f"recommended on {('dev' if section['best']['chosen_on'].startswith('mean dev') else 'cross-validation')}: "
                      f"{v['best']}, but within noise of {', '.join(ties)} at the full budget "
                      f"({v['test_examples']} test examples): this data cannot tell them apart")
     else:
-        lines.append(f"best: {v['best']}, ahead of every other setting by more than the noise at the full budget")
+        lines.append(f"recommended: {v['best']}, ahead of every other setting by more than the noise at the full budget")
     return lines
 
 
@@ -244,7 +244,7 @@ def write_plots(report: dict[str, Any], directory: Path) -> list[str]:
 
 
 def format_summary(report: dict[str, Any]) -> str:
-    """A short table for the terminal: each setting's dev and test score, the best one marked."""
+    """A short table for the terminal: each setting's dev and test score, the recommended one marked."""
     lines = []
     for kind in TASKS:
         section = report.get(kind)
@@ -255,7 +255,7 @@ def format_summary(report: dict[str, Any]) -> str:
         lines.append(f"  {'setting':<18}{'dev':>8}{'test':>10}{'± std':>9}{'seconds':>9}")
         tied = section["verdict"]["within_noise_of_best"]
         for name, s in _all(section).items():
-            mark = ("  <- best on dev" + (" (within noise)" if tied else "")) if name == best else ""
+            mark = ("  <- recommended" + (" (within noise)" if tied else "")) if name == best else ""
             lines.append(f"  {name:<18}{s['dev_score']:>8.4f}{s['test_score']['mean']:>10.4f}"
                          f"{s['test_score']['std']:>9.4f}{s['seconds']:>9.1f}{mark}")
         lines += [f"  {line}" for line in verdict_lines(section)]

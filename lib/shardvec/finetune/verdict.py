@@ -41,7 +41,7 @@ def compare_points(a: dict[str, Any], b: dict[str, Any], n_test: int) -> dict[st
     return {"difference": round(difference, 4), "noise": round(band, 4), "beyond_noise": abs(difference) > band}
 
 
-def _best_at(candidates: dict[str, dict[str, Any]], index: int, prefer: str | None) -> str | None:
+def _recommended_at(candidates: dict[str, dict[str, Any]], index: int, prefer: str | None) -> str | None:
     """The candidate recommended at curve point ``index`` (chosen without test scores; see
     :mod:`shardvec.finetune.recommend`)."""
     points = {n: c["curve"][index] for n, c in candidates.items() if len(c["curve"]) > index}
@@ -62,7 +62,7 @@ def verdict(section: dict[str, Any], n_test: int) -> dict[str, Any]:
         at = {n: s for n, s in {**settings, **baselines}.items() if len(s["curve"]) > i}
         with_pretraining = {n: s for n, s in at.items() if _pretrained(n, s["curve"][i])}
         without = {n: s for n, s in at.items() if n not in with_pretraining}
-        pre, base = _best_at(with_pretraining, i, section.get("prefer")), _best_at(without, i, section.get("prefer"))
+        pre, base = _recommended_at(with_pretraining, i, section.get("prefer")), _recommended_at(without, i, section.get("prefer"))
         if pre is None or base is None:
             continue
         found = compare_points(with_pretraining[pre]["curve"][i], without[base]["curve"][i], n_test)
