@@ -62,7 +62,8 @@ def verdict(section: dict[str, Any], n_test: int) -> dict[str, Any]:
         at = {n: s for n, s in {**settings, **baselines}.items() if len(s["curve"]) > i}
         with_pretraining = {n: s for n, s in at.items() if _pretrained(n, s["curve"][i])}
         without = {n: s for n, s in at.items() if n not in with_pretraining}
-        pre, base = _recommended_at(with_pretraining, i, section.get("prefer")), _recommended_at(without, i, section.get("prefer"))
+        prefer = section.get("prefer")
+        pre, base = _recommended_at(with_pretraining, i, prefer), _recommended_at(without, i, prefer)
         if pre is None or base is None:
             continue
         found = compare_points(with_pretraining[pre]["curve"][i], without[base]["curve"][i], n_test)

@@ -217,12 +217,12 @@ ADASUM_RARE_MERGE_SHARDS = 2
 # Beyond this many shards adasum's quality follows the number of merges in the run: at 128 shards it held one
 # model's quality with ADASUM_MIN_MERGES merges (10 per epoch for 5 epochs, or 5 for 10), not with half as many.
 ADASUM_MANY_SHARDS = 64
+ADASUM_MIN_MERGES = 50
 # Merges per epoch of adasum by shard count where the plain interval (DEFAULT_ROUNDS_PER_EPOCH) did not hold one
 # model's quality and another did (docs/scaling.md): twice as often from 17 to 32 shards, 1.5 times from 33 to
 # ADASUM_MANY_SHARDS.
 ADASUM_MERGES_PER_EPOCH = {range(17, 33): 2 * DEFAULT_ROUNDS_PER_EPOCH,
                            range(33, ADASUM_MANY_SHARDS + 1): 3 * DEFAULT_ROUNDS_PER_EPOCH // 2}
-ADASUM_MIN_MERGES = 50
 # The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
 # diverges (docs/scaling.md has the measurements).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
