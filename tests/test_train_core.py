@@ -121,7 +121,7 @@ def test_rules_beyond_their_measured_shard_counts_are_warned_about() -> None:
 
 def test_adasum_beyond_64_shards_is_warned_about_too_few_merges_with_the_epochs_it_needs() -> None:
     adasum = make_rule("adasum")
-    assert adasum.rounds_per_epoch(128) == 10 and adasum.rounds_per_epoch(64) == 15
+    assert adasum.rounds_per_epoch(128) == 15 and adasum.rounds_per_epoch(129) == 10
     assert adasum.min_merges(64) == 0 and adasum.min_merges(65) == 50
     assert quality_warning(adasum, 128, 5, adasum.rounds_per_epoch(128)) is None
     warning = quality_warning(adasum, 128, 5, 5)
@@ -274,8 +274,8 @@ def test_adasum_merges_at_the_interval_measured_best_for_its_shard_count_and_a_s
         return _round_plan(train, PARAMS, make_rule(rule, RuleSettings.from_config(train)),
                            [16_000_000 // shards] * shards)
 
-    shard_counts = (2, 3, 16, 17, 32, 33, 64, 65, 128)
-    assert [plan("adasum", k).rounds_per_epoch for k in shard_counts] == [5, 10, 10, 20, 20, 15, 15, 10, 10]
+    shard_counts = (2, 3, 16, 17, 32, 33, 64, 128, 129)
+    assert [plan("adasum", k).rounds_per_epoch for k in shard_counts] == [5, 10, 10, 20, 20, 15, 15, 15, 10]
     at_32 = plan("adasum", 32)
     assert at_32.words_per_shard_round == 16_000_000 // 32 // 20 and len(at_32.rounds) == 20 * PARAMS.epochs
     assert at_32.lr_multiplier == 4.0

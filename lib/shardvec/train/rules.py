@@ -220,9 +220,9 @@ ADASUM_MANY_SHARDS = 64
 ADASUM_MIN_MERGES = 50
 # Merges per epoch of adasum by shard count where the plain interval (DEFAULT_ROUNDS_PER_EPOCH) did not hold one
 # model's quality and another did (docs/scaling.md): twice as often from 17 to 32 shards, 1.5 times from 33 to
-# ADASUM_MANY_SHARDS.
+# the most shards measured (128).
 ADASUM_MERGES_PER_EPOCH = {range(17, 33): 2 * DEFAULT_ROUNDS_PER_EPOCH,
-                           range(33, ADASUM_MANY_SHARDS + 1): 3 * DEFAULT_ROUNDS_PER_EPOCH // 2}
+                           range(33, AdaSum.measured_shards + 1): 3 * DEFAULT_ROUNDS_PER_EPOCH // 2}
 # The most adasum multiplies a shard's learning rate by: beyond it a shard's own SGD loses quality and then
 # diverges (docs/scaling.md has the measurements).
 ADASUM_MAX_LR_MULTIPLIER = 4.0
@@ -241,7 +241,7 @@ def adasum_lr_multiplier(n_shards: int) -> float:
 
 
 def adasum_rounds_per_epoch(n_shards: int) -> int:
-    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards, ADASUM_MERGES_PER_EPOCH from 17 to 64, else the plain interval.
+    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards, ADASUM_MERGES_PER_EPOCH from 17 to 128, else the plain interval.
 
     The best interval measured at each shard count, not a law: 2 shards
     keep quality well above one model's with half the merges, which are
@@ -249,8 +249,9 @@ def adasum_rounds_per_epoch(n_shards: int) -> int:
     twice as often is what kept one model's quality; at 64, twice as often
     lost more than it gained and the plain interval missed analogy by 0.003,
     while 1.5 times as often held with a margin; at 128 shards the plain
-    interval's 50 merges in 5 epochs held where half as many, with rounds
-    twice as long, did not (docs/scaling.md has the runs).
+    interval held on an older shard layout and missed on today's (one seed),
+    where 1.5 times as often held with a margin (one seed; docs/scaling.md
+    has the runs).
     """
     if n_shards <= ADASUM_RARE_MERGE_SHARDS:
         return DEFAULT_ROUNDS_PER_EPOCH // 2
