@@ -275,7 +275,7 @@ def test_adasum_merges_at_the_interval_measured_best_for_its_shard_count_and_a_s
                            [16_000_000 // shards] * shards)
 
     shard_counts = (2, 3, 16, 17, 32, 33, 64, 128, 129)
-    assert [plan("adasum", k).rounds_per_epoch for k in shard_counts] == [5, 10, 10, 20, 20, 15, 15, 15, 10]
+    assert [plan("adasum", k).rounds_per_epoch for k in shard_counts] == [1, 10, 10, 20, 20, 15, 15, 15, 10]
     at_32 = plan("adasum", 32)
     assert at_32.words_per_shard_round == 16_000_000 // 32 // 20 and len(at_32.rounds) == 20 * PARAMS.epochs
     assert at_32.lr_multiplier == 4.0

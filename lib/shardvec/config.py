@@ -306,7 +306,7 @@ class TrainConfig(_Section):
     merge: str = _doc("adasum", "merge rule (shardvec train --help lists them; docs/scaling.md compares them)",
                       choices=_names_in("shardvec.train.rules:RULES"))
     rounds_per_epoch: int = _doc(0, "merges per epoch for rules that merge every round (ignored when sync_words is "
-                                    "set); 0 means the rule's own (10; adasum: 5 at 2 shards, 20 from 17 to 32, "
+                                    "set); 0 means the rule's own (10; adasum: 1 at 2 shards, 20 from 17 to 32, "
                                     "15 from 33 to 128, else 10)",
                                  ge=0)
     sync_words: int = _doc(0, "words each shard trains between merges, instead of rounds_per_epoch; 0 uses rounds_per_epoch",

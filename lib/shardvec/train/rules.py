@@ -212,7 +212,8 @@ class AdaSum(DeltaRule):
         return adasum_pair(a, b)
 
 
-# Up to this many shards adasum merges half as often: the merges are what it costs beyond gensim's own speed.
+# Up to this many shards adasum merges once per epoch, as Spark MLlib's Word2Vec does: two shards lose no
+# quality with it and the merges are what they cost beyond gensim's own speed (docs/scaling.md).
 ADASUM_RARE_MERGE_SHARDS = 2
 # Beyond this many shards adasum's quality follows the number of merges in the run: at 128 shards it held one
 # model's quality with ADASUM_MIN_MERGES merges (10 per epoch for 5 epochs, or 5 for 10), not with half as many.
@@ -241,20 +242,21 @@ def adasum_lr_multiplier(n_shards: int) -> float:
 
 
 def adasum_rounds_per_epoch(n_shards: int) -> int:
-    """Half DEFAULT_ROUNDS_PER_EPOCH at 2 shards, ADASUM_MERGES_PER_EPOCH from 17 to 128, else the plain interval.
+    """Once per epoch at 2 shards, ADASUM_MERGES_PER_EPOCH from 17 to 128, else the plain interval.
 
     The best interval measured at each shard count, not a law: 2 shards
-    keep quality well above one model's with half the merges, which are
-    most of what they cost beyond gensim's own time; at 32 shards merging
+    merged once per epoch keep one model's quality (WordSim353 and
+    SimLex-999 above 5 merges', analogy 0.008 under them, 3 seeds) and
+    train at gensim's own speed; at 32 shards merging
     twice as often is what kept one model's quality; at 64, twice as often
     lost more than it gained and the plain interval missed analogy by 0.003,
     while 1.5 times as often held with a margin; at 128 shards the plain
     interval held on an older shard layout and missed on today's (one seed),
-    where 1.5 times as often held with a margin (one seed; docs/scaling.md
+    where 1.5 times as often held with a margin (two seeds; docs/scaling.md
     has the runs).
     """
     if n_shards <= ADASUM_RARE_MERGE_SHARDS:
-        return DEFAULT_ROUNDS_PER_EPOCH // 2
+        return 1
     return next((merges for shards, merges in ADASUM_MERGES_PER_EPOCH.items() if n_shards in shards),
                 DEFAULT_ROUNDS_PER_EPOCH)
 
@@ -268,7 +270,7 @@ def adasum_min_merges(n_shards: int) -> int:
     for fewer merges, as a larger batch stops helping SGD past its critical
     size. 128 shards on the benchmark corpus held one model's quality with 50
     merges in 5 epochs (10 per epoch) and missed it with 25 (5 per epoch);
-    4 to 64 shards held with their default 50 or more, 2 shards with 25
+    4 to 64 shards held with their default 50 or more, 2 shards with 5
     (docs/scaling.md).
     """
     return ADASUM_MIN_MERGES if n_shards > ADASUM_MANY_SHARDS else 0
