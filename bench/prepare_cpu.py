@@ -1,0 +1,87 @@
+"""Where a warm plain-text prepare run's CPU goes: Python workers, the JVM, the driver.
+
+Not run by the tests. ``bench/prepare_bench.py`` gives wall time and each
+Python step's rate; this script answers the question those leave open: how
+many core-seconds the whole run costs and which process spends them, which
+bounds what faster Python steps alone can buy. It runs the plain-text path
+(``--format text``, no lineage) on ``prepare_bench``'s input ``--runs`` times
+in one Spark ``local[2]`` session (the first run pays the JVM's warm-up) and
+reads each process's CPU time (its own and its reaped children's) from
+``/proc`` before and after each run. Linux only.
+
+    flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_cpu.py [--mb 100] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from prepare_bench import link_dir, pick_inputs, run_prepare  # noqa: E402
+
+
+def cpu_by_process() -> dict[str, float]:
+    """CPU seconds (user + system, with reaped children) of the JVM, the PySpark workers and this driver."""
+    tick = os.sysconf("SC_CLK_TCK")
+    seconds: dict[str, float] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes().split(b"\0")
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while we looked
+            continue
+        if int(proc.name) == os.getpid():
+            kind = "driver"
+        elif command[0].endswith(b"java"):
+            kind = "jvm"
+        elif b"pyspark" in b" ".join(command):
+            kind = "python workers"
+        else:
+            continue
+        # fields 11-14 of the part after the name: utime, stime, cutime, cstime
+        seconds[kind] = seconds.get(kind, 0.0) + sum(int(f) for f in fields[11:15]) / tick
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mb", type=float, default=100, help="input size in MB (default 100)")
+    parser.add_argument("--runs", type=int, default=3, help="runs in one session (default 3)")
+    args = parser.parse_args()
+
+    from shardvec.config import Config
+    from shardvec.spark.session import spark_session
+
+    files = pick_inputs(args.mb)
+    mb = sum(f.stat().st_size for f in files) / 2 ** 20
+    with tempfile.TemporaryDirectory(prefix="prepare-cpu-") as tmp:
+        root = Path(tmp)
+        inputs = link_dir(files, root)
+        config = Config()
+        config.spark.master = "local[2]"
+        spark_session(config.spark)
+        print(f"{mb:.1f} MB in {len(files)} files, plain-text path, Spark local[2]\n")
+        print("| run | wall s | python workers | jvm | driver | all core-s | MB/s per core of all CPU |")
+        print("|---|---|---|---|---|---|---|")
+        for run in range(1, args.runs + 1):
+            plain = Config(spark=config.spark)
+            plain.prepare.format, plain.prepare.lineage = "text", False
+            before, started = cpu_by_process(), time.perf_counter()
+            run_prepare(plain, inputs, root / f"out-{run}")
+            wall, after = time.perf_counter() - started, cpu_by_process()
+            spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
+            total = sum(spent.values())
+            print(f"| {run} | {wall:.2f} | " + " | ".join(f"{v:.2f}" for v in spent.values())
+                  + f" | {total:.2f} | {mb / total:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
