@@ -139,6 +139,15 @@ def run_prepare(config, inputs: Path, out: Path) -> dict:  # type: ignore[no-unt
             "records": manifest["records"]["in"], "throughput": manifest.get("throughput")}
 
 
+def plain_path_config(spark):  # type: ignore[no-untyped-def]
+    """The plain-text path the benchmarks time: every file read as text, no lineage."""
+    from shardvec.config import Config
+
+    config = Config(spark=spark)
+    config.prepare.format, config.prepare.lineage = "text", False
+    return config
+
+
 def per_core(run: dict) -> str:  # type: ignore[type-arg]
     """The manifest's MB/s per core of each Python step (absent before manifests had it)."""
     if not run.get("throughput"):
@@ -203,9 +212,7 @@ def main() -> None:
         rows.append(("shardvec prepare, defaults", defaults["seconds"], mb, share(defaults["timings"]),
                      per_core(defaults)))
 
-        plain_config = Config(spark=config.spark)
-        plain_config.prepare.format, plain_config.prepare.lineage = "text", False
-        plain = run_prepare(plain_config, inputs, root / "plain")
+        plain = run_prepare(plain_path_config(config.spark), inputs, root / "plain")
         rows.append(("plain-text path on Spark", plain["seconds"], mb, share(plain["timings"]), per_core(plain)))
 
         web_config = Config(spark=config.spark)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prepare_bench import link_dir, pick_inputs, run_prepare  # noqa: E402
+from prepare_bench import link_dir, pick_inputs, plain_path_config, run_prepare  # noqa: E402
 
 
 def cpu_by_process() -> dict[str, float]:
@@ -72,10 +72,8 @@ def main() -> None:
         print("| run | wall s | python workers | jvm | driver | all core-s | MB/s per core of all CPU |")
         print("|---|---|---|---|---|---|---|")
         for run in range(1, args.runs + 1):
-            plain = Config(spark=config.spark)
-            plain.prepare.format, plain.prepare.lineage = "text", False
             before, started = cpu_by_process(), time.perf_counter()
-            run_prepare(plain, inputs, root / f"out-{run}")
+            run_prepare(plain_path_config(config.spark), inputs, root / f"out-{run}")
             wall, after = time.perf_counter() - started, cpu_by_process()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
             total = sum(spent.values())

@@ -2,10 +2,11 @@
 
 For documents that is TF-IDF word n-grams (``finetune.lexical_ngrams``; words
 alone by default) into a regularised logistic regression, what a practitioner
-tries first and often the number to beat; for tokens, the same model on a window of word and shape features.
-It trains on the very subsets, and is chosen by the very selection (dev, or
-cross-validation on the budget's own examples), that the vector settings
-get, so every report says whether pretraining beat the classical answer.
+tries first and often the number to beat; for tokens, the same model on a
+window of word and shape features. It trains on the very subsets, and is
+chosen by the very selection (dev, or cross-validation on the budget's own
+examples), that the vector settings get, so every report says whether
+pretraining beat the classical answer.
 
 Its one knob is the inverse regularisation strength ``C`` (searched like the
 learning rate of the vector settings). Single-label data is a multinomial
