@@ -356,7 +356,7 @@ def spill_step(directory: str) -> Step:
                                         pa.concat_arrays([c.field("counts") for c in counts])], ["word", "count"])
                   .group_by("word", use_threads=False).aggregate([("count", "sum")]))
         pq.write_table(pa.table({"word": merged["word"], "count": merged["count_sum"]}), word_counts_path(path),
-                       compression="none")
+                       compression="none", write_statistics=False)
         yield make_batch(1, kind="part", source=path, records=writer.sentences, count=writer.tokens,
                          partition=partition)
 

@@ -142,11 +142,14 @@ def write_shard(parts: list[Part], block: int, n_shards: int, shard: int, path: 
 
     Why gather pieces: each part batch gives a shard only ``1 / n_shards``
     of its sentences, and a row group per piece would leave a shard of many
-    shards made of thousands of tiny row groups, slow for every reader.
+    shards made of thousands of tiny row groups, slow for every reader. Why
+    no column statistics: the min and max token of a row group serve no
+    reader (nothing filters sentences by them), and computing them took 15 %
+    of the write (``bench/RESULTS.md``, "Prepare: shards without statistics").
     """
     sentences = tokens = written = 0
     pending: list[pa.ListArray] = []
-    with pq.ParquetWriter(path, SHARD_SCHEMA) as writer:
+    with pq.ParquetWriter(path, SHARD_SCHEMA, write_statistics=False) as writer:
         for piece in shard_sentences(parts, block, n_shards, shard):
             pending.append(piece)
             sentences += len(piece)
