@@ -174,6 +174,10 @@ def test_compare_cross_validates_the_ensemble_on_its_members_folds(monkeypatch) 
     for i, budget in enumerate(section["budgets"]):
         points = {n: s["curve"][i] for n, s in settings.items()}
         assert all(len(p["selection_scores"]) == 2 * 3 for p in points.values())
+        # a rival that out-scores the ensemble carries the error of which units were held out
+        for name, p in points.items():
+            ahead = name != "ensemble" and p["selection_score"] > points["ensemble"]["selection_score"]
+            assert ("resampling_error" in p) == ahead and p.get("resampling_error", 0.0) >= 0.0
         assert section["recommended"][str(budget)] == recommend(points, "ensemble")
     assert section["best"]["setting"] == section["recommended"]["1.0"]
 

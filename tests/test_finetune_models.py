@@ -192,8 +192,8 @@ def test_each_budget_records_its_choice_and_scores_test_once_per_run(topic_task,
     options = _curve_options([1e-6, 0.05, 0.5], [0.25, 1.0])
     plan, *_ = plan_budgets(topic_task, options)
     calls = _spy_on_scored_splits(monkeypatch, topic_task)
-    summary, _, _ = run_setting(topic_task, VectorSet("pretrained", topic_vectors, False), plan, options,
-                             Architecture(0, None), None)
+    summary, _, _, _ = run_setting(topic_task, VectorSet("pretrained", topic_vectors, False), plan, options,
+                                   Architecture(0, None), None)
     assert calls.count("test") == len(plan) * options.repeats  # 3 candidates, yet each kept run scored once
     for entry in summary["curve"]:
         best = max(entry["search"], key=lambda t: (t["dev_score"], -t["dev_loss"]))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from shardvec.finetune.recommend import beats, recommend
+from shardvec.finetune.recommend import _rows, beats, recommend, resampling_error
 from shardvec.finetune.verdict import verdict
 
 
@@ -26,6 +27,51 @@ def test_a_steady_gain_beats_and_a_noisy_one_does_not() -> None:
 
 def test_one_entry_has_no_error_to_measure_so_the_higher_score_wins() -> None:
     assert beats([0.51], [0.50]) and not beats([0.50], [0.50])
+
+
+def test_the_resampling_error_adds_to_the_seeds_spread() -> None:
+    assert beats([0.51, 0.51, 0.51], [0.50, 0.50, 0.50])  # no spread over seeds: any gain
+    assert not beats([0.51, 0.51, 0.51], [0.50, 0.50, 0.50], resampling=0.006)  # 0.01 is not above 2 x 0.006
+    assert beats([0.52, 0.52, 0.52], [0.50, 0.50, 0.50], resampling=0.006)
+    assert not beats([0.51], [0.50], resampling=0.01)
+
+
+def _accuracy(units: np.ndarray, probabilities: np.ndarray) -> float:
+    return float((probabilities.argmax(axis=1) == (units % 2)).mean())  # unit u's class is u % 2
+
+
+def _held(n: int, wrong: int, shift: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One entry of ``n`` one-example units, all right but ``wrong`` units starting at ``shift``."""
+    units = np.arange(n)
+    right = np.eye(2)[units % 2]
+    right[shift:shift + wrong] = 1 - right[shift:shift + wrong]
+    return [(units, right)]
+
+
+def test_the_resampling_error_is_the_bootstrap_error_of_the_paired_gain() -> None:
+    # the rival gets 4 of 200 units right that the incumbent gets wrong: gain 0.02, error about sqrt(4) / 200
+    small = resampling_error(_held(200, 0), _held(200, 4), _accuracy, np.ones(200, dtype=int), resamples=400)
+    assert 0.006 < small < 0.014
+    # the same gain over ten times the units: an error about sqrt(10) times smaller
+    large = resampling_error(_held(2000, 0), _held(2000, 40), _accuracy, np.ones(2000, dtype=int), resamples=400)
+    assert 2.4 < small / large < 4.2
+    # the same predictions: no gain in any resample
+    assert resampling_error(_held(200, 4), _held(200, 4), _accuracy, np.ones(200, dtype=int)) == 0.0
+
+
+def test_entries_that_share_their_units_share_each_resample() -> None:
+    # three repeats scored on one dev split are one draw of its documents, not three
+    one = resampling_error(_held(300, 0), _held(300, 9), _accuracy, np.ones(300, dtype=int))
+    three = resampling_error(_held(300, 0) * 3, _held(300, 9) * 3, _accuracy, np.ones(300, dtype=int))
+    assert three == pytest.approx(one) and one > 0
+    with pytest.raises(ValueError, match="same units"):
+        resampling_error(_held(300, 0), [(np.arange(1, 301), _held(300, 9)[0][1])], _accuracy,
+                         np.ones(301, dtype=int))
+
+
+def test_a_resampled_unit_brings_all_its_rows() -> None:
+    sizes = np.array([2, 3, 1])  # unit 0 has rows 0-1, unit 1 rows 2-4, unit 2 row 5
+    assert _rows(sizes, np.array([1, 1, 2, 0])).tolist() == [2, 3, 4, 2, 3, 4, 5, 0, 1]
 
 
 def test_paired_scores_must_cover_the_same_entries() -> None:

@@ -107,7 +107,7 @@ def test_the_baseline_runs_the_same_draws_and_records_how_it_chose(small_dev_tas
     task = small_dev_task
     options = _options(Selection("auto", folds=3, dev_below=10, budget_upto=0.3))
     plan, *_ = plan_budgets(task, options)
-    summary, _, _ = run_curve(task, BaselineLearner(task, task.lexical(MODEL), options.baseline), plan, options)
+    summary, _, _, _ = run_curve(task, BaselineLearner(task, task.lexical(MODEL), options.baseline), plan, options)
     assert [c["selection"] for c in summary["curve"]] == ["cv", "dev"]  # 25% <= 0.3; dev of 12 >= 10
     assert [c["train_units"] for c in summary["curve"]] == [len(plan[0.25][0]), len(task.split.train)]
     assert all(c["choice"] in ("C 0.01", "C 10") for c in summary["curve"])

@@ -407,7 +407,7 @@ class FinetuneConfig(_Section):
                                         "baseline"))
     ensemble_weights: str = _doc("greedy", "how the ensemble weighs its members at each budget: greedy (members added one at a time, with replacement, while the held-out score rises; the selection score cross-fitted like a fit's) or equal (the plain mean)",
                                  choices=("greedy", "equal"))
-    prefer_ensemble: bool = _doc(True, "recommend the ensemble at a budget (and as the best setting) unless another setting beats it beyond noise: a mean difference of their selection scores on the same held-out entries (repeats, or folds) above twice its standard error; false: the best selection score")
+    prefer_ensemble: bool = _doc(True, "recommend the ensemble at a budget (and as the best setting) unless another setting beats it beyond noise: a mean difference of their selection scores on the same held-out entries (repeats, or folds) above twice its standard error, over seeds and over resamples of the held-out units; false: the best selection score")
     tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees", ge=0)
     intrinsic_vocab: int = _doc(2000, "analogy questions of each vector set's intrinsic scores use only this many most frequent words (each answered question scans them all; shardvec evaluate gives full scores); 0 skips the scores",
                                 ge=0)

@@ -87,6 +87,7 @@ class Ensemble:
         self.members: list[str] = []
         self.leads: list[bool] = []  # whether each member may be the first addition
         self.outputs: dict[float, list[Outputs]] = {}
+        self.held_out: dict[float, Held] = {}  # per budget, the cross-fitted mean on the held-out units
 
     def add(self, name: str, outputs: dict[float, Outputs], lead: bool = True) -> None:
         """Add a member's probabilities (none: it is not a member); ``lead``: it may be the first addition."""
@@ -114,8 +115,10 @@ class Ensemble:
             held = [[o.held[e][1] for o in outs] for e in range(len(outs[0].held))]  # per entry, per member
             units = [u for u, _ in outs[0].held]
             weights = self.weights(held, _ranker(task, units))
-            selection = self._selection_scores(task, units, held, [halves_of(budget, e, u) for e, u in
-                                                                   enumerate(units)], weights)
+            mixed = self._held_out(task, units, held, [halves_of(budget, e, u) for e, u in enumerate(units)],
+                                   weights)
+            self.held_out[budget] = list(zip(units, mixed))
+            selection = [_score(task, u, p) for u, p in zip(units, mixed)]
             runs, dev_losses = [], []
             for repeat in range(len(outs[0].dev)):
                 dev = mix([o.dev[repeat] for o in outs], weights)
@@ -146,13 +149,13 @@ class Ensemble:
             return np.full(len(held[0]), 1.0 / len(held[0]))
         return greedy_weights(held, rank, self.leads)
 
-    def _selection_scores(self, task: Task, units: list[np.ndarray], held: list[list[np.ndarray]],
-                          halves: list[Halves | None], weights: np.ndarray) -> list[float]:
-        """Each entry's held-out score: each half scored with the weights chosen on the other half,
-        an entry that cannot be halved counting in half 0; ``weights`` (chosen on all) where nothing is
-        chosen (equal) or nothing can be halved."""
+    def _held_out(self, task: Task, units: list[np.ndarray], held: list[list[np.ndarray]],
+                  halves: list[Halves | None], weights: np.ndarray) -> list[np.ndarray]:
+        """Each entry's held-out probabilities: each half's mixed with the weights chosen on the other
+        half, an entry that cannot be halved counting in half 0; with ``weights`` (chosen on all) where
+        nothing is chosen (equal) or nothing can be halved."""
         if self.weighting == "equal" or all(h is None for h in halves):
-            return [_score(task, u, mix(entry, weights)) for u, entry in zip(units, held)]
+            return [mix(entry, weights) for entry in held]
         whole = [(np.ones(len(entry[0]), dtype=bool), np.zeros(len(entry[0]), dtype=bool)) for entry in held]
         masks = [hv.masks if hv is not None else w for hv, w in zip(halves, whole)]
         scorers = [hv.scorers if hv is not None else (scorer(task, u), None) for hv, u in zip(halves, units)]
@@ -163,7 +166,7 @@ class Ensemble:
             chosen = self.weights([[p[masks[e][h]] for p in held[e]] for e in on], _rank(task, parts))
             for out, entry, m in zip(mixed, held, masks):
                 out[m[1 - h]] = mix([p[m[1 - h]] for p in entry], chosen)
-        return [_score(task, u, p) for u, p in zip(units, mixed)]
+        return mixed
 
 
 def greedy_weights(held: list[list[np.ndarray]], rank: Rank, leads: list[bool] | None = None,

@@ -43,7 +43,7 @@ from shardvec.finetune.ensemble import NAME as ENSEMBLE
 from shardvec.finetune.ensemble import Ensemble, Held, Outputs
 from shardvec.finetune.features import Encoder, SparseRows, TermWeights, WordTable
 from shardvec.finetune.heldout import Halves, scorer
-from shardvec.finetune.recommend import recommend
+from shardvec.finetune.recommend import recommend, resampling_error
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
 from shardvec.finetune.task import ModelOptions, Task
@@ -253,16 +253,19 @@ def search(task: Task, learner: Learner, subsets: list[np.ndarray], budget: floa
 
 
 def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]], options: CurveOptions,
-              keep: bool = False) -> tuple[dict[str, Any], Fitted, dict[float, Outputs]]:
-    """Every budget and repeat of one learner: its report entry, its first full-budget run, and (``keep``:
-    for the ensemble) every budget's probabilities."""
+              keep: bool = False) -> tuple[dict[str, Any], Fitted, dict[float, Outputs], dict[float, Held]]:
+    """Every budget and repeat of one learner: its report entry, its first full-budget run, (``keep``: for
+    the ensemble) every budget's probabilities, and every budget's held-out probabilities (for
+    :func:`shardvec.finetune.recommend.resampling_error`)."""
     started = time.perf_counter()
     dev, test = task.examples(task.split.dev), task.examples(task.split.test)
-    curve, outputs, first, first_test = [], {}, None, None
+    curve, outputs, held, first, first_test = [], {}, {}, None, None
     for budget, subsets in plan.items():
         t0 = time.perf_counter()
         choice = search(task, learner, subsets, budget, options)
-        runs, kept = [], Outputs(choice.method, choice.held or [], [], [], [])
+        # chosen on dev: the runs held out dev
+        held[budget] = choice.held or [(task.split.dev, f.model.held_probabilities) for f in choice.fitted]
+        runs, kept = [], Outputs(choice.method, held[budget], [], [], [])
         for repeat, f in enumerate(choice.fitted):
             probabilities = f.model.predict_proba(test)
             test_metrics = task.score(task.split.test, decide(probabilities, task.multilabel))
@@ -279,8 +282,6 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
             if budget == 1.0 and repeat == 0:
                 first, first_test = f, test_metrics
         if keep:
-            if choice.held is None:  # chosen on dev: the runs held out dev
-                kept.held = [(task.split.dev, f.model.held_probabilities) for f in choice.fitted]
             outputs[budget] = kept
         curve.append({**point(budget, len(subsets[0]), runs, **choice.candidate.describe(),
                               choice=choice.candidate.label, selection=choice.method,
@@ -289,7 +290,7 @@ def run_curve(task: Task, learner: Learner, plan: dict[float, list[np.ndarray]],
                       "seconds": round(time.perf_counter() - t0, 3)})
     dev_loss = float(np.mean([min(r["dev_losses"]) for r in curve[-1]["runs"]]))
     return ({**summary(curve, dev_loss, first_test), "seconds": round(time.perf_counter() - started, 2)},
-            first, outputs)
+            first, outputs, held)
 
 
 def _log_summary(task_name: str, name: str, entry: dict[str, Any], metric: str) -> None:
@@ -301,29 +302,48 @@ def _log_summary(task_name: str, name: str, entry: dict[str, Any], metric: str) 
 
 def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarray]], options: CurveOptions,
                 architecture: Architecture, weights: TermWeights | None,
-                ) -> tuple[dict[str, Any], Trained | None, dict[float, Outputs]]:
-    """All budgets and repeats of one vector setting (and its probabilities, when the ensemble takes it)."""
+                ) -> tuple[dict[str, Any], Trained | None, dict[float, Outputs], dict[float, Held]]:
+    """All budgets and repeats of one vector setting (its probabilities, when the ensemble takes it, and its
+    held-out probabilities)."""
     started = time.perf_counter()
     words = WordTable(vectors.kv, task.data.tokens)
     prototype = task.encoder(words, vectors.update, options.model, weights)
-    entry, first, outputs = run_curve(task, VectorLearner(task, prototype, architecture, options.candidates), plan,
-                                      options, keep=vectors.name in options.ensemble)
+    entry, first, outputs, held = run_curve(task, VectorLearner(task, prototype, architecture, options.candidates),
+                                            plan, options, keep=vectors.name in options.ensemble)
     entry = {"description": DESCRIPTIONS[vectors.name], "vocab_size": len(vectors.kv),
                "coverage": {name: words.coverage([task.data.tokens[u] for u in getattr(task.split, name)])
                             for name in ("train", "test")},
                **entry, "seconds": round(time.perf_counter() - started, 2)}
     _log_summary(task.name, vectors.name, entry, task.metric)
-    return entry, Trained(words, first.model.encoder) if vectors.update else None, outputs
+    return entry, Trained(words, first.model.encoder) if vectors.update else None, outputs, held
 
 
 def run_baseline(task: Task, plan: dict[float, list[np.ndarray]], options: CurveOptions,
                  lexical: sp.csr_matrix) -> tuple[dict[str, Any], dict[float, Outputs]]:
     """The classical baseline on the same plan (and its probabilities, when the ensemble takes it)."""
-    entry, _, outputs = run_curve(task, BaselineLearner(task, lexical, options.baseline), plan, options,
-                                  keep=task.baseline in options.ensemble)
+    entry, _, outputs, _ = run_curve(task, BaselineLearner(task, lexical, options.baseline), plan, options,
+                                     keep=task.baseline in options.ensemble)
     entry = {"description": task.baseline_description, "features": lexical.shape[1], **entry}
     _log_summary(task.name, task.baseline, entry, task.metric)
     return entry, outputs
+
+
+def _add_resampling_errors(task: Task, results: dict[str, Any], held: dict[str, dict[float, Held]], prefer: str,
+                           budgets: list[float], seed: int) -> None:
+    """Give each curve point that out-scores ``prefer``'s its ``resampling_error`` against it (the others
+    cannot beat it, whatever the noise)."""
+    sizes = np.diff(task.offsets)
+
+    def score(units: np.ndarray, probabilities: np.ndarray) -> float:
+        return task.score(units, decide(probabilities, task.multilabel))[task.metric]
+
+    for name, entry in results.items():
+        if name == prefer:
+            continue
+        for point, incumbent, budget in zip(entry["curve"], results[prefer]["curve"], budgets):
+            if point["selection_score"] > incumbent["selection_score"]:
+                point["resampling_error"] = round(resampling_error(held[name][budget], held[prefer][budget],
+                                                                   score, sizes, seed), 5)
 
 
 def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tuple[dict[str, Any], dict[str, Trained]]:
@@ -335,9 +355,9 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     lexical = task.lexical(model) if model.lexical or options.baseline else None
     architecture = Architecture(model.hidden, SparseRows(lexical) if model.lexical else None)
     weights = task.term_weights(model)
-    results, trained, ensemble = {}, {}, Ensemble(options.ensemble_weights)
+    results, trained, held, ensemble = {}, {}, {}, Ensemble(options.ensemble_weights)
     for name, vectors in sets.items():
-        results[name], done, outputs = run_setting(task, vectors, plan, options, architecture, weights)
+        results[name], done, outputs, held[name] = run_setting(task, vectors, plan, options, architecture, weights)
         ensemble.add(name, outputs)
         if done is not None:
             trained[name] = done
@@ -352,10 +372,13 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
             task, {b: [len(s) for s in subsets] for b, subsets in plan.items()},
             # halves of their own, drawn apart from the members' (each choice leaks a little either way)
             lambda budget, entry, units: _halves(task, units, options, run_seed(options.seed, budget, entry, 0)))
+        held[ENSEMBLE] = ensemble.held_out
         _log_summary(task.name, ENSEMBLE, results[ENSEMBLE], task.metric)
     elif options.ensemble:
         log.info(f"ensemble skipped: fewer than two of its members ran ({', '.join(ensemble.members) or 'none'})")
     prefer = ENSEMBLE if options.prefer_ensemble and ENSEMBLE in results else None
+    if prefer:
+        _add_resampling_errors(task, results, held, prefer, list(plan), options.seed)
     best = recommend({n: s["curve"][-1] for n, s in results.items()}, prefer,
                      key=lambda n: (results[n]["selection_score"], -results[n]["dev_loss"]))
     recommended = [recommend({n: s["curve"][i] for n, s in results.items()}, prefer)
