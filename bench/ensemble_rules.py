@@ -100,7 +100,8 @@ def held_out_score(task: Task, entries: Entries, leads: list[bool], rule: Rule) 
 def compare_rules(self: ensemble.Ensemble, task: Task) -> None:
     """Print every rule's weights and scores at every budget of the report being built."""
     print(f"\n{task.name}: members {', '.join(self.members)}")
-    print("| budget | rule | test macro-F1 | test accuracy | held-out (cross-fitted) | weights |\n|---|---|---|---|---|---|")
+    print("| budget | rule | test macro-F1 | test accuracy | held-out (cross-fitted) | weights |")
+    print("|---|---|---|---|---|---|")
     for budget, outs in self.outputs.items():
         entries = [(units, [o.held[e][1] for o in outs]) for e, (units, _) in enumerate(outs[0].held)]
         for name, rule in RULES.items():
