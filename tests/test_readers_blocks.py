@@ -116,3 +116,36 @@ def test_blocks_of_many_files_are_judged_as_each_on_its_own(tmp_path: Path, bad:
     assert reasons.to_pylist() == [r for a in alone for r in a[1].to_pylist()]
     assert {"empty", "record_too_long"} <= set(reasons.to_pylist())
     assert ("invalid_utf8" in reasons.to_pylist()) == (bad != "none")
+
+
+@pytest.mark.parametrize("batch_rows", [3, 8192])  # 3: many read batches, files numbered across them
+def test_lines_numbered_by_file_are_tallied_as_lines_that_carry_their_path(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch,
+                                                                         batch_rows: int) -> None:
+    """Spark's read step without line ids gives each line only its file's number; the tally step sums the
+    same (kind, file, reason) counts as from lines that carry their path and id, and lets no number out."""
+    import pyarrow as pa
+
+    import shardvec.spark.records as records_module
+    from shardvec.spark.records import FILE_INDEX, chain, read_step, tally_step
+
+    monkeypatch.setattr(records_module, "_READ_BATCH", batch_rows)
+    paths = []
+    for i, content in enumerate([b"".join(LINES), b"one\n\n two\n", b"\n\n", b"x" * 300 + b"\nlast\n"]):
+        paths.append(str(tmp_path / f"f{i}.txt"))
+        Path(paths[-1]).write_bytes(content)
+    settings = ReaderSettings(format="text", max_record_bytes=100)
+    batch = pa.record_batch([pa.array(paths)], names=["path"])
+
+    def tallied(line_ids: bool) -> tuple[list[tuple], list[dict]]:
+        rows = pa.Table.from_batches(list(chain(read_step(settings, line_ids), tally_step())([batch]))).to_pylist()
+        fates = sorted((r["kind"], r["source"], r["reason"], r["count"]) for r in rows if r["kind"] in ("doc", "drop"))
+        assert all(r["file"] is None for r in rows) and not any(r["kind"] == FILE_INDEX for r in rows)
+        return fates, sorted((r for r in rows if r["kind"] == "file"), key=lambda r: r["source"])
+
+    numbered, with_ids = tallied(False), tallied(True)
+    assert numbered == with_ids
+    fates = numbered[0]
+    assert ("doc", paths[1], None, 2) in fates and ("drop", paths[2], "empty", 2) in fates
+    assert ("drop", paths[3], "record_too_long", 1) in fates
+    assert sum(c for *_, c in fates) == sum(r["records"] for r in numbered[1])

@@ -205,7 +205,9 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     """
     from pyspark import StorageLevel
 
-    read = timed("read", read_step(reader_settings(prepare, options)))
+    # Each line's path and id only where something reads them: the lineage, dedup or the spread's shuffle.
+    line_ids = bool(prepare.lineage or prepare.dedup.modes or not balanced)
+    read = timed("read", read_step(reader_settings(prepare, options), line_ids))
     clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup.modes))
     frame, pending = paths, [read, clean]
     if not balanced:

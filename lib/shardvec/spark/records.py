@@ -9,7 +9,9 @@ counts are in the file beside it, :func:`word_counts_path`), or a task's
 lineage file (``lineage``, written by :func:`lineage_step`; path in
 ``source``, records in ``count``). A ``doc`` or ``drop`` row stands for
 ``count`` records: one, until :func:`tally_step` sums them per file, fate
-and reason.
+and reason. Its file is ``source``, or, where nothing needs each line's
+path and id (:func:`read_step`), the number in ``file`` that a ``file_index``
+row of the same task gives the path of.
 Because every step maps batches of this one schema to batches of it, steps
 compose (:func:`chain`) into a single ``mapInArrow`` pass where no shuffle
 separates them, and the JVM sees the text only once. Each step only loops
@@ -43,7 +45,7 @@ RECORD_SCHEMA = pa.schema([
     ("content_type", pa.string()), ("record_id", pa.string()), ("url", pa.string()), ("date", pa.string()),
     ("reason", pa.string()), ("status", pa.string()), ("records", pa.int64()), ("format", pa.string()),
     ("error", pa.string()), ("exact_key", pa.int64()),
-    ("tokens", pa.list_(pa.string())), ("count", pa.int64()), ("partition", pa.int32()),
+    ("tokens", pa.list_(pa.string())), ("count", pa.int64()), ("partition", pa.int32()), ("file", pa.int32()),
 ])
 _SPARK_TYPES = {pa.string(): "string", pa.int64(): "long", pa.int32(): "int", pa.list_(pa.string()): "array<string>"}
 RECORD_DDL = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in RECORD_SCHEMA)
@@ -58,6 +60,8 @@ Step = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 # The kind of the row a timed step adds: its name in ``reason``, its CPU microseconds in ``count``.
 TIMING = "timing"
 LINEAGE = "lineage"
+# The kind of the row that names a file (``source``) by its number in this task (``file``).
+FILE_INDEX = "file_index"
 # What the lineage keeps of each record: its id and file, the reader's own id, url and date, the drop reason.
 LINEAGE_SCHEMA = pa.schema([RECORD_SCHEMA.field(name) for name in ("doc_id", "source", "record_id", "url", "date",
                                                                    "reason")])
@@ -201,10 +205,11 @@ class _ReadBuffer:
     wait aside and do not break a run.)
     """
 
-    def __init__(self) -> None:
+    def __init__(self, numbered: dict[str, int] | None) -> None:
         self.runs: list[list[Document | Dropped] | list[LineBlock]] = []
         self.files: list[FileStatus] = []
         self.rows = self.size = 0
+        self.numbered = numbered  # None: lines carry their path and id; else each file's number so far
 
     def add(self, event: Document | Dropped | FileStatus | LineBlock) -> None:
         if isinstance(event, FileStatus):
@@ -223,32 +228,65 @@ class _ReadBuffer:
 
     def flush(self) -> Iterator[pa.RecordBatch]:
         for run in self.runs:
-            yield from _block_batches(run) if isinstance(run[0], LineBlock) else _event_batches(run)  # type: ignore[arg-type]
+            if isinstance(run[0], LineBlock):
+                yield from (_block_batches(run) if self.numbered is None  # type: ignore[arg-type]
+                            else _numbered_block_batches(run, self.numbered))  # type: ignore[arg-type]
+            else:
+                yield from _event_batches(run)  # type: ignore[arg-type]
         yield from _event_batches(self.files)  # type: ignore[arg-type]
         self.runs, self.files, self.rows, self.size = [], [], 0, 0
 
 
 def _block_batches(blocks: list[LineBlock]) -> Iterator[pa.RecordBatch]:
+    """The blocks' lines as rows that carry their file's path and their record id."""
     lengths = [len(b) for b in blocks]
     sources = pa.array([b.source for b in blocks], pa.string()).take(np.repeat(np.arange(len(blocks)), lengths))
     ids = record_ids(sources, np.concatenate([np.arange(b.first, b.first + len(b)) for b in blocks]))
+    yield from _judged_batches(blocks, source=sources, doc_id=ids)
+
+
+def _numbered_block_batches(blocks: list[LineBlock], numbered: dict[str, int]) -> Iterator[pa.RecordBatch]:
+    """The blocks' lines as rows that carry only their file's number (a ``file_index`` row first for each
+    file not numbered before): an int per line instead of a path and an id, copied by every filter after."""
+    new = list(dict.fromkeys(b.source for b in blocks if b.source not in numbered))
+    if new:
+        first = len(numbered)
+        numbered.update((source, first + i) for i, source in enumerate(new))
+        yield make_batch(len(new), kind=FILE_INDEX, source=new, file=[numbered[source] for source in new])
+    files = np.repeat(np.array([numbered[b.source] for b in blocks], dtype=np.int32), [len(b) for b in blocks])
+    yield from _judged_batches(blocks, file=pa.array(files))
+
+
+def _judged_batches(blocks: list[LineBlock], **where: pa.Array) -> Iterator[pa.RecordBatch]:
+    """A ``doc`` row per kept line and a ``drop`` row per dropped one, with ``where``'s columns (a value
+    per line) of each."""
     texts, reasons = judge_blocks(blocks)
     kept = reasons.is_null()
     n_kept = pc.sum(kept).as_py() or 0
     if n_kept:
-        yield make_batch(n_kept, kind="doc", source=sources.filter(kept), doc_id=ids.filter(kept),
-                         text=texts.filter(kept), content_type="text", count=1)
+        yield make_batch(n_kept, kind="doc", text=texts.filter(kept), content_type="text", count=1,
+                         **{name: column.filter(kept) for name, column in where.items()})
     if n_kept < len(kept):
         dropped = pc.invert(kept)
-        yield make_batch(len(kept) - n_kept, kind="drop", source=sources.filter(dropped), doc_id=ids.filter(dropped),
-                         reason=reasons.filter(dropped), count=1)
+        yield make_batch(len(kept) - n_kept, kind="drop", reason=reasons.filter(dropped), count=1,
+                         **{name: column.filter(dropped) for name, column in where.items()})
 
 
-def read_step(settings: ReaderSettings) -> Step:
-    """Batches of ``path`` rows -> the events of those files."""
+def read_step(settings: ReaderSettings, line_ids: bool = True) -> Step:
+    """Batches of ``path`` rows -> the events of those files.
+
+    ``line_ids = False``: the lines of plain-text files carry only their
+    file's number, not its path and their record id. Why: for a corpus of
+    short lines, the path repeated per line, the ids and their copies in
+    every filter cost 9 % of reading to tallying (0.5 of 5.6 CPU seconds on
+    the prepare bench's 100 MB), and only the lineage, dedup and the spread
+    of skewed inputs read them; the accounting needs just the file, which
+    :func:`tally_step` resolves. So it is only for a pass in which
+    :func:`tally_step` runs in the same chain.
+    """
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        buffer = _ReadBuffer()
+        buffer = _ReadBuffer(None if line_ids else {})
         for batch in batches:
             for path in batch.column("path").to_pylist():
                 for event in read_file_blocks(path, settings):
@@ -416,14 +454,17 @@ def tally_step() -> Step:
     Why: a corpus has millions of records but few files and reasons; once
     nothing needs the records one by one (the lineage, if any, is written
     before this step), sending only these sums keeps the JVM's side of the
-    job small.
+    job small. Rows that name their file by number (:func:`read_step`) are
+    summed by number and given the path of their task's ``file_index`` row;
+    those rows end here.
     """
-    keys = ["kind", "source", "reason"]
+    keys = ["kind", "source", "file", "reason"]
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        sums = []
+        sums, paths = [], {}  # paths: file number -> path
         for batch in batches:
-            batch = conform(batch)
+            index, batch = split_kind(batch, FILE_INDEX)
+            paths.update(zip(index.column("file").to_pylist(), index.column("source").to_pylist()))
             is_fate = pc.is_in(batch.column("kind"), _FATES)
             fates, others = batch.filter(is_fate), batch.filter(pc.invert(is_fate))
             if others.num_rows:
@@ -433,7 +474,12 @@ def tally_step() -> Step:
                             .group_by(keys, use_threads=False).aggregate([("count", "sum")]))
         if sums:
             total = pa.concat_tables(sums).group_by(keys, use_threads=False).aggregate([("count_sum", "sum")])
-            yield make_batch(total.num_rows, count=total["count_sum_sum"].combine_chunks(),
-                             **{key: total[key].combine_chunks() for key in keys})
+            numbers = total["file"].combine_chunks()
+            named = pa.array([paths[n] if n is not None else None for n in numbers.to_pylist()], pa.string())
+            total = (pa.table({"kind": total["kind"], "source": pc.coalesce(total["source"], named),
+                               "reason": total["reason"], "count": total["count_sum_sum"]})
+                     .group_by(["kind", "source", "reason"], use_threads=False).aggregate([("count", "sum")]))
+            yield make_batch(total.num_rows, count=total["count_sum"].combine_chunks(),
+                             **{key: total[key].combine_chunks() for key in ("kind", "source", "reason")})
 
     return run

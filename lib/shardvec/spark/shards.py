@@ -108,20 +108,37 @@ def shard_of(blocks: np.ndarray, n_shards: int) -> np.ndarray:
     is a multiple of the block, and all go to one shard; the shift breaks
     any such period and keeps every run of blocks shared out exactly.
     """
-    runs = (blocks // n_shards).astype(np.uint64)
-    shift = ((runs * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)) % np.uint64(n_shards)  # wraps: a hash
-    return (blocks + shift.astype(np.int64)) % n_shards
+    return (blocks + _shift(blocks // n_shards, n_shards)) % n_shards
+
+
+def _shift(runs: np.ndarray, n_shards: int) -> np.ndarray:
+    """How far :func:`shard_of` turns each run of ``n_shards`` blocks (a hash of the run's number)."""
+    wrapped = (runs.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(33)  # wraps: a hash
+    return (wrapped % np.uint64(n_shards)).astype(np.int64)
 
 
 def deal(batch: pa.ListArray, start: int, block: int, n_shards: int, shard: int) -> pa.ListArray:
     """The sentences of ``batch`` (first token at global offset ``start``) that go to ``shard``: those
     whose first token lies in one of its blocks (:func:`shard_of` of ``offset // block``).
 
-    Decided on the offsets alone; only the chosen sentences' tokens are copied.
+    Why not test every sentence: each shard's task reads every part batch,
+    so a test per sentence costs every sentence once per shard. A run of
+    ``n_shards`` blocks holds exactly one of the shard's (:func:`shard_of`
+    inverted), and the sentences starting in it are found by bisecting the
+    offsets: per batch, work in the shard's blocks, not in all sentences.
+    Only the chosen sentences' tokens are copied.
     """
-    offsets = np.asarray(batch.offsets, dtype=np.int64)
-    firsts = offsets[:-1] - offsets[0] + start
-    return batch.filter(pa.array(shard_of(firsts // block, n_shards) == shard))
+    if not len(batch):
+        return batch
+    firsts = np.asarray(batch.offsets)[:-1]  # each sentence's first token, local (the int32 buffer itself)
+    local = int(firsts[0]) - start  # global offset + local = local offset
+    runs = np.arange(start // block // n_shards, (start + int(firsts[-1] - firsts[0])) // block // n_shards + 1)
+    blocks = runs * n_shards + (shard - _shift(runs, n_shards)) % n_shards
+    bounds = np.clip(np.stack([blocks * block, (blocks + 1) * block]) + local, 0, np.iinfo(np.int32).max)
+    begin, end = np.searchsorted(firsts, bounds.astype(firsts.dtype))
+    lengths = end - begin
+    picked = np.repeat(begin - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
+    return batch.take(pa.array(picked))
 
 
 def shard_sentences(parts: list[Part], block: int, n_shards: int, shard: int) -> Iterator[pa.ListArray]:
