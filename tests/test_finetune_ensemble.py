@@ -9,7 +9,7 @@ from finetune_helpers import topic_docs, topic_sentences, train_word2vec
 from shardvec.finetune.baseline import BaselineOptions
 from shardvec.finetune.classifier import TrainOptions
 from shardvec.finetune.datasets import Dataset
-from shardvec.finetune.ensemble import Ensemble, Outputs, greedy_weights, mix
+from shardvec.finetune.ensemble import Ensemble, Outputs, adjust, greedy_weights, mix
 from shardvec.finetune.experiment import CurveOptions, compare
 from shardvec.finetune.heldout import Halves
 from shardvec.finetune.recommend import recommend
@@ -50,7 +50,7 @@ def test_the_mean_is_right_where_each_member_is_half_wrong() -> None:
         ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [2.0])})
         assert task.score(task.split.test, test > 0.5)["accuracy"] <= 0.55  # each member alone: about half
     ensemble.add("not a member", {})
-    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, no_halves)
+    entry = ensemble.summary(task, {1.0: [task.split.train]}, no_halves)
     assert entry["members"] == ["a", "b"] and entry["choice"] == "greedy: a 0.50, b 0.50"
     assert entry["curve"][0]["weights"] == {"a": 0.5, "b": 0.5}  # a third addition would raise the loss
     assert entry["selection_score"] == entry["dev_score"] == entry["test_score"]["mean"] == 1.0
@@ -92,14 +92,14 @@ def test_a_member_that_is_always_wrong_gets_no_weight() -> None:
     for name, share in (("good", 0.8), ("wrong", 0.0)):
         dev, test = (right_share(task, getattr(task.split, s), share, 1) for s in ("dev", "test"))
         ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [1.0])})
-    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, no_halves)
+    entry = ensemble.summary(task, {1.0: [task.split.train]}, no_halves)
     good_alone = task.score(task.split.test, right_share(task, task.split.test, 0.8, 1) > 0.5)[task.metric]
     assert entry["curve"][0]["weights"] == {"good": 1.0} and entry["choice"] == "greedy: good 1.00"
     assert entry["test_score"]["mean"] == good_alone
     equal = Ensemble("equal")  # the plain mean gives the wrong member half the say, and the wrong class wins
     for name, out in zip(ensemble.members, ensemble.outputs[1.0]):
         equal.add(name, {1.0: out})
-    assert equal.summary(task, {1.0: [len(task.split.train)]}, no_halves)["test_score"]["mean"] < good_alone
+    assert equal.summary(task, {1.0: [task.split.train]}, no_halves)["test_score"]["mean"] < good_alone
 
 
 def test_the_selection_score_weighs_each_half_with_the_weights_chosen_on_the_other() -> None:
@@ -112,11 +112,51 @@ def test_the_selection_score_weighs_each_half_with_the_weights_chosen_on_the_oth
         dev = np.where(halves.masks[h][:, None], right, wrong)
         test = right_share(task, task.split.test, 0.5, h)
         ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [1.0])})
-    entry = ensemble.summary(task, {1.0: [len(task.split.train)]}, lambda budget, e, units: halves)
+    entry = ensemble.summary(task, {1.0: [task.split.train]}, lambda budget, e, units: halves)
     # each half gets the member chosen on the other half, which is wrong on it: every example wrong; weighed
     # on all of dev (no cross-fitting) one member alone is right on half of it, and the halves swapped all
     assert entry["selection_score"] == 0.0
     assert entry["dev_score"] > 0.3 and len(entry["curve"][0]["weights"]) == 1
+
+
+def leaning_to_the_big_class(task, units: np.ndarray) -> np.ndarray:
+    """Probabilities of a model that ranks each example's true class higher than for the other examples,
+    but whose every argmax is the big class (column 0): macro-F1 half of what the ranking allows."""
+    targets = task.targets[task.examples(units)]
+    return np.where(targets[:, :1] == 1, [[0.7, 0.3]], [[0.55, 0.45]])
+
+
+def test_the_prior_power_lets_a_small_class_be_predicted_where_macro_f1_rewards_it() -> None:
+    docs = [("big", f"common words {i}") for i in range(80)] + [("small", f"rare words {i}") for i in range(20)]
+    data = Dataset("classify", [t.split() for _, t in docs], [(label,) for label, _ in docs], "mem", "fasttext")
+    task = build_task(data, split_indices(len(data), data.strata, 0.3, 0.3, seed=0))
+    assert task.labels == ["big", "small"] and task.metric == "macro_f1"
+    shares = task.targets[task.examples(task.split.train)].mean(axis=0)
+    assert shares[1] == pytest.approx(0.2, abs=0.03)
+
+    def summary(powers):
+        ensemble = Ensemble("greedy", powers)
+        for name in ("a", "b"):
+            dev, test = (leaning_to_the_big_class(task, getattr(task.split, s)) for s in ("dev", "test"))
+            ensemble.add(name, {1.0: Outputs("dev", [(task.split.dev, dev)], [dev], [test], [1.0])})
+        return ensemble.summary(task, {1.0: [task.split.train]}, no_halves)
+
+    plain, adjusted = summary((0.0,)), summary((0.0, 0.5, 1.0))
+    assert plain["curve"][0]["prior_power"] == 0.0 and plain["choice"] == "greedy: a 1.00"
+    assert plain["test_score"]["mean"] < 0.5  # the small class is never predicted
+    # divided by shares ** 0.5 (0.9, 0.45), a small example's 0.45 outweighs its 0.55; a big one's 0.7 stays
+    # ahead of its 0.3 (ties in score go to the lower loss, which 0.5 has over 1.0)
+    assert adjusted["curve"][0]["prior_power"] == 0.5 and adjusted["choice"].endswith("; prior power 0.5")
+    assert adjusted["test_score"]["mean"] == adjusted["selection_score"] == 1.0
+    probabilities = adjust(leaning_to_the_big_class(task, task.split.test), shares, 0.5)
+    assert probabilities.sum(axis=1) == pytest.approx(1.0)
+    assert adjust(probabilities, shares, 0.0) is probabilities and adjust(probabilities, None, 1.0) is probabilities
+
+
+def test_the_prior_powers_must_be_given_and_not_negative() -> None:
+    for powers in ((), (0.0, -0.5)):
+        with pytest.raises(ValueError, match="prior powers"):
+            Ensemble("greedy", powers)
 
 
 def test_the_baseline_may_join_the_ensemble_but_not_lead_it() -> None:

@@ -407,6 +407,8 @@ class FinetuneConfig(_Section):
                                         "baseline"))
     ensemble_weights: str = _doc("greedy", "how the ensemble weighs its members at each budget: greedy (members added one at a time, with replacement, while the held-out score rises; the selection score cross-fitted like a fit's) or equal (the plain mean)",
                                  choices=("greedy", "equal"))
+    ensemble_prior_powers: list[float] = _doc([0.0, 0.25, 0.5, 0.75, 1.0], "classify: the ensemble's probabilities are divided by the training split's class shares to one of these powers, chosen with its weights on the held-out units, so that rare classes are predicted as often as macro-F1 rewards (0: as they are; [0.0] turns it off)",
+                                              ge=0)
     prefer_ensemble: bool = _doc(True, "recommend the ensemble at a budget (and as the best setting) unless another setting beats it beyond noise: a mean difference of their selection scores on the same held-out entries (repeats, or folds) above twice its standard error, over seeds and over resamples of the held-out units; false: the best selection score")
     tag_window: int = _doc(2, "tag mode: words on each side of a token that the tagger sees", ge=0)
     intrinsic_vocab: int = _doc(2000, "analogy questions of each vector set's intrinsic scores use only this many most frequent words (each answered question scans them all; shardvec evaluate gives full scores); 0 skips the scores",
@@ -418,6 +420,8 @@ class FinetuneConfig(_Section):
             yield "finetune.dev_fraction and finetune.test_fraction must sum below 1"
         if self.baseline and not self.baseline_c:
             yield "finetune.baseline_c must list positive values when finetune.baseline is on"
+        if not self.ensemble_prior_powers:
+            yield "finetune.ensemble_prior_powers must list at least one power ([0.0]: leave the probabilities as they are)"
 
 
 @dataclass

@@ -66,6 +66,7 @@ class CurveOptions:
     baseline: list[BaselineOptions]  # the baseline's candidates; empty: no baseline
     ensemble: list[str] = field(default_factory=list)  # the settings (and baseline) weighed into ENSEMBLE
     ensemble_weights: str = "greedy"  # how their weights are chosen per budget: greedy or equal
+    ensemble_prior_powers: tuple[float, ...] = (0.0,)  # the powers of the class shares the ensemble may divide by
     prefer_ensemble: bool = True  # recommend the ensemble unless a setting beats it beyond noise (recommend.py)
 
 
@@ -355,7 +356,8 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     lexical = task.lexical(model) if model.lexical or options.baseline else None
     architecture = Architecture(model.hidden, SparseRows(lexical) if model.lexical else None)
     weights = task.term_weights(model)
-    results, trained, held, ensemble = {}, {}, {}, Ensemble(options.ensemble_weights)
+    results, trained, held = {}, {}, {}
+    ensemble = Ensemble(options.ensemble_weights, options.ensemble_prior_powers)
     for name, vectors in sets.items():
         results[name], done, outputs, held[name] = run_setting(task, vectors, plan, options, architecture, weights)
         ensemble.add(name, outputs)
@@ -369,7 +371,7 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         log.info("baseline skipped: the training texts hold no words for it")
     if len(ensemble.members) >= 2:
         results[ENSEMBLE] = ensemble.summary(
-            task, {b: [len(s) for s in subsets] for b, subsets in plan.items()},
+            task, plan,
             # halves of their own, drawn apart from the members' (each choice leaks a little either way)
             lambda budget, entry, units: _halves(task, units, options, run_seed(options.seed, budget, entry, 0)))
         held[ENSEMBLE] = ensemble.held_out

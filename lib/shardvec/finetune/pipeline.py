@@ -146,7 +146,7 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
     return CurveOptions(budgets=list(config.budgets), repeats=config.repeats, seed=config.split_seed,
                         min_per_class=config.min_per_class, candidates=candidates, model=model, selection=selection,
                         baseline=baseline, ensemble=ensemble, ensemble_weights=config.ensemble_weights,
-                        prefer_ensemble=config.prefer_ensemble)
+                        ensemble_prior_powers=tuple(config.ensemble_prior_powers), prefer_ensemble=config.prefer_ensemble)
 
 
 def _with_rows(kv, trained: Trained):
