@@ -75,7 +75,7 @@ def pick_inputs(target_mb: float) -> list[Path]:
 def link_dir(files: list[Path], root: Path) -> Path:
     """One directory of symlinks, so every run gets the same single ``--input``."""
     d = root / "inputs"
-    d.mkdir()
+    d.mkdir(parents=True)
     for i, f in enumerate(files):
         (d / f"{i:05d}-{f.name}").symlink_to(f)
     return d

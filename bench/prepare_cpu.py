@@ -10,12 +10,20 @@ reads each process's CPU time (its own and its reaped children's) from
 ``/proc`` before and after each run. Linux only.
 
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_cpu.py [--mb 100] [--runs 3]
+    ... bench/prepare_cpu.py --runs 7 --copies 1 2   # 1, 2, 1, 2, ... copies of the input, in turn
+
+``--copies``: run ``k`` reads the input ``copies[k % len(copies)]`` times
+over (copies of the files on disk: the input listing resolves links): the cost of twice the
+text of the same make-up, so that the difference of two warm runs is the
+CPU that more input costs, without what a run costs whatever its size
+(planning, the workers' imports, the manifest).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -51,10 +59,24 @@ def cpu_by_process() -> dict[str, float]:
     return seconds
 
 
+def copied(files: list[Path], n: int, root: Path) -> list[Path]:
+    """``files`` and ``n - 1`` copies of them under ``root`` (a second link would be the same file to prepare)."""
+    out = list(files)
+    for k in range(1, n):
+        folder = root / f"copy-{k}"
+        folder.mkdir(exist_ok=True)
+        for i, f in enumerate(files):
+            out.append(folder / f"{i:05d}-{f.name}")
+            if not out[-1].exists():
+                shutil.copyfile(f, out[-1])
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=100, help="input size in MB (default 100)")
     parser.add_argument("--runs", type=int, default=3, help="runs in one session (default 3)")
+    parser.add_argument("--copies", type=int, nargs="+", default=[1], help="copies of the input, run by run in turn")
     args = parser.parse_args()
 
     from shardvec.config import Config
@@ -64,21 +86,22 @@ def main() -> None:
     mb = sum(f.stat().st_size for f in files) / 2 ** 20
     with tempfile.TemporaryDirectory(prefix="prepare-cpu-") as tmp:
         root = Path(tmp)
-        inputs = link_dir(files, root)
+        inputs = {n: link_dir(copied(files, n, root), root / f"copies-{n}") for n in set(args.copies)}
         config = Config()
         config.spark.master = "local[2]"
         spark_session(config.spark)
         print(f"{mb:.1f} MB in {len(files)} files, plain-text path, Spark local[2]\n")
-        print("| run | wall s | python workers | jvm | driver | all core-s | MB/s per core of all CPU |")
-        print("|---|---|---|---|---|---|---|")
+        print("| run | input MB | wall s | python workers | jvm | driver | all core-s | MB/s per core of all CPU |")
+        print("|---|---|---|---|---|---|---|---|")
         for run in range(1, args.runs + 1):
+            copies = args.copies[(run - 1) % len(args.copies)]
             before, started = cpu_by_process(), time.perf_counter()
-            run_prepare(plain_path_config(config.spark), inputs, root / f"out-{run}")
+            run_prepare(plain_path_config(config.spark), inputs[copies], root / f"out-{run}")
             wall, after = time.perf_counter() - started, cpu_by_process()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
             total = sum(spent.values())
-            print(f"| {run} | {wall:.2f} | " + " | ".join(f"{v:.2f}" for v in spent.values())
-                  + f" | {total:.2f} | {mb / total:.1f} |", flush=True)
+            print(f"| {run} | {mb * copies:.1f} | {wall:.2f} | " + " | ".join(f"{v:.2f}" for v in spent.values())
+                  + f" | {total:.2f} | {mb * copies / total:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

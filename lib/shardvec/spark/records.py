@@ -278,8 +278,8 @@ def read_step(settings: ReaderSettings, line_ids: bool = True) -> Step:
     ``line_ids = False``: the lines of plain-text files carry only their
     file's number, not its path and their record id. Why: for a corpus of
     short lines, the path repeated per line, the ids and their copies in
-    every filter cost 9 % of reading to tallying (0.5 of 5.6 CPU seconds on
-    the prepare bench's 100 MB), and only the lineage, dedup and the spread
+    every filter cost 6 % of reading to tallying (0.34 of 5.3 CPU seconds on
+    the prepare bench's 100 MB, ``bench/prepare_rows.py``), and only the lineage, dedup and the spread
     of skewed inputs read them; the accounting needs just the file, which
     :func:`tally_step` resolves. So it is only for a pass in which
     :func:`tally_step` runs in the same chain.
