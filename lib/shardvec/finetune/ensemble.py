@@ -130,10 +130,10 @@ class Ensemble:
         repeat; ``halves_of`` splits a budget's held-out entry for the cross-fitted selection score (None:
         it cannot be halved)."""
         curve, first_test, dev_loss = [], {}, 0.0
+        prior = class_shares(task) if task.metric == "macro_f1" and not task.multilabel else None
         for budget, outs in self.outputs.items():
             held = [[o.held[e][1] for o in outs] for e in range(len(outs[0].held))]  # per entry, per member
             units = [u for u, _ in outs[0].held]
-            prior = class_shares(task) if task.metric == "macro_f1" and not task.multilabel else None
             weights, power = self.choose(held, _ranker(task, units), prior)
             mixed = self._held_out(task, units, held, [halves_of(budget, e, u) for e, u in enumerate(units)],
                                    (weights, power), prior)
