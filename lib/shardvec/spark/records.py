@@ -65,7 +65,7 @@ FILE_INDEX = "file_index"
 # What the lineage keeps of each record: its id and file, the reader's own id, url and date, the drop reason.
 LINEAGE_SCHEMA = pa.schema([RECORD_SCHEMA.field(name) for name in ("doc_id", "source", "record_id", "url", "date",
                                                                    "reason")])
-_FATES = pa.array(["doc", "drop"])
+_FATES = ("doc", "drop")
 
 
 def chain(*steps: Step) -> Step:
@@ -165,10 +165,10 @@ def conform(batch: pa.RecordBatch) -> pa.RecordBatch:
                                       names=RECORD_SCHEMA.names).cast(RECORD_SCHEMA)
 
 
-def split_kind(batch: pa.RecordBatch, kind: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
-    """(rows of ``kind``, all other rows) of a batch, in the record schema."""
+def split_kind(batch: pa.RecordBatch, *kinds: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
+    """(rows of one of ``kinds``, all other rows) of a batch, in the record schema."""
     batch = conform(batch)
-    is_kind = pc.fill_null(pc.equal(batch.column("kind"), kind), False)
+    is_kind = pc.fill_null(pc.is_in(batch.column("kind"), pa.array(kinds, pa.string())), False)
     # Most batches hold one kind of row (the steps emit them so): no copy of their text then.
     matching = pc.sum(is_kind).as_py() or 0
     if matching in (0, batch.num_rows):
@@ -430,7 +430,7 @@ def lineage_step(directory: str) -> Step:
         writer, records = None, 0
         for batch in batches:
             batch = conform(batch)
-            fates = batch.filter(pc.is_in(batch.column("kind"), _FATES))
+            fates, _ = split_kind(batch, *_FATES)
             if fates.num_rows:
                 writer = writer or pq.ParquetWriter(path, LINEAGE_SCHEMA)
                 writer.write_batch(fates.select(LINEAGE_SCHEMA.names))
@@ -465,8 +465,7 @@ def tally_step() -> Step:
         for batch in batches:
             index, batch = split_kind(batch, FILE_INDEX)
             paths.update(zip(index.column("file").to_pylist(), index.column("source").to_pylist()))
-            is_fate = pc.is_in(batch.column("kind"), _FATES)
-            fates, others = batch.filter(is_fate), batch.filter(pc.invert(is_fate))
+            fates, others = split_kind(batch, *_FATES)
             if others.num_rows:
                 yield others
             if fates.num_rows:
