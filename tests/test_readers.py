@@ -180,6 +180,25 @@ def test_inputs_expand_dirs_globs_file_urls_and_refuse_missing(tmp_path: Path) -
         list_input_files([str(tmp_path / "*.none")], {})
 
 
+def test_listed_files_are_their_resolved_paths_through_links_and_dot_dots(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """Directories are resolved once per listing, not per file: the paths must still be each file's own
+    ``resolve()``, whether the file, its directory or the path given goes through a link or a ``..``."""
+    (tmp_path / "real" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    for name in ("real/a.txt", "real/sub/b.txt", "elsewhere/target.txt"):
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / "real" / "link.txt").symlink_to(tmp_path / "elsewhere" / "target.txt")
+    (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    for location, found in (("../alias", Path("../alias").rglob("*")),
+                            (str(tmp_path / "alias" / "*.txt"), (tmp_path / "alias").glob("*.txt")),
+                            (str(tmp_path / "alias") + "/**/*.txt", (tmp_path / "alias").glob("**/*.txt"))):
+        expected = sorted(str(p.resolve()) for p in found if p.is_file())
+        assert LocalFileSystem().expand(location) == expected and len(expected) >= 2
+    assert str(tmp_path / "elsewhere" / "target.txt") in LocalFileSystem().expand("../alias")
+
+
 def test_remote_urls_route_to_fsspec_and_listed_files_keep_the_scheme_given() -> None:
     """HDFS and GCS cannot run here: this checks only which file system serves a URL and how a
     listed path becomes a URL again (with fsspec's own path rules); S3 runs for real in test_prepare_s3.py."""
