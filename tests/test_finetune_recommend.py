@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from shardvec.finetune.recommend import _rows, beats, recommend, resampling_error
+from shardvec.finetune.recommend import beats, recommend, resampling_error
+from shardvec.spans import spans
 from shardvec.finetune.verdict import verdict
 
 
@@ -71,7 +72,9 @@ def test_entries_that_share_their_units_share_each_resample() -> None:
 
 def test_a_resampled_unit_brings_all_its_rows() -> None:
     sizes = np.array([2, 3, 1])  # unit 0 has rows 0-1, unit 1 rows 2-4, unit 2 row 5
-    assert _rows(sizes, np.array([1, 1, 2, 0])).tolist() == [2, 3, 4, 2, 3, 4, 5, 0, 1]
+    picked = np.array([1, 1, 2, 0])
+    assert spans((np.cumsum(sizes) - sizes)[picked], sizes[picked]).tolist() == [2, 3, 4, 2, 3, 4, 5, 0, 1]
+    assert spans(np.array([5, 0]), np.array([0, 2])).tolist() == [0, 1]  # an empty range adds nothing
 
 
 def test_paired_scores_must_cover_the_same_entries() -> None:

@@ -43,6 +43,7 @@ from typing import Any, Callable
 import numpy as np
 
 from shardvec.finetune.ensemble import Held
+from shardvec.spans import spans
 
 
 RESAMPLES = 100
@@ -65,28 +66,23 @@ def resampling_error(rival: Held, incumbent: Held, score: Callable[[np.ndarray, 
     units), from which units were held out: each resample weighs every unit by a Poisson(1) count, the same
     count in every entry that holds it. ``score(units, probabilities)`` scores an entry; ``sizes[u]`` is the
     number of examples (rows) of unit ``u``."""
+    for (units, _), (other, _) in zip(rival, incumbent):
+        if not np.array_equal(units, other):
+            raise ValueError("paired held-out probabilities need the same units")
     rng = np.random.default_rng(seed)
     top = 1 + max((int(units.max()) for units, _ in rival if len(units)), default=0)
+    first_rows = [np.cumsum(sizes[units]) - sizes[units] for units, _ in rival]  # each unit's first row, per entry
     gains = []
     for _ in range(resamples):
         counts = rng.poisson(1.0, top)
         entries = []
-        for (units, p_rival), (other, p_incumbent) in zip(rival, incumbent):
-            if not np.array_equal(units, other):
-                raise ValueError("paired held-out probabilities need the same units")
+        for (units, p_rival), (_, p_incumbent), firsts in zip(rival, incumbent, first_rows):
             picked = np.repeat(np.arange(len(units)), counts[units])
             if len(picked):
-                rows = _rows(sizes[units], picked)
+                rows = spans(firsts[picked], sizes[units][picked])
                 entries.append(score(units[picked], p_rival[rows]) - score(units[picked], p_incumbent[rows]))
         gains.append(np.mean(entries) if entries else 0.0)
     return float(np.std(gains, ddof=1))
-
-
-def _rows(sizes: np.ndarray, picked: np.ndarray) -> np.ndarray:
-    """The example rows of the ``picked`` units (positions in an entry whose units have ``sizes`` rows)."""
-    starts = np.cumsum(sizes) - sizes
-    lengths = sizes[picked]
-    return np.repeat(starts[picked] - np.cumsum(lengths) + lengths, lengths) + np.arange(lengths.sum())
 
 
 def recommend(points: dict[str, dict[str, Any]], prefer: str | None = None,

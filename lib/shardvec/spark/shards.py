@@ -39,6 +39,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
+from shardvec.spans import spans
 
 
 class PartWriter:
@@ -136,9 +137,7 @@ def deal(batch: pa.ListArray, start: int, block: int, n_shards: int, shard: int)
     blocks = runs * n_shards + (shard - _shift(runs, n_shards)) % n_shards
     bounds = np.clip(np.stack([blocks * block, (blocks + 1) * block]) + local, 0, np.iinfo(np.int32).max)
     begin, end = np.searchsorted(firsts, bounds.astype(firsts.dtype))
-    lengths = end - begin
-    picked = np.repeat(begin - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
-    return batch.take(pa.array(picked))
+    return batch.take(pa.array(spans(begin, end - begin)))
 
 
 def shard_sentences(parts: list[Part], block: int, n_shards: int, shard: int) -> Iterator[pa.ListArray]:

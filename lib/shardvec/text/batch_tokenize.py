@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from shardvec.spans import spans
 from shardvec.text.arrow_views import string_bytes, string_offsets
 from shardvec.text.pii import PLACEHOLDERS
 from shardvec.text.tokenize import CLOSE, DIGIT, END, JOIN, SPACE, WORD, TokenizerSettings
@@ -133,13 +134,8 @@ def _byte_classes(data: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.nd
                       np.where(width == 3, ((lead & 0x0F) << 12) | (tail(1) << 6) | tail(2),
                                ((lead & 0x07) << 18) | (tail(1) << 12) | (tail(2) << 6) | tail(3)))
     classes = classes.copy()
-    classes[_spans(first, width)] = np.repeat(character_classes()[points], width)
+    classes[spans(first, width)] = np.repeat(character_classes()[points], width)
     return classes, (first, width)
-
-
-def _spans(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Every index in ``starts[i]`` .. ``starts[i] + lengths[i] - 1``, in order."""
-    return np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(lengths.sum())
 
 
 def _tokens(data: np.ndarray, classes: np.ndarray,
@@ -205,7 +201,7 @@ def _joined_words(data: np.ndarray, classes: np.ndarray, wide: tuple[np.ndarray,
         inside = (join_first > 0) & (join_first + join_width < n)
         join_first, join_width = join_first[inside], join_width[inside]
         joins = word[join_first - 1] & word[join_first + join_width]
-        inner[_spans(join_first[joins], join_width[joins])] = True
+        inner[spans(join_first[joins], join_width[joins])] = True
     return inner
 
 
@@ -245,7 +241,7 @@ def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: 
     if not kept_token.all():  # clear the bytes of the tokens left out (few: short sentences' ones)
         dropped = np.flatnonzero(~kept_token)
         in_token = in_token.copy()
-        in_token[_spans(starts[dropped], token_length[dropped])] = False
+        in_token[spans(starts[dropped], token_length[dropped])] = False
         token_length = token_length[kept_token]
     values, token_bytes = data, token_length
     if settings.fold_numbers:  # a digit becomes "0": one byte, whatever its own length
