@@ -183,20 +183,24 @@ def test_inputs_expand_dirs_globs_file_urls_and_refuse_missing(tmp_path: Path) -
 def test_listed_files_are_their_resolved_paths_through_links_and_dot_dots(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Directories are resolved once per listing, not per file: the paths must still be each file's own
-    ``resolve()``, whether the file, its directory or the path given goes through a link or a ``..``."""
+    ``resolve()``, whether the file, its directory or the path given goes through a link or a ``..``, and
+    whether a link is absolute, relative, through a ``..``, or to another link."""
     (tmp_path / "real" / "sub").mkdir(parents=True)
     (tmp_path / "elsewhere").mkdir()
-    for name in ("real/a.txt", "real/sub/b.txt", "elsewhere/target.txt"):
+    for name in ("real/a.txt", "real/sub/b.txt", "elsewhere/target.txt", "elsewhere/far.txt"):
         (tmp_path / name).write_text("x\n")
     (tmp_path / "real" / "link.txt").symlink_to(tmp_path / "elsewhere" / "target.txt")
     (tmp_path / "alias").symlink_to(tmp_path / "real", target_is_directory=True)
+    (tmp_path / "elsewhere" / "hop.txt").symlink_to("../alias/sub/../../elsewhere/far.txt")  # relative, via a link
+    (tmp_path / "real" / "sub" / "chain.txt").symlink_to("../../elsewhere/hop.txt")  # a link to a link
     monkeypatch.chdir(tmp_path / "elsewhere")
     for location, found in (("../alias", Path("../alias").rglob("*")),
                             (str(tmp_path / "alias" / "*.txt"), (tmp_path / "alias").glob("*.txt")),
                             (str(tmp_path / "alias") + "/**/*.txt", (tmp_path / "alias").glob("**/*.txt"))):
         expected = sorted(str(p.resolve()) for p in found if p.is_file())
         assert LocalFileSystem().expand(location) == expected and len(expected) >= 2
-    assert str(tmp_path / "elsewhere" / "target.txt") in LocalFileSystem().expand("../alias")
+    listed = LocalFileSystem().expand("../alias")
+    assert {str(tmp_path / "elsewhere" / name) for name in ("target.txt", "far.txt")} <= set(listed)
 
 
 def test_remote_urls_route_to_fsspec_and_listed_files_keep_the_scheme_given() -> None:

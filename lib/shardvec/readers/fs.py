@@ -63,14 +63,22 @@ def _is_listed(name: str) -> bool:
     return bool(name) and not name.startswith((".", "_"))
 
 
+_MAX_LINKS = 40  # links followed in a row, as Linux's own limit
+
+
 def _resolved(paths: list[Path]) -> list[str]:
     """Each path's ``resolve()``, each directory resolved once: a file that is not a link is its resolved
-    directory and its name. Why: ``resolve`` walks every component of every path, and a corpus of many
-    small files paid that walk per file on the driver."""
+    directory and its name, and a link is followed to such a file. Why: ``resolve`` walks every
+    component of every path, and a corpus of many small files (or of links to them, as a download
+    cache keeps them) paid that walk per file on the driver."""
     directories: dict[Path, Path] = {}
     out = []
     for path in paths:
-        if path.is_symlink():
+        for _ in range(_MAX_LINKS):
+            if not path.is_symlink():
+                break
+            path = path.parent / os.readlink(path)  # a relative target is relative to the link's directory
+        else:  # a chain this long: let resolve() follow it, or say why it cannot
             out.append(str(path.resolve()))
             continue
         if path.parent not in directories:

@@ -168,12 +168,16 @@ def conform(batch: pa.RecordBatch) -> pa.RecordBatch:
 def split_kind(batch: pa.RecordBatch, *kinds: str) -> tuple[pa.RecordBatch, pa.RecordBatch]:
     """(rows of one of ``kinds``, all other rows) of a batch, in the record schema."""
     batch = conform(batch)
-    is_kind = pc.fill_null(pc.is_in(batch.column("kind"), pa.array(kinds, pa.string())), False)
+    column = batch.column("kind")
+    # One kind (most calls): a comparison to a scalar costs a third of a set lookup, and every step
+    # splits every batch.
+    is_kind = pc.equal(column, kinds[0]) if len(kinds) == 1 else pc.is_in(column, pa.array(kinds, pa.string()))
     # Most batches hold one kind of row (the steps emit them so): no copy of their text then.
-    matching = pc.sum(is_kind).as_py() or 0
+    matching = is_kind.true_count
     if matching in (0, batch.num_rows):
         empty = batch.slice(0, 0)
         return (batch, empty) if matching else (empty, batch)
+    is_kind = pc.fill_null(is_kind, False)  # a row without a kind is one of the others
     return batch.filter(is_kind), batch.filter(pc.invert(is_kind))
 
 
@@ -361,6 +365,11 @@ def phrase_step(phrases: Any) -> Step:
     return run
 
 
+# Tokens counted at a time when spilling. A count per batch gave a row to every distinct word of every
+# batch, and summing those rows hashed the common words once more per batch; this bounds the table.
+_COUNT_TOKENS = 1 << 20
+
+
 def spill_step(directory: str) -> Step:
     """Sentences -> this task's part file in ``directory``, one ``part`` row and its ``word`` counts.
 
@@ -376,7 +385,7 @@ def spill_step(directory: str) -> Step:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         partition, path = _task_file(directory, "part", ".arrow")
-        writer, counts = None, []
+        writer, counts, pending = None, [], []
         for batch in batches:
             sentences, others = split_kind(batch, "sent")
             if others.num_rows:
@@ -386,10 +395,15 @@ def spill_step(directory: str) -> Step:
             column = sentences.column("tokens")
             writer = writer or PartWriter(path)
             writer.write(column)
-            counts.append(pc.value_counts(column.flatten()))
+            pending.append(column.flatten())
+            if sum(map(len, pending)) >= _COUNT_TOKENS:
+                counts.append(pc.value_counts(pa.chunked_array(pending)))
+                pending = []
         if writer is None:
             return
         writer.close()
+        if pending:
+            counts.append(pc.value_counts(pa.chunked_array(pending)))
         merged = (pa.Table.from_arrays([pa.concat_arrays([c.field("values") for c in counts]),
                                         pa.concat_arrays([c.field("counts") for c in counts])], ["word", "count"])
                   .group_by("word", use_threads=False).aggregate([("count", "sum")]))

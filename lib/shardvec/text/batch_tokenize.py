@@ -111,14 +111,13 @@ def _joined_bytes(texts: pa.StringArray) -> np.ndarray:
     return string_bytes(pc.binary_join(pa.ListArray.from_arrays(pa.array([0, len(texts)], pa.int32()), texts), "\n"))
 
 
-def _byte_classes(data: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+def _byte_classes(data: np.ndarray, text: bytes) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
     """The class bits of every byte (each byte of a character gets the character's), and for the characters
     of two bytes or more, where each begins and its length in bytes (None if there is none).
 
     Their code points are decoded from the bytes with numpy: such characters are few
     in most text, and everything else stays one byte per character.
     """
-    text = data.tobytes()
     classes = np.frombuffer(text.translate(_ascii_classes()), dtype=np.uint8)
     if text.isascii():
         return classes, None
@@ -138,7 +137,7 @@ def _byte_classes(data: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.nd
     return classes, (first, width)
 
 
-def _tokens(data: np.ndarray, classes: np.ndarray,
+def _tokens(data: np.ndarray, text: bytes, classes: np.ndarray,
             wide: tuple[np.ndarray, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where each token starts, its length in bytes, and which bytes are in a token.
 
@@ -148,7 +147,7 @@ def _tokens(data: np.ndarray, classes: np.ndarray,
     before it.
     """
     word = (classes & _WORD).view(bool)  # _WORD is bit 0: the masked bytes are 0 or 1
-    placeholders = _placeholders(data)
+    placeholders = _placeholders(text)
     if placeholders is not None:
         word = word & ~placeholders[0]
     inner = _joined_words(data, classes, wide, word)
@@ -172,13 +171,12 @@ def _tokens(data: np.ndarray, classes: np.ndarray,
     return starts, token_length - starts, in_token
 
 
-def _placeholders(data: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _placeholders(text: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     """The bytes of PII placeholders (``<email>``) and where each begins; None when there is none."""
-    text = data.tobytes()
     found = [match.span() for match in _PLACEHOLDER.finditer(text)] if b"<" in text else []
     if not found:
         return None
-    in_placeholder, placeholder_start = np.zeros(len(data), dtype=bool), np.zeros(len(data), dtype=bool)
+    in_placeholder, placeholder_start = np.zeros(len(text), dtype=bool), np.zeros(len(text), dtype=bool)
     for start, end in found:
         in_placeholder[start:end] = True
         placeholder_start[start] = True
@@ -207,8 +205,9 @@ def _joined_words(data: np.ndarray, classes: np.ndarray, wide: tuple[np.ndarray,
 
 def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings) -> TokenBatch:
     """The sentences of documents (``lengths`` bytes each) joined with ``\\n``, as UTF-8 bytes."""
-    classes, wide = _byte_classes(data)
-    starts, token_length, in_token = _tokens(data, classes, wide)
+    text = data.tobytes()  # the bytes once, for bytes.translate and the placeholders' search
+    classes, wide = _byte_classes(data, text)
+    starts, token_length, in_token = _tokens(data, text, classes, wide)
 
     # A sentence ends at a line break, or at whitespace whose last non-CLOSE character before it is END.
     marks = np.flatnonzero((classes[:-1] & (_END | _CLOSE)) != 0)  # few: found first, then checked
@@ -252,8 +251,7 @@ def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: 
         kept, token_start = np.concatenate([[0], np.cumsum(in_token)]), starts[kept_token]
         token_bytes = kept[token_start + token_length] - kept[token_start]
     offsets = np.concatenate([[0], np.cumsum(token_bytes, dtype=np.int64)]).astype(np.int32)
-    words = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets.tobytes()),
-                                        pa.py_buffer(values[in_token].tobytes()))
+    words = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(values[in_token]))
 
     doc_starts = np.cumsum(lengths + 1) - lengths - 1
     doc = np.searchsorted(doc_starts, starts[piece_start], side="right") - 1 + first_doc
