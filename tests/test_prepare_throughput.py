@@ -93,3 +93,31 @@ def test_vocabulary_summed_on_the_driver_equals_sparks_sum(spark, tmp_path: Path
     full = job.build_vocab(spark, files, 1, 0)
     assert list(zip(full.words, full.counts.tolist())) == [("Z", 6), ("a", 6), ("b", 6), ("aa", 5), ("c", 5),
                                                            ("é", 5), ("rare", 1)]
+
+
+def test_spilled_word_counts_are_the_same_counted_in_one_piece_or_many(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The spill step counts its task's words some batches at a time and sums the pieces: whatever the
+    piece, each word's count is its number of tokens, and the part file holds every sentence in order."""
+    from collections import Counter
+
+    import pyarrow.parquet as pq
+
+    import shardvec.spark.records as records
+
+    sentences = [["the", "cat"], ["the", "é", "dog", "the"], ["cat"], ["z"], ["the", "end"]]
+    batches = [make_batch(len(group), kind="sent", tokens=pa.array(group, pa.list_(pa.string())))
+               for group in (sentences[:2], sentences[2:3], sentences[3:])]
+    names = iter(range(10))
+    monkeypatch.setattr(records, "_task_file",  # no Spark task here: a new file per run
+                        lambda directory, name, suffix: (0, f"{directory}/{name}-{next(names)}{suffix}"))
+    for piece in (1 << 22, 3, 1):
+        monkeypatch.setattr(records, "_COUNT_TOKENS", piece)
+        rows = list(records.spill_step(str(tmp_path))(iter(batches)))
+        part = rows[-1].to_pylist()[0]
+        assert (part["kind"], part["records"], part["count"]) == ("part", 5, 10)
+        counted = pq.read_table(records.word_counts_path(part["source"])).to_pylist()
+        assert {r["word"]: r["count"] for r in counted} == Counter(t for s in sentences for t in s)
+        assert len(counted) == 6
+        with pa.memory_map(part["source"]) as source:
+            assert pa.ipc.open_file(source).read_all().column(0).to_pylist() == sentences

@@ -367,7 +367,7 @@ def phrase_step(phrases: Any) -> Step:
 
 # Tokens counted at a time when spilling. A count per batch gave a row to every distinct word of every
 # batch, and summing those rows hashed the common words once more per batch; this bounds the table.
-_COUNT_TOKENS = 1 << 20
+_COUNT_TOKENS = 1 << 22
 
 
 def spill_step(directory: str) -> Step:
@@ -404,11 +404,12 @@ def spill_step(directory: str) -> Step:
         writer.close()
         if pending:
             counts.append(pc.value_counts(pa.chunked_array(pending)))
-        merged = (pa.Table.from_arrays([pa.concat_arrays([c.field("values") for c in counts]),
-                                        pa.concat_arrays([c.field("counts") for c in counts])], ["word", "count"])
-                  .group_by("word", use_threads=False).aggregate([("count", "sum")]))
-        pq.write_table(pa.table({"word": merged["word"], "count": merged["count_sum"]}), word_counts_path(path),
-                       compression="none", write_statistics=False)
+        words = pa.Table.from_arrays([pa.concat_arrays([c.field("values") for c in counts]),
+                                      pa.concat_arrays([c.field("counts") for c in counts])], ["word", "count"])
+        if len(counts) > 1:
+            summed = words.group_by("word", use_threads=False).aggregate([("count", "sum")])
+            words = pa.table({"word": summed["word"], "count": summed["count_sum"]})
+        pq.write_table(words, word_counts_path(path), compression="none", write_statistics=False)
         yield make_batch(1, kind="part", source=path, records=writer.sentences, count=writer.tokens,
                          partition=partition)
 
@@ -462,6 +463,10 @@ def word_counts_path(part: str) -> str:
     return part.removesuffix(".arrow") + ".words.parquet"
 
 
+# Rows summed at a time by the tally: a group-by's set-up costs more than a batch's own rows.
+_TALLY_ROWS = 1 << 18
+
+
 def tally_step() -> Step:
     """``doc`` and ``drop`` rows -> one row per (kind, source, reason) with the sum of their ``count``.
 
@@ -474,8 +479,11 @@ def tally_step() -> Step:
     """
     keys = ["kind", "source", "file", "reason"]
 
+    def summed(fates: list[pa.RecordBatch]) -> pa.Table:
+        return pa.Table.from_batches(fates).group_by(keys, use_threads=False).aggregate([("count", "sum")])
+
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        sums, paths = [], {}  # paths: file number -> path
+        sums, pending, paths = [], [], {}  # paths: file number -> path
         for batch in batches:
             index, batch = split_kind(batch, FILE_INDEX)
             paths.update(zip(index.column("file").to_pylist(), index.column("source").to_pylist()))
@@ -483,8 +491,12 @@ def tally_step() -> Step:
             if others.num_rows:
                 yield others
             if fates.num_rows:
-                sums.append(pa.Table.from_batches([fates]).select([*keys, "count"])
-                            .group_by(keys, use_threads=False).aggregate([("count", "sum")]))
+                pending.append(fates.select([*keys, "count"]))
+                if sum(len(b) for b in pending) >= _TALLY_ROWS:  # summed some batches at a time
+                    sums.append(summed(pending))
+                    pending = []
+        if pending:
+            sums.append(summed(pending))
         if sums:
             total = pa.concat_tables(sums).group_by(keys, use_threads=False).aggregate([("count_sum", "sum")])
             numbers = total["file"].combine_chunks()

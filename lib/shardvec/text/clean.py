@@ -57,15 +57,12 @@ def clean_batch(texts: pa.StringArray, content_types: pa.StringArray, settings: 
     document whole run only when they are on.
     """
     ascii_text = pc.and_(pc.equal(content_types, "text"), pc.string_is_ascii(texts))
-    if pc.all(ascii_text).as_py():
-        out = tidy_ascii(texts)
-    else:
+    out = tidy_ascii(texts)  # right for the ASCII texts; the others' rows (still valid UTF-8) are replaced
+    if not pc.all(ascii_text).as_py():
         others = pc.invert(ascii_text)
         raw = [html_to_text(t) if c == "html" else t for t, c in zip(texts.filter(others).to_pylist(),
                                                                        content_types.filter(others).to_pylist())]
-        out = pc.replace_with_mask(texts, others, pa.array(normalize_texts(raw, settings.fix_mojibake), pa.string()))
-        if pc.any(ascii_text).as_py():
-            out = pc.replace_with_mask(out, ascii_text, tidy_ascii(texts.filter(ascii_text)))
+        out = pc.replace_with_mask(out, others, pa.array(normalize_texts(raw, settings.fix_mojibake), pa.string()))
     reasons = pc.if_else(pc.equal(pc.binary_length(out), 0), NO_TEXT, pa.scalar(None, pa.string()))
     if settings.per_document:
         out, reasons = _document_steps(out, reasons, settings)

@@ -76,7 +76,7 @@ def tidy_ascii(texts: pa.StringArray) -> pa.StringArray:
         starts = offsets - offsets[0]
         dropped_before = np.searchsorted(np.flatnonzero(repeat), starts)
         tidy = pa.StringArray.from_buffers(len(texts), pa.py_buffer((starts - dropped_before).astype(np.int32)),
-                                           pa.py_buffer(spaced[~repeat].tobytes()))
+                                           pa.py_buffer(spaced[~repeat]))
         texts = tidy if texts.null_count == 0 else pc.if_else(texts.is_valid(), tidy, pa.scalar(None, pa.string()))
     return pc.utf8_trim(texts, " \n")
 
