@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from shardvec.spans import spans
-from shardvec.text.arrow_views import string_bytes, string_offsets
+from shardvec.text.arrow_views import kept_bytes, string_bytes, string_offsets
 from shardvec.text.pii import PLACEHOLDERS
 from shardvec.text.tokenize import CLOSE, DIGIT, END, JOIN, SPACE, WORD, TokenizerSettings
 
@@ -251,7 +251,7 @@ def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: 
         kept, token_start = np.concatenate([[0], np.cumsum(in_token)]), starts[kept_token]
         token_bytes = kept[token_start + token_length] - kept[token_start]
     offsets = np.concatenate([[0], np.cumsum(token_bytes, dtype=np.int64)]).astype(np.int32)
-    words = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(values[in_token]))
+    words = pa.StringArray.from_buffers(len(offsets) - 1, pa.py_buffer(offsets), kept_bytes(values, in_token))
 
     doc_starts = np.cumsum(lengths + 1) - lengths - 1
     doc = np.searchsorted(doc_starts, starts[piece_start], side="right") - 1 + first_doc

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shardvec.text.arrow_views import string_bytes, string_offsets
+from shardvec.text.arrow_views import kept_bytes, string_bytes, string_offsets
 from shardvec.text.mojibake import is_bad
 
 # C0/C1 control characters except tab and newline, plus zero-width and BOM marks.
@@ -76,7 +76,7 @@ def tidy_ascii(texts: pa.StringArray) -> pa.StringArray:
         starts = offsets - offsets[0]
         dropped_before = np.searchsorted(np.flatnonzero(repeat), starts)
         tidy = pa.StringArray.from_buffers(len(texts), pa.py_buffer((starts - dropped_before).astype(np.int32)),
-                                           pa.py_buffer(spaced[~repeat]))
+                                           kept_bytes(spaced, ~repeat))
         texts = tidy if texts.null_count == 0 else pc.if_else(texts.is_valid(), tidy, pa.scalar(None, pa.string()))
     return pc.utf8_trim(texts, " \n")
 
