@@ -53,7 +53,7 @@ RECORD_DDL = ", ".join(f"{f.name} {_SPARK_TYPES[f.type]}" for f in RECORD_SCHEMA
 NO_SENTENCES = "no_sentences"
 # The reader starts from one row per file; it emits a batch every this many
 # records or text bytes, whichever comes first (whole-file documents are large).
-_READ_BATCH = 8192
+_READ_BATCH = 16384
 _READ_BATCH_BYTES = 64 << 20
 
 Step = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
