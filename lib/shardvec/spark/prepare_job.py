@@ -150,15 +150,17 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
     parts_dir.mkdir()
     lineage_dir.mkdir()
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
-        records, file_rows, fates = _read_clean_tokenize(spark, prepare, options, paths, balanced,
-                                                         _after_cleaning(prepare, parts_dir, lineage_dir))
+        records, rows = _read_clean_tokenize(spark, prepare, options, paths, balanced,
+                                             _after_cleaning(prepare, parts_dir, lineage_dir))
+    file_rows, fates = rows["file"], rows["doc"] + rows["drop"]
     _check_inputs(file_rows, prepare.fail_on_bad_input)
     phrases_found: list[int] = []
     if prepare.phrase_passes:
         with timer.stage("phrases", f"finding phrases ({prepare.phrase_passes} pass(es))"):
             records, phrases_found = _join_phrases(spark, records, prepare, parts_dir)
+        rows = _small_rows(records)  # the part files, timings and lineage files of the final pass
 
-    parts, total = place_parts(_part_rows(records))
+    parts, total = place_parts([(r["partition"], r["source"], r["count"]) for r in rows["part"]])
     with timer.stage("vocab", "counting the vocabulary"):
         vocab = build_vocab(spark, [word_counts_path(part.path) for part in parts], config.vocab.min_count,
                             config.vocab.max_vocab_size)
@@ -171,9 +173,9 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
     lineage = None
     if prepare.lineage:
         with timer.stage("lineage", "gathering the tasks' lineage files"):
-            lineage = write_lineage(records, staging)
+            lineage = write_lineage(rows[LINEAGE], staging)
     shutil.rmtree(lineage_dir)
-    cpu_seconds = {**_step_cpu_seconds(records), "shards": shard_seconds}
+    cpu_seconds = {**{r["reason"]: r["count"] / 1e6 for r in rows[TIMING]}, "shards": shard_seconds}
     records.unpersist()
 
     body = account(file_rows, fates, shards, vocab)
@@ -195,9 +197,9 @@ def _input_files(locations: list[InputLocation]) -> list[str]:
 
 
 def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: dict[str, Any], paths: DataFrame,
-                         balanced: bool, after_cleaning: list[Step]) -> tuple[DataFrame, Rows, Rows]:
-    """The records of one pass over the input (``after_cleaning``'s steps last), persisted, and their
-    accounting rows (files, fates).
+                         balanced: bool, after_cleaning: list[Step]) -> tuple[DataFrame, dict[str, Rows]]:
+    """The records of one pass over the input (``after_cleaning``'s steps last) and their small rows
+    (:func:`_small_rows`); the records are persisted only where phrases read them again.
 
     Without dedup, reading, cleaning and tokenizing run as one Python pass;
     dedup needs the JVM between cleaning and tokenizing, and skewed inputs a
@@ -217,12 +219,13 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     if prepare.dedup.modes:
         frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)
         pending = []
-    records = (frame.mapInArrow(chain(*pending, *after_cleaning), RECORD_DDL)
-               .persist(StorageLevel.MEMORY_AND_DISK))
-    file_rows, fates = _accounting_rows(records)
+    records = frame.mapInArrow(chain(*pending, *after_cleaning), RECORD_DDL)
+    if prepare.phrase_passes:
+        records = records.persist(StorageLevel.MEMORY_AND_DISK)
+    rows = _small_rows(records)
     for cached_frame in cached:
         cached_frame.unpersist()
-    return records, file_rows, fates
+    return records, rows
 
 
 def _spread(spark: SparkSession, documents: DataFrame) -> DataFrame:
@@ -269,18 +272,26 @@ def _spill(parts_dir: Path) -> Step:
     return timed("count_and_spill", spill_step(str(parts_dir.resolve())))
 
 
-def _accounting_rows(records: DataFrame) -> tuple[Rows, Rows]:
-    """One small row per file and one per (file, fate): the whole accounting in one job.
+def _small_rows(records: DataFrame) -> dict[str, Rows]:
+    """Every row but documents' text and sentences, by kind, in one job: the files and the fates summed
+    per file and reason (the accounting), the part files, each step's CPU time summed over the tasks, the
+    lineage files.
 
-    Collected as Arrow, not as Spark ``Row`` objects, which the driver built
-    one by one (a tenth of a core-second per 100 MB of the benchmark's small
-    files)."""
+    Why one job: each Spark job costs the JVM its planning and scheduling
+    whatever its size; one grouped collect replaced three. Why Arrow: the
+    driver built Spark ``Row`` objects one by one (a tenth of a core-second
+    per 100 MB of the benchmark's small files).
+    """
     from pyspark.sql import functions as F
 
-    summary = (records.where("kind in ('file', 'doc', 'drop')")
-               .groupBy("kind", "source", "reason", "status", "records", "format", "error")
+    kinds = ", ".join(f"'{kind}'" for kind in ("file", "doc", "drop", "part", TIMING, LINEAGE))
+    summary = (records.where(f"kind in ({kinds})")
+               .groupBy("kind", "source", "reason", "status", "records", "format", "error", "partition")
                .agg(F.sum("count").alias("count")).toArrow().to_pylist())
-    return [r for r in summary if r["kind"] == "file"], [r for r in summary if r["kind"] != "file"]
+    rows: dict[str, Rows] = {kind: [] for kind in ("file", "doc", "drop", "part", TIMING, LINEAGE)}
+    for row in summary:
+        rows[row["kind"]].append(row)
+    return rows
 
 
 def _join_phrases(spark: SparkSession, records: DataFrame, prepare: PrepareConfig,
@@ -294,19 +305,6 @@ def _join_phrases(spark: SparkSession, records: DataFrame, prepare: PrepareConfi
     spilled.count()
     records.unpersist()
     return spilled, found
-
-
-def _part_rows(records: DataFrame) -> list[tuple[int, str, int]]:
-    """(partition, path, tokens) of every part file the spill step wrote."""
-    return [(r["partition"], r["source"], r["count"]) for r in records.where("kind = 'part'").collect()]
-
-
-def _step_cpu_seconds(records: DataFrame) -> dict[str, float]:
-    """Each Python step's CPU seconds, summed over the timing rows of its tasks."""
-    from pyspark.sql import functions as F
-
-    return {r["reason"]: r["micros"] / 1e6 for r in records.where(f"kind = '{TIMING}'").groupBy("reason")
-            .agg(F.sum("count").alias("micros")).collect()}
 
 
 def _optional_sections(prepare: PrepareConfig, lineage: dict[str, Any] | None,
@@ -380,11 +378,11 @@ def build_vocab(spark: SparkSession, word_files: list[str], min_count: int, max_
     return Vocab.from_table(counts.select(["word", "count"]).take(order))
 
 
-def write_lineage(records: DataFrame, staging: Path) -> dict[str, Any]:
+def write_lineage(lineage_rows: Rows, staging: Path) -> dict[str, Any]:
     """``lineage/part-NNNNN.parquet``: each record's id, source, own id, url, date and drop reason (null
-    when kept), the files the tasks wrote (:func:`~shardvec.spark.records.lineage_step`) in task order.
-    The manifest holds the counts; this holds the detail."""
-    files = sorted((r["partition"], r["source"]) for r in records.where(f"kind = '{LINEAGE}'").collect())
+    when kept), the files the tasks wrote (:func:`~shardvec.spark.records.lineage_step`, one ``lineage``
+    row each) in task order. The manifest holds the counts; this holds the detail."""
+    files = sorted((r["partition"], r["source"]) for r in lineage_rows)
     out = staging / "lineage"
     out.mkdir()
     for i, (_, path) in enumerate(files):
