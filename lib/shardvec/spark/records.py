@@ -465,6 +465,9 @@ def word_counts_path(part: str) -> str:
 
 # Rows summed at a time by the tally: a group-by's set-up costs more than a batch's own rows.
 _TALLY_ROWS = 1 << 18
+# Batches of fewer rows (file statuses, timings, part files: one batch per read batch or task) are handed to
+# the JVM together by the tally: each batch the JVM receives costs both sides a round of their own.
+_SMALL_BATCH = 4096
 
 
 def tally_step() -> Step:
@@ -484,17 +487,27 @@ def tally_step() -> Step:
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         sums, pending, paths = [], [], {}  # paths: file number -> path
+        held: list[pa.RecordBatch] = []  # small batches passing on to the JVM, handed on together, in order
         for batch in batches:
             index, batch = split_kind(batch, FILE_INDEX)
             paths.update(zip(index.column("file").to_pylist(), index.column("source").to_pylist()))
             fates, others = split_kind(batch, *_FATES)
             if others.num_rows:
-                yield others
+                big = others.num_rows >= _SMALL_BATCH
+                if not big:
+                    held.append(others)
+                if held and (big or sum(len(b) for b in held) >= _TALLY_ROWS):
+                    yield pa.concat_batches(held)
+                    held = []
+                if big:
+                    yield others
             if fates.num_rows:
                 pending.append(fates.select([*keys, "count"]))
                 if sum(len(b) for b in pending) >= _TALLY_ROWS:  # summed some batches at a time
                     sums.append(summed(pending))
                     pending = []
+        if held:
+            yield pa.concat_batches(held)
         if pending:
             sums.append(summed(pending))
         if sums:
