@@ -121,3 +121,22 @@ def test_spilled_word_counts_are_the_same_counted_in_one_piece_or_many(tmp_path:
         assert len(counted) == 6
         with pa.memory_map(part["source"]) as source:
             assert pa.ipc.open_file(source).read_all().column(0).to_pylist() == sentences
+
+
+def test_the_tally_hands_other_rows_on_in_order_small_batches_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rows that are not fates pass the tally unchanged and in order (sentences, for the phrase pass, keep
+    the corpus's order); small batches of them go on as one, the fates as their sums after them."""
+    import shardvec.spark.records as records
+
+    monkeypatch.setattr(records, "_SMALL_BATCH", 3)
+    sentences = pa.array([["a"], ["b"], ["c"], ["d"]], pa.list_(pa.string()))
+    batches = [make_batch(1, kind="file", source="f1"), make_batch(2, kind="doc", source="f1", count=1),
+               make_batch(1, kind="timing", reason="read", count=5), make_batch(4, kind="sent", tokens=sentences),
+               make_batch(1, kind="file", source="f2"), make_batch(1, kind="drop", source="f2", reason="empty",
+                                                                   count=1)]
+    out = list(records.tally_step()(iter(batches)))
+    assert [b.column("kind").to_pylist() for b in out] == [
+        ["file", "timing"], ["sent"] * 4, ["file"], ["doc", "drop"]]
+    assert out[1].column("tokens").to_pylist() == [["a"], ["b"], ["c"], ["d"]]
+    assert sorted(zip(out[3].column("source").to_pylist(), out[3].column("count").to_pylist())) == [("f1", 2),
+                                                                                                   ("f2", 1)]
