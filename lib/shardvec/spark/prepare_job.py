@@ -284,11 +284,11 @@ def _small_rows(records: DataFrame) -> dict[str, Rows]:
     """
     from pyspark.sql import functions as F
 
-    kinds = ", ".join(f"'{kind}'" for kind in ("file", "doc", "drop", "part", TIMING, LINEAGE))
-    summary = (records.where(f"kind in ({kinds})")
+    kinds = ("file", "doc", "drop", "part", TIMING, LINEAGE)
+    summary = (records.where(f"kind in ({', '.join(repr(kind) for kind in kinds)})")
                .groupBy("kind", "source", "reason", "status", "records", "format", "error", "partition")
                .agg(F.sum("count").alias("count")).toArrow().to_pylist())
-    rows: dict[str, Rows] = {kind: [] for kind in ("file", "doc", "drop", "part", TIMING, LINEAGE)}
+    rows: dict[str, Rows] = {kind: [] for kind in kinds}
     for row in summary:
         rows[row["kind"]].append(row)
     return rows

@@ -57,8 +57,10 @@ def clean_batch(texts: pa.StringArray, content_types: pa.StringArray, settings: 
     document whole run only when they are on.
     """
     ascii_text = pc.and_(pc.equal(content_types, "text"), pc.string_is_ascii(texts))
-    out = tidy_ascii(texts)  # right for the ASCII texts; the others' rows (still valid UTF-8) are replaced
-    if not pc.all(ascii_text).as_py():
+    all_ascii = pc.all(ascii_text).as_py()
+    # Tidied whole: right for the ASCII texts; the others' rows (still valid UTF-8) are replaced below.
+    out = tidy_ascii(texts) if all_ascii or pc.any(ascii_text).as_py() else texts
+    if not all_ascii:
         others = pc.invert(ascii_text)
         raw = [html_to_text(t) if c == "html" else t for t, c in zip(texts.filter(others).to_pylist(),
                                                                        content_types.filter(others).to_pylist())]
