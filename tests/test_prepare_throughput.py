@@ -140,3 +140,24 @@ def test_the_tally_hands_other_rows_on_in_order_small_batches_together(monkeypat
     assert out[1].column("tokens").to_pylist() == [["a"], ["b"], ["c"], ["d"]]
     assert sorted(zip(out[3].column("source").to_pylist(), out[3].column("count").to_pylist())) == [("f1", 2),
                                                                                                    ("f2", 1)]
+
+
+def test_python_workers_get_the_environment_that_keeps_their_memory(spark) -> None:
+    from shardvec.spark.session import KEEP_MEMORY_ENV
+
+    names = sorted(KEEP_MEMORY_ENV)
+    # A lambda is pickled by value: the worker need not import this module. It reads the worker's environment.
+    seen = spark.sparkContext.parallelize(names, 1).map(lambda name: __import__("os").environ.get(name)).collect()
+    assert dict(zip(names, seen)) == KEEP_MEMORY_ENV
+
+
+def test_the_workers_environment_yields_to_conf_and_can_be_turned_off() -> None:
+    from shardvec.config import SparkConfig
+    from shardvec.spark.session import KEEP_MEMORY_ENV, session_settings
+
+    keys = {f"spark.executorEnv.{name}": value for name, value in KEEP_MEMORY_ENV.items()}
+    assert keys.items() <= session_settings(SparkConfig()).items()
+    mine = session_settings(SparkConfig(conf={"spark.executorEnv.MIMALLOC_PURGE_DELAY": "10"}))
+    assert mine["spark.executorEnv.MIMALLOC_PURGE_DELAY"] == "10"
+    assert mine["spark.executorEnv.MALLOC_TRIM_THRESHOLD_"] == KEEP_MEMORY_ENV["MALLOC_TRIM_THRESHOLD_"]
+    assert not keys.keys() & session_settings(SparkConfig(keep_worker_memory=False)).keys()

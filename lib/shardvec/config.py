@@ -181,6 +181,10 @@ class SparkConfig(_Section):
     executor_memory: str = _doc("", "spark.executor.memory on a cluster; empty keeps Spark's default")
     executor_cores: int = _doc(0, "spark.executor.cores on a cluster; 0 keeps Spark's default")
     shuffle_partitions: int = _doc(0, "spark.sql.shuffle.partitions; 0 means twice the default parallelism")
+    keep_worker_memory: bool = _doc(True, "Python workers keep the memory they free for their next batch instead of "
+                                    "returning it to the OS (spark.executorEnv: MIMALLOC_PURGE_DELAY, "
+                                    "MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_; a value set in conf or by "
+                                    "spark-submit wins)")
     conf: dict[str, str] = _doc({}, "extra Spark settings passed through verbatim, e.g. {\"spark.ui.port\" = \"4050\"}")
 
 
