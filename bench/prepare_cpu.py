@@ -7,7 +7,8 @@ bounds what faster Python steps alone can buy. It runs the plain-text path
 (``--format text``, no lineage) on ``prepare_bench``'s input ``--runs`` times
 in one Spark ``local[2]`` session (the first run pays the JVM's warm-up) and
 reads each process's CPU time (its own and its reaped children's) from
-``/proc`` before and after each run. Linux only.
+``/proc`` before and after each run, and the workers' system time and minor
+page faults. Linux only.
 
     flock /tmp/shardvec-bench.lock .venv/bin/python bench/prepare_cpu.py [--mb 100] [--runs 3]
     ... bench/prepare_cpu.py --runs 7 --copies 1 2   # 1, 2, 1, 2, ... copies of the input, in turn
@@ -35,7 +36,8 @@ from prepare_bench import link_dir, pick_inputs, plain_path_config, run_prepare 
 
 
 def cpu_by_process() -> dict[str, float]:
-    """CPU seconds (user + system, with reaped children) of the JVM, the PySpark workers and this driver."""
+    """CPU seconds (user + system, with reaped children) of the JVM, the PySpark workers and this driver; and
+    the workers' system seconds and minor page faults (``workers sys``, ``workers faults``)."""
     tick = os.sysconf("SC_CLK_TCK")
     seconds: dict[str, float] = {}
     for proc in Path("/proc").iterdir():
@@ -56,6 +58,9 @@ def cpu_by_process() -> dict[str, float]:
             continue
         # fields 11-14 of the part after the name: utime, stime, cutime, cstime
         seconds[kind] = seconds.get(kind, 0.0) + sum(int(f) for f in fields[11:15]) / tick
+        if kind == "python workers":  # fields 7 and 8: minflt, cminflt; 12 and 14: stime, cstime
+            seconds["workers sys"] = seconds.get("workers sys", 0.0) + (int(fields[12]) + int(fields[14])) / tick
+            seconds["workers faults"] = seconds.get("workers faults", 0.0) + int(fields[7]) + int(fields[8])
     return seconds
 
 
@@ -91,8 +96,9 @@ def main() -> None:
         config.spark.master = "local[2]"
         spark_session(config.spark)
         print(f"{mb:.1f} MB in {len(files)} files, plain-text path, Spark local[2]\n")
-        print("| run | input MB | wall s | python workers | jvm | driver | all core-s | MB/s per core of all CPU |")
-        print("|---|---|---|---|---|---|---|---|")
+        print("| run | input MB | wall s | python workers | jvm | driver | all core-s | MB/s per core of all CPU "
+              "| workers' system s | workers' page faults |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for run in range(1, args.runs + 1):
             copies = args.copies[(run - 1) % len(args.copies)]
             before, started = cpu_by_process(), time.perf_counter()
@@ -100,8 +106,9 @@ def main() -> None:
             wall, after = time.perf_counter() - started, cpu_by_process()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
             total = sum(spent.values())
+            system, faults = (after.get(k, 0.0) - before.get(k, 0.0) for k in ("workers sys", "workers faults"))
             print(f"| {run} | {mb * copies:.1f} | {wall:.2f} | " + " | ".join(f"{v:.2f}" for v in spent.values())
-                  + f" | {total:.2f} | {mb * copies / total:.1f} |", flush=True)
+                  + f" | {total:.2f} | {mb * copies / total:.1f} | {system:.2f} | {faults:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":
