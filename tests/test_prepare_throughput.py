@@ -142,6 +142,34 @@ def test_the_tally_hands_other_rows_on_in_order_small_batches_together(monkeypat
                                                                                                    ("f2", 1)]
 
 
+class _Node:
+    """An object in a reference cycle with itself: only the cyclic garbage collector frees it."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_a_task_leaves_what_outlives_it_to_the_collector_no_more_and_still_frees_its_own_garbage() -> None:
+    import gc
+    import weakref
+
+    older, freed = _Node(), []
+
+    def step(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            freed.append(weakref.ref(_Node()))  # garbage the moment it is made
+            yield batch
+
+    try:
+        list(chain(step)(iter([make_batch(1)])))
+        gc.collect()
+        assert not any(o is older for o in gc.get_objects())  # frozen: no pass of the collector walks it
+        assert freed[0]() is None
+    finally:
+        gc.unfreeze()
+    assert any(o is older for o in gc.get_objects())
+
+
 def test_python_workers_get_the_environment_that_keeps_their_memory(spark) -> None:
     from shardvec.spark.session import KEEP_MEMORY_ENV
 

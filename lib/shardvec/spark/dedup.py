@@ -15,7 +15,7 @@ from typing import Iterator
 import pyarrow as pa
 
 from shardvec.logs import stage_logger
-from shardvec.spark.records import RECORD_SCHEMA, conform, replace
+from shardvec.spark.records import RECORD_SCHEMA, chain, conform, replace
 from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines
 
 log = stage_logger(__name__, "prepare")
@@ -86,7 +86,7 @@ def near_duplicates(records, threshold: float, num_perm: int, ngram: int):  # ty
 
     bands, rows = lsh_params(threshold, num_perm)
     signatures = (records.where("kind = 'doc'").select("doc_id", "text")
-                  .mapInArrow(_signature_step(num_perm, ngram, bands, rows), _SIGNATURE_DDL)
+                  .mapInArrow(chain(_signature_step(num_perm, ngram, bands, rows)), _SIGNATURE_DDL)
                   .persist(StorageLevel.MEMORY_AND_DISK))
     buckets = signatures.select("doc_id", F.posexplode("bands").alias("band", "key"))
     edges = (buckets.withColumn("root", F.min("doc_id").over(Window.partitionBy("band", "key")))
@@ -161,12 +161,12 @@ def remove_duplicate_lines(records):  # type: ignore[no-untyped-def]
     from shardvec.spark.records import RECORD_DDL
 
     docs = records.where("kind = 'doc'")
-    lines = docs.select("doc_id", "text").mapInArrow(_line_keys_step, _LINES_DDL)
+    lines = docs.select("doc_id", "text").mapInArrow(chain(_line_keys_step), _LINES_DDL)
     first = Window.partitionBy("line_key").orderBy("doc_id", "line_idx")
     repeated = (lines.withColumn("rank", F.row_number().over(first)).where("rank > 1")
                 .groupBy("doc_id").agg(F.collect_list("line_idx").alias("drop_lines")))
     touched = docs.join(repeated, "doc_id").select(*RECORD_SCHEMA.names, "drop_lines")
-    rewritten = touched.mapInArrow(_remove_lines_step, RECORD_DDL)
+    rewritten = touched.mapInArrow(chain(_remove_lines_step), RECORD_DDL)
     untouched = records.join(repeated.select("doc_id"), "doc_id", "left_anti").select(*RECORD_SCHEMA.names)
     return untouched.unionByName(rewritten)
 

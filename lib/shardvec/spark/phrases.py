@@ -9,7 +9,7 @@ to the join step (word2phrase itself keeps them in memory the same way).
 from __future__ import annotations
 
 from shardvec.logs import stage_logger
-from shardvec.spark.records import RECORD_DDL, phrase_step
+from shardvec.spark.records import RECORD_DDL, chain, phrase_step
 from shardvec.text.phrases import phrase_score
 
 log = stage_logger(__name__, "prepare")
@@ -53,7 +53,7 @@ def apply_phrases(spark, records, passes: int, threshold: float, min_count: int)
         if not phrases:
             break
         table = spark.sparkContext.broadcast(frozenset(phrases))
-        joined = records.mapInArrow(phrase_step(table), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+        joined = records.mapInArrow(chain(phrase_step(table)), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
         joined.count()
         records.unpersist()
         records = joined

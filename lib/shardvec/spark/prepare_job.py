@@ -214,7 +214,7 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     frame, pending = paths, [read, clean]
     if not balanced:
         log.info("input sizes are skewed: spreading documents over all tasks after reading")
-        frame, pending = _spread(spark, paths.mapInArrow(read, RECORD_DDL)), [clean]
+        frame, pending = _spread(spark, paths.mapInArrow(chain(read), RECORD_DDL)), [clean]
     cached: list[DataFrame] = []
     if prepare.dedup.modes:
         frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)
@@ -301,7 +301,7 @@ def _join_phrases(spark: SparkSession, records: DataFrame, prepare: PrepareConfi
 
     records, found = apply_phrases(spark, records, prepare.phrase_passes, prepare.phrase_threshold,
                                    prepare.phrase_min_count)
-    spilled = records.mapInArrow(_spill(parts_dir), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
+    spilled = records.mapInArrow(chain(_spill(parts_dir)), RECORD_DDL).persist(StorageLevel.MEMORY_AND_DISK)
     spilled.count()
     records.unpersist()
     return spilled, found

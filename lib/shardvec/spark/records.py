@@ -34,6 +34,7 @@ from shardvec.readers import Document, Dropped, FileStatus, LineBlock, ReaderSet
 from shardvec.readers.base import record_ids
 from shardvec.readers.lines import judge_blocks
 from shardvec.spark.shards import PartWriter
+from shardvec.spark.worker import start_task
 from shardvec.text.batch_tokenize import tokenize_texts
 from shardvec.text.clean import CleanSettings, clean_batch
 from shardvec.text.dedup import exact_key
@@ -69,9 +70,11 @@ _FATES = ("doc", "drop")
 
 
 def chain(*steps: Step) -> Step:
-    """Run ``steps`` one after the other inside one Python worker."""
+    """Run ``steps`` one after the other inside one Python worker: what each of prepare's ``mapInArrow`` tasks
+    runs (:func:`~shardvec.spark.worker.start_task` first)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        start_task()
         for step in steps:
             batches = step(batches)
         return batches

@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
 from shardvec.spans import spans
+from shardvec.spark.worker import start_task
 
 
 class PartWriter:
@@ -192,6 +193,7 @@ def write_balanced_shards(spark, parts: list[Part], block: int, n_shards: int,  
 
 def _timed_write(parts: list[Part], block: int, n_shards: int, shard: int,
                  path: str) -> tuple[dict[str, Any], float]:
+    start_task()
     started = time.process_time()
     written = write_shard(parts, block, n_shards, shard, path)
     return written, time.process_time() - started
