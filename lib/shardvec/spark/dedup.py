@@ -85,9 +85,11 @@ def near_duplicates(records, threshold: float, num_perm: int, ngram: int):  # ty
     from pyspark.sql import functions as F
 
     bands, rows = lsh_params(threshold, num_perm)
+    # On disk, not in memory: about 1 KB a document, beside the cached documents they ran a local 2 GB heap
+    # out of memory on 100 MB of one-line documents (docs/prepare.md).
     signatures = (records.where("kind = 'doc'").select("doc_id", "text")
                   .mapInArrow(chain(_signature_step(num_perm, ngram, bands, rows)), _SIGNATURE_DDL)
-                  .persist(StorageLevel.MEMORY_AND_DISK))
+                  .persist(StorageLevel.DISK_ONLY))
     buckets = signatures.select("doc_id", F.posexplode("bands").alias("band", "key"))
     edges = (buckets.withColumn("root", F.min("doc_id").over(Window.partitionBy("band", "key")))
              .where("doc_id != root").select(F.col("root").alias("src"), F.col("doc_id").alias("dst")).distinct())
