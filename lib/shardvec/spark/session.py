@@ -24,9 +24,9 @@ MIN_JAVA = 17
 
 # The Python workers' environment with ``keep_worker_memory``: Arrow's allocator (mimalloc) hands freed pages
 # back to the OS 10 ms after they are freed, and glibc's trims its heap and maps large blocks afresh, so every
-# batch faulted its memory in again. Kept, a warm 100 MB prepare run's workers took 3,800 page faults instead of
-# 73,000 and 0.18 s of system time instead of 0.46, for 20-60 MB more resident memory each (bench/RESULTS.md,
-# "Prepare: workers that keep their memory").
+# batch faulted its memory in again. Kept, a warm 100 MB prepare run's workers took 2,800 page faults instead of
+# 72,000-80,000 and 0.11-0.18 s of system time instead of 0.31-0.50, for 20-60 MB more resident memory each
+# (bench/RESULTS.md, "Prepare: workers that keep their memory").
 KEEP_MEMORY_ENV = {
     "MIMALLOC_PURGE_DELAY": "-1",
     "MALLOC_TRIM_THRESHOLD_": str(256 << 20),

@@ -14,8 +14,8 @@ def start_task() -> None:
     pyarrow, numpy, pyspark, shardvec), about 20 ms a pass. What is alive when
     a task starts outlives it (the daemon has just collected the last task's
     garbage), so the collector need not look at it again; the task's own
-    garbage is collected as before. On the prepare bench the workers spent
-    0.4-0.5 core-seconds less per 100 MB (``bench/RESULTS.md``, "Prepare:
+    garbage is collected as before. A warm 100 MB run of the prepare bench:
+    the workers' CPU 0.3 core-seconds less (``bench/RESULTS.md``, "Prepare:
     workers that keep their memory").
     """
     gc.freeze()
