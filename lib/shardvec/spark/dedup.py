@@ -114,6 +114,7 @@ def connected_components(edges, max_rounds: int = 100):  # type: ignore[no-untyp
     """
     from pyspark.sql import functions as F
 
+    edges = edges.localCheckpoint()  # both directions read it: its joins and windows run once, not twice
     undirected = edges.select(F.col("src").alias("a"), F.col("dst").alias("b")).union(
         edges.select(F.col("dst").alias("a"), F.col("src").alias("b"))).distinct().localCheckpoint()
     labels = (undirected.groupBy(F.col("a").alias("node")).agg(F.min("b").alias("smallest_neighbour"))
