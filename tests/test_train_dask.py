@@ -75,11 +75,30 @@ def dask_processes(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen]
         log.close()
 
 
-def wait_for(path: Path, timeout: float = 120) -> None:
+def last_checkpoint(output: Path) -> int:
+    """The latest round with a complete checkpoint, -1 before the first (older ones are removed as it goes)."""
+    try:
+        done = [int(p.parent.name.split("-")[1]) for p in (output / "checkpoints").glob("round-*/_SUCCESS")]
+    except OSError:  # a checkpoint removed while it was listed
+        return -1
+    return max(done, default=-1)
+
+
+def wait_for_round(output: Path, round_index: int, timeout: float = 300, proc: subprocess.Popen | None = None,
+                   log: Path | None = None) -> None:
+    """Wait until round ``round_index`` or a later one is checkpointed.
+
+    Only the latest checkpoint is kept, so a wait for one round's directory
+    can miss it on a busy machine. A run in ``proc`` that ends first, or a
+    timeout, fails with the tail of its ``log``.
+    """
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{path} did not appear")
+    while last_checkpoint(output) < round_index:
+        ended = proc is not None and proc.poll() is not None
+        if ended or time.monotonic() > deadline:
+            why = f"the run ended with exit code {proc.returncode}" if ended else f"{timeout:.0f} s passed"
+            tail = log.read_text(errors="replace")[-4000:] if log is not None and log.exists() else ""
+            raise TimeoutError(f"no checkpoint of round {round_index} or later in {output}: {why}\n{tail}")
         time.sleep(0.02)
 
 
@@ -103,7 +122,7 @@ def test_worker_killed_mid_round_on_scheduler_and_worker_processes(
     result: dict[str, object] = {}
     run = threading.Thread(target=lambda: result.setdefault("out", api.train(cfg)))
     run.start()
-    wait_for(tmp_path / "killed" / "checkpoints" / "round-00002" / "_SUCCESS")
+    wait_for_round(tmp_path / "killed", 2)
     workers[0].kill()  # abrupt loss while the next round's shard tasks run
     run.join(timeout=300)
     assert not run.is_alive() and result.get("out") == tmp_path / "killed"
@@ -125,11 +144,12 @@ def test_resume_after_the_client_is_killed(corpus: Path, tmp_path: Path, rule: s
     out = tmp_path / "vectors"
     args = ["train", "--corpus", str(corpus), "--output", str(out), "--merge", rule, "--set", "train.vector_size=48",
             "--set", "train.window=8", "--set", "train.negative=10", "--set", "train.epochs=3",
-            "--set", "train.rounds_per_epoch=4", "--set", "train.evaluate=false"]
-    proc = subprocess.Popen([str(BIN / "shardvec"), *args], start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            "--set", "train.rounds_per_epoch=8", "--set", "train.evaluate=false"]  # 24 short rounds to stop in
+    log = tmp_path / "train.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([str(BIN / "shardvec"), *args], start_new_session=True, stdout=sink, stderr=sink)
     try:
-        wait_for(out / "checkpoints" / "round-00003" / "_SUCCESS")
+        wait_for_round(out, 3, proc=proc, log=log)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)  # the client and its LocalCluster die together
         proc.wait()
@@ -137,11 +157,11 @@ def test_resume_after_the_client_is_killed(corpus: Path, tmp_path: Path, rule: s
     assert main(args) == 2, "an interrupted output is not silently overwritten"
     assert main([*args, "--resume"]) == 0
     report = json.loads((out / "train_report.json").read_text())
-    assert report["resumed_from_round"] >= 4 and report["rounds"] == 12
-    assert len(report["round_log"]) == 12 - report["resumed_from_round"]
+    assert report["resumed_from_round"] >= 4 and report["rounds"] == 24
+    assert len(report["round_log"]) == 24 - report["resumed_from_round"]
     assert (out / "_SUCCESS").is_file()
     if rule == "bmuf":  # the rule's state (momentum) is checkpointed with the weights and read back
-        saved = load_model(out / "checkpoints" / "round-00011")
+        saved = load_model(out / "checkpoints" / "round-00023")
         assert saved.state is not None and set(saved.state) == {"vectors", "output"}
         assert all(r["rule"]["momentum_norm"] > 0 for r in report["round_log"])
     # Resuming with other settings is refused rather than mixing two runs.
