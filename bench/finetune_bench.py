@@ -385,6 +385,7 @@ def shardvec_fit_seconds(work: Path, kvs: dict[str, Any], report: dict[str, Any]
     options = curve_options(finetune_config, task)
     section = report["classify"]
     lexical = task.lexical(options.model)
+    baseline_lexical = task.baseline_features(options.model, lexical)
 
     def score(predicted: np.ndarray) -> float:
         return task.score(split.dev, predicted)[task.metric]
@@ -393,7 +394,7 @@ def shardvec_fit_seconds(work: Path, kvs: dict[str, Any], report: dict[str, Any]
         if member == task.baseline:
             point = section["baselines"][member]["curve"][-1]
             candidate = next(c for c in options.baseline if c.describe() == {"C": point["C"]})
-            fit_baseline(lexical, task.targets, split.train, split.dev, candidate, False, score)
+            fit_baseline(baseline_lexical, task.targets, split.train, split.dev, candidate, False, score)
             continue
         point = section["settings"][member]["curve"][-1]
         candidate = next(c for c in options.candidates if c.describe() == {k: point[k] for k in c.describe()})

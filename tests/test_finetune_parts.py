@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -227,6 +229,25 @@ def test_baseline_learns_topics_and_handles_a_class_missing_from_training():
                            lambda p: 0.0)
     p = partial.predict_proba(task.split.test)
     assert p.shape == (len(task.split.test), 3) and not p[:, 0].any() and np.allclose(p.sum(axis=1), 1)
+
+
+def test_the_baseline_reads_its_own_ngrams_beside_the_models():
+    """The model's bigrams (lexical_ngrams) leave the classical anchor on its own order (baseline_ngrams)."""
+    task = _order_task()
+    model = _model(lexical=True, ngrams=2)
+    lexical = task.lexical(model)
+
+    def baseline_accuracy(features) -> float:
+        fitted = fit_baseline(features, task.targets, task.split.train, task.split.dev, BaselineOptions(10.0, "none"),
+                              False, lambda p: task.score(task.split.dev, p)["accuracy"])
+        return task.score(task.split.test, fitted.predict(task.split.test))["accuracy"]
+
+    words = task.baseline_features(model, lexical)  # baseline_ngrams = 1 by default
+    assert words.shape[1] == len({t for u in task.split.train for t in task.data.tokens[u]}) < lexical.shape[1]
+    assert baseline_accuracy(words) < 0.7  # the same bag of words in both classes
+    assert task.baseline_features(replace(model, baseline_ngrams=2), lexical) is lexical
+    assert baseline_accuracy(lexical) > 0.95
+    assert task.baseline_features(replace(model, lexical=False), None).shape == words.shape
 
 
 def test_sparse_row_products_match_scipy():

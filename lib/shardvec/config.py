@@ -405,6 +405,8 @@ class FinetuneConfig(_Section):
     baseline: bool = _doc(True, "also run the classical baseline on the same splits and budgets: TF-IDF + logistic regression (classify), logistic regression on the lexical features (tag)")
     baseline_c: list[float] = _doc([1.0, 10.0], "inverse regularisation strengths of the baseline's logistic regression, searched like the learning rate",
                                    gt=0)
+    baseline_ngrams: int = _doc(1, "classify: longest word n-gram of the baseline's TF-IDF features (1: words alone, the classical anchor; its logistic regression on bigrams took several times as long and scored lower on the benchmark sets)",
+                                ge=1)
     ensemble: list[str] = _doc(["pretrained", "adapted", "finetuned", "adapted+finetuned", "baseline"],
                                "settings whose predicted probabilities are weighed into one more setting, ensemble (see ensemble_weights), chosen like the others on dev or by cross-validation (baseline: the classical baseline); members that did not run are left out, and with fewer than two there is no ensemble; [] disables",
                                choices=("random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned",

@@ -1,6 +1,6 @@
 """The classical anchor: logistic regression on the lexical features, by scikit-learn.
 
-For documents that is TF-IDF word n-grams (``finetune.lexical_ngrams``; words
+For documents that is TF-IDF word n-grams (``finetune.baseline_ngrams``; words
 alone by default) into a regularised logistic regression, what a practitioner
 tries first and often the number to beat; for tokens, the same model on a
 window of word and shape features. It trains on the very subsets, and is

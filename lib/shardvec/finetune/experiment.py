@@ -353,8 +353,9 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
     for entry in skipped:
         log.info(f"budget {entry['budget']:g} skipped: {entry['reason']}")
     model = options.model
-    lexical = task.lexical(model) if model.lexical or options.baseline else None
-    architecture = Architecture(model.hidden, SparseRows(lexical) if model.lexical else None)
+    lexical = task.lexical(model) if model.lexical else None
+    baseline_lexical = task.baseline_features(model, lexical) if options.baseline else None
+    architecture = Architecture(model.hidden, SparseRows(lexical) if lexical is not None else None)
     weights = task.term_weights(model)
     results, trained, held = {}, {}, {}
     ensemble = Ensemble(options.ensemble_weights, options.ensemble_prior_powers)
@@ -364,8 +365,8 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         if done is not None:
             trained[name] = done
     baselines = {}
-    if options.baseline and lexical.shape[1]:
-        baselines[task.baseline], outputs = run_baseline(task, plan, options, lexical)
+    if baseline_lexical is not None and baseline_lexical.shape[1]:
+        baselines[task.baseline], outputs = run_baseline(task, plan, options, baseline_lexical)
         ensemble.add(task.baseline, outputs, lead=False)
     elif options.baseline:
         log.info("baseline skipped: the training texts hold no words for it")

@@ -138,7 +138,8 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
     baseline = ([BaselineOptions(c=c, class_weight=weights) for c in dict.fromkeys(config.baseline_c)]
                 if config.baseline else [])
     model = ModelOptions(weighting=config.weighting, buckets=config.bigram_buckets, window=config.tag_window,
-                         lexical=config.lexical, ngrams=config.lexical_ngrams, hidden=config.hidden)
+                         lexical=config.lexical, ngrams=config.lexical_ngrams, hidden=config.hidden,
+                         baseline_ngrams=config.baseline_ngrams)
     selection = Selection(by=config.select_by, folds=config.cv_folds, dev_below=config.cv_dev_below,
                           budget_upto=config.cv_budget_upto, cross_fit=config.cross_fit)
     ensemble = [task.baseline if name == "baseline" else name for name in config.ensemble

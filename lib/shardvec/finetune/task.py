@@ -48,6 +48,7 @@ class ModelOptions:
     lexical: bool  # the sparse lexical part beside the dense one
     ngrams: int  # classify: longest word n-gram of the lexical part
     hidden: int  # ReLU units on the dense part; 0: none
+    baseline_ngrams: int = 1  # classify: longest word n-gram of the classical baseline's features
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,11 @@ class Task(FinetuneMode):
     @abstractmethod
     def lexical(self, model: ModelOptions) -> sp.csr_matrix:
         """The sparse lexical features of every example; vocabulary (and IDF) from the training split."""
+
+    def baseline_features(self, model: ModelOptions, lexical: sp.csr_matrix | None) -> sp.csr_matrix:
+        """What the classical baseline reads: the lexical part's features (``lexical``, or built when the model
+        has no lexical part), unless the task gives the baseline its own."""
+        return lexical if lexical is not None else self.lexical(model)
 
     @abstractmethod
     def model_parts(self, model: ModelOptions) -> dict[str, Any]:

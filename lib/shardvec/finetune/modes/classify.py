@@ -8,6 +8,7 @@ the class that splits, budgets and folds keep in proportion.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -55,5 +56,12 @@ class ClassifyTask(Task):
         terms = [ngram_terms(doc, model.ngrams) for doc in self.data.tokens]
         return lexical_matrix(terms, self.split.train, tfidf=True)
 
+    def baseline_features(self, model: ModelOptions, lexical: sp.csr_matrix | None) -> sp.csr_matrix:
+        """TF-IDF n-grams up to ``baseline_ngrams``: the model's matrix when the orders agree, else its own."""
+        if lexical is not None and model.ngrams == model.baseline_ngrams:
+            return lexical
+        return self.lexical(replace(model, ngrams=model.baseline_ngrams))
+
     def model_parts(self, model: ModelOptions) -> dict[str, Any]:
-        return {"weighting": model.weighting, "bigram_buckets": model.buckets, "lexical_ngrams": model.ngrams}
+        return {"weighting": model.weighting, "bigram_buckets": model.buckets, "lexical_ngrams": model.ngrams,
+                "baseline_ngrams": model.baseline_ngrams}
