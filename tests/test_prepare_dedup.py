@@ -91,3 +91,22 @@ def test_spark_connected_components_match_union_find(spark) -> None:
     found = connected_components(spark.createDataFrame(edges, "src string, dst string")).collect()
     assert {r["node"]: r["component"] for r in found} == union_find_components(
         sorted({n for e in edges for n in e}), edges)
+
+
+def test_only_results_that_a_later_mode_reads_again_are_cached(spark) -> None:
+    """The last mode's result is read once, by the steps after dedup: caching it only copied every text."""
+    from shardvec.spark.dedup import EXACT, apply_dedup
+    from shardvec.spark.records import RECORD_DDL, RECORD_SCHEMA
+
+    texts = {"a": "one two three four five six", "b": "one two three four five six", "c": "seven eight nine ten"}
+    rows = [{**dict.fromkeys(RECORD_SCHEMA.names), "kind": "doc", "doc_id": doc_id, "text": text,
+             "exact_key": hash(text)} for doc_id, text in texts.items()]
+    records = spark.createDataFrame([tuple(r[n] for n in RECORD_SCHEMA.names) for r in rows], RECORD_DDL)
+    kept, cached = apply_dedup(records, ["exact"], 0.7, 64, 3)
+    assert cached == [] and not kept.is_cached
+    assert {r.doc_id: r.reason for r in kept.collect()} == {"a": None, "b": EXACT, "c": None}
+    kept, cached = apply_dedup(records, ["exact", "near", "lines"], 0.7, 64, 3)
+    assert len(cached) == 3 and all(frame.is_cached for frame in cached)  # exact's, the signatures, near's
+    assert {r.doc_id: r.reason for r in kept.collect()} == {"a": None, "b": EXACT, "c": None}
+    for frame in cached:
+        frame.unpersist()

@@ -176,17 +176,30 @@ def remove_duplicate_lines(records):  # type: ignore[no-untyped-def]
 
 def apply_dedup(records, modes: list[str], threshold: float, num_perm: int, ngram: int):  # type: ignore[no-untyped-def]
     """Exact, then near, then line dedup, as asked; whole-document reasons come first so a
-    duplicated document is reported as such, not as a document of duplicated lines."""
+    duplicated document is reported as such, not as a document of duplicated lines.
+
+    A mode's output is cached only when a later mode reads it again: the last
+    one's is read once, by the steps after dedup, and caching it cost the JVM
+    a columnar copy of every document's text (exact dedup alone on 25 MB of
+    one-line documents: 0.86x of the JVM's CPU without it, bench/RESULTS.md).
+    Its rows then reach the steps in other tasks, so the shards deal the same
+    sentences in another order (docs/prepare.md).
+    """
     from pyspark import StorageLevel
 
     cached = []
     if "exact" in modes:
-        records = mark_dropped(records, exact_duplicates(records), EXACT).persist(StorageLevel.MEMORY_AND_DISK)
-        cached.append(records)
+        records = mark_dropped(records, exact_duplicates(records), EXACT)
+        if "near" in modes or "lines" in modes:
+            records = records.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(records)
     if "near" in modes:
         duplicates, signatures = near_duplicates(records, threshold, num_perm, ngram)
-        records = mark_dropped(records, duplicates, NEAR).persist(StorageLevel.MEMORY_AND_DISK)
-        cached += [signatures, records]
+        records = mark_dropped(records, duplicates, NEAR)
+        cached.append(signatures)
+        if "lines" in modes:
+            records = records.persist(StorageLevel.MEMORY_AND_DISK)
+            cached.append(records)
     if "lines" in modes:
         records = remove_duplicate_lines(records)
     return records, cached
