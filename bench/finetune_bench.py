@@ -18,7 +18,8 @@ it the fastText columns are left out and the section says so).
    the Brown test files and without WordNet and the fortunes (whole), so no
    test document of any set is in it.
 3. Each set: ``shardvec finetune`` with its defaults (six vector settings
-   and its TF-IDF + logistic regression baseline, budgets 1/5/25/100% with
+   and its TF-IDF + logistic regression baseline; classify also the
+   pretrained setting once more with word bigrams; budgets 1/5/25/100% with
    ``--repeats`` draws), and fastText supervised without and with
    ``-pretrainedVectors``, its options chosen on dev at the full budget
    from a grid, trained on the very draws shardvec trains on.
@@ -59,6 +60,7 @@ import finetune_sets as fsets  # noqa: E402
 import realtext  # noqa: E402
 import results  # noqa: E402
 
+from shardvec.finetune.vectorsets import BIGRAMS, vectors_of  # noqa: E402
 from shardvec.logs import show_progress  # noqa: E402
 
 SECTION = "## Fine-tune stage"
@@ -269,6 +271,12 @@ def curves(report: dict[str, Any]) -> dict[str, dict[float, dict[str, Any]]]:
     return out
 
 
+def our_settings(by_setting: dict[str, Any], groups: tuple[str, ...] = PRETRAINED + NO_PRETRAINING + (ENSEMBLE,),
+         ) -> tuple[str, ...]:
+    """The report's settings of ``groups`` (not the anchors), a setting's run with bigrams counting as its own."""
+    return tuple(n for n in by_setting if vectors_of(n) in groups)
+
+
 def chosen(by_setting: dict[str, dict[float, dict[str, Any]]], names: tuple[str, ...], budget: float) -> str:
     """Among ``names``, the report's recommended setting at ``budget`` where it is one of them, else the one with
     the best selection score there (no test score involved either way)."""
@@ -400,9 +408,11 @@ def shardvec_fit_seconds(work: Path, kvs: dict[str, Any], report: dict[str, Any]
         candidate = next(c for c in options.candidates if c.describe() == {k: point[k] for k in c.describe()})
         if point["selection"] == "cv":
             candidate = candidate.fixed(point["runs"][0]["epochs_run"])
-        encoder = task.encoder(WordTable(kvs[member], data.tokens), member.endswith("finetuned"), options.model,
+        vectors = vectors_of(member)
+        encoder = task.encoder(WordTable(kvs[vectors], data.tokens), vectors.endswith("finetuned"), options.model,
                                task.term_weights(options.model))
-        fit(encoder.fresh(), Architecture(options.model.hidden, SparseRows(lexical) if options.model.lexical else None),
+        features = task.bigram_lexical(options.model) if member.endswith(BIGRAMS) else lexical
+        fit(encoder.fresh(), Architecture(options.model.hidden, SparseRows(features) if options.model.lexical else None),
             task.targets, split.train, split.dev, candidate, False, SEED, score)
     return time.perf_counter() - t0
 
@@ -427,7 +437,8 @@ def time_fits(fasttext, work: Path, vectors: Path, vec: Path | None, report: dic
     pretrained = load_pretrained(str(vectors))
     load_seconds = time.perf_counter() - t0
     texts = read_dataset(str(work / "brown-genre_train.txt"), ReadOptions()).tokens
-    members = [m for m in full_budget_members(report["classify"], setting) if m not in report["classify"]["baselines"]]
+    members = list(dict.fromkeys(vectors_of(m) for m in full_budget_members(report["classify"], setting)
+                                 if m not in report["classify"]["baselines"]))
     kvs = {name: v.kv for name, v in build_vector_sets(members, pretrained, texts,
                                                         AdaptSettings(5, 2, 1.0, SEED))[0].items()}
     steps = {f"shardvec ({setting})": lambda: shardvec_fit_seconds(work, kvs, report, setting)}
@@ -459,7 +470,7 @@ def set_targets(name: str, by_setting, anchor_curves, metrics: list[str], budget
     """shardvec's dev-chosen setting against the best anchor (by test score, the strictest reading) and
     pretrained against no pretraining at the small budgets."""
     rows = []
-    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING + (ENSEMBLE,))
+    settings = our_settings(by_setting)
     for budget in budgets:
         pick = chosen(by_setting, settings, budget)
         ours = {m: mean(by_setting[pick][budget][m]) for m in metrics}
@@ -470,7 +481,8 @@ def set_targets(name: str, by_setting, anchor_curves, metrics: list[str], budget
                          "met": ours[m] >= theirs,
                          "figures": f"{pick} {ours[m]:.3f} vs {best} {theirs:.3f}"})
     for budget in (b for b in budgets if b <= 0.05):
-        pre, base = chosen(by_setting, PRETRAINED, budget), chosen(by_setting, NO_PRETRAINING, budget)
+        pre = chosen(by_setting, our_settings(by_setting, PRETRAINED), budget)
+        base = chosen(by_setting, NO_PRETRAINING, budget)
         m = metrics[0]
         p, b = mean(by_setting[pre][budget][m]), mean(by_setting[base][budget][m])
         rows.append({"set": name, "target": f"{m} at {budget:.0%}: pretrained > no pretraining", "met": p > b,
@@ -486,7 +498,7 @@ def curve_table(by_setting, anchor_curves, metrics: list[str], budgets: list[flo
     """Rows: shardvec's dev-chosen setting, every setting, every anchor; cells: mean ± sd over draws."""
     head = "| system | " + " | ".join(f"{m} @ {b:.0%}" for b in budgets for m in metrics) + " |"
     lines = [head, "|---" * (1 + len(budgets) * len(metrics)) + "|"]
-    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING + (ENSEMBLE,))
+    settings = our_settings(by_setting)
     picks = [chosen(by_setting, settings, b) for b in budgets]
     cells = [f"**{spread(by_setting[p][b][m])}** ({p})" for b, p in zip(budgets, picks) for m in metrics]
     lines.append("| **shardvec, dev-chosen** | " + " | ".join(cells) + " |")
@@ -501,7 +513,7 @@ def plot(name: str, by_setting, anchor_curves, metric: str, budgets: list[float]
 
     fig = figure(6.4, 4.2)
     axes = fig.add_subplot()
-    settings = tuple(n for n in by_setting if n in PRETRAINED + NO_PRETRAINING + (ENSEMBLE,))
+    settings = our_settings(by_setting)
     picks = [chosen(by_setting, settings, b) for b in budgets]
     lines = {"shardvec, dev-chosen": ([by_setting[p][b][metric] for b, p in zip(budgets, picks)], "-", 2.5),
              "shardvec, best without pretraining (dev-chosen)":

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from finetune_helpers import topic_docs, topic_sentences, train_word2vec
+from test_finetune_parts import _order_task
 from shardvec.finetune.baseline import BaselineOptions
 from shardvec.finetune.classifier import TrainOptions
 from shardvec.finetune.datasets import Dataset
@@ -233,3 +236,27 @@ def test_the_verdict_counts_the_ensemble_as_pretrained_only_where_it_weighs_a_pr
     at_1, at_100 = verdict(section, n_test=1000)["transfer"]
     assert (at_1["pretrained"], at_1["without"]) == ("pretrained", "ensemble")  # the baseline alone there
     assert (at_100["pretrained"], at_100["without"]) == ("ensemble", "tfidf+lr")
+
+
+def test_a_setting_runs_once_more_with_bigrams_and_the_ensemble_weighs_it() -> None:
+    """On a task only word pairs solve, the pretrained setting's run with bigrams solves it and the ensemble
+    gives it the weight; the setting on words alone cannot."""
+    task = _order_task()
+    kv = train_word2vec(task.data.tokens, vector_size=16).wv
+    options = CurveOptions([1.0], repeats=2, seed=0, min_per_class=2, model=MODEL, selection=Selection("dev", folds=3, dev_below=0, budget_upto=0.0),
+                           baseline=[BaselineOptions(1.0, "none")], candidates=[OPTIONS],
+                           ensemble=["pretrained", "tfidf+lr"], bigram_settings=["pretrained", "adapted"])
+    section, _ = compare(task, {"pretrained": VectorSet("pretrained", kv, False)}, options)
+    settings = section["settings"]
+    assert list(settings) == ["pretrained", "pretrained+bigrams", "ensemble"]  # adapted did not run
+    assert "bigrams" in settings["pretrained+bigrams"]["description"]
+    accuracy = {n: s["test_metrics"]["accuracy"] for n, s in settings.items()}
+    assert accuracy["pretrained"] < 0.7 and section["baselines"]["tfidf+lr"]["test_metrics"]["accuracy"] < 0.7
+    assert accuracy["pretrained+bigrams"] > 0.95 and accuracy["ensemble"] > 0.95
+    assert settings["ensemble"]["members"] == ["pretrained", "tfidf+lr", "pretrained+bigrams"]
+    assert settings["ensemble"]["curve"][-1]["weights"] == {"pretrained+bigrams": 1.0}
+    assert section["verdict"]["best"] in ("ensemble", "pretrained+bigrams")
+
+    assert task.bigram_lexical(MODEL).shape[1] > task.lexical(MODEL).shape[1]
+    assert task.bigram_lexical(replace(MODEL, ngrams=2)) is None  # the lexical part has bigrams already
+    assert task.bigram_lexical(replace(MODEL, lexical=False)) is None

@@ -53,9 +53,12 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     assert report["data"]["splits"] == {"train": 140, "dev": 20, "test": 40}
     assert report["data"]["label_counts"]["test"] == {"neg": 20, "pos": 20}
     section = report["classify"]
-    assert list(section["settings"]) == [*SETTINGS, "ensemble"]
+    # the pretrained setting runs once more with word bigrams (finetune.bigram_settings), and joins the ensemble
+    assert list(section["settings"]) == [*SETTINGS, "pretrained+bigrams", "ensemble"]
     assert section["settings"]["ensemble"]["members"] == ["pretrained", "adapted", "finetuned", "adapted+finetuned",
-                                                          "tfidf+lr"]
+                                                          "tfidf+lr", "pretrained+bigrams"]
+    assert section["settings"]["pretrained+bigrams"]["description"] == \
+        "pretrained vectors (frozen), word bigrams in the lexical part"
     assert section["budgets"] == [0.01, 0.05, 0.25, 1.0] and section["repeats"] == 3
     assert section["learning_rates"] == [0.2, 0.5] and section["lexical_l2"] == [1e-5, 1e-2]
     assert section["skipped_budgets"] == [] and section["min_per_class"] == 2
@@ -107,8 +110,9 @@ def test_separable_task_from_separate_files(tmp_path, topic_vectors):
     assert report["data"]["splits"] == {"train": 96, "dev": 24, "test": 30}
     assert report["data"]["sources"] == {"train": str(train), "test": str(test)}
     section = report["classify"]
-    # The primary one is added; the ensemble averages those of them it takes (and the baseline).
-    assert list(section["settings"]) == ["random", "pretrained", "finetuned", "ensemble"]
+    # The primary one is added; the ensemble averages those of them it takes (and the baseline), pretrained's
+    # run with bigrams too.
+    assert list(section["settings"]) == ["random", "pretrained", "finetuned", "pretrained+bigrams", "ensemble"]
     assert section["class_weight"] == "sqrt"  # auto, for a macro-F1 headline
     run = section["settings"]["pretrained"]["curve"][-1]["runs"][0]
     assert run["dev_score"] == max(run["dev_scores"]) == run["dev_scores"][run["best_epoch"] - 1]

@@ -394,6 +394,8 @@ class FinetuneConfig(_Section):
                                    ge=0, nonempty=True)
     lexical_ngrams: int = _doc(1, "classify: longest word n-gram of the lexical part (2: unigrams and bigrams, as fastText's wordNgrams 2)",
                                ge=1)
+    bigram_settings: list[str] = _doc(["pretrained"], "classify, with the lexical part on words alone (lexical_ngrams = 1): vector settings that run once more with word unigrams and bigrams in the lexical part, reported as <setting>+bigrams and weighed into the ensemble where <setting> is a member (on WordNet glosses at the full budget the ensemble gave pretrained+bigrams two thirds of its weight; on Brown genres bigrams scored lower at every budget); [] disables",
+                                      choices=("random", "target", "pretrained", "adapted", "finetuned", "adapted+finetuned"))
     hidden: int = _doc(0, "ReLU units between the vectors' features and the softmax; 0: none (linear)", ge=0)
     select_by: str = _doc("auto", "how each setting and budget chooses its learning rate (and epochs): dev, cv (k-fold cross-validation on the budget's own training examples) or auto (cv when dev has fewer than cv_dev_below examples or the budget is at most cv_budget_upto)",
                           choices=("auto", "dev", "cv"))

@@ -10,7 +10,12 @@ is scored on dev or by cross-validation on the budget's own examples
 score is kept (ties: lower loss); only its runs then score the test split,
 once each. Settings named in ``finetune.ensemble`` also keep their
 probabilities, which :mod:`shardvec.finetune.ensemble` weighs into one
-more setting. At each budget one setting is recommended
+more setting. Vector settings named in ``finetune.bigram_settings`` run
+once more, after the baseline, with word bigrams in the lexical part
+(classify; ``<setting>+bigrams``): on WordNet glosses at the full budget the
+ensemble's accuracy trailed fastText's with ``wordNgrams 2`` until such a
+member could join it, while on Brown genres bigrams for every setting scored
+lower at every budget (``bench/RESULTS.md``). At each budget one setting is recommended
 (:mod:`shardvec.finetune.recommend`: the ensemble unless a setting's
 selection scores beat it beyond noise); the best setting is the one
 recommended at the full budget. Test scores play no part in any choice.
@@ -47,7 +52,7 @@ from shardvec.finetune.recommend import recommend, resampling_error
 from shardvec.finetune.selection import Selection
 from shardvec.finetune.splits import budget_subset, fold_units, short_classes
 from shardvec.finetune.task import ModelOptions, Task
-from shardvec.finetune.vectorsets import DESCRIPTIONS, VectorSet
+from shardvec.finetune.vectorsets import BIGRAMS, DESCRIPTIONS, VectorSet
 from shardvec.finetune.verdict import verdict
 from shardvec.logs import stage_logger
 
@@ -65,6 +70,7 @@ class CurveOptions:
     selection: Selection
     baseline: list[BaselineOptions]  # the baseline's candidates; empty: no baseline
     ensemble: list[str] = field(default_factory=list)  # the settings (and baseline) weighed into ENSEMBLE
+    bigram_settings: list[str] = field(default_factory=list)  # vector settings run once more with word bigrams
     ensemble_weights: str = "greedy"  # how their weights are chosen per budget: greedy or equal
     ensemble_prior_powers: tuple[float, ...] = (0.0,)  # the powers of the class shares the ensemble may divide by
     prefer_ensemble: bool = True  # recommend the ensemble unless a setting beats it beyond noise (recommend.py)
@@ -302,20 +308,21 @@ def _log_summary(task_name: str, name: str, entry: dict[str, Any], metric: str) 
 
 
 def run_setting(task: Task, vectors: VectorSet, plan: dict[float, list[np.ndarray]], options: CurveOptions,
-                architecture: Architecture, weights: TermWeights | None,
+                architecture: Architecture, weights: TermWeights | None, bigrams: bool = False,
                 ) -> tuple[dict[str, Any], Trained | None, dict[float, Outputs], dict[float, Held]]:
     """All budgets and repeats of one vector setting (its probabilities, when the ensemble takes it, and its
-    held-out probabilities)."""
+    held-out probabilities); ``bigrams``: its run with word bigrams (``architecture`` holds them)."""
     started = time.perf_counter()
     words = WordTable(vectors.kv, task.data.tokens)
     prototype = task.encoder(words, vectors.update, options.model, weights)
     entry, first, outputs, held = run_curve(task, VectorLearner(task, prototype, architecture, options.candidates),
                                             plan, options, keep=vectors.name in options.ensemble)
-    entry = {"description": DESCRIPTIONS[vectors.name], "vocab_size": len(vectors.kv),
+    description = DESCRIPTIONS[vectors.name] + (", word bigrams in the lexical part" if bigrams else "")
+    entry = {"description": description, "vocab_size": len(vectors.kv),
                "coverage": {name: words.coverage([task.data.tokens[u] for u in getattr(task.split, name)])
                             for name in ("train", "test")},
                **entry, "seconds": round(time.perf_counter() - started, 2)}
-    _log_summary(task.name, vectors.name, entry, task.metric)
+    _log_summary(task.name, vectors.name + (BIGRAMS if bigrams else ""), entry, task.metric)
     return entry, Trained(words, first.model.encoder) if vectors.update else None, outputs, held
 
 
@@ -370,6 +377,15 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         ensemble.add(task.baseline, outputs, lead=False)
     elif options.baseline:
         log.info("baseline skipped: the training texts hold no words for it")
+    wider = [sets[n] for n in options.bigram_settings if n in sets]
+    bigrams = task.bigram_lexical(model) if wider else None
+    if bigrams is not None:
+        with_bigrams = Architecture(model.hidden, SparseRows(bigrams))
+        for vectors in wider:
+            name = vectors.name + BIGRAMS
+            results[name], _, outputs, held[name] = run_setting(task, vectors, plan, options, with_bigrams, weights,
+                                                                bigrams=True)
+            ensemble.add(name, outputs)
     if len(ensemble.members) >= 2:
         results[ENSEMBLE] = ensemble.summary(
             task, plan,

@@ -155,6 +155,11 @@ class Task(FinetuneMode):
         has no lexical part), unless the task gives the baseline its own."""
         return lexical if lexical is not None else self.lexical(model)
 
+    def bigram_lexical(self, model: ModelOptions) -> sp.csr_matrix | None:
+        """The lexical features of the settings' runs with word bigrams (``finetune.bigram_settings``); None
+        where the task has none to add."""
+        return None
+
     @abstractmethod
     def model_parts(self, model: ModelOptions) -> dict[str, Any]:
         """The options of ``model`` that this task uses, as the report names them."""

@@ -11,6 +11,10 @@
   the target's own words a vector (pretraining may never have seen them);
   fine-tuning then shapes every vector for the labels.
 
+A setting may also run a second time with word bigrams in the lexical part
+(``finetune.bigram_settings``; classify): it is reported as
+``<setting>+bigrams`` and reads the same vectors (:func:`vectors_of`).
+
 Only texts of the training split are used for the unsupervised settings, so
 no dev or test sentence ever shapes vectors that are then scored on it.
 """
@@ -35,6 +39,12 @@ DESCRIPTIONS = {
     "finetuned": "pretrained + supervised fine-tuning of the vectors",
     "adapted+finetuned": "pretrained + adapt + supervised fine-tuning of the vectors",
 }
+BIGRAMS = "+bigrams"  # the name's suffix of a setting's run with word bigrams in its lexical part
+
+
+def vectors_of(setting: str) -> str:
+    """The vector setting that a report's setting reads (``pretrained+bigrams``: ``pretrained``)."""
+    return setting.removesuffix(BIGRAMS)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from shardvec.finetune.recommend import recommend
+from shardvec.finetune.vectorsets import vectors_of
 
 PRETRAINED = ("pretrained", "adapted", "finetuned", "adapted+finetuned")
 
@@ -51,7 +52,7 @@ def _recommended_at(candidates: dict[str, dict[str, Any]], index: int, prefer: s
 def _pretrained(name: str, point: dict[str, Any]) -> bool:
     """Whether a setting's curve point uses the pretrained vectors: one of them, or an ensemble that gives
     one of them weight there."""
-    return name in PRETRAINED or any(m in PRETRAINED for m in point.get("weights", {}))
+    return vectors_of(name) in PRETRAINED or any(vectors_of(m) in PRETRAINED for m in point.get("weights", {}))
 
 
 def verdict(section: dict[str, Any], n_test: int) -> dict[str, Any]:

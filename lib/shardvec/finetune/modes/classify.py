@@ -62,6 +62,10 @@ class ClassifyTask(Task):
             return lexical
         return self.lexical(replace(model, ngrams=model.baseline_ngrams))
 
+    def bigram_lexical(self, model: ModelOptions) -> sp.csr_matrix | None:
+        """TF-IDF words and bigrams, where the lexical part is on words alone (else it has them already)."""
+        return self.lexical(replace(model, ngrams=2)) if model.lexical and model.ngrams == 1 else None
+
     def model_parts(self, model: ModelOptions) -> dict[str, Any]:
         return {"weighting": model.weighting, "bigram_buckets": model.buckets, "lexical_ngrams": model.ngrams,
                 "baseline_ngrams": model.baseline_ngrams}
