@@ -180,6 +180,28 @@ def test_inputs_expand_dirs_globs_file_urls_and_refuse_missing(tmp_path: Path) -
         list_input_files([str(tmp_path / "*.none")], {})
 
 
+def test_a_directory_lists_what_a_recursive_glob_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The listing walks directories itself (``os.scandir``): it must find what ``rglob`` and ``is_file``
+    did. Hidden and underscore directories are entered (only a file's own name is bookkeeping), a link to
+    a file is a file, a link to a directory is not entered, a broken link and an empty directory hold
+    nothing."""
+    for name in ("in/a.txt", "in/.cache/b.txt", "in/_tmp/c.txt", "in/d/e/f.txt", "in/.hidden", "in/_SUCCESS",
+                 "other/g.txt"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("x\n")
+    (tmp_path / "in" / "to-dir").symlink_to(tmp_path / "other", target_is_directory=True)
+    (tmp_path / "in" / "to-file").symlink_to(tmp_path / "other" / "g.txt")
+    (tmp_path / "in" / "broken").symlink_to(tmp_path / "missing")
+    (tmp_path / "in" / "empty").mkdir()
+    expected = [str(tmp_path / n) for n in ("in/.cache/b.txt", "in/_tmp/c.txt", "in/a.txt", "in/d/e/f.txt",
+                                            "other/g.txt")]
+    globbed = (p for p in (tmp_path / "in").rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    assert sorted(str(p.resolve()) for p in globbed) == expected
+    assert LocalFileSystem().expand(str(tmp_path / "in")) == expected
+    monkeypatch.chdir(tmp_path)
+    assert LocalFileSystem().expand("in") == LocalFileSystem().expand("./in/") == expected
+
+
 def test_listed_files_are_their_resolved_paths_through_links_and_dot_dots(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """Directories are resolved once per listing, not per file: the paths must still be each file's own

@@ -66,25 +66,45 @@ def _is_listed(name: str) -> bool:
 _MAX_LINKS = 40  # links followed in a row, as Linux's own limit
 
 
-def _resolved(paths: list[Path]) -> list[str]:
+def _resolved(paths: list[str]) -> list[str]:
     """Each path's ``resolve()``, each directory resolved once: a file that is not a link is its resolved
     directory and its name, and a link is followed to such a file. Why: ``resolve`` walks every
     component of every path, and a corpus of many small files (or of links to them, as a download
-    cache keeps them) paid that walk per file on the driver."""
-    directories: dict[Path, Path] = {}
+    cache keeps them) paid that walk per file on the driver. Strings and ``os.path``, not ``Path``
+    objects: at thousands of files, building the objects cost more than the system calls."""
+    directories: dict[str, str] = {}
     out = []
     for path in paths:
         for _ in range(_MAX_LINKS):
-            if not path.is_symlink():
+            if not os.path.islink(path):
                 break
-            path = path.parent / os.readlink(path)  # a relative target is relative to the link's directory
-        else:  # a chain this long: let resolve() follow it, or say why it cannot
-            out.append(str(path.resolve()))
+            path = os.path.join(os.path.dirname(path), os.readlink(path))  # a relative target is the link's dir's
+        else:  # a chain this long: let realpath follow it, or say why it cannot
+            out.append(os.path.realpath(path))
             continue
-        if path.parent not in directories:
-            directories[path.parent] = path.parent.resolve()
-        out.append(str(directories[path.parent] / path.name))
+        parent, name = os.path.split(path)
+        if parent not in directories:
+            directories[parent] = os.path.realpath(parent)
+        out.append(os.path.join(directories[parent], name))
     return out
+
+
+def _tree_files(top: str) -> list[str]:
+    """The files under directory ``top`` that ``Path(top).rglob("*")`` finds and ``is_file()`` keeps (links
+    to files too; links to directories are not entered), from ``os.scandir``, whose entries know whether
+    they are directories without a ``stat`` each."""
+    found, folders = [], [top]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except PermissionError:  # as rglob: a directory it may not read holds nothing
+            continue
+        for entry in entries:
+            if entry.is_dir(follow_symlinks=False):
+                folders.append(entry.path)
+            elif entry.is_file():
+                found.append(entry.path)
+    return found
 
 
 class LocalFileSystem:
@@ -94,16 +114,17 @@ class LocalFileSystem:
         path = Path(_strip_file_scheme(location))
         text = os.fspath(path)
         if _is_glob(text):
-            candidates = [Path(p) for p in glob(text, recursive=True)]
-            if not candidates:
+            matches = glob(text, recursive=True)
+            if not matches:
                 raise InputError(f"input {location}: no file matches this pattern")
+            candidates = [p for p in matches if os.path.isfile(p)]
         elif path.is_dir():
-            candidates = list(path.rglob("*"))
+            candidates = _tree_files(text)
         elif path.exists():  # a file named on its own is read whatever its name
             return [str(path.resolve())] if path.is_file() else []
         else:
             raise InputError(f"input {location} does not exist")
-        return sorted(_resolved([p for p in candidates if p.is_file() and _is_listed(p.name)]))
+        return sorted(_resolved([p for p in candidates if _is_listed(os.path.basename(p))]))
 
     def open(self, path: str) -> IO[bytes]:
         return open(_strip_file_scheme(path), "rb")
