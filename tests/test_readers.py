@@ -183,8 +183,8 @@ def test_inputs_expand_dirs_globs_file_urls_and_refuse_missing(tmp_path: Path) -
 def test_a_directory_lists_what_a_recursive_glob_finds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The listing walks directories itself (``os.scandir``): it must find what ``rglob`` and ``is_file``
     did. Hidden and underscore directories are entered (only a file's own name is bookkeeping), a link to
-    a file is a file, a link to a directory is not entered, a broken link and an empty directory hold
-    nothing."""
+    a file is a file, a link to a directory is not entered, a broken link, a loop of links and an empty
+    directory hold nothing."""
     for name in ("in/a.txt", "in/.cache/b.txt", "in/_tmp/c.txt", "in/d/e/f.txt", "in/.hidden", "in/_SUCCESS",
                  "other/g.txt"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +192,8 @@ def test_a_directory_lists_what_a_recursive_glob_finds(tmp_path: Path, monkeypat
     (tmp_path / "in" / "to-dir").symlink_to(tmp_path / "other", target_is_directory=True)
     (tmp_path / "in" / "to-file").symlink_to(tmp_path / "other" / "g.txt")
     (tmp_path / "in" / "broken").symlink_to(tmp_path / "missing")
+    (tmp_path / "in" / "loop-a").symlink_to(tmp_path / "in" / "loop-b")
+    (tmp_path / "in" / "loop-b").symlink_to(tmp_path / "in" / "loop-a")
     (tmp_path / "in" / "empty").mkdir()
     expected = [str(tmp_path / n) for n in ("in/.cache/b.txt", "in/_tmp/c.txt", "in/a.txt", "in/d/e/f.txt",
                                             "other/g.txt")]

@@ -79,7 +79,7 @@ def _resolved(paths: list[str]) -> list[str]:
             if not os.path.islink(path):
                 break
             path = os.path.join(os.path.dirname(path), os.readlink(path))  # a relative target is the link's dir's
-        else:  # a chain this long: let realpath follow it, or say why it cannot
+        else:  # a chain this long: realpath gives up on it as the kernel does, and reading it fails as unreadable
             out.append(os.path.realpath(path))
             continue
         parent, name = os.path.split(path)
@@ -102,9 +102,17 @@ def _tree_files(top: str) -> list[str]:
         for entry in entries:
             if entry.is_dir(follow_symlinks=False):
                 folders.append(entry.path)
-            elif entry.is_file():
+            elif _is_file(entry):
                 found.append(entry.path)
     return found
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a file or a link to one; a link loop is neither, as ``Path.is_file`` says."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 class LocalFileSystem:
