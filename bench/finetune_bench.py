@@ -482,7 +482,7 @@ def set_targets(name: str, by_setting, anchor_curves, metrics: list[str], budget
                          "figures": f"{pick} {ours[m]:.3f} vs {best} {theirs:.3f}"})
     for budget in (b for b in budgets if b <= 0.05):
         pre = chosen(by_setting, our_settings(by_setting, PRETRAINED), budget)
-        base = chosen(by_setting, NO_PRETRAINING, budget)
+        base = chosen(by_setting, our_settings(by_setting, NO_PRETRAINING), budget)
         m = metrics[0]
         p, b = mean(by_setting[pre][budget][m]), mean(by_setting[base][budget][m])
         rows.append({"set": name, "target": f"{m} at {budget:.0%}: pretrained > no pretraining", "met": p > b,
@@ -515,9 +515,10 @@ def plot(name: str, by_setting, anchor_curves, metric: str, budgets: list[float]
     axes = fig.add_subplot()
     settings = our_settings(by_setting)
     picks = [chosen(by_setting, settings, b) for b in budgets]
+    without = [chosen(by_setting, our_settings(by_setting, NO_PRETRAINING), b) for b in budgets]
     lines = {"shardvec, dev-chosen": ([by_setting[p][b][metric] for b, p in zip(budgets, picks)], "-", 2.5),
              "shardvec, best without pretraining (dev-chosen)":
-                 ([by_setting[chosen(by_setting, NO_PRETRAINING, b)][b][metric] for b in budgets], ":", 1.5)}
+                 ([by_setting[p][b][metric] for b, p in zip(budgets, without)], ":", 1.5)}
     for anchor, curve in anchor_curves.items():
         lines[anchor] = ([curve[b][metric] for b in budgets], "--", 1.5)
     for label, (values, style, width) in lines.items():

@@ -236,6 +236,13 @@ def test_the_verdict_counts_the_ensemble_as_pretrained_only_where_it_weighs_a_pr
     at_1, at_100 = verdict(section, n_test=1000)["transfer"]
     assert (at_1["pretrained"], at_1["without"]) == ("pretrained", "ensemble")  # the baseline alone there
     assert (at_100["pretrained"], at_100["without"]) == ("ensemble", "tfidf+lr")
+    # a setting's run with bigrams reads its vectors: pretrained+bigrams, and an ensemble of it alone, are pretrained
+    section["settings"] = {"random": {"curve": [point(0.3), point(0.7)]},
+                           "pretrained+bigrams": {"curve": [point(0.2), point(0.6)]},
+                           "ensemble": {"curve": [point(0.5, **{"pretrained+bigrams": 1.0}), point(0.8, random=1.0)]}}
+    at_1, at_100 = verdict(section, n_test=1000)["transfer"]
+    assert (at_1["pretrained"], at_1["without"]) == ("ensemble", "tfidf+lr")
+    assert (at_100["pretrained"], at_100["without"]) == ("pretrained+bigrams", "ensemble")
 
 
 def test_a_setting_runs_once_more_with_bigrams_and_the_ensemble_weighs_it() -> None:
@@ -243,7 +250,8 @@ def test_a_setting_runs_once_more_with_bigrams_and_the_ensemble_weighs_it() -> N
     gives it the weight; the setting on words alone cannot."""
     task = _order_task()
     kv = train_word2vec(task.data.tokens, vector_size=16).wv
-    options = CurveOptions([1.0], repeats=2, seed=0, min_per_class=2, model=MODEL, selection=Selection("dev", folds=3, dev_below=0, budget_upto=0.0),
+    options = CurveOptions([1.0], repeats=2, seed=0, min_per_class=2, model=MODEL,
+                           selection=Selection("dev", folds=3, dev_below=0, budget_upto=0.0),
                            baseline=[BaselineOptions(1.0, "none")], candidates=[OPTIONS],
                            ensemble=["pretrained", "tfidf+lr"], bigram_settings=["pretrained", "adapted"])
     section, _ = compare(task, {"pretrained": VectorSet("pretrained", kv, False)}, options)

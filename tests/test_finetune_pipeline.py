@@ -89,6 +89,9 @@ def test_pang_lee_with_defaults(tmp_path, lee_dir, capsys):
     markdown = (out / "report.md").read_text()
     assert "| train | 140 | neg 70, pos 70 |" in markdown
     assert "learning rate chosen per setting and budget from 0.2, 0.5" in markdown
+    bigram_features = section["model"]["bigram_lexical_features"]
+    assert bigram_features > section["model"]["lexical_features"]
+    assert f"the +bigrams settings' lexical part: word 1- and 2-grams, TF-IDF ({bigram_features:,} features)" in markdown
     assert "1% cv, 5% cv, 25% cv, 100% cv" in markdown and "| tfidf+lr |" in markdown
     assert "| all (units) | 4 | 8 | 36 | 140 |" in markdown and "| neg | 2 | 4 | 18 | 70 |" in markdown
     assert "![learning curve](learning_curve_classify.png)" in markdown

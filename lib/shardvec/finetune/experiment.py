@@ -27,8 +27,9 @@ peaked at learning rate 0.5 with 1% of the labels (0.194 against 0.176 at
 rate gives up one end of the learning curve.
 
 What is built once and shared: the lexical features (one sparse matrix for
-the report), the term weights, each setting's word table and encoder
-(copied per run only when the run trains its rows), and the adapted vectors
+the report, and one with bigrams for the settings that run with them), the
+term weights, each setting's word table and encoder (copied per run only
+when the run trains its rows), and the adapted vectors
 (:mod:`shardvec.finetune.vectorsets`).
 """
 
@@ -377,11 +378,14 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         ensemble.add(task.baseline, outputs, lead=False)
     elif options.baseline:
         log.info("baseline skipped: the training texts hold no words for it")
-    wider = [sets[n] for n in options.bigram_settings if n in sets]
-    bigrams = task.bigram_lexical(model) if wider else None
+    twice = [sets[n] for n in options.bigram_settings if n in sets]
+    bigrams = task.bigram_lexical(model) if twice else None
+    if options.bigram_settings and bigrams is None:
+        why = "the task has no bigrams to add" if twice else f"{', '.join(options.bigram_settings)} not compared"
+        log.info(f"no setting runs with bigrams: {why}")
     if bigrams is not None:
         with_bigrams = Architecture(model.hidden, SparseRows(bigrams))
-        for vectors in wider:
+        for vectors in twice:
             name = vectors.name + BIGRAMS
             results[name], _, outputs, held[name] = run_setting(task, vectors, plan, options, with_bigrams, weights,
                                                                 bigrams=True)
@@ -412,7 +416,8 @@ def compare(task: Task, sets: dict[str, VectorSet], options: CurveOptions) -> tu
         "class_weight": options.candidates[0].class_weight, "select_on": options.candidates[0].select_on,
         "learning_rates": list(dict.fromkeys(c.learning_rate for c in options.candidates)),
         "lexical_l2": list(dict.fromkeys(c.lexical_l2 for c in options.candidates if c.lexical_l2 is not None)),
-        "model": task.describe_model(model, lexical),
+        "model": {**task.describe_model(model, lexical),
+                  **({"bigram_lexical_features": bigrams.shape[1]} if bigrams is not None else {})},
         "selection": {"by": options.selection.by, "folds": options.selection.folds,
                       "dev_below": options.selection.dev_below, "budget_upto": options.selection.budget_upto,
                       "cross_fit": options.selection.cross_fit,

@@ -49,6 +49,9 @@ def _model_markdown(section: dict[str, Any]) -> list[str]:
     if m["lexical"]:
         what = f"word 1- to {m['lexical_ngrams']}-grams, TF-IDF" if "lexical_ngrams" in m else "word, shape and affix features"
         parts.append(f"lexical part: {what} ({m.get('lexical_features', 0):,} features)")
+        if "bigram_lexical_features" in m:
+            parts.append(f"the +bigrams settings' lexical part: word 1- and 2-grams, TF-IDF "
+                         f"({m['bigram_lexical_features']:,} features)")
     else:
         parts.append("no lexical part")
     by = sel["by"] if sel["by"] != "auto" else (f"auto: cross-validation when dev has fewer than {sel['dev_below']} "
@@ -252,11 +255,12 @@ def format_summary(report: dict[str, Any]) -> str:
             continue
         metric, best = section["metric"], section["best"]["setting"]
         lines.append(f"{kind}: {metric} at the full budget, {section['repeats']} repeat(s)")
-        lines.append(f"  {'setting':<18}{'dev':>8}{'test':>10}{'± std':>9}{'seconds':>9}")
+        width = max(18, *(len(name) + 1 for name in _all(section)))
+        lines.append(f"  {'setting':<{width}}{'dev':>8}{'test':>10}{'± std':>9}{'seconds':>9}")
         tied = section["verdict"]["within_noise_of_best"]
         for name, s in _all(section).items():
             mark = ("  <- recommended" + (" (within noise)" if tied else "")) if name == best else ""
-            lines.append(f"  {name:<18}{s['dev_score']:>8.4f}{s['test_score']['mean']:>10.4f}"
+            lines.append(f"  {name:<{width}}{s['dev_score']:>8.4f}{s['test_score']['mean']:>10.4f}"
                          f"{s['test_score']['std']:>9.4f}{s['seconds']:>9.1f}{mark}")
         lines += [f"  {line}" for line in verdict_lines(section)]
         lines += [f"  skipped budget {_budget(e['budget'])}: {e['reason']}" for e in section["skipped_budgets"]]

@@ -13,11 +13,13 @@ the Spark executors, which need s3fs (gcsfs, a Hadoop client) installed.
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import io
 import lzma
 import os
 import posixpath
+import stat
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from glob import glob
@@ -107,12 +109,18 @@ def _tree_files(top: str) -> list[str]:
     return found
 
 
-def _is_file(entry: os.DirEntry[str]) -> bool:
-    """Whether ``entry`` is a file or a link to one; a link loop is neither, as ``Path.is_file`` says."""
+_NOT_A_FILE = (errno.ENOENT, errno.ENOTDIR, errno.EBADF, errno.ELOOP)  # the errors Path.is_file answers False to
+
+
+def _is_file(entry: os.DirEntry[str] | str) -> bool:
+    """Whether a directory entry or a path is a file or a link to one, as ``Path.is_file`` says: a missing
+    target or a loop of links is not; any other error (a permission) is raised, not taken for an answer."""
     try:
-        return entry.is_file()
-    except OSError:
-        return False
+        return entry.is_file() if isinstance(entry, os.DirEntry) else stat.S_ISREG(os.stat(entry).st_mode)
+    except OSError as exc:
+        if exc.errno in _NOT_A_FILE:
+            return False
+        raise
 
 
 class LocalFileSystem:
@@ -125,7 +133,7 @@ class LocalFileSystem:
             matches = glob(text, recursive=True)
             if not matches:
                 raise InputError(f"input {location}: no file matches this pattern")
-            candidates = [p for p in matches if os.path.isfile(p)]
+            candidates = [p for p in matches if _is_file(p)]
         elif path.is_dir():
             candidates = _tree_files(text)
         elif path.exists():  # a file named on its own is read whatever its name
