@@ -146,7 +146,8 @@ def curve_options(config: FinetuneConfig, task: Task) -> CurveOptions:
                 if name != "baseline" or config.baseline]
     return CurveOptions(budgets=list(config.budgets), repeats=config.repeats, seed=config.split_seed,
                         min_per_class=config.min_per_class, candidates=candidates, model=model, selection=selection,
-                        baseline=baseline, ensemble=ensemble, bigram_settings=list(dict.fromkeys(config.bigram_settings)),
+                        baseline=baseline, ensemble=ensemble,
+                        bigram_settings=list(dict.fromkeys(config.bigram_settings)),
                         ensemble_weights=config.ensemble_weights,
                         ensemble_prior_powers=tuple(config.ensemble_prior_powers), prefer_ensemble=config.prefer_ensemble)
 

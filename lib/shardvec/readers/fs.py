@@ -81,7 +81,7 @@ def _resolved(paths: list[str]) -> list[str]:
             if not os.path.islink(path):
                 break
             path = os.path.join(os.path.dirname(path), os.readlink(path))  # a relative target is the link's dir's
-        else:  # a chain this long: realpath gives up on it as the kernel does, and reading it fails as unreadable
+        else:  # a chain this long: let realpath follow it
             out.append(os.path.realpath(path))
             continue
         parent, name = os.path.split(path)
