@@ -16,12 +16,24 @@ them by each rule:
   units, weights averaged (bagging the selection, as Breiman bags a learner);
 * ``bagged members``: greedy selection among a random half of the members,
   20 times, weights averaged (Caruana et al., ICML 2004, "bagged ensemble
-  selection").
+  selection");
+* ``best step``: the greedy additions run to the end (four per member) and
+  the best ensemble of the path kept, ties to the earliest (Caruana et al.
+  2004 return the best of the nested ensembles; the report's rule stops at
+  the first addition that does not raise the score).
+
+Each rule's mean is then divided by the class shares to the prior power the
+report would choose with those weights (``finetune.ensemble_prior_powers``;
+classify with a macro-F1 headline), and the ``greedy`` and ``best step``
+rules run once more with that power *guarded*: a power above 0 only where
+its per-entry held-out scores beat power 0's beyond noise (the paired test
+of ``shardvec.finetune.recommend.beats``).
 
 For each it prints test macro-F1 and accuracy (mean of the draws) and a
 held-out score that test never sees: each held-out entry split into halves
-(3 splits), each half scored with the weights the rule chose on the other.
-Classification sets only (a held-out unit is one example). Writes nothing.
+(3 splits), each half scored with the weights (and power) the rule chose on
+the other. Classification sets only (a held-out unit is one example).
+Writes nothing.
 """
 
 from __future__ import annotations
@@ -39,6 +51,7 @@ import realtext  # noqa: E402
 from shardvec.cli import main as shardvec_main  # noqa: E402
 from shardvec.finetune import ensemble  # noqa: E402
 from shardvec.finetune.classifier import decide  # noqa: E402
+from shardvec.finetune.recommend import beats  # noqa: E402
 from shardvec.finetune.task import Task  # noqa: E402
 
 BAGS = 20
@@ -77,22 +90,62 @@ def bagged_members(task: Task, entries: Entries, leads: list[bool], rng: np.rand
     return total / BAGS
 
 
+def best_step(task: Task, entries: Entries, leads: list[bool], rng: np.random.Generator) -> np.ndarray:
+    """The greedy path walked to its end, not stopped at the first addition that does not raise the score
+    (which is why it cannot call ``ensemble.greedy_weights``), and its best step kept."""
+    held = [p for _, p in entries]
+    rank = ensemble._ranker(task, [u for u, _ in entries])
+    counts, best, kept = np.zeros(len(leads)), None, None
+    totals = [np.zeros(p[0].shape) for p in held]
+    allowed = [m for m, lead in enumerate(leads) if lead]
+    for step in range(4 * len(leads)):
+        trials = {m: rank([(t + p[m]) / (step + 1) for t, p in zip(totals, held)]) for m in allowed}
+        m = max(trials, key=lambda i: trials[i])
+        counts[m] += 1
+        allowed = list(range(len(leads)))
+        for t, p in zip(totals, held):
+            t += p[m]
+        if best is None or ensemble._raises(trials[m], best):
+            best, kept = trials[m], counts.copy()
+    return kept / kept.sum()
+
+
 RULES: dict[str, Rule] = {"greedy": greedy, "equal": equal, "bagged data": bagged_data,
-                          "bagged members": bagged_members}
+                          "bagged members": bagged_members, "best step": best_step}
+VARIANTS = [(name, rule, False) for name, rule in RULES.items()] + \
+    [(f"{name} + guard", RULES[name], True) for name in ("greedy", "best step")]
 
 
-def held_out_score(task: Task, entries: Entries, leads: list[bool], rule: Rule) -> float:
-    """Mean over ``SPLITS`` random halvings of each entry: each half scored with the weights chosen on the other."""
+def prior_power(self: ensemble.Ensemble, task: Task, entries: Entries, weights: np.ndarray,
+                guard: bool) -> tuple[np.ndarray | None, float]:
+    """The class shares and the power the report would choose with ``weights`` (``guard``: above 0 only
+    beyond noise), or no prior where the report uses none."""
+    if task.metric != "macro_f1" or task.multilabel:
+        return None, 0.0
+    prior = ensemble.class_shares(task)
+    mixed = [(units, ensemble.mix(probs, weights)) for units, probs in entries]
+    if not guard:
+        rank = ensemble._ranker(task, [u for u, _ in mixed])
+        return prior, max(self.prior_powers, key=lambda q: rank([ensemble.adjust(p, prior, q) for _, p in mixed]))
+    per = {q: [ensemble._score(task, u, ensemble.adjust(p, prior, q)) for u, p in mixed] for q in self.prior_powers}
+    passing = [q for q in self.prior_powers if q == 0 or beats(per[q], per[0])]
+    return prior, max(passing, key=lambda q: (np.mean(per[q]), -q))
+
+
+def held_out_score(self: ensemble.Ensemble, task: Task, entries: Entries, rule: Rule, guard: bool) -> float:
+    """Mean over ``SPLITS`` random halvings of each entry: each half scored with the weights (and power) chosen
+    on the other."""
     rng, scores = np.random.default_rng(1), []
     for split in range(SPLITS):
         halves = [np.random.default_rng([split, e]).permutation(len(units)) % 2 == 0
                   for e, (units, _) in enumerate(entries)]
         mixed = [np.zeros(probs[0].shape) for _, probs in entries]
         for side in (True, False):
-            weights = rule(task, [(units[h == side], [p[h == side] for p in probs])
-                                  for (units, probs), h in zip(entries, halves)], leads, rng)
+            half = [(units[h == side], [p[h == side] for p in probs]) for (units, probs), h in zip(entries, halves)]
+            weights = rule(task, half, self.leads, rng)
+            prior, power = prior_power(self, task, half, weights, guard)
             for out, (_, probs), h in zip(mixed, entries, halves):
-                out[h != side] = ensemble.mix([p[h != side] for p in probs], weights)
+                out[h != side] = ensemble.adjust(ensemble.mix([p[h != side] for p in probs], weights), prior, power)
         scores.append(np.mean([ensemble._score(task, units, p) for (units, _), p in zip(entries, mixed)]))
     return float(np.mean(scores))
 
@@ -100,18 +153,20 @@ def held_out_score(task: Task, entries: Entries, leads: list[bool], rule: Rule) 
 def compare_rules(self: ensemble.Ensemble, task: Task) -> None:
     """Print every rule's weights and scores at every budget of the report being built."""
     print(f"\n{task.name}: members {', '.join(self.members)}")
-    print("| budget | rule | test macro-F1 | test accuracy | held-out (cross-fitted) | weights |")
-    print("|---|---|---|---|---|---|")
+    print("| budget | rule | test macro-F1 | test accuracy | held-out (cross-fitted) | prior power | weights |")
+    print("|---|---|---|---|---|---|---|")
     for budget, outs in self.outputs.items():
         entries = [(units, [o.held[e][1] for o in outs]) for e, (units, _) in enumerate(outs[0].held)]
-        for name, rule in RULES.items():
+        for name, rule, guard in VARIANTS:
             weights = rule(task, entries, self.leads, np.random.default_rng(0))
-            tests = [task.score(task.split.test, decide(ensemble.mix([o.test[r] for o in outs], weights),
+            prior, power = prior_power(self, task, entries, weights, guard)
+            tests = [task.score(task.split.test, decide(ensemble.adjust(ensemble.mix([o.test[r] for o in outs],
+                                                                                     weights), prior, power),
                                                         task.multilabel)) for r in range(len(outs[0].test))]
             shares = ", ".join(f"{m} {w:.2f}" for m, w in zip(self.members, weights) if w > 0.005)
             print(f"| {budget:g} | {name} | {np.mean([t['macro_f1'] for t in tests]):.4f} | "
                   f"{np.mean([t['accuracy'] for t in tests]):.4f} | "
-                  f"{held_out_score(task, entries, self.leads, rule):.4f} | {shares} |", flush=True)
+                  f"{held_out_score(self, task, entries, rule, guard):.4f} | {power:g} | {shares} |", flush=True)
 
 
 def main() -> None:
