@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -38,28 +37,38 @@ def corpus(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return prepared_corpus(base_config(), [gensim_data("lee_background.cor")], root / "corpus")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def scheduler_address(scheduler_file: Path, scheduler: subprocess.Popen, log: Path, timeout: float = 60) -> str:
+    """The address a `dask scheduler` wrote to its scheduler file once listening; fails with its log if it ended.
+
+    Why not a free port picked here: between closing it and the scheduler binding it, a worker started
+    alongside once bound it first, the scheduler died, and the client hung on the worker's port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if scheduler.poll() is not None:
+            pytest.fail(f"dask scheduler exited with {scheduler.returncode}:\n{log.read_text()}")
+        try:
+            return json.loads(scheduler_file.read_text())["address"]
+        except (FileNotFoundError, json.JSONDecodeError, KeyError):
+            time.sleep(0.1)
+    pytest.fail(f"dask scheduler wrote no address in {timeout:.0f} s:\n{log.read_text()}")
 
 
 @pytest.fixture
 def dask_processes(tmp_path: Path) -> Iterator[tuple[str, list[subprocess.Popen]]]:
-    """A `dask scheduler` and two `dask worker` processes on free loopback ports."""
+    """A `dask scheduler` (on a port of its own choosing) and two `dask worker` processes, on loopback."""
     from distributed import Client
 
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    log = (tmp_path / "dask.log").open("w")
-    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], stdout=log, stderr=log)]
-    for i in range(2):
-        procs.append(subprocess.Popen(
-            [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-nanny",
-             "--no-dashboard", "--name", f"w{i}", "--local-directory", str(tmp_path / f"w{i}")],
-            stdout=log, stderr=log))
+    log_path, scheduler_file = tmp_path / "dask.log", tmp_path / "scheduler.json"
+    log = log_path.open("w")
+    procs = [subprocess.Popen([str(BIN / "dask"), "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--scheduler-file", str(scheduler_file), "--no-dashboard"], stdout=log, stderr=log)]
     try:
+        address = scheduler_address(scheduler_file, procs[0], log_path)
+        for i in range(2):
+            procs.append(subprocess.Popen(
+                [str(BIN / "dask"), "worker", address, "--nthreads", "1", "--host", "127.0.0.1", "--no-nanny",
+                 "--no-dashboard", "--name", f"w{i}", "--local-directory", str(tmp_path / f"w{i}")],
+                stdout=log, stderr=log))
         with Client(address, timeout="30s") as client:
             client.wait_for_workers(2, timeout=60)
         yield address, procs[1:]
