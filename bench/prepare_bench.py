@@ -148,6 +148,15 @@ def plain_path_config(spark):  # type: ignore[no-untyped-def]
     return config
 
 
+def web_path_config(spark):  # type: ignore[no-untyped-def]
+    """The web path the benchmarks time: WARC pages, language id ``en`` and the quality rules, no lineage."""
+    from shardvec.config import Config
+
+    config = Config(spark=spark)
+    config.prepare.lineage, config.prepare.quality.enabled, config.prepare.languages = False, True, ["en"]
+    return config
+
+
 def per_core(run: dict) -> str:  # type: ignore[type-arg]
     """The manifest's MB/s per core of each Python step (absent before manifests had it)."""
     if not run.get("throughput"):
@@ -215,9 +224,7 @@ def main() -> None:
         plain = run_prepare(plain_path_config(config.spark), inputs, root / "plain")
         rows.append(("plain-text path on Spark", plain["seconds"], mb, share(plain["timings"]), per_core(plain)))
 
-        web_config = Config(spark=config.spark)
-        web_config.prepare.lineage, web_config.prepare.quality.enabled, web_config.prepare.languages = False, True, ["en"]
-        web = run_prepare(web_config, web_inputs, root / "web-out")
+        web = run_prepare(web_path_config(config.spark), web_inputs, root / "web-out")
         rows.append(("web path on Spark (WARC, --languages en --quality)", web["seconds"], web_mb,
                      share(web["timings"]), per_core(web)))
         spark.stop()

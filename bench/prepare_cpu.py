@@ -18,6 +18,14 @@ over (copies of the files on disk: the input listing resolves links): the cost o
 text of the same make-up, so that the difference of two warm runs is the
 CPU that more input costs, without what a run costs whatever its size
 (planning, the workers' imports, the manifest).
+
+``--dedup``: run ``k`` deduplicates with the modes ``dedup[k % len(dedup)]``
+(comma-separated, ``none`` for none), so that warm runs with and without a
+mode, side by side in one session, give what the mode costs. ``--web``: the
+web path instead (``--web-mb`` of WARC files of real HTML pages, language id
+``en`` and the quality rules on, as ``bench/prepare_bench.py`` runs it).
+
+    ... bench/prepare_cpu.py --web --runs 8 --dedup none near   # what near dedup costs on web pages
 """
 
 from __future__ import annotations
@@ -32,7 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from prepare_bench import link_dir, pick_inputs, plain_path_config, run_prepare  # noqa: E402
+import realtext  # noqa: E402
+from prepare_bench import link_dir, pick_inputs, plain_path_config, run_prepare, web_path_config  # noqa: E402
 
 
 def cpu_by_process() -> dict[str, float]:
@@ -82,12 +91,16 @@ def main() -> None:
     parser.add_argument("--mb", type=float, default=100, help="input size in MB (default 100)")
     parser.add_argument("--runs", type=int, default=3, help="runs in one session (default 3)")
     parser.add_argument("--copies", type=int, nargs="+", default=[1], help="copies of the input, run by run in turn")
+    parser.add_argument("--dedup", nargs="+", default=["none"],
+                        help="dedup modes, comma-separated, run by run in turn (default none)")
+    parser.add_argument("--web", action="store_true", help="the web path: WARC files of HTML pages")
+    parser.add_argument("--web-mb", type=float, default=100, help="WARC input size in MB with --web (default 100)")
     args = parser.parse_args()
 
     from shardvec.config import Config
     from shardvec.spark.session import spark_session
 
-    files = pick_inputs(args.mb)
+    files = realtext.warc_sample(args.web_mb) if args.web else pick_inputs(args.mb)
     mb = sum(f.stat().st_size for f in files) / 2 ** 20
     with tempfile.TemporaryDirectory(prefix="prepare-cpu-") as tmp:
         root = Path(tmp)
@@ -95,20 +108,23 @@ def main() -> None:
         config = Config()
         config.spark.master = "local[2]"
         spark_session(config.spark)
-        print(f"{mb:.1f} MB in {len(files)} files, plain-text path, Spark local[2]\n")
-        print("| run | input MB | wall s | python workers | jvm | driver | all core-s | MB/s per core of all CPU "
-              "| workers' system s | workers' page faults |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print(f"{mb:.1f} MB in {len(files)} files, {'web' if args.web else 'plain-text'} path, Spark local[2]\n")
+        print("| run | input MB | dedup | wall s | python workers | jvm | driver | all core-s "
+              "| MB/s per core of all CPU | workers' system s | workers' page faults |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
         for run in range(1, args.runs + 1):
             copies = args.copies[(run - 1) % len(args.copies)]
+            dedup = args.dedup[(run - 1) % len(args.dedup)]
+            run_config = web_path_config(config.spark) if args.web else plain_path_config(config.spark)
+            run_config.prepare.dedup.modes = [] if dedup == "none" else dedup.split(",")
             before, started = cpu_by_process(), time.perf_counter()
-            run_prepare(plain_path_config(config.spark), inputs[copies], root / f"out-{run}")
+            run_prepare(run_config, inputs[copies], root / f"out-{run}")
             wall, after = time.perf_counter() - started, cpu_by_process()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
             total = sum(spent.values())
             system, faults = (after.get(k, 0.0) - before.get(k, 0.0) for k in ("workers sys", "workers faults"))
-            print(f"| {run} | {mb * copies:.1f} | {wall:.2f} | " + " | ".join(f"{v:.2f}" for v in spent.values())
-                  + f" | {total:.2f} | {mb * copies / total:.1f} | {system:.2f} | {faults:,.0f} |", flush=True)
+            print(f"| {run} | {mb * copies:.1f} | {dedup} | {wall:.2f} | "
+                  + " | ".join(f"{v:.2f}" for v in spent.values()) + f" | {total:.2f} | {mb * copies / total:.1f} | {system:.2f} | {faults:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,21 +20,23 @@ def estimated_jaccard(sig_a: np.ndarray, sig_b: np.ndarray) -> float:
     return float(np.mean(np.asarray(sig_a) == np.asarray(sig_b)))
 
 
-def union_find_components(nodes: list[str], edges: list[tuple[str, str]]) -> dict[str, str]:
-    """Node -> smallest node of its component, by union-find."""
-    parent = {n: n for n in nodes}
-
-    def find(n: str) -> str:
-        while parent[n] != n:
-            parent[n] = parent[parent[n]]
-            n = parent[n]
-        return n
-
+def components_by_search(edges: list[tuple[str, str]]) -> dict[str, str]:
+    """Node -> smallest node of its component, by walking the undirected graph from each unvisited node."""
+    neighbours: dict[str, set[str]] = {}
     for u, v in edges:
-        ru, rv = find(u), find(v)
-        if ru != rv:
-            parent[max(ru, rv)] = min(ru, rv)
-    return {n: find(n) for n in nodes}
+        neighbours.setdefault(u, set()).add(v)
+        neighbours.setdefault(v, set()).add(u)
+    found: dict[str, str] = {}
+    for start in sorted(neighbours):
+        if start in found:
+            continue
+        component, stack = {start}, [start]
+        while stack:
+            for n in neighbours[stack.pop()] - component:
+                component.add(n)
+                stack.append(n)
+        found.update(dict.fromkeys(component, min(component)))
+    return found
 
 
 def representative_order(length: int, doc_id: str) -> tuple[int, str]:

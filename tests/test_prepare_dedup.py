@@ -77,10 +77,11 @@ def test_phrase_passes_join_collocations(corpus: Path) -> None:
     assert "new" in words  # "a new idea" stays a single word
 
 
-def test_spark_connected_components_match_union_find(spark) -> None:
+@pytest.mark.parametrize("driver_max_edges", [0, 1000], ids=["rounds-in-spark", "union-find-on-driver"])
+def test_spark_connected_components_match_a_graph_search(spark, driver_max_edges: int) -> None:
     import random
 
-    from prepare_reference import union_find_components
+    from prepare_reference import components_by_search
 
     from shardvec.spark.dedup import connected_components
 
@@ -88,9 +89,10 @@ def test_spark_connected_components_match_union_find(spark) -> None:
     nodes = [f"d{i:03d}" for i in range(200)]
     edges = [(nodes[i + 1], nodes[i]) for i in range(60)]  # a long chain, smallest id at the far end
     edges += [(a, b) for a, b in ((rng.choice(nodes), rng.choice(nodes)) for _ in range(80)) if a != b]
-    found = connected_components(spark.createDataFrame(edges, "src string, dst string")).collect()
-    assert {r["node"]: r["component"] for r in found} == union_find_components(
-        sorted({n for e in edges for n in e}), edges)
+    frame = spark.createDataFrame(edges, "src string, dst string")
+    found = connected_components(frame, driver_max_edges=driver_max_edges)
+    assert found.columns == ["node", "component"]
+    assert {r["node"]: r["component"] for r in found.collect()} == components_by_search(edges)
 
 
 def test_only_results_that_a_later_mode_reads_again_are_cached(spark) -> None:

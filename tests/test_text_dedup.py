@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 from prepare_helpers import prose
-from prepare_reference import (count_ngrams, estimated_jaccard, phrases_from_counts, representative_order,
-                               union_find_components)
+from prepare_reference import (components_by_search, count_ngrams, estimated_jaccard, phrases_from_counts,
+                               representative_order)
 
-from shardvec.text.dedup import band_keys, exact_key, line_keys, lsh_params, minhash, normalize_for_hash, remove_lines
+from shardvec.text.dedup import (band_keys, exact_key, line_keys, lsh_params, minhash, normalize_for_hash,
+                                 remove_lines, smallest_members)
 from shardvec.text.phrases import join_phrases, phrase_score
 
 
@@ -36,8 +37,11 @@ def test_minhash_estimates_jaccard_and_is_deterministic() -> None:
 
 
 def test_components_and_representative_rule() -> None:
-    comps = union_find_components(["a", "b", "c", "d", "e"], [("c", "b"), ("b", "a"), ("d", "e")])
+    comps = smallest_members(["c", "b", "d", "e"], ["b", "a", "e", "e"])  # a loop (e, e) is its own component
     assert comps == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "d"}
+    rng = np.random.default_rng(5)
+    edges = [(f"n{a}", f"n{b}") for a, b in rng.integers(0, 300, size=(250, 2))]
+    assert smallest_members(*zip(*edges)) == components_by_search(edges)
     group = [(10, "z"), (12, "y"), (12, "x")]
     assert min(group, key=lambda g: representative_order(*g)) == (12, "x")
 

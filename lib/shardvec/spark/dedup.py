@@ -1,8 +1,9 @@
 """Deduplication distributed by Spark; the rules are :mod:`shardvec.text.dedup`.
 
-Every function takes and returns DataFrames of the record schema; nothing is
-collected to the driver (the only actions are counts that decide when the
-connected-components loop has converged). Duplicates become ``drop`` rows
+Every function takes and returns DataFrames of the record schema. The driver
+collects only near dedup's verified pairs, and only when there are few
+(:data:`DRIVER_MAX_EDGES`): its connected components are then one pass of
+union-find instead of some forty Spark jobs. Duplicates become ``drop`` rows
 with reason ``exact_duplicate``, ``near_duplicate`` or ``duplicate_lines``;
 the representative kept of a group is the longest document, ties broken by
 the smallest ``doc_id``.
@@ -16,7 +17,7 @@ import pyarrow as pa
 
 from shardvec.logs import stage_logger
 from shardvec.spark.records import RECORD_SCHEMA, chain, conform, replace
-from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines
+from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines, smallest_members
 
 log = stage_logger(__name__, "prepare")
 
@@ -26,6 +27,10 @@ LINES = "duplicate_lines"
 MINHASH_SEED = 1
 _SIGNATURE_DDL = "doc_id string, length long, signature array<long>, bands array<long>"
 _LINES_DDL = "doc_id string, line_idx int, line_key long"
+# Verified near-duplicate pairs up to this many are joined into components on the driver: a million pairs of
+# ids are some 100 MB there, and union-find over them a few seconds, where each round of the distributed loop
+# is several Spark jobs (near dedup of 100 MB of web pages, 13 pairs: about 60 jobs, most of them rounds).
+DRIVER_MAX_EDGES = 1_000_000
 
 
 def _representative_window(group_col: str):  # type: ignore[no-untyped-def]
@@ -103,18 +108,27 @@ def near_duplicates(records, threshold: float, num_perm: int, ngram: int):  # ty
     return ranked.where("rank > 1").select("doc_id"), signatures
 
 
-def connected_components(edges, max_rounds: int = 100):  # type: ignore[no-untyped-def]
+def connected_components(  # type: ignore[no-untyped-def]
+        edges, max_rounds: int = 100, driver_max_edges: int = DRIVER_MAX_EDGES):
     """(node, component) for every node of ``edges`` (src, dst); component is the smallest node id.
 
-    Min-label propagation with pointer jumping: each round a node takes the
-    smallest label among its neighbours, then the label of its label, so
-    long chains collapse in about log(diameter) rounds. Each round's labels
-    are checkpointed to keep the plan short; the loop stops when no label
+    Up to ``driver_max_edges`` edges, union-find on the driver
+    (:func:`~shardvec.text.dedup.smallest_members`). Beyond, min-label
+    propagation with pointer jumping: each round a node takes the smallest
+    label among its neighbours, then the label of its label, so long chains
+    collapse in about log(diameter) rounds. Each round's labels are
+    checkpointed to keep the plan short; the loop stops when no label
     changes (a count, the only thing the driver sees).
     """
     from pyspark.sql import functions as F
 
-    edges = edges.localCheckpoint()  # both directions read it: its joins and windows run once, not twice
+    edges = edges.localCheckpoint()  # read again whichever way: its joins and windows run once
+    if edges.count() <= driver_max_edges:
+        pairs = edges.toArrow()
+        components = smallest_members(pairs.column("src").to_pylist(), pairs.column("dst").to_pylist())
+        table = pa.table({"node": list(components), "component": list(components.values())},
+                         schema=pa.schema([("node", pa.string()), ("component", pa.string())]))
+        return edges.sparkSession.createDataFrame(table)
     undirected = edges.select(F.col("src").alias("a"), F.col("dst").alias("b")).union(
         edges.select(F.col("dst").alias("a"), F.col("src").alias("b"))).distinct().localCheckpoint()
     labels = (undirected.groupBy(F.col("a").alias("node")).agg(F.min("b").alias("smallest_neighbour"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from typing import Iterable
 
 import numpy as np
 import xxhash
@@ -95,6 +96,27 @@ def minhash(text: str, num_perm: int, ngram: int, seed: int = 1) -> np.ndarray:
 def band_keys(signature: np.ndarray, bands: int, rows: int) -> list[int]:
     """One hash per LSH band; two documents are candidates if any band's key is equal."""
     return [hash64(signature[i * rows:(i + 1) * rows].tobytes().hex()) for i in range(bands)]
+
+
+def smallest_members(src: Iterable[str], dst: Iterable[str]) -> dict[str, str]:
+    """Every node of the edges (``src[i]``, ``dst[i]``) -> the smallest node of its connected component.
+
+    Union-find whose roots are always their set's smallest member (the
+    smaller root adopts the other), with path halving: near dedup's
+    components on one machine when the graph is small enough to collect.
+    """
+    parent: dict[str, str] = {}
+
+    def root(node: str) -> str:
+        while (up := parent.setdefault(node, node)) != node:
+            parent[node] = node = parent[up]
+        return node
+
+    for a, b in zip(src, dst):
+        ra, rb = root(a), root(b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    return {node: root(node) for node in parent}
 
 
 def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
