@@ -168,10 +168,11 @@ _WORD = re.compile(r"\w+")
 
 def _floor_minhash(texts: list[str], num_perm: int, ngram: int) -> Callable[[], Any]:
     """Signatures of the whole batch in a few numpy calls per 64k shingles, given the shingle hashes
-    (made beforehand, not timed): the arithmetic a vectorized MinHash cannot avoid."""
+    (made beforehand, not timed): the arithmetic a vectorized MinHash cannot avoid (the remainders taken
+    without a division, as the product does)."""
     import numpy as np
 
-    from shardvec.text.dedup import _PRIME, _permutations, shingle_hashes
+    from shardvec.text.dedup import _permutations, _universal_hashes, shingle_hashes
 
     a, b = _permutations(num_perm, 1)
     blocks, block, size = [], [], 0
@@ -185,7 +186,7 @@ def _floor_minhash(texts: list[str], num_perm: int, ngram: int) -> Callable[[], 
     blocks = [(np.concatenate(bl), np.cumsum([0] + [len(h) for h in bl[:-1]])) for bl in blocks if bl]
 
     def run() -> list[Any]:
-        return [np.minimum.reduceat((flat[:, None] * a + b) % _PRIME, starts, axis=0) for flat, starts in blocks]
+        return [np.minimum.reduceat(_universal_hashes(flat, a, b), starts, axis=0) for flat, starts in blocks]
 
     return run
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 
 import numpy as np
-from prepare_helpers import prose
+from prepare_helpers import prose, random_text
 from prepare_reference import (components_by_search, count_ngrams, estimated_jaccard, phrases_from_counts,
                                representative_order)
 
-from shardvec.text.dedup import (band_keys, exact_key, line_keys, lsh_params, minhash, normalize_for_hash,
-                                 remove_lines, smallest_members)
+from shardvec.text.dedup import (_PRIME, _permutations, _universal_hashes, band_keys, exact_key, hash64, line_keys,
+                                 lsh_params, minhash, minhashes, normalize_for_hash, remove_lines, shingle_hashes,
+                                 smallest_members)
 from shardvec.text.phrases import join_phrases, phrase_score
 
 
@@ -21,6 +22,27 @@ def test_exact_key_ignores_case_punctuation_accents_and_digits() -> None:
     assert remove_lines("one\ntwo\nthree", {1}) == "one\nthree"
 
 
+def test_normalization_for_hashes_folds_every_character_as_the_rules_say() -> None:
+    """One translation table against the rules written as regex passes, on text of every kind of character."""
+    import re
+    import unicodedata
+
+    def by_rules(text: str) -> str:
+        text = text.lower()
+        if not text.isascii():
+            text = "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
+        text = re.sub(r"\d", "0", re.sub(r"[^\w\s]|_", " ", text))
+        return re.sub(r"\s+", " ", text).strip()
+
+    rng = np.random.default_rng(11)
+    pools = [range(128), range(0x80, 0x3000), range(0x1F300, 0x1F700), range(0x10000, 0x10400)]
+    for pool in pools * 50:
+        chars = [chr(c) for c in rng.choice(list(pool), size=200)] + list(" \t\n\x1c\x85\u00a0\u2003_9\u0663")
+        text = "".join(rng.permutation(chars))
+        assert normalize_for_hash(text) == by_rules(text)
+    assert normalize_for_hash("Ünïcödé  ＡＢ１２ Straße\u0130!") == by_rules("Ünïcödé  ＡＢ１２ Straße\u0130!")
+
+
 def test_minhash_estimates_jaccard_and_is_deterministic() -> None:
     base = prose(30, seed=1)
     near = base + " One extra closing sentence."
@@ -30,10 +52,28 @@ def test_minhash_estimates_jaccard_and_is_deterministic() -> None:
     assert estimated_jaccard(sig, minhash(near, 128, 5)) > 0.8
     assert estimated_jaccard(sig, minhash("nothing in common at all with it", 128, 5)) < 0.1
     bands, rows = lsh_params(0.8, 128)
-    assert bands * rows <= 128 and len(band_keys(sig, bands, rows)) == bands
-    assert set(band_keys(sig, bands, rows)) & set(band_keys(minhash(near, 128, 5), bands, rows))
+    keys = band_keys(np.stack([sig, minhash(near, 128, 5)]), bands, rows)
+    assert bands * rows <= 128 and keys.shape == (2, bands) and keys.dtype == np.int64
+    assert set(keys[0]) & set(keys[1])
+    assert keys[0, 1] == hash64(sig[rows:2 * rows].tobytes().hex())  # a band's key: its values' bytes in hex
     assert lsh_params(0.5, 128)[1] < lsh_params(0.9, 128)[1]  # a stricter threshold needs longer bands
     assert other != base
+
+
+def test_minhash_without_division_gives_the_remainders() -> None:
+    a, b = _permutations(128, 1)
+    edges = [0, 1, 4, 5, 6, int(_PRIME) - 1, int(_PRIME), 2 ** 32 - 2, 2 ** 32 - 1]
+    x = np.concatenate([np.array(edges, dtype=np.uint64),
+                        np.random.default_rng(7).integers(0, 2 ** 32, size=5000, dtype=np.uint64)])
+    extremes = np.array([1, 2 ** 32 - 1], dtype=np.uint64)  # a, b at their ends: the largest products
+    for a_, b_ in ((a, b), (extremes, extremes[::-1])):
+        assert np.array_equal(_universal_hashes(x, a_, b_), (x[:, None] * a_ + b_) % _PRIME)
+    # Texts of one to thousands of shingles, together: short ones share blocks, long ones span several.
+    texts = [random_text(n, seed=n) for n in (3000, 1, 4, 700, 2, 9, 600, 40)] + [""] + [prose(20, seed=3)] * 30
+    assert len(shingle_hashes(texts[0], 5)) > 1000
+    expected = [((shingle_hashes(t, 5)[:, None] * a + b) % _PRIME).min(axis=0).astype(np.int64) for t in texts]
+    assert np.array_equal(minhashes(texts, 128, 5), np.stack(expected))
+    assert np.array_equal(minhash(texts[0], 128, 5), expected[0]) and minhashes([], 128, 5).shape == (0, 128)
 
 
 def test_components_and_representative_rule() -> None:

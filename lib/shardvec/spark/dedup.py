@@ -13,11 +13,13 @@ from __future__ import annotations
 
 from typing import Iterator
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from shardvec.logs import stage_logger
 from shardvec.spark.records import RECORD_SCHEMA, chain, conform, replace
-from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhash, remove_lines, smallest_members
+from shardvec.text.dedup import band_keys, line_keys, lsh_params, minhashes, remove_lines, smallest_members
 
 log = stage_logger(__name__, "prepare")
 
@@ -63,17 +65,21 @@ def exact_duplicates(records):  # type: ignore[no-untyped-def]
 
 
 def _signature_step(num_perm: int, ngram: int, bands: int, rows: int):  # type: ignore[no-untyped-def]
+    schema = pa.schema([("doc_id", pa.string()), ("length", pa.int64()), ("signature", pa.list_(pa.int64())),
+                        ("bands", pa.list_(pa.int64()))])
+
+    def rows_of(matrix: np.ndarray) -> pa.ListArray:
+        """A matrix as a list array of its rows, from its buffer (no Python list per row)."""
+        offsets = np.arange(0, matrix.size + 1, matrix.shape[1], dtype=np.int32)
+        return pa.ListArray.from_arrays(pa.array(offsets), pa.array(matrix.ravel()))
+
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            ids, lengths, signatures, keys = [], [], [], []
-            for doc_id, text in zip(batch.column("doc_id").to_pylist(), batch.column("text").to_pylist()):
-                signature = minhash(text, num_perm, ngram, MINHASH_SEED)
-                ids.append(doc_id), lengths.append(len(text)), signatures.append(signature.tolist())
-                keys.append(band_keys(signature, bands, rows))
-            yield pa.RecordBatch.from_pydict(
-                {"doc_id": ids, "length": lengths, "signature": signatures, "bands": keys},
-                schema=pa.schema([("doc_id", pa.string()), ("length", pa.int64()),
-                                  ("signature", pa.list_(pa.int64())), ("bands", pa.list_(pa.int64()))]))
+            signatures = minhashes(batch.column("text").to_pylist(), num_perm, ngram, MINHASH_SEED)
+            lengths = pc.utf8_length(batch.column("text")).cast(pa.int64())
+            yield pa.RecordBatch.from_arrays(
+                [batch.column("doc_id").cast(pa.string()), lengths, rows_of(signatures), rows_of(band_keys(signatures, bands, rows))],
+                schema=schema)
 
     return run
 
