@@ -93,6 +93,8 @@ def test_spark_connected_components_match_a_graph_search(spark, driver_max_edges
     found = connected_components(frame, driver_max_edges=driver_max_edges)
     assert found.columns == ["node", "component"]
     assert {r["node"]: r["component"] for r in found.collect()} == components_by_search(edges)
+    none = connected_components(spark.createDataFrame([], "src string, dst string"), driver_max_edges=driver_max_edges)
+    assert none.columns == ["node", "component"] and none.count() == 0  # no near duplicates: no components
 
 
 def test_only_results_that_a_later_mode_reads_again_are_cached(spark) -> None:
