@@ -19,9 +19,9 @@ text of the same make-up, so that the difference of two warm runs is the
 CPU that more input costs, without what a run costs whatever its size
 (planning, the workers' imports, the manifest).
 
-``--dedup``: run ``k`` deduplicates with the modes ``dedup[k % len(dedup)]``
-(comma-separated, ``none`` for none), so that warm runs with and without a
-mode, side by side in one session, give what the mode costs. ``--web``: the
+``--dedup``: the runs take the dedup modes given in turn, starting with the
+first (each comma-separated, ``none`` for none), so that warm runs with and
+without a mode, side by side in one session, give what the mode costs. ``--web``: the
 web path instead (``--web-mb`` of WARC files of real HTML pages, language id
 ``en`` and the quality rules on, as ``bench/prepare_bench.py`` runs it).
 
@@ -124,7 +124,8 @@ def main() -> None:
             total = sum(spent.values())
             system, faults = (after.get(k, 0.0) - before.get(k, 0.0) for k in ("workers sys", "workers faults"))
             print(f"| {run} | {mb * copies:.1f} | {dedup} | {wall:.2f} | "
-                  + " | ".join(f"{v:.2f}" for v in spent.values()) + f" | {total:.2f} | {mb * copies / total:.1f} | {system:.2f} | {faults:,.0f} |", flush=True)
+                  + " | ".join(f"{v:.2f}" for v in spent.values())
+                  + f" | {total:.2f} | {mb * copies / total:.1f} | {system:.2f} | {faults:,.0f} |", flush=True)
 
 
 if __name__ == "__main__":

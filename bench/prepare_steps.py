@@ -176,9 +176,11 @@ def _floor_minhash(texts: list[str], num_perm: int, ngram: int) -> Callable[[], 
     from shardvec.text import dedup
     from shardvec.text.dedup import _permutations, shingle_hashes
 
-    def _universal_hashes(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:  # a --baseline's lib/ may
-        return dedup._universal_hashes(x, a, b) if hasattr(dedup, "_universal_hashes") else (  # predate it
-            x[:, None] * a + b) % dedup._PRIME
+    # A --baseline's lib/ may predate the folded remainders: its own formula then.
+    def _universal_hashes(x: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if hasattr(dedup, "_universal_hashes"):
+            return dedup._universal_hashes(x, a, b)
+        return (x[:, None] * a + b) % dedup._PRIME
 
     a, b = _permutations(num_perm, 1)
     flat = np.concatenate([shingle_hashes(t, ngram) for t in texts])

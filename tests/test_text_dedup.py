@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 
 import numpy as np
+import pytest
 from prepare_helpers import prose, random_text
 from prepare_reference import (components_by_search, count_ngrams, estimated_jaccard, phrases_from_counts,
                                representative_order)
 
-from shardvec.text.dedup import (_PRIME, _permutations, _universal_hashes, band_keys, exact_key, hash64, line_keys,
-                                 lsh_params, minhash, minhashes, normalize_for_hash, remove_lines, shingle_hashes,
-                                 smallest_members)
+from shardvec.text import dedup
+from shardvec.text.dedup import (_PRIME, _Folds, _permutations, _universal_hashes, band_keys, exact_key, hash64,
+                                 line_keys, lsh_params, minhash, minhashes, normalize_for_hash, remove_lines,
+                                 shingle_hashes, smallest_members)
 from shardvec.text.phrases import join_phrases, phrase_score
 
 
@@ -23,9 +26,14 @@ def test_exact_key_ignores_case_punctuation_accents_and_digits() -> None:
 
 
 def test_normalization_for_hashes_folds_every_character_as_the_rules_say() -> None:
-    """One translation table against the rules written as regex passes, on text of every kind of character."""
+    """The translation table against the rules written as regex passes: on every code point, then on whole texts
+    (accents stripped and spaces collapsed around it)."""
     import re
     import unicodedata
+
+    every = "".join(map(chr, range(0x110000)))
+    assert every.translate(_Folds()) == re.sub(r"\d", "0", re.sub(r"[^\w\s]|_", " ", every))
+    assert re.findall(r"\s", every) == [c for c in every if c.isspace()]  # str.split's spaces are the regex's
 
     def by_rules(text: str) -> str:
         text = text.lower()
@@ -35,12 +43,13 @@ def test_normalization_for_hashes_folds_every_character_as_the_rules_say() -> No
         return re.sub(r"\s+", " ", text).strip()
 
     rng = np.random.default_rng(11)
-    pools = [range(128), range(0x80, 0x3000), range(0x1F300, 0x1F700), range(0x10000, 0x10400)]
-    for pool in pools * 50:
+    pools = [range(128), range(0x80, 0x3000), range(0x4E00, 0x4F00), range(0xFF00, 0xFF60), range(0x1F300, 0x1F700)]
+    for pool in pools * 10:
         chars = [chr(c) for c in rng.choice(list(pool), size=200)] + list(" \t\n\x1c\x85\u00a0\u2003_9\u0663")
         text = "".join(rng.permutation(chars))
         assert normalize_for_hash(text) == by_rules(text)
-    assert normalize_for_hash("Ünïcödé  ＡＢ１２ Straße\u0130!") == by_rules("Ünïcödé  ＡＢ１２ Straße\u0130!")
+    mixed = "Ünïcödé  ＡＢ１２ Straße\u0130!"
+    assert normalize_for_hash(mixed) == by_rules(mixed)
 
 
 def test_minhash_estimates_jaccard_and_is_deterministic() -> None:
@@ -60,24 +69,43 @@ def test_minhash_estimates_jaccard_and_is_deterministic() -> None:
     assert other != base
 
 
-def test_minhash_without_division_gives_the_remainders() -> None:
+def test_minhash_without_division_gives_the_remainders(monkeypatch: pytest.MonkeyPatch) -> None:
     a, b = _permutations(128, 1)
-    edges = [0, 1, 4, 5, 6, int(_PRIME) - 1, int(_PRIME), 2 ** 32 - 2, 2 ** 32 - 1]
-    x = np.concatenate([np.array(edges, dtype=np.uint64),
+    p = int(_PRIME)
+    edges = [0, 1, 4, 5, 6, p - 1, p, 2 ** 32 - 2, 2 ** 32 - 1]
+    zeros = [(-int(b_) * pow(int(a_), -1, p)) % p for a_, b_ in zip(a, b)]  # each permutation's remainder 0
+    x = np.concatenate([np.array(edges + zeros, dtype=np.uint64),
                         np.random.default_rng(7).integers(0, 2 ** 32, size=5000, dtype=np.uint64)])
+    assert (np.diag(_universal_hashes(np.array(zeros, dtype=np.uint64), a, b)) == 0).all()
     extremes = np.array([1, 2 ** 32 - 1], dtype=np.uint64)  # a, b at their ends: the largest products
     for a_, b_ in ((a, b), (extremes, extremes[::-1])):
         assert np.array_equal(_universal_hashes(x, a_, b_), (x[:, None] * a_ + b_) % _PRIME)
-    # Texts of one to thousands of shingles, together: short ones share blocks, long ones span several.
+
+    def by_formula(texts: list[str]) -> np.ndarray:
+        return np.stack([((shingle_hashes(t, 5)[:, None] * a + b) % _PRIME).min(axis=0).astype(np.int64)
+                         for t in texts])
+
+    # Texts of one to thousands of shingles, together: short ones share blocks, long ones span several, and
+    # texts of exactly one block (512 shingles) and one more, after short ones and first.
+    words = ["".join(letters) for letters in itertools.product("abcdefgh", repeat=4)]  # no digits: all distinct
+    block, over = " ".join(words[:516]), " ".join(words[:517])
+    assert [len(shingle_hashes(t, 5)) for t in (block, over)] == [512, 513]
     texts = [random_text(n, seed=n) for n in (3000, 1, 4, 700, 2, 9, 600, 40)] + [""] + [prose(20, seed=3)] * 30
+    texts += ["a b", block, "c d", over, block, block]
     assert len(shingle_hashes(texts[0], 5)) > 1000
-    expected = [((shingle_hashes(t, 5)[:, None] * a + b) % _PRIME).min(axis=0).astype(np.int64) for t in texts]
-    assert np.array_equal(minhashes(texts, 128, 5), np.stack(expected))
-    assert np.array_equal(minhash(texts[0], 128, 5), expected[0]) and minhashes([], 128, 5).shape == (0, 128)
+    assert np.array_equal(minhashes(texts, 128, 5), by_formula(texts))
+    assert np.array_equal(minhashes([block, "x", over], 128, 5), by_formula([block, "x", over]))
+    assert np.array_equal(minhash(texts[0], 128, 5), by_formula(texts[:1])[0])
+    assert minhashes([], 128, 5).shape == (0, 128)
+    rng = np.random.default_rng(3)
+    short = [random_text(int(n), seed=int(n)) for n in rng.integers(1, 12, size=60)]
+    for size in (1, 2, 3, 5):  # blocks that end on and between texts' ends
+        monkeypatch.setattr(dedup, "_BLOCK", size)
+        assert np.array_equal(minhashes(short, 128, 5), by_formula(short))
 
 
 def test_components_and_representative_rule() -> None:
-    comps = smallest_members(["c", "b", "d", "e"], ["b", "a", "e", "e"])  # a loop (e, e) is its own component
+    comps = smallest_members(["c", "b", "d", "e"], ["b", "a", "e", "e"])  # a loop (e, e) changes nothing
     assert comps == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "d"}
     rng = np.random.default_rng(5)
     edges = [(f"n{a}", f"n{b}") for a, b in rng.integers(0, 300, size=(250, 2))]

@@ -2,7 +2,7 @@
 
 Every function takes and returns DataFrames of the record schema. The driver
 collects only near dedup's verified pairs, and only when there are few
-(:data:`DRIVER_MAX_EDGES`): its connected components are then one pass of
+(:data:`DRIVER_MAX_ID_BYTES`): its connected components are then one pass of
 union-find instead of some forty Spark jobs. Duplicates become ``drop`` rows
 with reason ``exact_duplicate``, ``near_duplicate`` or ``duplicate_lines``;
 the representative kept of a group is the longest document, ties broken by
@@ -29,10 +29,11 @@ LINES = "duplicate_lines"
 MINHASH_SEED = 1
 _SIGNATURE_DDL = "doc_id string, length long, signature array<long>, bands array<long>"
 _LINES_DDL = "doc_id string, line_idx int, line_key long"
-# Verified near-duplicate pairs up to this many are joined into components on the driver: a million pairs of
-# ids are some 100 MB there, and union-find over them a few seconds, where each round of the distributed loop
-# is several Spark jobs (near dedup of 100 MB of web pages, 13 pairs: about 60 jobs, most of them rounds).
-DRIVER_MAX_EDGES = 1_000_000
+# Verified near-duplicate pairs whose ids take up to this many bytes are joined into components on the driver:
+# in Python objects they take about four times that (200,000 pairs of 75-byte ids, 28 MB: 114 MB more resident
+# memory, 1.3 s of union-find), where each round of the distributed loop is several Spark jobs (near dedup of
+# 100 MB of web pages, 13 pairs: about 60 jobs, most of them rounds). Bytes, not pairs: ids hold file paths.
+DRIVER_MAX_ID_BYTES = 64 * 2 ** 20
 
 
 def _representative_window(group_col: str):  # type: ignore[no-untyped-def]
@@ -77,9 +78,9 @@ def _signature_step(num_perm: int, ngram: int, bands: int, rows: int):  # type: 
         for batch in batches:
             signatures = minhashes(batch.column("text").to_pylist(), num_perm, ngram, MINHASH_SEED)
             lengths = pc.utf8_length(batch.column("text")).cast(pa.int64())
+            keys = band_keys(signatures, bands, rows)
             yield pa.RecordBatch.from_arrays(
-                [batch.column("doc_id").cast(pa.string()), lengths, rows_of(signatures), rows_of(band_keys(signatures, bands, rows))],
-                schema=schema)
+                [batch.column("doc_id").cast(pa.string()), lengths, rows_of(signatures), rows_of(keys)], schema=schema)
 
     return run
 
@@ -115,10 +116,10 @@ def near_duplicates(records, threshold: float, num_perm: int, ngram: int):  # ty
 
 
 def connected_components(  # type: ignore[no-untyped-def]
-        edges, max_rounds: int = 100, driver_max_edges: int = DRIVER_MAX_EDGES):
+        edges, max_rounds: int = 100, driver_max_id_bytes: int = DRIVER_MAX_ID_BYTES):
     """(node, component) for every node of ``edges`` (src, dst); component is the smallest node id.
 
-    Up to ``driver_max_edges`` edges, union-find on the driver
+    Up to ``driver_max_id_bytes`` of ids, union-find on the driver
     (:func:`~shardvec.text.dedup.smallest_members`). Beyond, min-label
     propagation with pointer jumping: each round a node takes the smallest
     label among its neighbours, then the label of its label, so long chains
@@ -129,12 +130,17 @@ def connected_components(  # type: ignore[no-untyped-def]
     from pyspark.sql import functions as F
 
     edges = edges.localCheckpoint()  # read again whichever way: its joins and windows run once
-    if edges.count() <= driver_max_edges:
+    count, id_bytes = edges.agg(F.count("*"), F.sum(F.octet_length("src") + F.octet_length("dst"))).first()
+    id_bytes = id_bytes or 0  # the sum of no rows is null
+    if id_bytes <= driver_max_id_bytes:
+        log.info(f"near dedup: {count:,} verified pairs, their components by union-find on the driver")
         pairs = edges.toArrow()
         components = smallest_members(pairs.column("src").to_pylist(), pairs.column("dst").to_pylist())
         table = pa.table({"node": list(components), "component": list(components.values())},
                          schema=pa.schema([("node", pa.string()), ("component", pa.string())]))
         return edges.sparkSession.createDataFrame(table)
+    log.info(f"near dedup: {count:,} verified pairs ({id_bytes / 2 ** 20:,.0f} MB of ids), their components in "
+             "rounds of Spark jobs")
     undirected = edges.select(F.col("src").alias("a"), F.col("dst").alias("b")).union(
         edges.select(F.col("dst").alias("a"), F.col("src").alias("b"))).distinct().localCheckpoint()
     labels = (undirected.groupBy(F.col("a").alias("node")).agg(F.min("b").alias("smallest_neighbour"))
