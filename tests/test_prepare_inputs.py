@@ -190,11 +190,15 @@ def test_a_failed_run_leaves_nothing_that_looks_complete(config: Config, tmp_pat
 
 
 def test_one_file_bigger_than_a_cores_share_is_spread_after_reading(spark, tmp_path: Path) -> None:
-    from shardvec.spark.prepare_job import _file_frame
+    from shardvec.spark.prepare_job import file_groups
 
     small = [str(write_lines(tmp_path / f"s{i}.txt", LINES)) for i in range(8)]
     big = tmp_path / "big.txt.gz"
     big.write_bytes(gzip.compress(b"x" * 1000) + b"\0" * (3 << 20))  # 3 MiB stored, about 12 MiB of work
-    frame, balanced = _file_frame(spark, small, {})
-    assert balanced and sorted(r.path for r in frame.collect()) == sorted(small)
-    assert _file_frame(spark, [*small, str(big)], {})[1] is False
+    groups = file_groups(spark, small, {})
+    paths = groups.frame.mapInArrow(groups.paths, "path string")
+    assert groups.balanced and sorted(r.path for r in paths.collect()) == sorted(small)
+    # Each partition is one group: the partitions hold the files between them once each, none left empty.
+    per_partition = paths.rdd.glom().map(len).collect()
+    assert sum(per_partition) == len(small) and min(per_partition) >= 1
+    assert file_groups(spark, [*small, str(big)], {}).balanced is False

@@ -24,6 +24,7 @@ import os
 import shutil
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -40,8 +41,8 @@ from shardvec.readers.fs import COMPRESSED_MAGIC, filesystem_for
 from shardvec.spark.dedup import MINHASH_SEED, apply_dedup
 from shardvec.spark.phrases import apply_phrases
 from shardvec.spark.records import (LINEAGE, LINEAGE_SCHEMA, RECORD_DDL, TIMING, Step, chain, clean_step,
-                                    lineage_step, read_step, spill_step, tally_step, timed, tokenize_step,
-                                    word_counts_path)
+                                    group_paths_step, lineage_step, read_step, spill_step, tally_step, timed,
+                                    tokenize_step, word_counts_path)
 from shardvec.spark.shards import block_size, place_parts, write_balanced_shards
 from shardvec.text.clean import CleanSettings
 from shardvec.text.dedup import lsh_params
@@ -114,14 +115,33 @@ def _work_estimate(path: str, storage_options: dict[str, Any]) -> int:
     return max(fs.size(path), 1) * (_COMPRESSION_RATIO if compressed else 1)
 
 
-def _file_frame(spark: SparkSession, files: list[str], storage_options: dict[str, Any]) -> tuple[DataFrame, bool]:
-    """One partition per group of files, groups balanced by estimated work, the largest first.
+@dataclass(frozen=True)
+class FileGroups:
+    """The input files in groups balanced by estimated work, one Spark partition per group.
 
-    Also says whether the groups can keep every core equally busy: a file
-    bigger than one core's share (a dictionary, a dump) cannot be split
-    across tasks, so its documents are then spread over all tasks after
-    reading.
+    ``frame`` holds each group's number alone in its partition (``range``
+    puts row ``i`` in partition ``i``), and ``paths``, the first step of the
+    pass that reads them, turns a group's number into its files' paths. Why
+    not a frame of the paths themselves: made from a Python RDD (or a local
+    list, which PySpark sends through one), it ran in Spark's pool of Python
+    workers for RDDs, which is not the pool that runs ``mapInArrow``, so every
+    task held two workers and a run started twice as many, each importing the
+    steps anew (about a core-second each).
     """
+
+    frame: DataFrame
+    listing: Any  # the groups of paths, a Spark broadcast: destroyed once the run is done
+    balanced: bool  # whether the groups can keep every core equally busy
+
+    @property
+    def paths(self) -> Step:
+        return group_paths_step(self.listing)
+
+
+def file_groups(spark: SparkSession, files: list[str], storage_options: dict[str, Any]) -> FileGroups:
+    """The files in groups, the largest first; ``balanced`` is false where a file bigger than one core's
+    share (a dictionary, a dump) cannot be split across tasks, so its documents are then spread over all
+    tasks after reading."""
     parallelism = spark.sparkContext.defaultParallelism
     n_groups = max(1, min(len(files), parallelism * 4))
     groups: list[list[str]] = [[] for _ in range(n_groups)]
@@ -131,10 +151,9 @@ def _file_frame(spark: SparkSession, files: list[str], storage_options: dict[str
         i = loads.index(min(loads))
         groups[i].append(path)
         loads[i] += work[path]
-    rdd = spark.sparkContext.parallelize(groups, n_groups).flatMap(lambda group: [(p,) for p in group])
     total = sum(loads)
     balanced = total < _REBALANCE_MIN_BYTES or max(loads) <= 1.1 * total / parallelism
-    return spark.createDataFrame(rdd, "path string"), balanced
+    return FileGroups(spark.range(n_groups, numPartitions=n_groups), spark.sparkContext.broadcast(groups), balanced)
 
 
 def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
@@ -145,12 +164,12 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
     prepare, options = config.prepare, config.storage.options
     timer = _Timer()
     files = _input_files(locations)
-    paths, balanced = _file_frame(spark, files, options)
+    groups = file_groups(spark, files, options)
     parts_dir, lineage_dir = staging / "_parts", staging / "_lineage"
     parts_dir.mkdir()
     lineage_dir.mkdir()
     with timer.stage("read_clean_tokenize", f"reading, cleaning and tokenizing {len(files)} file(s)"):
-        records, rows = _read_clean_tokenize(spark, prepare, options, paths, balanced,
+        records, rows = _read_clean_tokenize(spark, prepare, options, groups,
                                              _after_cleaning(prepare, parts_dir, lineage_dir))
     file_rows, fates = rows["file"], rows["doc"] + rows["drop"]
     _check_inputs(file_rows, prepare.fail_on_bad_input)
@@ -177,6 +196,7 @@ def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocati
     shutil.rmtree(lineage_dir)
     cpu_seconds = {**{r["reason"]: r["count"] / 1e6 for r in rows[TIMING]}, "shards": shard_seconds}
     records.unpersist()
+    groups.listing.destroy()
 
     body = account(file_rows, fates, shards, vocab)
     body["shard_block_tokens"] = block
@@ -196,8 +216,8 @@ def _input_files(locations: list[InputLocation]) -> list[str]:
     return sorted({f for location in locations for f in location.files})
 
 
-def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: dict[str, Any], paths: DataFrame,
-                         balanced: bool, after_cleaning: list[Step]) -> tuple[DataFrame, dict[str, Rows]]:
+def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: dict[str, Any], groups: FileGroups,
+                         after_cleaning: list[Step]) -> tuple[DataFrame, dict[str, Rows]]:
     """The records of one pass over the input (``after_cleaning``'s steps last) and their small rows
     (:func:`_small_rows`); the records are persisted only where phrases read them again.
 
@@ -208,13 +228,13 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     from pyspark import StorageLevel
 
     # Each line's path and id only where something reads them: the lineage, dedup or the spread's shuffle.
-    line_ids = bool(prepare.lineage or prepare.dedup.modes or not balanced)
+    line_ids = bool(prepare.lineage or prepare.dedup.modes or not groups.balanced)
     read = timed("read", read_step(reader_settings(prepare, options), line_ids))
     clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup.modes))
-    frame, pending = paths, [read, clean]
-    if not balanced:
+    frame, pending = groups.frame, [groups.paths, read, clean]
+    if not groups.balanced:
         log.info("input sizes are skewed: spreading documents over all tasks after reading")
-        frame, pending = _spread(spark, paths.mapInArrow(chain(read), RECORD_DDL)), [clean]
+        frame, pending = _spread(spark, groups.frame.mapInArrow(chain(groups.paths, read), RECORD_DDL)), [clean]
     cached: list[DataFrame] = []
     if prepare.dedup.modes:
         frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)

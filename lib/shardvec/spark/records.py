@@ -279,6 +279,18 @@ def _judged_batches(blocks: list[LineBlock], **where: pa.Array) -> Iterator[pa.R
                          **{name: column.filter(dropped) for name, column in where.items()})
 
 
+def group_paths_step(groups: Any) -> Step:
+    """Batches of group numbers (``id``) -> a batch of ``path`` rows per group: the files of
+    ``groups.value[id]`` (a broadcast list of lists of paths), in order."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            for group in batch.column("id").to_pylist():
+                yield pa.record_batch([pa.array(groups.value[group], pa.string())], names=["path"])
+
+    return run
+
+
 def read_step(settings: ReaderSettings, line_ids: bool = True) -> Step:
     """Batches of ``path`` rows -> the events of those files.
 

@@ -32,7 +32,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -185,15 +185,30 @@ def write_balanced_shards(spark, parts: list[Part], block: int, n_shards: int,  
     at a time; return each shard's counts and the CPU seconds the tasks took in all."""
     out = staging / "shards"
     out.mkdir()
-    plans = [(k, str((out / f"shard-{k:05d}.parquet").resolve())) for k in range(n_shards)]
-    written = (spark.sparkContext.parallelize(plans, n_shards)
-               .map(lambda plan: _timed_write(parts, block, n_shards, *plan)).collect())
-    return [shard for shard, _ in written], sum(seconds for _, seconds in written)
+    # One task per shard: range puts row k alone in partition k. A mapInArrow task, as the steps before are, so
+    # that it runs in the Python workers they started: a Python RDD's tasks start a pool of workers of their own.
+    rows = (spark.range(n_shards, numPartitions=n_shards)
+            .mapInArrow(_write_step(parts, block, n_shards, str(out.resolve())), _WRITTEN_DDL).collect())
+    return ([{"file": r["file"], "sentences": r["sentences"], "tokens": r["tokens"]} for r in rows],
+            sum(r["seconds"] for r in rows))
 
 
-def _timed_write(parts: list[Part], block: int, n_shards: int, shard: int,
-                 path: str) -> tuple[dict[str, Any], float]:
-    start_task()
-    started = time.process_time()
-    written = write_shard(parts, block, n_shards, shard, path)
-    return written, time.process_time() - started
+_WRITTEN = pa.schema([("file", pa.string()), ("sentences", pa.int64()), ("tokens", pa.int64()),
+                      ("seconds", pa.float64())])
+_WRITTEN_DDL = "file string, sentences long, tokens long, seconds double"
+
+
+def _write_step(parts: list[Part], block: int, n_shards: int,
+                folder: str) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """Batches of shard numbers (``id``) -> a row per shard written: its counts and the CPU seconds it took."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        start_task()
+        for batch in batches:
+            for shard in batch.column("id").to_pylist():
+                started = time.process_time()
+                written = write_shard(parts, block, n_shards, shard, os.path.join(folder, f"shard-{shard:05d}.parquet"))
+                yield pa.RecordBatch.from_pylist([{**written, "seconds": time.process_time() - started}],
+                                                 schema=_WRITTEN)
+
+    return run
