@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
@@ -170,13 +172,14 @@ def test_a_task_leaves_what_outlives_it_to_the_collector_no_more_and_still_frees
     assert any(o is older for o in gc.get_objects())
 
 
-def test_python_workers_get_the_environment_that_keeps_their_memory(spark) -> None:
-    from shardvec.spark.session import KEEP_MEMORY_ENV
+def test_python_workers_get_the_environment_that_keeps_their_memory_in_small_pages(spark) -> None:
+    from shardvec.spark.session import KEEP_MEMORY_ENV, NO_HUGE_PAGES_ENV
 
-    names = sorted(KEEP_MEMORY_ENV)
+    wanted = {**KEEP_MEMORY_ENV, **NO_HUGE_PAGES_ENV}
+    names = sorted(wanted)
     # A lambda is pickled by value: the worker need not import this module. It reads the worker's environment.
     seen = spark.sparkContext.parallelize(names, 1).map(lambda name: __import__("os").environ.get(name)).collect()
-    assert dict(zip(names, seen)) == KEEP_MEMORY_ENV
+    assert dict(zip(names, seen)) == wanted
 
 
 def test_the_workers_environment_yields_to_conf_and_can_be_turned_off() -> None:
@@ -189,3 +192,40 @@ def test_the_workers_environment_yields_to_conf_and_can_be_turned_off() -> None:
     assert mine["spark.executorEnv.MIMALLOC_PURGE_DELAY"] == "10"
     assert mine["spark.executorEnv.MALLOC_TRIM_THRESHOLD_"] == KEEP_MEMORY_ENV["MALLOC_TRIM_THRESHOLD_"]
     assert not keys.keys() & session_settings(SparkConfig(keep_worker_memory=False)).keys()
+
+
+def test_huge_pages_stay_off_in_the_workers_unless_asked_for_or_set_in_conf() -> None:
+    from shardvec.config import SparkConfig
+    from shardvec.spark.session import NO_HUGE_PAGES_ENV, session_settings
+
+    keys = {f"spark.executorEnv.{name}": value for name, value in NO_HUGE_PAGES_ENV.items()}
+    assert keys.items() <= session_settings(SparkConfig(keep_worker_memory=False)).items()
+    assert not keys.keys() & session_settings(SparkConfig(huge_pages=True)).keys()
+    mine = session_settings(SparkConfig(conf={"spark.executorEnv.MIMALLOC_ALLOW_THP": "1"}))
+    assert mine["spark.executorEnv.MIMALLOC_ALLOW_THP"] == "1"
+    assert mine["spark.executorEnv.NUMPY_MADVISE_HUGEPAGE"] == "0"
+
+
+_STATUS = Path("/proc/self/status")
+
+
+def _thp_disabled() -> str:
+    """This process's ``THP_enabled`` from /proc (0 while the no-huge-pages flag is set)."""
+    found = re.search(r"^THP_enabled:\s*(\d)", _STATUS.read_text(), re.M)
+    assert found
+    return found.group(1)
+
+
+@pytest.mark.skipif(not _STATUS.exists() or "THP_enabled" not in _STATUS.read_text(),
+                    reason="needs Linux's per-process THP_enabled flag")
+def test_the_driver_is_without_huge_pages_for_the_block_only_and_its_children_inherit_it() -> None:
+    from shardvec.spark.session import without_huge_pages
+
+    before = _thp_disabled()  # "1" unless whatever started the tests set the flag
+    with without_huge_pages():
+        assert _thp_disabled() == "0"
+        child = subprocess.run(["grep", "THP_enabled", "/proc/self/status"], capture_output=True, text=True)
+        assert child.stdout.split() == ["THP_enabled:", "0"]
+    assert _thp_disabled() == before
+    with without_huge_pages(False):
+        assert _thp_disabled() == before

@@ -58,16 +58,17 @@ def prepare(config: Config) -> Path | str:
 
     from shardvec.spark.dedup import MINHASH_SEED
     from shardvec.spark.prepare_job import run_prepare
-    from shardvec.spark.session import spark_session
+    from shardvec.spark.session import spark_session, without_huge_pages
 
-    spark = spark_session(config.spark)
-    started = time.perf_counter()
-    with staged_output(output, prepare_config.overwrite, prepare_config.staging_dir) as staging:
-        body = run_prepare(spark, config, locations, staging)
-        manifest = {"schema": CORPUS_SCHEMA, "created": _now(), **body,
-                    "seconds": round(time.perf_counter() - started, 2), "seed": MINHASH_SEED,
-                    "config": config.to_dict(), "versions": library_versions()}
-        write_json_atomic(staging / "manifest.json", manifest)
+    with without_huge_pages(not config.spark.huge_pages):
+        spark = spark_session(config.spark)
+        started = time.perf_counter()
+        with staged_output(output, prepare_config.overwrite, prepare_config.staging_dir) as staging:
+            body = run_prepare(spark, config, locations, staging)
+            manifest = {"schema": CORPUS_SCHEMA, "created": _now(), **body,
+                        "seconds": round(time.perf_counter() - started, 2), "seed": MINHASH_SEED,
+                        "config": config.to_dict(), "versions": library_versions()}
+            write_json_atomic(staging / "manifest.json", manifest)
     records = manifest["records"]
     prepare_log.info(f"{records['in']} records in, {records['kept']} kept, {sum(records['dropped'].values())} "
                      f"dropped; {manifest['tokens']} tokens in {len(manifest['shards'])} shard(s); vocabulary "

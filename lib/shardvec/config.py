@@ -185,6 +185,10 @@ class SparkConfig(_Section):
                                     "returning it to the OS (spark.executorEnv: MIMALLOC_PURGE_DELAY, "
                                     "MALLOC_TRIM_THRESHOLD_, MALLOC_MMAP_THRESHOLD_; a value set in conf or by "
                                     "spark-submit wins)")
+    huge_pages: bool = _doc(False, "let prepare's Python processes use transparent huge pages; off, a run's new "
+                            "workers and its driver fault memory in 4 KB pages instead of zeroing 2 MB ones "
+                            "(spark.executorEnv: MIMALLOC_ALLOW_THP, NUMPY_MADVISE_HUGEPAGE; a value set in conf "
+                            "or by spark-submit wins)")
     conf: dict[str, str] = _doc({}, "extra Spark settings passed through verbatim, e.g. {\"spark.ui.port\" = \"4050\"}")
 
 

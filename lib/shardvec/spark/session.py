@@ -7,11 +7,14 @@ explicit ``spark.master`` in the config (or ``--master``) overrides both.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
 import shutil
 import subprocess
 import sys
+from contextlib import contextmanager
+from typing import Iterator
 from urllib.parse import urlparse
 
 from shardvec.config import SparkConfig
@@ -32,6 +35,16 @@ KEEP_MEMORY_ENV = {
     "MALLOC_TRIM_THRESHOLD_": str(256 << 20),
     "MALLOC_MMAP_THRESHOLD_": str(64 << 20),
 }
+# The Python workers' environment without ``huge_pages``: numpy (for arrays of 4 MB or more) and Arrow's mimalloc
+# ask Linux for transparent huge pages, each zeroed whole, 2 MB at a time, when first touched. A prepare run's new
+# workers spent 4-5 of their 17-18 core-seconds zeroing such pages (bench/RESULTS.md, "Prepare: one pool of Python
+# workers, in small pages").
+NO_HUGE_PAGES_ENV = {
+    "MIMALLOC_ALLOW_THP": "0",
+    "NUMPY_MADVISE_HUGEPAGE": "0",
+}
+# prctl(2) options: a process's "no transparent huge pages" flag, which its children inherit.
+_PR_SET_THP_DISABLE, _PR_GET_THP_DISABLE = 41, 42
 
 
 def java_major_version() -> int | None:
@@ -90,14 +103,14 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     if config.executor_cores:
         settings["spark.executor.cores"] = str(config.executor_cores)
     settings.update(config.conf)
-    if config.keep_worker_memory:
-        settings.update(_worker_memory_env(settings))
+    settings.update(_worker_env(settings, {**(KEEP_MEMORY_ENV if config.keep_worker_memory else {}),
+                                           **(NO_HUGE_PAGES_ENV if not config.huge_pages else {})}))
     return settings
 
 
-def _worker_memory_env(settings: dict[str, str]) -> dict[str, str]:
-    """The Spark settings of :data:`KEEP_MEMORY_ENV` that neither ``settings`` nor spark-submit set already."""
-    wanted = {f"spark.executorEnv.{name}": value for name, value in KEEP_MEMORY_ENV.items()}
+def _worker_env(settings: dict[str, str], env: dict[str, str]) -> dict[str, str]:
+    """The Spark settings that give the workers ``env``, but those that ``settings`` or spark-submit set already."""
+    wanted = {f"spark.executorEnv.{name}": value for name, value in env.items()}
     wanted = {key: value for key, value in wanted.items() if key not in settings}
     if wanted and _submitted():
         from pyspark import SparkConf
@@ -105,6 +118,27 @@ def _worker_memory_env(settings: dict[str, str]) -> dict[str, str]:
         submitted = SparkConf()  # spark-submit's --conf and properties file
         wanted = {key: value for key, value in wanted.items() if not submitted.contains(key)}
     return wanted
+
+
+@contextmanager
+def without_huge_pages(wanted: bool = True) -> Iterator[None]:
+    """This process without transparent huge pages while the block runs (Linux; elsewhere, and with
+    ``wanted`` false, nothing changes); what it starts meanwhile keeps the flag.
+
+    Why: the driver of a prepare run spent 1.8 of its 3 core-seconds zeroing
+    huge pages for Arrow's first allocations, and a Spark started in the block
+    (in local mode, its Python workers too) inherits the flag. Why only for the
+    block: the process may be the user's own Python, whose later work is none of
+    prepare's business.
+    """
+    libc = ctypes.CDLL(None, use_errno=True) if wanted and sys.platform.startswith("linux") else None
+    before = libc.prctl(_PR_GET_THP_DISABLE, 0, 0, 0, 0) if libc is not None else -1
+    changed = libc is not None and before >= 0 and libc.prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0
+    try:
+        yield
+    finally:
+        if changed:
+            libc.prctl(_PR_SET_THP_DISABLE, before, 0, 0, 0)
 
 
 def spark_session(config: SparkConfig):
