@@ -115,3 +115,27 @@ def test_only_results_that_a_later_mode_reads_again_are_cached(spark) -> None:
     assert {r.doc_id: r.reason for r in kept.collect()} == {"a": None, "b": EXACT, "c": None}
     for frame in cached:
         frame.unpersist()
+
+
+def test_joins_of_frames_grown_from_the_file_groups_are_broadcast_only_once_measured(
+        spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from shardvec.spark.prepare_job import _broadcasts_by_measured_size, file_groups
+
+    static, adaptive = "spark.sql.autoBroadcastJoinThreshold", "spark.sql.adaptive.autoBroadcastJoinThreshold"
+    files = [str(tmp_path / f"f{i}.txt") for i in range(4)]
+    for path in files:
+        Path(path).write_text("a line\n")
+    groups = file_groups(spark, files, {})
+    # A frame grown from the groups is estimated at the size of a few group numbers, whatever it becomes.
+    docs = groups.frame.mapInArrow(groups.paths, "path string")
+
+    def plan() -> str:
+        docs.join(docs, "path").explain()
+        return capsys.readouterr().out
+
+    assert "BroadcastHashJoin" in plan()
+    with _broadcasts_by_measured_size(spark):
+        assert "BroadcastHashJoin" not in plan() and "SortMergeJoin" in plan()
+        assert spark.conf.get(adaptive) == "10485760b"  # adaptive execution still broadcasts what it measured
+        assert sorted(r.path for r in docs.join(docs, "path").collect()) == sorted(files)
+    assert spark.conf.get(static) == "10485760b" and spark.conf.get(adaptive, None) is None

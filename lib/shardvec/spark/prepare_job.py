@@ -157,10 +157,40 @@ def file_groups(spark: SparkSession, files: list[str], storage_options: dict[str
 
 
 def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
-    """Write shards, vocabulary and lineage under ``staging``; return the manifest's body.
+    """Write shards, vocabulary and lineage under ``staging``; return the manifest's body."""
+    with _broadcasts_by_measured_size(spark):
+        return _run_prepare(spark, config, locations, staging)
 
-    Each ``timer.stage`` is one pair of progress lines and one entry of the manifest's ``timings``.
+
+@contextmanager
+def _broadcasts_by_measured_size(spark: SparkSession) -> Iterator[None]:
+    """While prepare runs, Spark broadcasts a join's side only when it has measured it small (adaptive
+    execution, after a shuffle), never on its planner's estimate.
+
+    Why: the planner sizes a frame by its source, and prepare's source is a
+    ``range`` of a few dozen group numbers (:class:`FileGroups`), each of which
+    becomes thousands of documents: estimated at a few hundred bytes, dedup's
+    frames were broadcast whole, out of the driver's memory on 25 MB of short
+    documents. The adaptive threshold keeps the value it had; both are put back.
     """
+    static, adaptive = "spark.sql.autoBroadcastJoinThreshold", "spark.sql.adaptive.autoBroadcastJoinThreshold"
+    saved = {key: spark.conf.get(key, None) for key in (static, adaptive)}
+    spark.conf.set(adaptive, saved[adaptive] or spark.conf.get(static))
+    spark.conf.set(static, "-1")
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation],
+                 staging: Path) -> dict[str, Any]:
+    """:func:`run_prepare`'s work. Each ``timer.stage`` is one pair of progress lines and one entry of the
+    manifest's ``timings``."""
     prepare, options = config.prepare, config.storage.options
     timer = _Timer()
     files = _input_files(locations)
