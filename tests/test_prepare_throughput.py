@@ -206,6 +206,21 @@ def test_huge_pages_stay_off_in_the_workers_unless_asked_for_or_set_in_conf() ->
     assert mine["spark.executorEnv.NUMPY_MADVISE_HUGEPAGE"] == "0"
 
 
+def test_the_jvms_get_the_java_options_unless_conf_sets_them(spark) -> None:
+    from shardvec.config import SparkConfig
+    from shardvec.spark.session import session_settings
+
+    default = SparkConfig().java_options
+    sides = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
+    assert [session_settings(SparkConfig())[key] for key in sides] == [default, default]
+    mine = session_settings(SparkConfig(conf={"spark.executor.extraJavaOptions": "-Xss4m"}))
+    assert [mine[key] for key in sides] == [default, "-Xss4m"]
+    assert not set(sides) & session_settings(SparkConfig(java_options="")).keys()
+    # The tests' own Spark was started with them: its JVM runs with the option.
+    runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
+    assert default in list(runtime.getInputArguments())
+
+
 _STATUS = Path("/proc/self/status")
 
 

@@ -189,6 +189,14 @@ class SparkConfig(_Section):
                             "workers and its driver fault memory in 4 KB pages instead of zeroing 2 MB ones "
                             "(spark.executorEnv: MIMALLOC_ALLOW_THP, NUMPY_MADVISE_HUGEPAGE; a value set in conf "
                             "or by spark-submit wins)")
+    # Why the default: a first prepare run's JVM spent 10 of its 17 core-seconds compiling, mostly methods that a run
+    # calls a few thousand times; with the compile thresholds five times higher it took 12 core-seconds in all and
+    # dedup's joins, which need the optimizing compiler, stay hot long enough (bench/RESULTS.md, "Prepare: one pool
+    # of Python workers, in small pages").
+    java_options: str = _doc("-XX:CompileThresholdScaling=5",
+                             "options for Spark's JVMs (spark.driver.extraJavaOptions, spark.executor.extraJavaOptions, "
+                             "where neither conf nor spark-submit sets them; empty adds none): by default the JIT "
+                             "compiles only methods that stay hot")
     conf: dict[str, str] = _doc({}, "extra Spark settings passed through verbatim, e.g. {\"spark.ui.port\" = \"4050\"}")
 
 

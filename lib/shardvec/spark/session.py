@@ -91,7 +91,8 @@ def _submitted() -> bool:
 
 def session_settings(config: SparkConfig) -> dict[str, str]:
     """The Spark settings that ``[spark]`` asks for: its keys, then ``conf`` (which wins over them), then the
-    workers' environment (:data:`KEEP_MEMORY_ENV`) where neither set it."""
+    workers' environment (:data:`KEEP_MEMORY_ENV`, :data:`NO_HUGE_PAGES_ENV`) and the JVMs' ``java_options``
+    where neither conf nor spark-submit set them."""
     settings = {
         "spark.driver.memory": config.driver_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -103,14 +104,16 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     if config.executor_cores:
         settings["spark.executor.cores"] = str(config.executor_cores)
     settings.update(config.conf)
-    settings.update(_worker_env(settings, {**(KEEP_MEMORY_ENV if config.keep_worker_memory else {}),
-                                           **(NO_HUGE_PAGES_ENV if not config.huge_pages else {})}))
+    env = {**(KEEP_MEMORY_ENV if config.keep_worker_memory else {}), **({} if config.huge_pages else NO_HUGE_PAGES_ENV)}
+    wanted = {f"spark.executorEnv.{name}": value for name, value in env.items()}
+    if config.java_options:
+        wanted.update({f"spark.{side}.extraJavaOptions": config.java_options for side in ("driver", "executor")})
+    settings.update(_not_set_already(settings, wanted))
     return settings
 
 
-def _worker_env(settings: dict[str, str], env: dict[str, str]) -> dict[str, str]:
-    """The Spark settings that give the workers ``env``, but those that ``settings`` or spark-submit set already."""
-    wanted = {f"spark.executorEnv.{name}": value for name, value in env.items()}
+def _not_set_already(settings: dict[str, str], wanted: dict[str, str]) -> dict[str, str]:
+    """The settings of ``wanted`` that neither ``settings`` nor spark-submit set already."""
     wanted = {key: value for key, value in wanted.items() if key not in settings}
     if wanted and _submitted():
         from pyspark import SparkConf
