@@ -94,6 +94,7 @@ def test_packed_env_runs_prepare_on_a_standalone_cluster(workdir: Path) -> None:
         cmd = (activate + 'spark-submit --master "$1" --archives "$2#env" '
                "--conf spark.pyspark.python=./env/bin/python "
                '--conf spark.pyspark.driver.python="$3" --driver-memory 1g --conf spark.executor.memory=1g '
+               "--conf spark.executor.extraJavaOptions=-Dshardvec.submitted=1 "
                '"$4" --input "$5" --output "$6" --shards 2 --set vocab.min_count=2')
         job = subprocess.run(
             ["bash", "-c", cmd, "-", master, str(archive), str(node / "env" / "bin" / "python"),
@@ -112,3 +113,6 @@ def test_packed_env_runs_prepare_on_a_standalone_cluster(workdir: Path) -> None:
         unpacked = list(Path(cluster.info["SPARK_WORK_DIR"]).glob("app-*/*/env/bin/python"))
         assert unpacked, "the executor did not unpack env.tar.gz"
         assert list(unpacked[0].parent.parent.glob("lib/python3.*/site-packages/shardvec/cli.py"))
+        # spark-submit's --conf wins over prepare's own JVM options (the executor's log begins with its command).
+        command = next(Path(cluster.info["SPARK_WORK_DIR"]).glob("app-*/*/stderr")).read_text().split("\n")[0]
+        assert "-Dshardvec.submitted=1" in command and "CompileThresholdScaling" not in command, command

@@ -195,10 +195,11 @@ def test_one_file_bigger_than_a_cores_share_is_spread_after_reading(spark, tmp_p
     small = [str(write_lines(tmp_path / f"s{i}.txt", LINES)) for i in range(8)]
     big = tmp_path / "big.txt.gz"
     big.write_bytes(gzip.compress(b"x" * 1000) + b"\0" * (3 << 20))  # 3 MiB stored, about 12 MiB of work
-    groups = file_groups(spark, small, {})
-    paths = groups.frame.mapInArrow(groups.paths, "path string")
-    assert groups.balanced and sorted(r.path for r in paths.collect()) == sorted(small)
-    # Each partition is one group: the partitions hold the files between them once each, none left empty.
-    per_partition = paths.rdd.glom().map(len).collect()
-    assert sum(per_partition) == len(small) and min(per_partition) >= 1
-    assert file_groups(spark, [*small, str(big)], {}).balanced is False
+    for files, balanced in ((small, True), ([*small, str(big)], False)):
+        groups = file_groups(spark, files, {})
+        paths = groups.frame.mapInArrow(groups.paths_step, "path string")
+        # Partition i holds group i's files, in order: the order the shards follow.
+        assert [[r.path for r in p] for p in paths.rdd.glom().collect()] == groups.listing.value
+        assert sorted(p for group in groups.listing.value for p in group) == sorted(files) and all(groups.listing.value)
+        assert groups.balanced is balanced
+        groups.listing.destroy()

@@ -224,8 +224,8 @@ def test_the_jvms_get_the_java_options_unless_conf_sets_them(spark) -> None:
 _STATUS = Path("/proc/self/status")
 
 
-def _thp_disabled() -> str:
-    """This process's ``THP_enabled`` from /proc (0 while the no-huge-pages flag is set)."""
+def _thp_enabled() -> str:
+    """This process's ``THP_enabled`` from /proc: "0" while the no-huge-pages flag is set."""
     found = re.search(r"^THP_enabled:\s*(\d)", _STATUS.read_text(), re.M)
     assert found
     return found.group(1)
@@ -236,11 +236,11 @@ def _thp_disabled() -> str:
 def test_the_driver_is_without_huge_pages_for_the_block_only_and_its_children_inherit_it() -> None:
     from shardvec.spark.session import without_huge_pages
 
-    before = _thp_disabled()  # "1" unless whatever started the tests set the flag
+    before = _thp_enabled()  # "1" unless whatever started the tests set the flag
     with without_huge_pages():
-        assert _thp_disabled() == "0"
+        assert _thp_enabled() == "0"
         child = subprocess.run(["grep", "THP_enabled", "/proc/self/status"], capture_output=True, text=True)
         assert child.stdout.split() == ["THP_enabled:", "0"]
-    assert _thp_disabled() == before
+    assert _thp_enabled() == before
     with without_huge_pages(False):
-        assert _thp_disabled() == before
+        assert _thp_enabled() == before

@@ -194,9 +194,10 @@ class SparkConfig(_Section):
     # dedup's joins, which need the optimizing compiler, stay hot long enough (bench/RESULTS.md, "Prepare: one pool
     # of Python workers, in small pages").
     java_options: str = _doc("-XX:CompileThresholdScaling=5",
-                             "options for Spark's JVMs (spark.driver.extraJavaOptions, spark.executor.extraJavaOptions, "
-                             "where neither conf nor spark-submit sets them; empty adds none): by default the JIT "
-                             "compiles only methods that stay hot")
+                             "options for Spark's JVMs (spark.driver.extraJavaOptions, spark.executor.extraJavaOptions "
+                             "where neither conf nor spark-submit sets them; under spark-submit the driver's is "
+                             "--driver-java-options; empty adds none): by default the JIT compiles only methods that "
+                             "stay hot")
     conf: dict[str, str] = _doc({}, "extra Spark settings passed through verbatim, e.g. {\"spark.ui.port\" = \"4050\"}")
 
 

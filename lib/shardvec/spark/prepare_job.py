@@ -120,7 +120,7 @@ class FileGroups:
     """The input files in groups balanced by estimated work, one Spark partition per group.
 
     ``frame`` holds each group's number alone in its partition (``range``
-    puts row ``i`` in partition ``i``), and ``paths``, the first step of the
+    puts row ``i`` in partition ``i``), and ``paths_step``, the first step of the
     pass that reads them, turns a group's number into its files' paths. Why
     not a frame of the paths themselves: made from a Python RDD (or a local
     list, which PySpark sends through one), it ran in Spark's pool of Python
@@ -130,11 +130,11 @@ class FileGroups:
     """
 
     frame: DataFrame
-    listing: Any  # the groups of paths, a Spark broadcast: destroyed once the run is done
+    listing: Any  # the groups of paths, a Spark broadcast: destroyed once the run is done, or has failed
     balanced: bool  # whether the groups can keep every core equally busy
 
     @property
-    def paths(self) -> Step:
+    def paths_step(self) -> Step:
         return group_paths_step(self.listing)
 
 
@@ -158,8 +158,13 @@ def file_groups(spark: SparkSession, files: list[str], storage_options: dict[str
 
 def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
     """Write shards, vocabulary and lineage under ``staging``; return the manifest's body."""
+    files = _input_files(locations)
     with _broadcasts_by_measured_size(spark):
-        return _run_prepare(spark, config, locations, staging)
+        groups = file_groups(spark, files, config.storage.options)
+        try:
+            return _run_prepare(spark, config, locations, files, groups, staging)
+        finally:
+            groups.listing.destroy()
 
 
 @contextmanager
@@ -175,9 +180,9 @@ def _broadcasts_by_measured_size(spark: SparkSession) -> Iterator[None]:
     """
     static, adaptive = "spark.sql.autoBroadcastJoinThreshold", "spark.sql.adaptive.autoBroadcastJoinThreshold"
     saved = {key: spark.conf.get(key, None) for key in (static, adaptive)}
-    spark.conf.set(adaptive, saved[adaptive] or spark.conf.get(static))
-    spark.conf.set(static, "-1")
     try:
+        spark.conf.set(adaptive, saved[adaptive] or str(spark.conf.get(static)))
+        spark.conf.set(static, "-1")
         yield
     finally:
         for key, value in saved.items():
@@ -187,14 +192,12 @@ def _broadcasts_by_measured_size(spark: SparkSession) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
-def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation],
-                 staging: Path) -> dict[str, Any]:
+def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], files: list[str],
+                 groups: FileGroups, staging: Path) -> dict[str, Any]:
     """:func:`run_prepare`'s work. Each ``timer.stage`` is one pair of progress lines and one entry of the
     manifest's ``timings``."""
     prepare, options = config.prepare, config.storage.options
     timer = _Timer()
-    files = _input_files(locations)
-    groups = file_groups(spark, files, options)
     parts_dir, lineage_dir = staging / "_parts", staging / "_lineage"
     parts_dir.mkdir()
     lineage_dir.mkdir()
@@ -226,7 +229,6 @@ def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocat
     shutil.rmtree(lineage_dir)
     cpu_seconds = {**{r["reason"]: r["count"] / 1e6 for r in rows[TIMING]}, "shards": shard_seconds}
     records.unpersist()
-    groups.listing.destroy()
 
     body = account(file_rows, fates, shards, vocab)
     body["shard_block_tokens"] = block
@@ -261,10 +263,10 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     line_ids = bool(prepare.lineage or prepare.dedup.modes or not groups.balanced)
     read = timed("read", read_step(reader_settings(prepare, options), line_ids))
     clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup.modes))
-    frame, pending = groups.frame, [groups.paths, read, clean]
+    frame, pending = groups.frame, [groups.paths_step, read, clean]
     if not groups.balanced:
         log.info("input sizes are skewed: spreading documents over all tasks after reading")
-        frame, pending = _spread(spark, groups.frame.mapInArrow(chain(groups.paths, read), RECORD_DDL)), [clean]
+        frame, pending = _spread(spark, groups.frame.mapInArrow(chain(groups.paths_step, read), RECORD_DDL)), [clean]
     cached: list[DataFrame] = []
     if prepare.dedup.modes:
         frame, cached = _deduplicate(frame.mapInArrow(chain(*pending), RECORD_DDL), prepare)

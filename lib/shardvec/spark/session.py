@@ -116,9 +116,10 @@ def _not_set_already(settings: dict[str, str], wanted: dict[str, str]) -> dict[s
     """The settings of ``wanted`` that neither ``settings`` nor spark-submit set already."""
     wanted = {key: value for key, value in wanted.items() if key not in settings}
     if wanted and _submitted():
-        from pyspark import SparkConf
+        from pyspark import SparkConf, SparkContext
 
-        submitted = SparkConf()  # spark-submit's --conf and properties file
+        SparkContext._ensure_initialized()  # connect to spark-submit's JVM: without it SparkConf() is empty
+        submitted = SparkConf()  # spark-submit's --conf, --driver-java-options and properties file
         wanted = {key: value for key, value in wanted.items() if not submitted.contains(key)}
     return wanted
 
@@ -126,7 +127,8 @@ def _not_set_already(settings: dict[str, str], wanted: dict[str, str]) -> dict[s
 @contextmanager
 def without_huge_pages(wanted: bool = True) -> Iterator[None]:
     """This process without transparent huge pages while the block runs (Linux; elsewhere, and with
-    ``wanted`` false, nothing changes); what it starts meanwhile keeps the flag.
+    ``wanted`` false, nothing changes); what it starts meanwhile keeps the flag for life (a Spark started
+    in the block: its JVM, and in local mode its Python workers).
 
     Why: the driver of a prepare run spent 1.8 of its 3 core-seconds zeroing
     huge pages for Arrow's first allocations, and a Spark started in the block
@@ -134,7 +136,9 @@ def without_huge_pages(wanted: bool = True) -> Iterator[None]:
     block: the process may be the user's own Python, whose later work is none of
     prepare's business.
     """
-    libc = ctypes.CDLL(None, use_errno=True) if wanted and sys.platform.startswith("linux") else None
+    libc = ctypes.CDLL(None) if wanted and sys.platform.startswith("linux") else None
+    if libc is not None:
+        libc.prctl.argtypes = [ctypes.c_int, *[ctypes.c_ulong] * 4]
     before = libc.prctl(_PR_GET_THP_DISABLE, 0, 0, 0, 0) if libc is not None else -1
     changed = libc is not None and before >= 0 and libc.prctl(_PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0
     try:
