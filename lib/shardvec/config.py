@@ -189,10 +189,10 @@ class SparkConfig(_Section):
                             "workers and its driver fault memory in 4 KB pages instead of zeroing 2 MB ones "
                             "(spark.executorEnv: MIMALLOC_ALLOW_THP, NUMPY_MADVISE_HUGEPAGE; a value set in conf "
                             "or by spark-submit wins)")
-    # Why the default: a first prepare run's JVM spent 10 of its 17 core-seconds compiling, mostly methods that a run
-    # calls a few thousand times; with the compile thresholds five times higher it took 12 core-seconds in all and
-    # dedup's joins, which need the optimizing compiler, stay hot long enough (bench/RESULTS.md, "Prepare: one pool
-    # of Python workers, in small pages").
+    # Why the default: in a first prepare run profiled with perf the JVM's compiler threads took 13 core-seconds (C2
+    # 10, C1 3); with the compile thresholds five times higher a first run's JVM took 12.0 core-seconds against 16.6,
+    # and dedup's joins, which need the optimizing compiler, no more (bench/RESULTS.md, "Prepare: one pool of Python
+    # workers, in small pages, and a JIT that waits for hot methods").
     java_options: str = _doc("-XX:CompileThresholdScaling=5",
                              "options for Spark's JVMs (spark.driver.extraJavaOptions, spark.executor.extraJavaOptions "
                              "where neither conf nor spark-submit sets them; under spark-submit the driver's is "

@@ -38,7 +38,7 @@ KEEP_MEMORY_ENV = {
 # The Python workers' environment without ``huge_pages``: numpy (for arrays of 4 MB or more) and Arrow's mimalloc
 # ask Linux for transparent huge pages, each zeroed whole, 2 MB at a time, when first touched. A prepare run's new
 # workers spent 4-5 of their 17-18 core-seconds zeroing such pages (bench/RESULTS.md, "Prepare: one pool of Python
-# workers, in small pages").
+# workers, in small pages, and a JIT that waits for hot methods").
 NO_HUGE_PAGES_ENV = {
     "MIMALLOC_ALLOW_THP": "0",
     "NUMPY_MADVISE_HUGEPAGE": "0",
