@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import re
 
+import numpy as np
 import pyarrow as pa
 import pytest
 
@@ -138,6 +139,18 @@ def test_batch_tokenizer_groups_large_batches(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(batch, "_GROUP_BYTES", 100)
     assert _batch(texts, TokenizerSettings()) == whole == _reference(texts, TokenizerSettings())
     assert _batch([], TokenizerSettings()) == []
+
+
+def test_the_scan_reads_a_character_cut_off_at_the_end_as_no_character() -> None:
+    """Arrow's strings are valid UTF-8, but the compiled scan must not read past its bytes if one is not."""
+    from shardvec.text.token_scan import scan_sentences
+
+    data = np.frombuffer("ab cd\u2019".encode()[:-1], dtype=np.uint8)  # the apostrophe's last byte missing
+    out, tokens, pieces = np.empty(8, np.uint8), np.empty(9, np.int32), np.empty(9, np.int32)
+    none = np.zeros(0, np.int64)
+    counts = scan_sentences(data, character_classes(), none, none, np.zeros(1, np.int64), 100, 1, False, out, tokens,
+                            pieces, np.empty(8, np.int64))
+    assert counts == (4, 2, 1) and out[:4].tobytes() == b"abcd" and tokens[:3].tolist() == [0, 2, 4]
 
 
 def test_character_classes_are_the_regular_expressions() -> None:
