@@ -2,9 +2,9 @@
 
 :mod:`shardvec.text.batch_tokenize` gives it the documents' bytes joined with
 ``\\n`` and takes back Arrow buffers. Why a compiled loop: the same work as
-numpy passes over every byte (word runs, joining characters, sentence ends,
-the pieces, the kept bytes) took about twenty passes and was the slowest
-step of prepare; one pass that reads each byte once costs 1.6x less there
+numpy (word runs, joining characters, sentence ends, the pieces, the kept
+bytes) took about twenty passes over every byte and was the slowest step of
+prepare; one pass that reads each byte once costs 1.8x less CPU
 (``bench/RESULTS.md``, "Prepare: tokens in one compiled pass").
 
 The rules are those of :func:`shardvec.text.tokenize.sentences_from_text`,
