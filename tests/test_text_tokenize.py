@@ -141,16 +141,29 @@ def test_batch_tokenizer_groups_large_batches(monkeypatch: pytest.MonkeyPatch) -
     assert _batch([], TokenizerSettings()) == []
 
 
-def test_the_scan_reads_a_character_cut_off_at_the_end_as_no_character() -> None:
-    """Arrow's strings are valid UTF-8, but the compiled scan must not read past its bytes if one is not."""
+@pytest.mark.parametrize("data, tokens, sentences", [
+    ("ab cd\u2019".encode()[:-1], [b"ab", b"cd"], 1),  # the apostrophe's last byte missing at the end
+    (b"ab \xf4\x90\x80\x80 cd", [b"ab", b"cd"], 1),  # beyond U+10FFFF
+    (b"ab \xf7\xbf\xbf\xbf cd", [b"ab", b"cd"], 1),
+    (b"ab \xff\xff\xff\xff cd", [b"ab", b"cd"], 1),
+    (b"ab\xbf\ncd", [b"ab", b"cd"], 2),  # a stray continuation byte before the line break
+    (b"ab\xc3<ip> x", [b"ab", b"<ip>", b"x"], 1),  # a lead byte whose character the placeholder cuts short
+])
+def test_the_scan_reads_bytes_that_are_not_utf8_as_no_character(data: bytes, tokens: list[bytes],
+                                                               sentences: int) -> None:
+    """Arrow's strings are valid UTF-8, but the compiled scan must neither read outside its buffers nor lose
+    the line breaks and placeholders after a byte that is not."""
+    from shardvec.text.batch_tokenize import _placeholders
     from shardvec.text.token_scan import scan_sentences
 
-    data = np.frombuffer("ab cd\u2019".encode()[:-1], dtype=np.uint8)  # the apostrophe's last byte missing
-    out, tokens, pieces = np.empty(8, np.uint8), np.empty(9, np.int32), np.empty(9, np.int32)
-    none = np.zeros(0, np.int64)
-    counts = scan_sentences(data, character_classes(), none, none, np.zeros(1, np.int64), 100, 1, False, out, tokens,
-                            pieces, np.empty(8, np.int64))
-    assert counts == (4, 2, 1) and out[:4].tobytes() == b"abcd" and tokens[:3].tolist() == [0, 2, 4]
+    n = len(data)
+    out, offsets, pieces = np.empty(n, np.uint8), np.empty(n + 1, np.int32), np.empty(n + 1, np.int32)
+    n_bytes, n_tokens, n_pieces = scan_sentences(np.frombuffer(data, np.uint8), character_classes(), *_placeholders(data),
+                                          np.zeros(1, np.int64), 100, 0, False, out, offsets, pieces,
+                                          np.empty(n, np.int64))
+    ends = offsets[1:n_tokens + 1].tolist()
+    assert [out[a:b].tobytes() for a, b in zip([0, *ends], ends)] == tokens and n_bytes == ends[-1]
+    assert n_pieces == sentences
 
 
 def test_character_classes_are_the_regular_expressions() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
-_TRACKED = ("shardvec", "pyspark", "gensim", "dask", "distributed", "numpy", "pyarrow")
+_TRACKED = ("shardvec", "pyspark", "gensim", "dask", "distributed", "numpy", "numba", "pyarrow")
 
 
 def library_versions() -> dict[str, str]:

@@ -23,15 +23,18 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from shardvec.text import token_scan
+from shardvec.text import tokenize
 from shardvec.text.arrow_views import string_bytes, string_offsets
 from shardvec.text.pii import PLACEHOLDERS
-from shardvec.text.tokenize import CLOSE, DIGIT, END, JOIN, SPACE, WORD, TokenizerSettings
+from shardvec.text.tokenize import TokenizerSettings
 
+# The class bits of character_classes, one per class of the tokenizer's regular expressions.
+WORD_BIT, JOIN_BIT, END_BIT, CLOSE_BIT, SPACE_BIT, DIGIT_BIT = 1, 2, 4, 8, 16, 32
 _PLACEHOLDER = re.compile(b"|".join(re.escape(p.encode()) for p in PLACEHOLDERS.values()))
 # Documents are tokenized in groups of about this many bytes: the scan's buffers (room for a token per
 # byte) stay a few tens of MB whatever the size of the Arrow batch.
@@ -44,8 +47,8 @@ def character_classes() -> np.ndarray:
     points = np.concatenate([np.arange(0xD800), np.arange(0xE000, 0x110000)]).astype("<u4")
     every = points.tobytes().decode("utf-32-le")
     table = np.zeros(0x110000, dtype=np.uint8)
-    for bit, pattern in ((token_scan.WORD, WORD), (token_scan.JOIN, JOIN), (token_scan.END, END),
-                         (token_scan.CLOSE, CLOSE), (token_scan.SPACE, SPACE), (token_scan.DIGIT, DIGIT)):
+    for bit, pattern in ((WORD_BIT, tokenize.WORD), (JOIN_BIT, tokenize.JOIN), (END_BIT, tokenize.END),
+                         (CLOSE_BIT, tokenize.CLOSE), (SPACE_BIT, tokenize.SPACE), (DIGIT_BIT, tokenize.DIGIT)):
         # Every member becomes NUL (which is in none of the classes): one pass of the regex engine.
         marked = np.frombuffer(re.sub(pattern, "\0", every).encode("utf-32-le"), dtype="<u4")
         table[points[(marked == 0) & (points != 0)]] |= bit
@@ -98,14 +101,22 @@ def _joined_bytes(texts: pa.StringArray) -> np.ndarray:
 
 
 def _placeholders(text: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """Where each PII placeholder (``<email>``) begins and ends."""
+    """Where each PII placeholder (``<email>``) begins and ends: found by the regular expression, as the
+    reference tokenizer's alternation tries them first, and handed to the scan as tokens."""
     found = [match.span() for match in _PLACEHOLDER.finditer(text)] if b"<" in text else []
-    spans = np.array(found, dtype=np.int64).reshape(-1, 2)
-    return np.ascontiguousarray(spans[:, 0]), np.ascontiguousarray(spans[:, 1])
+    bounds = np.array(found, dtype=np.int64).reshape(-1, 2)
+    return np.ascontiguousarray(bounds[:, 0]), np.ascontiguousarray(bounds[:, 1])
 
 
 def _sentences(data: np.ndarray, lengths: np.ndarray, first_doc: int, settings: TokenizerSettings) -> TokenBatch:
-    """The sentences of documents (``lengths`` bytes each) joined with ``\\n``, as UTF-8 bytes."""
+    """The sentences of documents (``lengths`` bytes each) joined with ``\\n``, as UTF-8 bytes.
+
+    The compiled scan is imported here, not with this module: the Spark
+    workers that never tokenize (dedup's, the phrases') need not pay numba's
+    import, nor does the driver.
+    """
+    from shardvec.text import token_scan
+
     n = len(data)
     out_bytes = np.empty(n, dtype=np.uint8)
     token_offsets = np.empty(n + 1, dtype=np.int32)  # room for a token per byte: the pages used are the ones paid
