@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -213,15 +214,17 @@ def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocat
         rows = _small_rows(records)  # the part files, timings and lineage files of the final pass
 
     parts, total = place_parts([(r["partition"], r["source"], r["count"]) for r in rows["part"]])
-    with timer.stage("vocab", "counting the vocabulary"):
-        vocab = build_vocab(spark, [word_counts_path(part.path) for part in parts], config.vocab.min_count,
-                            config.vocab.max_vocab_size)
-        vocab.write(staging)
     n_shards = prepare.shards or spark.sparkContext.defaultParallelism
     block = block_size(total, n_shards)
-    with timer.stage("shards", f"dealing the sentences to {n_shards} shard(s), {block} tokens at a time"):
-        shards, shard_seconds = write_balanced_shards(spark, parts, block, n_shards, staging)
-        shutil.rmtree(parts_dir)
+    # The vocabulary is summed while the shard tasks run: it needs only the word counts spilled beside the
+    # part files, and one after the other the driver idled beside busy executors, then they beside it.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shardvec-vocab") as beside:
+        counted = beside.submit(_write_vocab, timer, spark, [word_counts_path(part.path) for part in parts],
+                                config, staging)
+        with timer.stage("shards", f"dealing the sentences to {n_shards} shard(s), {block} tokens at a time"):
+            shards, shard_seconds = write_balanced_shards(spark, parts, block, n_shards, staging)
+        vocab = counted.result()
+    shutil.rmtree(parts_dir)
     lineage = None
     if prepare.lineage:
         with timer.stage("lineage", "gathering the tasks' lineage files"):
@@ -238,6 +241,14 @@ def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocat
     body["timings"] = timer.seconds
     body["throughput"] = throughput(cpu_seconds, sum(filesystem_for(f, options).size(f) for f in files))
     return body
+
+
+def _write_vocab(timer: _Timer, spark: SparkSession, word_files: list[str], config: Config, staging: Path) -> Vocab:
+    """``staging/vocab.tsv`` summed from the tasks' word counts (:func:`build_vocab`); the vocabulary."""
+    with timer.stage("vocab", "counting the vocabulary"):
+        vocab = build_vocab(spark, word_files, config.vocab.min_count, config.vocab.max_vocab_size)
+        vocab.write(staging)
+    return vocab
 
 
 def _input_files(locations: list[InputLocation]) -> list[str]:
