@@ -217,7 +217,7 @@ def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocat
     n_shards = prepare.shards or spark.sparkContext.defaultParallelism
     block = block_size(total, n_shards)
     # The vocabulary is summed while the shard tasks run: it needs only the word counts spilled beside the
-    # part files, and one after the other the driver idled beside busy executors, then they beside it.
+    # part files, and one after the other the executors waited for the driver's sum.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="shardvec-vocab") as beside:
         counted = beside.submit(_write_vocab, timer, spark, [word_counts_path(part.path) for part in parts],
                                 config, staging)
