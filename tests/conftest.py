@@ -8,6 +8,7 @@ from gensim's installed ``test_data``.
 from __future__ import annotations
 
 import ipaddress
+import os
 import socket
 from typing import Iterator
 
@@ -44,8 +45,21 @@ def progress_lines() -> None:
     show_progress()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def own_cache_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The user's cache directory, for this session and the processes it starts, under its own temporary
+    directory: the driver JVM's class archive (``spark.class_archive``) is written there, not in the home."""
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
+
+
 @pytest.fixture(scope="session")
-def spark():
+def spark(own_cache_directory: None):
     """A real embedded Spark (local[2]) shared by every test of the session."""
     from shardvec.spark.session import spark_session
 

@@ -212,10 +212,14 @@ def test_the_jvms_get_the_java_options_unless_conf_sets_them(spark) -> None:
 
     default = SparkConfig().java_options
     sides = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
-    assert [session_settings(SparkConfig())[key] for key in sides] == [default, default]
-    mine = session_settings(SparkConfig(conf={"spark.executor.extraJavaOptions": "-Xss4m"}))
+    assert [session_settings(SparkConfig(class_archive=False))[key] for key in sides] == [default, default]
+    mine = session_settings(SparkConfig(class_archive=False, conf={"spark.executor.extraJavaOptions": "-Xss4m"}))
     assert [mine[key] for key in sides] == [default, "-Xss4m"]
-    assert not set(sides) & session_settings(SparkConfig(java_options="")).keys()
+    assert not set(sides) & session_settings(SparkConfig(java_options="", class_archive=False)).keys()
+    # The driver's options end with its class archive's.
+    driver = session_settings(SparkConfig())["spark.driver.extraJavaOptions"]
+    assert driver.startswith(default + " -XX:") and "Archive" in driver
+    assert session_settings(SparkConfig(java_options=""))["spark.driver.extraJavaOptions"].startswith("-XX:")
     # The tests' own Spark was started with them: its JVM runs with the option.
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert default in list(runtime.getInputArguments())

@@ -19,6 +19,7 @@ from urllib.parse import urlparse
 
 from shardvec.config import SparkConfig
 from shardvec.errors import EnvironmentProblem
+from shardvec.spark.class_archive import archive_option, default_directory
 from shardvec.logs import stage_logger
 
 log = stage_logger(__name__, "prepare")
@@ -47,11 +48,17 @@ NO_HUGE_PAGES_ENV = {
 _PR_SET_THP_DISABLE, _PR_GET_THP_DISABLE = 41, 42
 
 
-def java_major_version() -> int | None:
-    """The major version of the Java that Spark will start, or None if there is none."""
+def java_executable() -> str | None:
+    """The ``java`` that Spark will start (``JAVA_HOME``'s, else the first on ``PATH``), or None."""
     home = os.environ.get("JAVA_HOME")
     java = os.path.join(home, "bin", "java") if home else shutil.which("java")
-    if not java or not os.path.exists(java):
+    return java if java and os.path.exists(java) else None
+
+
+def java_major_version() -> int | None:
+    """The major version of the Java that Spark will start, or None if there is none."""
+    java = java_executable()
+    if java is None:
         return None
     try:
         out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
@@ -91,8 +98,8 @@ def _submitted() -> bool:
 
 def session_settings(config: SparkConfig) -> dict[str, str]:
     """The Spark settings that ``[spark]`` asks for: its keys, then ``conf`` (which wins over them), then the
-    workers' environment (:data:`KEEP_MEMORY_ENV`, :data:`NO_HUGE_PAGES_ENV`) and the JVMs' ``java_options``
-    where neither conf nor spark-submit set them."""
+    workers' environment (:data:`KEEP_MEMORY_ENV`, :data:`NO_HUGE_PAGES_ENV`), the JVMs' ``java_options`` and
+    the driver's class archive where neither conf nor spark-submit set them."""
     settings = {
         "spark.driver.memory": config.driver_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -107,9 +114,21 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     env = {**(KEEP_MEMORY_ENV if config.keep_worker_memory else {}), **({} if config.huge_pages else NO_HUGE_PAGES_ENV)}
     wanted = {f"spark.executorEnv.{name}": value for name, value in env.items()}
     if config.java_options:
-        wanted.update({f"spark.{side}.extraJavaOptions": config.java_options for side in ("driver", "executor")})
+        wanted["spark.executor.extraJavaOptions"] = config.java_options
+    driver_options = " ".join(filter(None, [config.java_options, _class_archive_option(config)]))
+    if driver_options:
+        wanted["spark.driver.extraJavaOptions"] = driver_options
     settings.update(_not_set_already(settings, wanted))
     return settings
+
+
+def _class_archive_option(config: SparkConfig) -> str | None:
+    """The driver JVM's class archive option (:mod:`shardvec.spark.class_archive`), where this process will
+    start that JVM: under spark-submit it is running already."""
+    java = java_executable()
+    if not config.class_archive or _submitted() or java is None:
+        return None
+    return archive_option(default_directory(), java)
 
 
 def _not_set_already(settings: dict[str, str], wanted: dict[str, str]) -> dict[str, str]:
