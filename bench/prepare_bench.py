@@ -209,6 +209,9 @@ def main() -> None:
         web_inputs = link_dir(warcs, root / "web")
         config = Config()
         config.spark.master = "local[2]"
+        # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
+        # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
+        config.spark.class_archive = False
         spark = spark_session(config.spark)
         n_shards = spark.sparkContext.defaultParallelism
         rows = []

@@ -107,6 +107,9 @@ def main() -> None:
         inputs = {n: link_dir(copied(files, n, root), root / f"copies-{n}") for n in set(args.copies)}
         config = Config()
         config.spark.master = "local[2]"
+        # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
+        # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
+        config.spark.class_archive = False
         spark_session(config.spark)
         print(f"{mb:.1f} MB in {len(files)} files, {'web' if args.web else 'plain-text'} path, Spark local[2]\n")
         print("| run | input MB | dedup | wall s | python workers | jvm | driver | all core-s "

@@ -48,7 +48,8 @@ def progress_lines() -> None:
 @pytest.fixture(autouse=True, scope="session")
 def own_cache_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """The user's cache directory, for this session and the processes it starts, under its own temporary
-    directory: the driver JVM's class archive (``spark.class_archive``) is written there, not in the home."""
+    directory: a JVM that Spark starts in a test process writes its class archive (``spark.class_archive``)
+    there, not in the home."""
     before = os.environ.get("XDG_CACHE_HOME")
     os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
     yield
@@ -63,7 +64,9 @@ def spark(own_cache_directory: None):
     """A real embedded Spark (local[2]) shared by every test of the session."""
     from shardvec.spark.session import spark_session
 
-    session = spark_session(SparkConfig(master="local[2]", shuffle_partitions=4, driver_memory="1g"))
+    # No class archive: the session's JVM would write one as the tests end, for no later run to map.
+    session = spark_session(SparkConfig(master="local[2]", shuffle_partitions=4, driver_memory="1g",
+                                        class_archive=False))
     yield session
     session.stop()
 

@@ -199,8 +199,9 @@ class SparkConfig(_Section):
                              "--driver-java-options; empty adds none): by default the JIT compiles only methods that "
                              "stay hot")
     class_archive: bool = _doc(True, "the driver JVM maps the classes an earlier run archived (or, the first time, "
-                               "archives its own at exit: about 170 MB in $XDG_CACHE_HOME/shardvec/jvm, default "
-                               "~/.cache); not under spark-submit, whose driver JVM is already running")
+                               "archives its own as it exits: about 170 MB in $XDG_CACHE_HOME/shardvec/jvm, default "
+                               "~/.cache); not under spark-submit, whose driver JVM is already running, nor with "
+                               "driver JVM options or class path of your own")
     conf: dict[str, str] = _doc({}, "extra Spark settings passed through verbatim, e.g. {\"spark.ui.port\" = \"4050\"}")
 
 

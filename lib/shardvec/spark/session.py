@@ -115,20 +115,25 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     wanted = {f"spark.executorEnv.{name}": value for name, value in env.items()}
     if config.java_options:
         wanted["spark.executor.extraJavaOptions"] = config.java_options
-    driver_options = " ".join(filter(None, [config.java_options, _class_archive_option(config)]))
+    driver_options = " ".join(filter(None, [config.java_options, _class_archive_option(config, settings)]))
     if driver_options:
         wanted["spark.driver.extraJavaOptions"] = driver_options
     settings.update(_not_set_already(settings, wanted))
     return settings
 
 
-def _class_archive_option(config: SparkConfig) -> str | None:
+def _class_archive_option(config: SparkConfig, settings: dict[str, str]) -> str | None:
     """The driver JVM's class archive option (:mod:`shardvec.spark.class_archive`), where this process will
-    start that JVM: under spark-submit it is running already."""
+    start that JVM (under spark-submit it is running already) with options and a class path of ours.
+
+    Looks at the cache directory and runs ``java -version`` once: this is
+    where a session's settings meet the machine.
+    """
     java = java_executable()
-    if not config.class_archive or _submitted() or java is None:
+    own = {"spark.driver.extraJavaOptions", "spark.driver.extraClassPath"} & settings.keys()
+    if not config.class_archive or own or _submitted() or java is None:
         return None
-    return archive_option(default_directory(), java)
+    return archive_option(default_directory(), java, config.driver_memory, config.java_options)
 
 
 def _not_set_already(settings: dict[str, str], wanted: dict[str, str]) -> dict[str, str]:
