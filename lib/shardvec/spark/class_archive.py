@@ -6,8 +6,8 @@ Spark's classes (``perf``: 45 % in ``libjvm.so``, 6 % in ``libz`` reading the
 jars). JDK 17 can write the classes a run loaded to an archive when the JVM
 exits (``-XX:ArchiveClassesAtExit``) and map that archive, already parsed and
 verified, into a later JVM (``-XX:SharedArchiveFile``): a whole ``shardvec
-prepare`` of the benchmark's 100 MB took 15.3-16.4 s with one instead of
-21.3-22.5 (``bench/RESULTS.md``, "Prepare: the driver's classes from an
+prepare`` of the benchmark's 100 MB took 14.1-16.4 s with one instead of
+18.9-22.5 (``bench/RESULTS.md``, "Prepare: the driver's classes from an
 archive").
 
 How it stays out of the way:
