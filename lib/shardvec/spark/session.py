@@ -19,8 +19,8 @@ from urllib.parse import urlparse
 
 from shardvec.config import SparkConfig
 from shardvec.errors import EnvironmentProblem
-from shardvec.spark.class_archive import archive_option, default_directory
 from shardvec.logs import stage_logger
+from shardvec.spark.class_archive import archive_option, default_directory
 
 log = stage_logger(__name__, "prepare")
 
