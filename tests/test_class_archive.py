@@ -50,14 +50,18 @@ def test_a_run_writes_its_own_file_until_a_finished_one_has_the_archives_name(tm
     assert _option(tmp_path) == option and archive.read_bytes() == FINISHED  # a name once there stays
 
 
+def _refused(*args: object, **kwargs: object) -> None:
+    raise PermissionError("read-only file system")
+
+
 def test_no_archive_where_the_jvm_could_not_write_or_use_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "file").write_text("")
     assert _option(tmp_path / "file" / "jvm") is None  # no directory to be had
     assert _option(tmp_path / "a b") is None  # Spark's launcher would split the option at the space
-    read_only = tmp_path / "read-only"
-    read_only.mkdir(mode=0o555)
-    if not os.access(read_only, os.W_OK):  # (root may write anyway)
-        assert _option(read_only) is None
+    with monkeypatch.context() as patch:  # a directory that takes no new file (root writes to any: simulated)
+        patch.setattr(class_archive.tempfile, "NamedTemporaryFile", _refused)
+        assert _option(tmp_path / "read-only") is None
+    assert _option(tmp_path / "read-only") is not None
     monkeypatch.setattr(class_archive, "_ROOM_BYTES", 1 << 62)
     assert _option(tmp_path / "full") is None
     monkeypatch.undo()
