@@ -211,7 +211,8 @@ def _run_prepare(spark: SparkSession, config: Config, locations: list[InputLocat
     if prepare.phrase_passes:
         with timer.stage("phrases", f"finding phrases ({prepare.phrase_passes} pass(es))"):
             records, phrases_found = _join_phrases(spark, records, prepare, parts_dir)
-        rows = _small_rows(records)  # the part files, timings and lineage files of the final pass
+        # The part files, timings and lineage files of the final pass.
+        rows = _small_rows(records, _moved(prepare, groups))
 
     parts, total = place_parts([(r["partition"], r["source"], r["count"]) for r in rows["part"]])
     n_shards = prepare.shards or spark.sparkContext.defaultParallelism
@@ -271,7 +272,7 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     from pyspark import StorageLevel
 
     # Each line's path and id only where something reads them: the lineage, dedup or the spread's shuffle.
-    line_ids = bool(prepare.lineage or prepare.dedup.modes or not groups.balanced)
+    line_ids = bool(prepare.lineage or _moved(prepare, groups))
     read = timed("read", read_step(reader_settings(prepare, options), line_ids))
     clean = timed("clean", clean_step(clean_settings(prepare), "exact" in prepare.dedup.modes))
     frame, pending = groups.frame, [groups.paths_step, read, clean]
@@ -285,10 +286,15 @@ def _read_clean_tokenize(spark: SparkSession, prepare: PrepareConfig, options: d
     records = frame.mapInArrow(chain(*pending, *after_cleaning), RECORD_DDL)
     if prepare.phrase_passes:
         records = records.persist(StorageLevel.MEMORY_AND_DISK)
-    rows = _small_rows(records)
+    rows = _small_rows(records, _moved(prepare, groups))
     for cached_frame in cached:
         cached_frame.unpersist()
     return records, rows
+
+
+def _moved(prepare: PrepareConfig, groups: FileGroups) -> bool:
+    """Whether a shuffle moves documents between tasks after reading: dedup, or the spread of skewed inputs."""
+    return bool(prepare.dedup.modes) or not groups.balanced
 
 
 def _spread(spark: SparkSession, documents: DataFrame) -> DataFrame:
@@ -335,24 +341,33 @@ def _spill(parts_dir: Path) -> Step:
     return timed("count_and_spill", spill_step(str(parts_dir.resolve())))
 
 
-def _small_rows(records: DataFrame) -> dict[str, Rows]:
+def _small_rows(records: DataFrame, moved: bool) -> dict[str, Rows]:
     """Every row but documents' text and sentences, by kind, in one job: the files and the fates summed
     per file and reason (the accounting), the part files, each step's CPU time summed over the tasks, the
     lineage files.
 
     Why one job: each Spark job costs the JVM its planning and scheduling
-    whatever its size; one grouped collect replaced three. Why Arrow: the
-    driver built Spark ``Row`` objects one by one (a tenth of a core-second
-    per 100 MB of the benchmark's small files).
+    whatever its size; one collect replaced three. Why Arrow: the driver
+    built Spark ``Row`` objects one by one (a tenth of a core-second per 100
+    MB of the benchmark's small files). Why the driver sums the tasks' rows
+    unless documents ``moved`` (a shuffle spread them over tasks: dedup, or
+    skewed inputs): each file's records are then in the one task that read
+    it, which has summed them (:func:`~shardvec.spark.records.tally_step`),
+    so Spark's group-by would merge little but the steps' timings, and its
+    shuffle and second stage cost the JVM more than the whole collect (a
+    first run 1.9 core-seconds more, ``bench/RESULTS.md``). Where documents
+    moved, a file's rows come from every task, and Spark sums them first.
     """
     from pyspark.sql import functions as F
 
     kinds = ("file", "doc", "drop", "part", TIMING, LINEAGE)
-    summary = (records.where(f"kind in ({', '.join(repr(kind) for kind in kinds)})")
-               .groupBy("kind", "source", "reason", "status", "records", "format", "error", "partition")
-               .agg(F.sum("count").alias("count")).toArrow().to_pylist())
+    keys = ["kind", "source", "reason", "status", "records", "format", "error", "partition"]
+    small = records.where(f"kind in ({', '.join(repr(kind) for kind in kinds)})")
+    if moved:
+        small = small.groupBy(*keys).agg(F.sum("count").alias("count"))
+    summed = small.select(*keys, "count").toArrow().group_by(keys, use_threads=False).aggregate([("count", "sum")])
     rows: dict[str, Rows] = {kind: [] for kind in kinds}
-    for row in summary:
+    for row in pa.table({**{key: summed[key] for key in keys}, "count": summed["count_sum"]}).to_pylist():
         rows[row["kind"]].append(row)
     return rows
 
