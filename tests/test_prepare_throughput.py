@@ -206,8 +206,9 @@ def test_huge_pages_stay_off_in_the_workers_unless_asked_for_or_set_in_conf() ->
     assert mine["spark.executorEnv.NUMPY_MADVISE_HUGEPAGE"] == "0"
 
 
-def test_the_jvms_get_the_java_options_unless_conf_sets_them(spark) -> None:
+def test_the_jvms_get_the_java_options_unless_conf_sets_them(spark, monkeypatch) -> None:
     from shardvec.config import SparkConfig
+    from shardvec.spark import session
     from shardvec.spark.session import session_settings
 
     default = SparkConfig().java_options
@@ -216,13 +217,29 @@ def test_the_jvms_get_the_java_options_unless_conf_sets_them(spark) -> None:
     mine = session_settings(SparkConfig(class_archive=False, conf={"spark.executor.extraJavaOptions": "-Xss4m"}))
     assert [mine[key] for key in sides] == [default, "-Xss4m"]
     assert not set(sides) & session_settings(SparkConfig(java_options="", class_archive=False)).keys()
-    # The driver's options end with its class archive's.
+    # With Spark running in this process (the tests' own), its driver JVM's options are settled: no archive.
+    assert session_settings(SparkConfig())["spark.driver.extraJavaOptions"] == default
+    # Before Spark has started, the driver's options end with its class archive's.
+    monkeypatch.setattr(session, "_started", lambda: False)
     driver = session_settings(SparkConfig())["spark.driver.extraJavaOptions"]
     assert driver.startswith(default + " -XX:") and "Archive" in driver
     assert session_settings(SparkConfig(java_options=""))["spark.driver.extraJavaOptions"].startswith("-XX:")
     # The tests' own Spark was started with them: its JVM runs with the option.
     runtime = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
     assert default in list(runtime.getInputArguments())
+
+
+def test_a_later_session_in_the_process_launches_no_java(spark, monkeypatch) -> None:
+    from shardvec.config import SparkConfig
+    from shardvec.spark import session
+
+    def launched(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a process was launched: {args}")
+
+    # Neither the Java check nor the class archive's probe (whose option the running JVM could not take).
+    monkeypatch.setattr(session.subprocess, "run", launched)
+    again = session.spark_session(SparkConfig(master="local[2]", shuffle_partitions=4, driver_memory="1g"))
+    assert again.sparkContext is spark.sparkContext
 
 
 _STATUS = Path("/proc/self/status")

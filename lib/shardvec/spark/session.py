@@ -96,6 +96,15 @@ def _submitted() -> bool:
     return "PYSPARK_GATEWAY_PORT" in os.environ
 
 
+def _started() -> bool:
+    """True when this process's Spark is running already (an earlier session, or spark-submit's): its Java
+    has been found and its driver JVM's options are settled, so neither is looked at again (two ``java``
+    launches, about 0.1 s, at every later session)."""
+    from pyspark import SparkContext
+
+    return _submitted() or SparkContext._active_spark_context is not None
+
+
 def session_settings(config: SparkConfig) -> dict[str, str]:
     """The Spark settings that ``[spark]`` asks for: its keys, then ``conf`` (which wins over them), then the
     workers' environment (:data:`KEEP_MEMORY_ENV`, :data:`NO_HUGE_PAGES_ENV`), the JVMs' ``java_options`` and
@@ -124,14 +133,15 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
 
 def _class_archive_option(config: SparkConfig, settings: dict[str, str]) -> str | None:
     """The driver JVM's class archive option (:mod:`shardvec.spark.class_archive`), where this process will
-    start that JVM (under spark-submit it is running already) with options and a class path of ours.
+    start that JVM (under spark-submit, or after an earlier session, it is running already) with options and a
+    class path of ours.
 
     Looks at the cache directory and runs ``java -version`` once: this is
     where a session's settings meet the machine.
     """
     java = java_executable()
     own = {"spark.driver.extraJavaOptions", "spark.driver.extraClassPath"} & settings.keys()
-    if not config.class_archive or own or _submitted() or java is None:
+    if not config.class_archive or own or _started() or java is None:
         return None
     return archive_option(default_directory(), java, config.driver_memory, config.java_options)
 
@@ -176,8 +186,9 @@ def spark_session(config: SparkConfig):
     """A SparkSession honouring ``[spark]``; prints where its UI is."""
     from pyspark.sql import SparkSession
 
-    if not _submitted():
+    if not _started():
         check_java()
+    if not _submitted():
         # Executors must run the interpreter that has shardvec installed, not whatever
         # "python3" is first on PATH.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
