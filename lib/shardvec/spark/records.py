@@ -327,8 +327,9 @@ def clean_step(settings: CleanSettings, with_exact_key: bool) -> Step:
                 texts, reasons = clean_batch(docs.column("text"), docs.column("content_type"), settings)
                 keys = ({"exact_key": [exact_key(t) if t is not None else None for t in texts.to_pylist()]}
                         if with_exact_key else {})
-                yield replace(docs, text=texts, reason=reasons,
-                              kind=pc.if_else(reasons.is_null(), "doc", "drop"),
+                kind = (docs.column("kind") if reasons.null_count == docs.num_rows  # all kept: no new column
+                        else pc.if_else(reasons.is_null(), "doc", "drop"))
+                yield replace(docs, text=texts, reason=reasons, kind=kind,
                               content_type=pa.repeat(pa.scalar("text"), docs.num_rows), **keys)
             if others.num_rows:
                 yield others

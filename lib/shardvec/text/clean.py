@@ -68,6 +68,8 @@ def clean_batch(texts: pa.StringArray, content_types: pa.StringArray, settings: 
     reasons = pc.if_else(pc.equal(pc.binary_length(out), 0), NO_TEXT, pa.scalar(None, pa.string()))
     if settings.per_document:
         out, reasons = _document_steps(out, reasons, settings)
+    if reasons.null_count == len(reasons):  # nothing dropped (most batches): no copy of the texts
+        return out, reasons
     return pc.if_else(reasons.is_null(), out, pa.scalar(None, pa.string())), reasons
 
 
