@@ -108,7 +108,8 @@ def test_clean_batch_normalizes_as_each_document_alone() -> None:
 
 def test_ascii_tidying_of_a_sliced_batch_with_nulls_is_each_text_alone() -> None:
     """The batch kernel reads a slice's own bytes only, keeps nulls and never joins one text's spaces to the
-    next text's (a text ending in a space, the next starting with one)."""
+    next text's (a text ending in a space, the next starting with one); line breaks stay inside a text and
+    go at its edges, with the spaces beside them."""
     import random
 
     import pyarrow as pa
@@ -116,7 +117,7 @@ def test_ascii_tidying_of_a_sliced_batch_with_nulls_is_each_text_alone() -> None
     from shardvec.text.normalize import normalize_text, tidy_ascii
 
     rng = random.Random(7)
-    texts = ["".join(rng.choice(" \t\x00\x7fab.") for _ in range(rng.randrange(0, 9))) for _ in range(3000)]
+    texts = ["".join(rng.choice(" \t\n\r\x00\x7fab.") for _ in range(rng.randrange(0, 9))) for _ in range(3000)]
     texts = [None if i % 11 == 0 else t for i, t in enumerate(texts)]
     column = pa.array(["lead  ", *texts, "  tail"], pa.string()).slice(1, len(texts))
     assert tidy_ascii(column).to_pylist() == [None if t is None else normalize_text(t) for t in texts]

@@ -499,7 +499,13 @@ def tally_step() -> Step:
     keys = ["kind", "source", "file", "reason"]
 
     def summed(fates: list[pa.RecordBatch]) -> pa.Table:
-        return pa.Table.from_batches(fates).group_by(keys, use_threads=False).aggregate([("count", "sum")])
+        # A key null throughout (the path where rows carry their file's number, or the number where they carry
+        # the path) cost the group-by as much as a real one, 40 % of it: grouped without, then put back.
+        table = pa.Table.from_batches(fates)
+        used = [key for key in keys if table[key].null_count < table.num_rows]
+        grouped = table.group_by(used, use_threads=False).aggregate([("count", "sum")])
+        return pa.table({**{key: grouped[key] if key in used else pa.nulls(grouped.num_rows, table[key].type)
+                            for key in keys}, "count_sum": grouped["count_sum"]})
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         sums, pending, paths = [], [], {}  # paths: file number -> path
