@@ -203,3 +203,25 @@ def test_one_file_bigger_than_a_cores_share_is_spread_after_reading(spark, tmp_p
         assert sorted(p for group in groups.listing.value for p in group) == sorted(files) and all(groups.listing.value)
         assert groups.balanced is balanced
         groups.listing.destroy()
+
+
+def test_a_files_work_is_judged_by_its_magic_only_where_big_and_not_named_compressed(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    """Compressed text counts four times its size; only a file of a megabyte or more without a compressed
+    suffix is opened to tell (each open is a request on an object store, and the driver does them all)."""
+    import os
+
+    from shardvec.readers import fs
+    from shardvec.spark import prepare_job
+
+    files = {"dump": gzip.compress(os.urandom(1 << 20)), "a.txt.gz": gzip.compress(b"a\n" * 50),
+             "b.txt": b"b\n" * 50, "c.txt": b"c\n" * (1 << 20), "d.bin": gzip.compress(b"d\n" * 50)}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    opened: list[str] = []
+    head = fs.LocalFileSystem.head
+    monkeypatch.setattr(fs.LocalFileSystem, "head", lambda self, path, n: opened.append(Path(path).name) or
+                        head(self, path, n))
+    work = {name: prepare_job._work_estimate(str(tmp_path / name), {}) for name in files}
+    assert work == {name: len(data) * (1 if name in ("b.txt", "c.txt", "d.bin") else 4) for name, data in files.items()}
+    assert sorted(opened) == ["c.txt", "dump"]

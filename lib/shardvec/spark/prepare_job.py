@@ -61,6 +61,10 @@ Rows = list[dict[str, Any]]
 # Below this many input bytes, skewed files are not worth a shuffle.
 _REBALANCE_MIN_BYTES = 8 << 20
 _COMPRESSION_RATIO = 4
+# The compressions the readers decode (they go by the magic bytes), by their usual suffixes; files under
+# _SNIFF_MIN_BYTES are judged by these alone when they are balanced over the tasks.
+_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_SNIFF_MIN_BYTES = 1 << 20
 # Up to this many bytes of per-task word counts, the driver sums them (see build_vocab).
 _DRIVER_SUM_BYTES = 64 << 20
 
@@ -108,12 +112,19 @@ class _Timer:
 def _work_estimate(path: str, storage_options: dict[str, Any]) -> int:
     """Bytes to process, roughly: compressed text expands about four times.
 
-    Runs on the driver for every file, so on object stores it costs one
-    small ranged read (the 4-byte head), not a read-ahead block.
+    Runs on the driver for every file, so a file is opened to look at its
+    magic bytes (one small ranged read on object stores) only where a
+    wrong guess would unbalance the tasks: at :data:`_SNIFF_MIN_BYTES` or
+    more, and with no compressed suffix. A smaller file is judged by its
+    name; opening each of the prepare bench's 4,815 files took the driver
+    0.05 s before any task could start, and on an object store each is a
+    request.
     """
     fs = filesystem_for(path, storage_options)
-    compressed = fs.head(path, 4).startswith(COMPRESSED_MAGIC)
-    return max(fs.size(path), 1) * (_COMPRESSION_RATIO if compressed else 1)
+    size = max(fs.size(path), 1)
+    compressed = path.lower().endswith(_COMPRESSED_SUFFIXES) or (
+        size >= _SNIFF_MIN_BYTES and fs.head(path, 4).startswith(COMPRESSED_MAGIC))
+    return size * (_COMPRESSION_RATIO if compressed else 1)
 
 
 @dataclass(frozen=True)
