@@ -366,7 +366,7 @@ def _small_rows(records: DataFrame, moved: bool) -> dict[str, Rows]:
     it, which has summed them (:func:`~shardvec.spark.records.tally_step`),
     so Spark's group-by would merge little but the steps' timings, and its
     shuffle and second stage cost the JVM more than the whole collect (a
-    first run 1.9 core-seconds more, ``bench/RESULTS.md``). Where documents
+    first run 1.9-3.2 core-seconds more, ``bench/RESULTS.md``). Where documents
     moved, a file's rows come from every task, and Spark sums them first.
     """
     from pyspark.sql import functions as F
