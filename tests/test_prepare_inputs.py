@@ -215,7 +215,8 @@ def test_a_files_work_is_judged_by_its_magic_only_where_big_and_not_named_compre
     from shardvec.spark import prepare_job
 
     files = {"dump": gzip.compress(os.urandom(1 << 20)), "a.txt.gz": gzip.compress(b"a\n" * 50),
-             "b.txt": b"b\n" * 50, "c.txt": b"c\n" * (1 << 20), "d.bin": gzip.compress(b"d\n" * 50)}
+             "A.TGZ": gzip.compress(b"A\n" * 50), "b.txt": b"b\n" * 50, "c.txt": b"c\n" * (1 << 20),
+             "d.bin": gzip.compress(b"d\n" * 50)}
     for name, data in files.items():
         (tmp_path / name).write_bytes(data)
     opened: list[str] = []

@@ -229,6 +229,32 @@ def test_the_jvms_get_the_java_options_unless_conf_sets_them(spark, monkeypatch)
     assert default in list(runtime.getInputArguments())
 
 
+def test_the_driver_sums_the_small_rows_as_spark_does(spark) -> None:
+    """Without a shuffle that moved documents the driver sums the tasks' rows itself; whatever the rows (a
+    file's fates from two tasks, null keys, a status row without a count) it gets Spark's sums."""
+    from shardvec.spark.prepare_job import _small_rows
+    from shardvec.spark.records import RECORD_DDL
+
+    def two_tasks(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:  # in the test: pickled whole
+        """File ``a``'s fates in both tasks, its status (no count) in the first, timings, a sentence."""
+        for task in next(batches).column("id").to_pylist():
+            yield make_batch(2, kind="doc", source="a", count=[3, 4] if task == 0 else [5, 0])
+            yield make_batch(1, kind="drop", source="a", reason="empty", count=2)
+            yield make_batch(1, kind=TIMING, reason="read", count=100 * (task + 1))
+            yield make_batch(1, kind="sent", tokens=[["not", "small"]])
+            if task == 0:
+                yield make_batch(1, kind="file", source="a", status="ok", records=16, format="text")
+
+    frame = spark.range(2, numPartitions=2).mapInArrow(two_tasks, RECORD_DDL)
+    by_driver, by_spark = (_small_rows(frame, moved) for moved in (False, True))
+    assert {kind: sorted(map(repr, rows)) for kind, rows in by_driver.items()} == \
+        {kind: sorted(map(repr, rows)) for kind, rows in by_spark.items()}
+    assert [(r["source"], r["count"]) for r in by_driver["doc"]] == [("a", 12)]
+    assert [(r["reason"], r["count"]) for r in by_driver["drop"]] == [("empty", 4)]
+    assert [(r["reason"], r["count"]) for r in by_driver[TIMING]] == [("read", 300)]
+    assert [(r["records"], r["count"]) for r in by_driver["file"]] == [(16, None)]
+
+
 def test_a_later_session_in_the_process_launches_no_java(spark, monkeypatch) -> None:
     from shardvec.config import SparkConfig
     from shardvec.spark import session

@@ -63,7 +63,7 @@ _REBALANCE_MIN_BYTES = 8 << 20
 _COMPRESSION_RATIO = 4
 # The compressions the readers decode (they go by the magic bytes), by their usual suffixes; files under
 # _SNIFF_MIN_BYTES are judged by these alone when they are balanced over the tasks.
-_COMPRESSED_SUFFIXES = (".gz", ".bz2", ".xz", ".zst")
+_COMPRESSED_SUFFIXES = (".gz", ".gzip", ".tgz", ".bz2", ".xz", ".txz", ".zst", ".zstd")
 _SNIFF_MIN_BYTES = 1 << 20
 # Up to this many bytes of per-task word counts, the driver sums them (see build_vocab).
 _DRIVER_SUM_BYTES = 64 << 20

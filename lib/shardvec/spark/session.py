@@ -97,12 +97,13 @@ def _submitted() -> bool:
 
 
 def _started() -> bool:
-    """True when this process's Spark is running already (an earlier session, or spark-submit's): its Java
-    has been found and its driver JVM's options are settled, so neither is looked at again (two ``java``
-    launches, about 0.1 s, at every later session)."""
+    """True when this process's driver JVM is running already (an earlier session's, even one stopped since:
+    PySpark keeps its gateway JVM for the process's life; or spark-submit's): its Java has been found and its
+    options are settled, so neither is looked at again (two ``java`` launches, about 0.1 s, at every later
+    session)."""
     from pyspark import SparkContext
 
-    return _submitted() or SparkContext._active_spark_context is not None
+    return _submitted() or SparkContext._gateway is not None
 
 
 def session_settings(config: SparkConfig) -> dict[str, str]:
