@@ -500,7 +500,7 @@ def tally_step() -> Step:
 
     def summed(fates: list[pa.RecordBatch]) -> pa.Table:
         # A key null throughout (the path where rows carry their file's number, or the number where they carry
-        # the path) cost the group-by as much as a real one, 40 % of it: grouped without, then put back.
+        # the path) costs the group-by as much as a real one (40 % of it): grouped without, then put back.
         table = pa.Table.from_batches(fates)
         used = [key for key in keys if table[key].null_count < table.num_rows]
         grouped = table.group_by(used, use_threads=False).aggregate([("count", "sum")])

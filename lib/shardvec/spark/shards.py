@@ -39,7 +39,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from shardvec.corpus import SHARD_SCHEMA
-from shardvec.spans import spans
 from shardvec.spark.worker import start_task
 
 
