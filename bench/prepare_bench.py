@@ -197,6 +197,7 @@ def main() -> None:
     load = wait_for_quiet(600)
 
     from shardvec.config import Config
+    from shardvec.spark.prepare_job import small_rows_only
     from shardvec.spark.session import spark_session
 
     files = pick_inputs(args.mb)
@@ -213,7 +214,12 @@ def main() -> None:
         # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
         # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
         config.spark.class_archive = False
-        spark = spark_session(config.spark)
+        # The JIT that `shardvec prepare` gives each of these runs (spark.jit = "auto": C1 alone where none joins
+        # or shuffles documents); one session is started for all of them.
+        spark = spark_session(config.spark, lambda cores: all(
+            small_rows_only(run.prepare, [str(f) for f in run_files], cores, {})
+            for run, run_files in [(Config(), files), (plain_path_config(config.spark), files),
+                                   (web_path_config(config.spark), warcs)]))
         n_shards = spark.sparkContext.defaultParallelism
         rows = []
 

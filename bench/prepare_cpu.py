@@ -86,6 +86,13 @@ def copied(files: list[Path], n: int, root: Path) -> list[Path]:
     return out
 
 
+def run_config(spark, web: bool, dedup: str):  # type: ignore[no-untyped-def]
+    """A run's config: the plain-text or the web path, with ``dedup``'s modes (comma-separated, or ``none``)."""
+    config = web_path_config(spark) if web else plain_path_config(spark)
+    config.prepare.dedup.modes = [] if dedup == "none" else dedup.split(",")
+    return config
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mb", type=float, default=100, help="input size in MB (default 100)")
@@ -98,6 +105,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from shardvec.config import Config
+    from shardvec.spark.prepare_job import small_rows_only
     from shardvec.spark.session import spark_session
 
     files = realtext.warc_sample(args.web_mb) if args.web else pick_inputs(args.mb)
@@ -110,7 +118,10 @@ def main() -> None:
         # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
         # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
         config.spark.class_archive = False
-        spark_session(config.spark)
+        configs = [run_config(config.spark, args.web, dedup) for dedup in args.dedup]
+        # The JIT `shardvec prepare` picks for these runs (spark.jit = "auto"), one session for all of them.
+        spark_session(config.spark, lambda cores: all(small_rows_only(c.prepare, [str(f) for f in files], cores, {})
+                                                      for c in configs))
         print(f"{mb:.1f} MB in {len(files)} files, {'web' if args.web else 'plain-text'} path, Spark local[2]\n")
         print("| run | input MB | dedup | wall s | python workers | jvm | driver | all core-s "
               "| MB/s per core of all CPU | workers' system s | workers' page faults |")
@@ -118,10 +129,8 @@ def main() -> None:
         for run in range(1, args.runs + 1):
             copies = args.copies[(run - 1) % len(args.copies)]
             dedup = args.dedup[(run - 1) % len(args.dedup)]
-            run_config = web_path_config(config.spark) if args.web else plain_path_config(config.spark)
-            run_config.prepare.dedup.modes = [] if dedup == "none" else dedup.split(",")
             before, started = cpu_by_process(), time.perf_counter()
-            run_prepare(run_config, inputs[copies], root / f"out-{run}")
+            run_prepare(run_config(config.spark, args.web, dedup), inputs[copies], root / f"out-{run}")
             wall, after = time.perf_counter() - started, cpu_by_process()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
             total = sum(spent.values())

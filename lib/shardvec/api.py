@@ -57,11 +57,13 @@ def prepare(config: Config) -> Path | str:
     output = Store(prepare_config.output, config.storage.options)
 
     from shardvec.spark.dedup import MINHASH_SEED
-    from shardvec.spark.prepare_job import run_prepare
+    from shardvec.spark.prepare_job import run_prepare, small_rows_only
     from shardvec.spark.session import spark_session, without_huge_pages
 
+    files = [f for location in locations for f in location.files]
     with without_huge_pages(not config.spark.huge_pages):
-        spark = spark_session(config.spark)
+        spark = spark_session(config.spark, lambda cores: small_rows_only(prepare_config, files, cores,
+                                                                           config.storage.options))
         started = time.perf_counter()
         with staged_output(output, prepare_config.overwrite, prepare_config.staging_dir) as staging:
             body = run_prepare(spark, config, locations, staging)

@@ -198,6 +198,15 @@ class SparkConfig(_Section):
                              "where neither conf nor spark-submit sets them; under spark-submit the driver's is "
                              "--driver-java-options; empty adds none): by default the JIT compiles only methods that "
                              "stay hot")
+    # Why auto: without dedup, phrases or skewed inputs the JVM moves only small rows, and C1 alone made the
+    # benchmark's plain run 0.2-0.5 s faster (its JVM 0.5-0.6 core-seconds against 0.9-1.8); where it joins or
+    # shuffles documents, C1 alone made runs 1.4-3x slower (bench/RESULTS.md, "Prepare: the quick compiler where
+    # the JVM moves only small rows").
+    jit: str = _doc("auto", "the JVMs' compilers: quick is C1 alone (-XX:TieredStopAtLevel=1), enough for a JVM "
+                    "that moves only small rows; tiered adds the optimizing compiler, which joins and shuffles of "
+                    "documents need (dedup, phrases, skewed inputs); auto takes quick for a local Spark that "
+                    "prepare starts for a job without them, tiered otherwise",
+                    choices=("auto", "quick", "tiered"))
     class_archive: bool = _doc(True, "the driver JVM maps the classes an earlier run archived (or, the first time, "
                                "archives its own as it exits: about 170 MB in $XDG_CACHE_HOME/shardvec/jvm, default "
                                "~/.cache); not under spark-submit, whose driver JVM is already running, nor with "

@@ -151,10 +151,16 @@ class FileGroups:
 
 
 def file_groups(spark: SparkSession, files: list[str], storage_options: dict[str, Any]) -> FileGroups:
-    """The files in groups, the largest first; ``balanced`` is false where a file bigger than one core's
-    share (a dictionary, a dump) cannot be split across tasks, so its documents are then spread over all
-    tasks after reading."""
-    parallelism = spark.sparkContext.defaultParallelism
+    """The files in groups, the largest first (:func:`group_files`), one Spark partition each."""
+    groups, balanced = group_files(files, spark.sparkContext.defaultParallelism, storage_options)
+    return FileGroups(spark.range(len(groups), numPartitions=len(groups)), spark.sparkContext.broadcast(groups),
+                      balanced)
+
+
+def group_files(files: list[str], parallelism: int, storage_options: dict[str, Any]) -> tuple[list[list[str]], bool]:
+    """The files in up to four groups per core, balanced by estimated work, and whether they are balanced:
+    false where a file bigger than one core's share (a dictionary, a dump) cannot be split across tasks, so
+    its documents are then spread over all tasks after reading."""
     n_groups = max(1, min(len(files), parallelism * 4))
     groups: list[list[str]] = [[] for _ in range(n_groups)]
     loads = [0] * n_groups
@@ -164,8 +170,16 @@ def file_groups(spark: SparkSession, files: list[str], storage_options: dict[str
         groups[i].append(path)
         loads[i] += work[path]
     total = sum(loads)
-    balanced = total < _REBALANCE_MIN_BYTES or max(loads) <= 1.1 * total / parallelism
-    return FileGroups(spark.range(n_groups, numPartitions=n_groups), spark.sparkContext.broadcast(groups), balanced)
+    return groups, total < _REBALANCE_MIN_BYTES or max(loads) <= 1.1 * total / parallelism
+
+
+def small_rows_only(prepare: PrepareConfig, files: list[str], cores: int, storage_options: dict[str, Any]) -> bool:
+    """Whether a run on ``cores`` has the JVM move only small rows: no dedup (joins), no phrases (counts of
+    bigrams), inputs balanced without a shuffle (:func:`group_files`). Such a JVM needs no optimizing
+    compiler (``spark.jit``)."""
+    if prepare.dedup.modes or prepare.phrase_passes:
+        return False
+    return group_files(sorted(set(files)), cores, storage_options)[1]
 
 
 def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:

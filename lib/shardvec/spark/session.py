@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlparse
 
 from shardvec.config import SparkConfig
@@ -44,6 +44,10 @@ NO_HUGE_PAGES_ENV = {
     "MIMALLOC_ALLOW_THP": "0",
     "NUMPY_MADVISE_HUGEPAGE": "0",
 }
+# The JVM option of ``jit = "quick"``: the quick compiler (C1) alone.
+QUICK_JIT = "-XX:TieredStopAtLevel=1"
+# A local master and its cores: local, local[N], local[*], local[N,F] (F: task retries).
+_LOCAL_MASTER = re.compile(r"local(?:\[(\*|\d+)(?:,\d+)?\])?")
 # prctl(2) options: a process's "no transparent huge pages" flag, which its children inherit.
 _PR_SET_THP_DISABLE, _PR_GET_THP_DISABLE = 41, 42
 
@@ -106,10 +110,33 @@ def _started() -> bool:
     return _submitted() or SparkContext._gateway is not None
 
 
-def session_settings(config: SparkConfig) -> dict[str, str]:
+def local_cores(master: str) -> int | None:
+    """The cores of the local Spark that ``master`` starts in this process (empty: ``local[*]``, unless
+    spark-submit gave a master), or None where its executors are elsewhere or not known yet."""
+    if not master and _submitted():
+        return None
+    match = _LOCAL_MASTER.fullmatch(master or "local[*]")
+    if match is None:
+        return None
+    cores = match.group(1) or "1"
+    return len(os.sched_getaffinity(0)) if cores == "*" else int(cores)
+
+
+def quick_jit(config: SparkConfig, small_rows_only: Callable[[int], bool] | None = None) -> bool:
+    """Whether the JVMs compile with C1 alone (:data:`QUICK_JIT`): ``jit = "quick"``, or ``"auto"`` where this
+    process is about to start a local Spark whose job, on its cores, moves only small rows through the JVM
+    (``small_rows_only``, asked only then: it may look at every input file)."""
+    if config.jit != "auto":
+        return config.jit == "quick"
+    cores = local_cores(config.master)
+    return small_rows_only is not None and cores is not None and not _started() and small_rows_only(cores)
+
+
+def session_settings(config: SparkConfig, quick: bool = False) -> dict[str, str]:
     """The Spark settings that ``[spark]`` asks for: its keys, then ``conf`` (which wins over them), then the
-    workers' environment (:data:`KEEP_MEMORY_ENV`, :data:`NO_HUGE_PAGES_ENV`), the JVMs' ``java_options`` and
-    the driver's class archive where neither conf nor spark-submit set them."""
+    workers' environment (:data:`KEEP_MEMORY_ENV`, :data:`NO_HUGE_PAGES_ENV`), the JVMs' ``java_options``
+    (after :data:`QUICK_JIT` where ``quick``, so that an option of the user's wins) and the driver's class
+    archive where neither conf nor spark-submit set them."""
     settings = {
         "spark.driver.memory": config.driver_memory,
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -123,9 +150,10 @@ def session_settings(config: SparkConfig) -> dict[str, str]:
     settings.update(config.conf)
     env = {**(KEEP_MEMORY_ENV if config.keep_worker_memory else {}), **({} if config.huge_pages else NO_HUGE_PAGES_ENV)}
     wanted = {f"spark.executorEnv.{name}": value for name, value in env.items()}
-    if config.java_options:
-        wanted["spark.executor.extraJavaOptions"] = config.java_options
-    driver_options = " ".join(filter(None, [config.java_options, _class_archive_option(config, settings)]))
+    java_options = " ".join(filter(None, [QUICK_JIT if quick else "", config.java_options]))
+    if java_options:
+        wanted["spark.executor.extraJavaOptions"] = java_options
+    driver_options = " ".join(filter(None, [java_options, _class_archive_option(config, settings)]))
     if driver_options:
         wanted["spark.driver.extraJavaOptions"] = driver_options
     settings.update(_not_set_already(settings, wanted))
@@ -183,8 +211,14 @@ def without_huge_pages(wanted: bool = True) -> Iterator[None]:
             libc.prctl(_PR_SET_THP_DISABLE, before, 0, 0, 0)
 
 
-def spark_session(config: SparkConfig):
-    """A SparkSession honouring ``[spark]``; prints where its UI is."""
+def spark_session(config: SparkConfig, small_rows_only: Callable[[int], bool] | None = None):
+    """A SparkSession honouring ``[spark]``; prints where its UI is.
+
+    ``small_rows_only``: for ``jit = "auto"``, whether the job the session
+    is started for moves only small rows through the JVM, given the cores of
+    the local Spark it would run on (:func:`quick_jit`); without it the JVMs
+    keep their optimizing compiler, which whatever else a session runs may need.
+    """
     from pyspark.sql import SparkSession
 
     if not _started():
@@ -201,7 +235,7 @@ def spark_session(config: SparkConfig):
         builder = builder.master(config.master)
     elif not _submitted():
         builder = builder.master("local[*]")
-    for key, value in session_settings(config).items():
+    for key, value in session_settings(config, quick_jit(config, small_rows_only)).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
