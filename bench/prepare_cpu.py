@@ -26,6 +26,14 @@ web path instead (``--web-mb`` of WARC files of real HTML pages, language id
 ``en`` and the quality rules on, as ``bench/prepare_bench.py`` runs it).
 
     ... bench/prepare_cpu.py --web --runs 8 --dedup none near   # what near dedup costs on web pages
+
+``--jit``: the JVMs' compiler (``spark.jit``); by default what ``shardvec
+prepare`` picks for these runs. ``--one-file SHARE``: the input's first files,
+up to this share of its bytes, joined into one file, so that the input is
+skewed and its documents are spread over the tasks by a shuffle.
+
+    ... bench/prepare_cpu.py --runs 4 --jit quick   # then --jit tiered: what C1 alone saves
+    ... bench/prepare_cpu.py --runs 4 --one-file 0.85 --jit tiered   # a skewed input
 """
 
 from __future__ import annotations
@@ -86,6 +94,18 @@ def copied(files: list[Path], n: int, root: Path) -> list[Path]:
     return out
 
 
+def joined(files: list[Path], share: float, root: Path) -> list[Path]:
+    """``files`` with the first of them, up to ``share`` of all their bytes, joined into one file."""
+    total, kept, one = sum(f.stat().st_size for f in files), 0, root / "joined.txt"
+    with one.open("wb") as out:
+        for i, f in enumerate(files):
+            if kept >= share * total:
+                return [one, *files[i:]]
+            out.write(f.read_bytes())
+            kept += f.stat().st_size
+    return [one]
+
+
 def run_config(spark, web: bool, dedup: str):  # type: ignore[no-untyped-def]
     """A run's config: the plain-text or the web path, with ``dedup``'s modes (comma-separated, or ``none``)."""
     config = web_path_config(spark) if web else plain_path_config(spark)
@@ -101,6 +121,9 @@ def main() -> None:
     parser.add_argument("--dedup", nargs="+", default=["none"],
                         help="dedup modes, comma-separated, run by run in turn (default none)")
     parser.add_argument("--web", action="store_true", help="the web path: WARC files of HTML pages")
+    parser.add_argument("--jit", choices=("auto", "quick", "tiered"), default="auto",
+                        help="the JVMs' compiler (spark.jit; default auto: what shardvec prepare picks)")
+    parser.add_argument("--one-file", type=float, default=0.0, help="share of the input joined into one file")
     parser.add_argument("--web-mb", type=float, default=100, help="WARC input size in MB with --web (default 100)")
     args = parser.parse_args()
 
@@ -112,14 +135,15 @@ def main() -> None:
     mb = sum(f.stat().st_size for f in files) / 2 ** 20
     with tempfile.TemporaryDirectory(prefix="prepare-cpu-") as tmp:
         root = Path(tmp)
+        files = joined(files, args.one_file, root) if args.one_file else files
         inputs = {n: link_dir(copied(files, n, root), root / f"copies-{n}") for n in set(args.copies)}
         config = Config()
-        config.spark.master = "local[2]"
+        config.spark.master, config.spark.jit = "local[2]", args.jit
         # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
         # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
         config.spark.class_archive = False
         configs = [run_config(config.spark, args.web, dedup) for dedup in args.dedup]
-        # The JIT `shardvec prepare` picks for these runs (spark.jit = "auto"), one session for all of them.
+        # With spark.jit = "auto", the JIT `shardvec prepare` picks for these runs; one session for all of them.
         spark_session(config.spark, lambda cores: all(small_rows_only(c.prepare, [str(f) for f in files], cores, {})
                                                       for c in configs))
         print(f"{mb:.1f} MB in {len(files)} files, {'web' if args.web else 'plain-text'} path, Spark local[2]\n")
