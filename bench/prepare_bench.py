@@ -140,6 +140,16 @@ def run_prepare(config, inputs: Path, out: Path) -> dict:  # type: ignore[no-unt
             "records": manifest["records"]["in"], "throughput": manifest.get("throughput")}
 
 
+def as_the_command_would(runs):  # type: ignore[no-untyped-def]
+    """For ``spark_session``: the JVM's compiler that `shardvec prepare` gives each of ``runs`` ((config, files)
+    pairs; ``spark.jit = "auto"``: C1 alone where none joins or shuffles documents), for one session that runs
+    them all."""
+    from shardvec.spark.prepare_job import small_rows_only
+
+    return lambda parallelism: all(small_rows_only(config.prepare, [str(f) for f in files], parallelism, {})
+                                   for config, files in runs)
+
+
 def plain_path_config(spark):  # type: ignore[no-untyped-def]
     """The plain-text path the benchmarks time: every file read as text, no lineage."""
     from shardvec.config import Config
@@ -197,7 +207,6 @@ def main() -> None:
     load = wait_for_quiet(600)
 
     from shardvec.config import Config
-    from shardvec.spark.prepare_job import small_rows_only
     from shardvec.spark.session import spark_session
 
     files = pick_inputs(args.mb)
@@ -214,12 +223,8 @@ def main() -> None:
         # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
         # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
         config.spark.class_archive = False
-        # The JIT that `shardvec prepare` gives each of these runs (spark.jit = "auto": C1 alone where none joins
-        # or shuffles documents); one session is started for all of them.
-        spark = spark_session(config.spark, lambda cores: all(
-            small_rows_only(run.prepare, [str(f) for f in run_files], cores, {})
-            for run, run_files in [(Config(), files), (plain_path_config(config.spark), files),
-                                   (web_path_config(config.spark), warcs)]))
+        spark = spark_session(config.spark, as_the_command_would(
+            [(Config(), files), (plain_path_config(config.spark), files), (web_path_config(config.spark), warcs)]))
         n_shards = spark.sparkContext.defaultParallelism
         rows = []
 

@@ -49,7 +49,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import realtext  # noqa: E402
-from prepare_bench import link_dir, pick_inputs, plain_path_config, run_prepare, web_path_config  # noqa: E402
+from prepare_bench import (as_the_command_would, link_dir, pick_inputs, plain_path_config, run_prepare,  # noqa: E402
+                           web_path_config)
 
 
 def cpu_by_process() -> dict[str, float]:
@@ -95,13 +96,18 @@ def copied(files: list[Path], n: int, root: Path) -> list[Path]:
 
 
 def joined(files: list[Path], share: float, root: Path) -> list[Path]:
-    """``files`` with the first of them, up to ``share`` of all their bytes, joined into one file."""
+    """``files`` with the first of them, up to ``share`` of all their bytes, joined into one plain-text file
+    (each decompressed, and ended by a line break)."""
+    from shardvec.readers.fs import open_input
+
     total, kept, one = sum(f.stat().st_size for f in files), 0, root / "joined.txt"
     with one.open("wb") as out:
         for i, f in enumerate(files):
             if kept >= share * total:
                 return [one, *files[i:]]
-            out.write(f.read_bytes())
+            with open_input(str(f), {}) as fh:
+                text = fh.read()
+            out.write(text if text.endswith(b"\n") else text + b"\n")
             kept += f.stat().st_size
     return [one]
 
@@ -128,7 +134,6 @@ def main() -> None:
     args = parser.parse_args()
 
     from shardvec.config import Config
-    from shardvec.spark.prepare_job import small_rows_only
     from shardvec.spark.session import spark_session
 
     files = realtext.warc_sample(args.web_mb) if args.web else pick_inputs(args.mb)
@@ -142,10 +147,9 @@ def main() -> None:
         # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
         # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
         config.spark.class_archive = False
-        configs = [run_config(config.spark, args.web, dedup) for dedup in args.dedup]
-        # With spark.jit = "auto", the JIT `shardvec prepare` picks for these runs; one session for all of them.
-        spark_session(config.spark, lambda cores: all(small_rows_only(c.prepare, [str(f) for f in files], cores, {})
-                                                      for c in configs))
+        runs = [(run_config(config.spark, args.web, args.dedup[k % len(args.dedup)]),
+                 sorted(inputs[args.copies[k % len(args.copies)]].iterdir())) for k in range(args.runs)]
+        spark_session(config.spark, as_the_command_would(runs))
         print(f"{mb:.1f} MB in {len(files)} files, {'web' if args.web else 'plain-text'} path, Spark local[2]\n")
         print("| run | input MB | dedup | wall s | python workers | jvm | driver | all core-s "
               "| MB/s per core of all CPU | workers' system s | workers' page faults |")
@@ -154,7 +158,7 @@ def main() -> None:
             copies = args.copies[(run - 1) % len(args.copies)]
             dedup = args.dedup[(run - 1) % len(args.dedup)]
             before, started = cpu_by_process(), time.perf_counter()
-            run_prepare(run_config(config.spark, args.web, dedup), inputs[copies], root / f"out-{run}")
+            run_prepare(runs[run - 1][0], inputs[copies], root / f"out-{run}")
             wall, after = time.perf_counter() - started, cpu_by_process()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
             total = sum(spent.values())

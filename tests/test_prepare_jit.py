@@ -13,45 +13,57 @@ import pytest
 from shardvec.config import DedupConfig, PrepareConfig, SparkConfig
 from shardvec.spark import session
 from shardvec.spark.prepare_job import small_rows_only
-from shardvec.spark.session import QUICK_JIT, local_cores, quick_jit, session_settings
+from shardvec.spark.session import QUICK_JIT, local_parallelism, session_settings, use_quick_jit
 
 
-def test_local_cores_are_read_from_the_master(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_local_parallelism_is_spark_s_own(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)
     every = len(os.sched_getaffinity(0))
-    assert [local_cores(m) for m in ("local", "local[3]", "local[*]", "local[4,2]", "local[*,2]", "")] == \
-        [1, 3, every, 4, every, every]
-    assert [local_cores(m) for m in ("spark://127.0.0.1:7077", "yarn", "k8s://https://host:6443", "locals")] == \
+
+    def parallelism(master: str, **conf: str) -> int | None:
+        return local_parallelism(SparkConfig(master=master, conf={k.replace("_", "."): v for k, v in conf.items()}))
+
+    assert [parallelism(m) for m in ("local", "local[3]", "local[4,2]", "local[4, 2]", "local[*]", "")] == \
+        [1, 3, 4, 4, every, every]
+    assert [parallelism(m) for m in ("spark://127.0.0.1:7077", "yarn", "local-cluster[2,1,1024]", "local[0]")] == \
         [None] * 4
-    # Under spark-submit an empty master is spark-submit's, which this process does not know.
+    # conf's settings win, as they do in Spark: its master, its default parallelism.
+    assert parallelism("local[3]", spark_master="yarn") is None
+    assert parallelism("local[2]", spark_default_parallelism="16") == 16
+    # Settings this process cannot see: spark-submit's, or PYSPARK_SUBMIT_ARGS.
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--conf spark.default.parallelism=16 pyspark-shell")
+    assert parallelism("local[2]") is None
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS")
     monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "1")
-    assert local_cores("") is None
+    assert parallelism("") is None
 
 
 def test_auto_asks_the_job_only_where_this_process_starts_a_local_spark(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)
     asked: list[int] = []
 
     def small(answer: bool):  # type: ignore[no-untyped-def]
-        def ask(cores: int) -> bool:
-            asked.append(cores)
+        def ask(parallelism: int) -> bool:
+            asked.append(parallelism)
             return answer
         return ask
 
     monkeypatch.setattr(session, "_started", lambda: False)
-    assert quick_jit(SparkConfig(master="local[3]"), small(True)) and asked == [3]
-    assert not quick_jit(SparkConfig(master="local[3]"), small(False))
-    assert not quick_jit(SparkConfig(master="local[3]"))  # no job to judge: the optimizing compiler stays
+    assert use_quick_jit(SparkConfig(master="local[3]"), small(True)) and asked == [3]
+    assert not use_quick_jit(SparkConfig(master="local[3]"), small(False))
+    assert not use_quick_jit(SparkConfig(master="local[3]"))  # no job to judge: the optimizing compiler stays
     asked.clear()
-    assert not quick_jit(SparkConfig(master="spark://127.0.0.1:7077"), small(True))
-    assert not quick_jit(SparkConfig(master="local[3]", jit="tiered"), small(True))
-    assert quick_jit(SparkConfig(master="yarn", jit="quick"), small(False))
+    assert not use_quick_jit(SparkConfig(master="spark://127.0.0.1:7077"), small(True))
+    assert not use_quick_jit(SparkConfig(master="local[3]", jit="tiered"), small(True))
+    assert use_quick_jit(SparkConfig(master="yarn", jit="quick"), small(False))
     assert asked == []
     # A JVM that runs already keeps the compiler it was started with: nothing to decide.
     monkeypatch.setattr(session, "_started", lambda: True)
-    assert not quick_jit(SparkConfig(master="local[3]"), small(True)) and asked == []
+    assert not use_quick_jit(SparkConfig(master="local[3]"), small(True)) and asked == []
 
 
-def test_the_quick_compiler_comes_before_the_users_java_options(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_quick_compiler_comes_before_the_users_java_options() -> None:
     sides = ("spark.driver.extraJavaOptions", "spark.executor.extraJavaOptions")
     config = SparkConfig(class_archive=False)
     quick = session_settings(config, quick=True)
@@ -84,6 +96,20 @@ def test_only_a_job_without_joins_or_shuffles_moves_only_small_rows(tmp_path: Pa
     assert small_rows_only(plain, skewed, 1, {})  # on one core nothing needs spreading
     assert not small_rows_only(PrepareConfig(dedup=DedupConfig(modes=["lines"])), even, 2, {})
     assert not small_rows_only(PrepareConfig(phrase_passes=1), even, 2, {})
+    assert small_rows_only(plain, even + even, 2, {})  # a file named twice is read once, as prepare reads it
+    big = _files(tmp_path / "big", [80 << 20] * 8)  # a long run: the optimizing compiler pays for itself
+    assert not small_rows_only(plain, big, 2, {})
+
+
+def test_the_judge_agrees_with_the_groups_prepare_reads(spark, tmp_path: Path) -> None:
+    """What the judge foresees at the session's parallelism is what the run then finds."""
+    from shardvec.spark.prepare_job import file_groups
+
+    for name, sizes in (("even", [4 << 20] * 8), ("skewed", [24 << 20] + [1 << 20] * 8), ("few", [1 << 20] * 3)):
+        files = _files(tmp_path / name, sizes)
+        groups = file_groups(spark, files, {})
+        groups.listing.destroy()
+        assert small_rows_only(PrepareConfig(), files, spark.sparkContext.defaultParallelism, {}) == groups.balanced
 
 
 _RUN = """
@@ -94,7 +120,7 @@ config = Config()
 config.spark.master, config.spark.class_archive = "local[1]", False
 config.prepare.input, config.prepare.output = [sys.argv[1]], sys.argv[2]
 config.prepare.dedup.modes = sys.argv[3:]
-api.prepare(config)
+api.prepare(config, sole_run=True)
 from pyspark import SparkContext
 arguments = SparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
 print("jvm:", " ".join(arguments))

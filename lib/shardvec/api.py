@@ -42,8 +42,14 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def prepare(config: Config) -> Path | str:
-    """Spark: raw input files -> ``shards/*.parquet``, ``vocab.parquet``, ``manifest.json`` (any storage)."""
+def prepare(config: Config, sole_run: bool = False) -> Path | str:
+    """Spark: raw input files -> ``shards/*.parquet``, ``vocab.parquet``, ``manifest.json`` (any storage).
+
+    ``sole_run``: this process runs no other Spark work (the ``shardvec
+    prepare`` command), so the JVM it starts may compile with C1 alone where
+    this job needs no more (``spark.jit = "auto"``); a JVM keeps its compiler
+    for the process's life, and a later job with joins would pay for it.
+    """
     from shardvec.corpus import CORPUS_SCHEMA
     from shardvec.readers import expand_inputs
 
@@ -62,8 +68,8 @@ def prepare(config: Config) -> Path | str:
 
     files = [f for location in locations for f in location.files]
     with without_huge_pages(not config.spark.huge_pages):
-        spark = spark_session(config.spark, lambda cores: small_rows_only(prepare_config, files, cores,
-                                                                           config.storage.options))
+        spark = spark_session(config.spark, (lambda parallelism: small_rows_only(
+            prepare_config, files, parallelism, config.storage.options)) if sole_run else None)
         started = time.perf_counter()
         with staged_output(output, prepare_config.overwrite, prepare_config.staging_dir) as staging:
             body = run_prepare(spark, config, locations, staging)

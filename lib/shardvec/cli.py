@@ -129,7 +129,8 @@ def run(argv: Sequence[str] | None = None) -> Any:
 
         return run_demo(config, args.output or "demo-output", args.overwrite)
     stage: Callable[..., Any] = getattr(api, args.command)
-    result = stage(config)
+    # A command is its process's only Spark work: prepare's JVM may compile with C1 alone (spark.jit = "auto").
+    result = stage(config, sole_run=True) if args.command == "prepare" else stage(config)
     if args.command in ("prepare", "train"):
         print(result)
     return result

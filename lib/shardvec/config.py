@@ -204,8 +204,9 @@ class SparkConfig(_Section):
     # the JVM moves only small rows").
     jit: str = _doc("auto", "the JVMs' compilers: quick is C1 alone (-XX:TieredStopAtLevel=1), enough for a JVM "
                     "that moves only small rows; tiered adds the optimizing compiler, which joins and shuffles of "
-                    "documents need (dedup, phrases, skewed inputs); auto takes quick for a local Spark that "
-                    "prepare starts for a job without them, tiered otherwise",
+                    "documents need (dedup, phrases, skewed inputs); auto takes quick for the local Spark that the "
+                    "shardvec prepare command starts for a job without them on up to 512 MB, tiered otherwise; "
+                    "neither changes a JVM that runs already (spark-submit's)",
                     choices=("auto", "quick", "tiered"))
     class_archive: bool = _doc(True, "the driver JVM maps the classes an earlier run archived (or, the first time, "
                                "archives its own as it exits: about 170 MB in $XDG_CACHE_HOME/shardvec/jvm, default "

@@ -67,6 +67,10 @@ _COMPRESSED_SUFFIXES = (".gz", ".gzip", ".tgz", ".bz2", ".xz", ".txz", ".zst", "
 _SNIFF_MIN_BYTES = 1 << 20
 # Up to this many bytes of per-task word counts, the driver sums them (see build_vocab).
 _DRIVER_SUM_BYTES = 64 << 20
+# Up to this much estimated input work, a run without joins or shuffles may have its JVM compile with C1 alone
+# (small_rows_only): its per-task word counts stay far below _DRIVER_SUM_BYTES (13 MB for the prepare bench's
+# 100 MB), and on longer runs the optimizing compiler's fixed cost matters less.
+_QUICK_JIT_MAX_BYTES = 512 << 20
 
 
 def reader_settings(prepare: PrepareConfig, storage_options: dict[str, Any]) -> ReaderSettings:
@@ -152,20 +156,20 @@ class FileGroups:
 
 def file_groups(spark: SparkSession, files: list[str], storage_options: dict[str, Any]) -> FileGroups:
     """The files in groups, the largest first (:func:`group_files`), one Spark partition each."""
-    groups, balanced = group_files(files, spark.sparkContext.defaultParallelism, storage_options)
+    work = {path: _work_estimate(path, storage_options) for path in files}
+    groups, balanced = group_files(work, spark.sparkContext.defaultParallelism)
     return FileGroups(spark.range(len(groups), numPartitions=len(groups)), spark.sparkContext.broadcast(groups),
                       balanced)
 
 
-def group_files(files: list[str], parallelism: int, storage_options: dict[str, Any]) -> tuple[list[list[str]], bool]:
-    """The files in up to four groups per core, balanced by estimated work, and whether they are balanced:
-    false where a file bigger than one core's share (a dictionary, a dump) cannot be split across tasks, so
-    its documents are then spread over all tasks after reading."""
-    n_groups = max(1, min(len(files), parallelism * 4))
+def group_files(work: dict[str, int], parallelism: int) -> tuple[list[list[str]], bool]:
+    """The files (each with its :func:`_work_estimate`) in up to four groups per core, balanced by estimated
+    work, and whether they are balanced: false where a file bigger than one core's share (a dictionary, a
+    dump) cannot be split across tasks, so its documents are then spread over all tasks after reading."""
+    n_groups = max(1, min(len(work), parallelism * 4))
     groups: list[list[str]] = [[] for _ in range(n_groups)]
     loads = [0] * n_groups
-    work = {path: _work_estimate(path, storage_options) for path in files}
-    for path in sorted(files, key=lambda p: (-work[p], p)):
+    for path in sorted(work, key=lambda p: (-work[p], p)):
         i = loads.index(min(loads))
         groups[i].append(path)
         loads[i] += work[path]
@@ -173,13 +177,15 @@ def group_files(files: list[str], parallelism: int, storage_options: dict[str, A
     return groups, total < _REBALANCE_MIN_BYTES or max(loads) <= 1.1 * total / parallelism
 
 
-def small_rows_only(prepare: PrepareConfig, files: list[str], cores: int, storage_options: dict[str, Any]) -> bool:
-    """Whether a run on ``cores`` has the JVM move only small rows: no dedup (joins), no phrases (counts of
-    bigrams), inputs balanced without a shuffle (:func:`group_files`). Such a JVM needs no optimizing
-    compiler (``spark.jit``)."""
+def small_rows_only(prepare: PrepareConfig, files: list[str], parallelism: int, storage_options: dict[str, Any]) -> bool:
+    """Whether a run at ``parallelism`` has the JVM move only small rows: no dedup (joins), no phrases
+    (counts of bigrams), inputs balanced without a shuffle (:func:`group_files`), and small enough that the
+    driver sums the vocabulary (:data:`_QUICK_JIT_MAX_BYTES`). Such a JVM needs no optimizing compiler
+    (``spark.jit``)."""
     if prepare.dedup.modes or prepare.phrase_passes:
         return False
-    return group_files(sorted(set(files)), cores, storage_options)[1]
+    work = {path: _work_estimate(path, storage_options) for path in set(files)}
+    return sum(work.values()) <= _QUICK_JIT_MAX_BYTES and group_files(work, parallelism)[1]
 
 
 def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:

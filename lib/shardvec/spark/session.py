@@ -46,8 +46,8 @@ NO_HUGE_PAGES_ENV = {
 }
 # The JVM option of ``jit = "quick"``: the quick compiler (C1) alone.
 QUICK_JIT = "-XX:TieredStopAtLevel=1"
-# A local master and its cores: local, local[N], local[*], local[N,F] (F: task retries).
-_LOCAL_MASTER = re.compile(r"local(?:\[(\*|\d+)(?:,\d+)?\])?")
+# A local master and its cores, as Spark reads them: local, local[N], local[*], local[N, F] (F: task retries).
+_LOCAL_MASTER = re.compile(r"local(?:\[(\*|\d+)(?:\s*,\s*\d+)?\])?")
 # prctl(2) options: a process's "no transparent huge pages" flag, which its children inherit.
 _PR_SET_THP_DISABLE, _PR_GET_THP_DISABLE = 41, 42
 
@@ -110,26 +110,28 @@ def _started() -> bool:
     return _submitted() or SparkContext._gateway is not None
 
 
-def local_cores(master: str) -> int | None:
-    """The cores of the local Spark that ``master`` starts in this process (empty: ``local[*]``, unless
-    spark-submit gave a master), or None where its executors are elsewhere or not known yet."""
-    if not master and _submitted():
+def local_parallelism(config: SparkConfig) -> int | None:
+    """The default parallelism of the local Spark that ``config`` starts in this process (its master, or
+    ``conf``'s, empty for ``local[*]``; ``conf``'s ``spark.default.parallelism`` wins over its cores), or
+    None where its executors are elsewhere, or where settings this process cannot see may change it
+    (spark-submit, ``PYSPARK_SUBMIT_ARGS``)."""
+    if _submitted() or "PYSPARK_SUBMIT_ARGS" in os.environ:
         return None
-    match = _LOCAL_MASTER.fullmatch(master or "local[*]")
-    if match is None:
-        return None
-    cores = match.group(1) or "1"
-    return len(os.sched_getaffinity(0)) if cores == "*" else int(cores)
+    match = _LOCAL_MASTER.fullmatch(config.conf.get("spark.master", config.master) or "local[*]")
+    cores = match and match.group(1) or "1"
+    parallelism = config.conf.get("spark.default.parallelism") or (
+        len(os.sched_getaffinity(0)) if cores == "*" else cores)
+    return int(parallelism) if match and str(parallelism).isdigit() and int(parallelism) > 0 else None
 
 
-def quick_jit(config: SparkConfig, small_rows_only: Callable[[int], bool] | None = None) -> bool:
+def use_quick_jit(config: SparkConfig, small_rows_only: Callable[[int], bool] | None = None) -> bool:
     """Whether the JVMs compile with C1 alone (:data:`QUICK_JIT`): ``jit = "quick"``, or ``"auto"`` where this
-    process is about to start a local Spark whose job, on its cores, moves only small rows through the JVM
-    (``small_rows_only``, asked only then: it may look at every input file)."""
-    if config.jit != "auto":
-        return config.jit == "quick"
-    cores = local_cores(config.master)
-    return small_rows_only is not None and cores is not None and not _started() and small_rows_only(cores)
+    process is about to start a local Spark whose job, at its parallelism, moves only small rows through the
+    JVM (``small_rows_only``, asked only then: it may look at every input file)."""
+    if config.jit == "quick":
+        return True
+    parallelism = local_parallelism(config) if config.jit == "auto" and small_rows_only and not _started() else None
+    return parallelism is not None and small_rows_only(parallelism)  # type: ignore[misc]
 
 
 def session_settings(config: SparkConfig, quick: bool = False) -> dict[str, str]:
@@ -172,6 +174,7 @@ def _class_archive_option(config: SparkConfig, settings: dict[str, str]) -> str 
     own = {"spark.driver.extraJavaOptions", "spark.driver.extraClassPath"} & settings.keys()
     if not config.class_archive or own or _started() or java is None:
         return None
+    # Without the quick compiler's option: an archive holds classes, not compiled code, so one file serves both.
     return archive_option(default_directory(), java, config.driver_memory, config.java_options)
 
 
@@ -215,9 +218,11 @@ def spark_session(config: SparkConfig, small_rows_only: Callable[[int], bool] | 
     """A SparkSession honouring ``[spark]``; prints where its UI is.
 
     ``small_rows_only``: for ``jit = "auto"``, whether the job the session
-    is started for moves only small rows through the JVM, given the cores of
-    the local Spark it would run on (:func:`quick_jit`); without it the JVMs
-    keep their optimizing compiler, which whatever else a session runs may need.
+    is started for moves only small rows through the JVM, given the
+    parallelism of the local Spark it would run on (:func:`use_quick_jit`);
+    without it the JVMs keep their optimizing compiler, which whatever else
+    a session runs may need. Pass it only where nothing else will run in
+    this process's JVM: the JVM keeps its compiler for the process's life.
     """
     from pyspark.sql import SparkSession
 
@@ -235,7 +240,10 @@ def spark_session(config: SparkConfig, small_rows_only: Callable[[int], bool] | 
         builder = builder.master(config.master)
     elif not _submitted():
         builder = builder.master("local[*]")
-    for key, value in session_settings(config, quick_jit(config, small_rows_only)).items():
+    quick = use_quick_jit(config, small_rows_only)
+    if quick and not _started():
+        log.info(f"the JVMs compile with C1 alone ({QUICK_JIT}, spark.jit = {config.jit})")
+    for key, value in session_settings(config, quick).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
