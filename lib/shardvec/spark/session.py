@@ -118,10 +118,12 @@ def local_parallelism(config: SparkConfig) -> int | None:
     if _submitted() or "PYSPARK_SUBMIT_ARGS" in os.environ:
         return None
     match = _LOCAL_MASTER.fullmatch(config.conf.get("spark.master", config.master) or "local[*]")
-    cores = match and match.group(1) or "1"
-    parallelism = config.conf.get("spark.default.parallelism") or (
-        len(os.sched_getaffinity(0)) if cores == "*" else cores)
-    return int(parallelism) if match and str(parallelism).isdigit() and int(parallelism) > 0 else None
+    if match is None:
+        return None
+    cores = match.group(1) or "1"
+    every = str(len(os.sched_getaffinity(0)))
+    parallelism = config.conf.get("spark.default.parallelism", every if cores == "*" else cores)
+    return int(parallelism) if parallelism.isdigit() and int(parallelism) > 0 else None
 
 
 def use_quick_jit(config: SparkConfig, small_rows_only: Callable[[int], bool] | None = None) -> bool:
