@@ -144,10 +144,10 @@ def as_the_command_would(runs):  # type: ignore[no-untyped-def]
     """For ``spark_session``: the JVM's compiler that `shardvec prepare` gives each of ``runs`` ((config, files)
     pairs; ``spark.jit = "auto"``: C1 alone where none joins or shuffles documents), for one session that runs
     them all."""
-    from shardvec.spark.prepare_job import small_rows_only
+    from shardvec.spark.prepare_job import input_work, small_rows_only
 
-    return lambda parallelism: all(small_rows_only(config.prepare, [str(f) for f in files], parallelism, {})
-                                   for config, files in runs)
+    judged = [(config.prepare, input_work([str(f) for f in files], {})) for config, files in runs]
+    return lambda parallelism: all(small_rows_only(prepare, work, parallelism) for prepare, work in judged)
 
 
 def plain_path_config(spark):  # type: ignore[no-untyped-def]

@@ -147,18 +147,18 @@ def main() -> None:
         # The JVM loads its classes as a first run on a new machine does, not from an archive an earlier run
         # left in ~/.cache (spark.class_archive; its effect is measured on the whole command instead).
         config.spark.class_archive = False
-        runs = [(run_config(config.spark, args.web, args.dedup[k % len(args.dedup)]),
-                 sorted(inputs[args.copies[k % len(args.copies)]].iterdir())) for k in range(args.runs)]
-        spark_session(config.spark, as_the_command_would(runs))
+        # Run k: its copies of the input, its dedup modes, its config.
+        turns = [(args.copies[k % len(args.copies)], args.dedup[k % len(args.dedup)]) for k in range(args.runs)]
+        runs = [(copies, dedup, run_config(config.spark, args.web, dedup)) for copies, dedup in turns]
+        spark_session(config.spark, as_the_command_would(
+            [(run, sorted(inputs[copies].iterdir())) for copies, _, run in runs]))
         print(f"{mb:.1f} MB in {len(files)} files, {'web' if args.web else 'plain-text'} path, Spark local[2]\n")
         print("| run | input MB | dedup | wall s | python workers | jvm | driver | all core-s "
               "| MB/s per core of all CPU | workers' system s | workers' page faults |")
         print("|---|---|---|---|---|---|---|---|---|---|---|")
-        for run in range(1, args.runs + 1):
-            copies = args.copies[(run - 1) % len(args.copies)]
-            dedup = args.dedup[(run - 1) % len(args.dedup)]
+        for run, (copies, dedup, this_config) in enumerate(runs, start=1):
             before, started = cpu_by_process(), time.perf_counter()
-            run_prepare(runs[run - 1][0], inputs[copies], root / f"out-{run}")
+            run_prepare(this_config, inputs[copies], root / f"out-{run}")
             wall, after = time.perf_counter() - started, cpu_by_process()
             spent = {k: after.get(k, 0.0) - before.get(k, 0.0) for k in ("python workers", "jvm", "driver")}
             total = sum(spent.values())

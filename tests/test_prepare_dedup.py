@@ -119,14 +119,14 @@ def test_only_results_that_a_later_mode_reads_again_are_cached(spark) -> None:
 
 def test_joins_of_frames_grown_from_the_file_groups_are_broadcast_only_once_measured(
         spark, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from shardvec.spark.prepare_job import _broadcasts_by_measured_size, file_groups
+    from shardvec.spark.prepare_job import _broadcasts_by_measured_size, file_groups, input_work
 
     static, adaptive = "spark.sql.autoBroadcastJoinThreshold", "spark.sql.adaptive.autoBroadcastJoinThreshold"
     before = spark.conf.get(static), spark.conf.get(adaptive, None)
     files = [str(tmp_path / f"f{i}.txt") for i in range(4)]
     for path in files:
         Path(path).write_text("a line\n")
-    groups = file_groups(spark, files, {})
+    groups = file_groups(spark, input_work(files, {}))
     # A frame grown from the groups is estimated at the size of a few group numbers, whatever it becomes.
     docs = groups.frame.mapInArrow(groups.paths_step, "path string")
 

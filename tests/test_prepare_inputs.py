@@ -190,13 +190,13 @@ def test_a_failed_run_leaves_nothing_that_looks_complete(config: Config, tmp_pat
 
 
 def test_one_file_bigger_than_a_cores_share_is_spread_after_reading(spark, tmp_path: Path) -> None:
-    from shardvec.spark.prepare_job import file_groups
+    from shardvec.spark.prepare_job import file_groups, input_work
 
     small = [str(write_lines(tmp_path / f"s{i}.txt", LINES)) for i in range(8)]
     big = tmp_path / "big.txt.gz"
     big.write_bytes(gzip.compress(b"x" * 1000) + b"\0" * (3 << 20))  # 3 MiB stored, about 12 MiB of work
     for files, balanced in ((small, True), ([*small, str(big)], False)):
-        groups = file_groups(spark, files, {})
+        groups = file_groups(spark, input_work(files, {}))
         paths = groups.frame.mapInArrow(groups.paths_step, "path string")
         # Partition i holds group i's files, in order: the order the shards follow.
         assert [[r.path for r in p] for p in paths.rdd.glom().collect()] == groups.listing.value

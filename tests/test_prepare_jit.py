@@ -12,7 +12,7 @@ import pytest
 
 from shardvec.config import DedupConfig, PrepareConfig, SparkConfig
 from shardvec.spark import session
-from shardvec.spark.prepare_job import small_rows_only
+from shardvec.spark.prepare_job import input_work, small_rows_only
 from shardvec.spark.session import QUICK_JIT, local_parallelism, session_settings, use_quick_jit
 
 
@@ -91,14 +91,18 @@ def test_only_a_job_without_joins_or_shuffles_moves_only_small_rows(tmp_path: Pa
     even = _files(tmp_path / "even", [4 << 20] * 8)
     skewed = _files(tmp_path / "skewed", [24 << 20] + [1 << 20] * 8)
     plain = PrepareConfig()
-    assert small_rows_only(plain, even, 2, {})
-    assert not small_rows_only(plain, skewed, 2, {})  # one file is most of the work: its documents are spread
-    assert small_rows_only(plain, skewed, 1, {})  # on one core nothing needs spreading
-    assert not small_rows_only(PrepareConfig(dedup=DedupConfig(modes=["lines"])), even, 2, {})
-    assert not small_rows_only(PrepareConfig(phrase_passes=1), even, 2, {})
-    assert small_rows_only(plain, even + even, 2, {})  # a file named twice is read once, as prepare reads it
+
+    def small(prepare: PrepareConfig, files: list[str], parallelism: int) -> bool:
+        return small_rows_only(prepare, input_work(files, {}), parallelism)
+
+    assert small(plain, even, 2)
+    assert not small(plain, skewed, 2)  # one file is most of the work: its documents are spread
+    assert small(plain, skewed, 1)  # on one core nothing needs spreading
+    assert not small(PrepareConfig(dedup=DedupConfig(modes=["lines"])), even, 2)
+    assert not small(PrepareConfig(phrase_passes=1), even, 2)
+    assert input_work(even + even, {}) == input_work(even, {})  # a file named twice is read once
     big = _files(tmp_path / "big", [80 << 20] * 8)  # a long run: the optimizing compiler pays for itself
-    assert not small_rows_only(plain, big, 2, {})
+    assert not small(plain, big, 2)
 
 
 def test_the_judge_agrees_with_the_groups_prepare_reads(spark, tmp_path: Path) -> None:
@@ -107,9 +111,10 @@ def test_the_judge_agrees_with_the_groups_prepare_reads(spark, tmp_path: Path) -
 
     for name, sizes in (("even", [4 << 20] * 8), ("skewed", [24 << 20] + [1 << 20] * 8), ("few", [1 << 20] * 3)):
         files = _files(tmp_path / name, sizes)
-        groups = file_groups(spark, files, {})
+        work = input_work(files, {})
+        groups = file_groups(spark, work)
         groups.listing.destroy()
-        assert small_rows_only(PrepareConfig(), files, spark.sparkContext.defaultParallelism, {}) == groups.balanced
+        assert small_rows_only(PrepareConfig(), work, spark.sparkContext.defaultParallelism) == groups.balanced
 
 
 _RUN = """

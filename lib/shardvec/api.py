@@ -63,16 +63,16 @@ def prepare(config: Config, sole_run: bool = False) -> Path | str:
     output = Store(prepare_config.output, config.storage.options)
 
     from shardvec.spark.dedup import MINHASH_SEED
-    from shardvec.spark.prepare_job import run_prepare, small_rows_only
+    from shardvec.spark.prepare_job import input_files, input_work, run_prepare, small_rows_only
     from shardvec.spark.session import spark_session, without_huge_pages
 
-    files = [f for location in locations for f in location.files]
+    work = input_work(input_files(locations), config.storage.options)
     with without_huge_pages(not config.spark.huge_pages):
-        spark = spark_session(config.spark, (lambda parallelism: small_rows_only(
-            prepare_config, files, parallelism, config.storage.options)) if sole_run else None)
+        spark = spark_session(config.spark, (lambda parallelism: small_rows_only(prepare_config, work, parallelism))
+                              if sole_run else None)
         started = time.perf_counter()
         with staged_output(output, prepare_config.overwrite, prepare_config.staging_dir) as staging:
-            body = run_prepare(spark, config, locations, staging)
+            body = run_prepare(spark, config, locations, work, staging)
             manifest = {"schema": CORPUS_SCHEMA, "created": _now(), **body,
                         "seconds": round(time.perf_counter() - started, 2), "seed": MINHASH_SEED,
                         "config": config.to_dict(), "versions": library_versions()}

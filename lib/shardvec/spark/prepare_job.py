@@ -154,16 +154,23 @@ class FileGroups:
         return group_paths_step(self.listing)
 
 
-def file_groups(spark: SparkSession, files: list[str], storage_options: dict[str, Any]) -> FileGroups:
-    """The files in groups, the largest first (:func:`group_files`), one Spark partition each."""
-    work = {path: _work_estimate(path, storage_options) for path in files}
+def input_work(files: list[str], storage_options: dict[str, Any]) -> dict[str, int]:
+    """Each file once, in order, with its estimated work (:func:`_work_estimate`): what the tasks are
+    balanced by (:func:`file_groups`) and the JVM's compiler chosen by (:func:`small_rows_only`), estimated
+    once for both (on an object store, a request per file)."""
+    return {path: _work_estimate(path, storage_options) for path in sorted(set(files))}
+
+
+def file_groups(spark: SparkSession, work: dict[str, int]) -> FileGroups:
+    """The files of ``work`` (:func:`input_work`) in groups, the largest first (:func:`group_files`), one
+    Spark partition each."""
     groups, balanced = group_files(work, spark.sparkContext.defaultParallelism)
     return FileGroups(spark.range(len(groups), numPartitions=len(groups)), spark.sparkContext.broadcast(groups),
                       balanced)
 
 
 def group_files(work: dict[str, int], parallelism: int) -> tuple[list[list[str]], bool]:
-    """The files (each with its :func:`_work_estimate`) in up to four groups per core, balanced by estimated
+    """The files of ``work`` (:func:`input_work`) in up to four groups per core, balanced by estimated
     work, and whether they are balanced: false where a file bigger than one core's share (a dictionary, a
     dump) cannot be split across tasks, so its documents are then spread over all tasks after reading."""
     n_groups = max(1, min(len(work), parallelism * 4))
@@ -177,22 +184,23 @@ def group_files(work: dict[str, int], parallelism: int) -> tuple[list[list[str]]
     return groups, total < _REBALANCE_MIN_BYTES or max(loads) <= 1.1 * total / parallelism
 
 
-def small_rows_only(prepare: PrepareConfig, files: list[str], parallelism: int, storage_options: dict[str, Any]) -> bool:
-    """Whether a run at ``parallelism`` has the JVM move only small rows: no dedup (joins), no phrases
-    (counts of bigrams), inputs balanced without a shuffle (:func:`group_files`), and small enough that the
-    driver sums the vocabulary (:data:`_QUICK_JIT_MAX_BYTES`). Such a JVM needs no optimizing compiler
-    (``spark.jit``)."""
+def small_rows_only(prepare: PrepareConfig, work: dict[str, int], parallelism: int) -> bool:
+    """Whether a run over ``work`` (:func:`input_work`) at ``parallelism`` has the JVM move only small rows:
+    no dedup (joins), no phrases (counts of bigrams), inputs balanced without a shuffle (:func:`group_files`),
+    and small enough that the driver sums the vocabulary (:data:`_QUICK_JIT_MAX_BYTES`). Such a JVM needs no
+    optimizing compiler (``spark.jit``)."""
     if prepare.dedup.modes or prepare.phrase_passes:
         return False
-    work = {path: _work_estimate(path, storage_options) for path in set(files)}
     return sum(work.values()) <= _QUICK_JIT_MAX_BYTES and group_files(work, parallelism)[1]
 
 
-def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], staging: Path) -> dict[str, Any]:
-    """Write shards, vocabulary and lineage under ``staging``; return the manifest's body."""
-    files = _input_files(locations)
+def run_prepare(spark: SparkSession, config: Config, locations: list[InputLocation], work: dict[str, int],
+                staging: Path) -> dict[str, Any]:
+    """Write shards, vocabulary and lineage under ``staging`` from the files of ``work`` (:func:`input_work`
+    of :func:`input_files`); return the manifest's body."""
+    files = list(work)
     with _broadcasts_by_measured_size(spark):
-        groups = file_groups(spark, files, config.storage.options)
+        groups = file_groups(spark, work)
         try:
             return _run_prepare(spark, config, locations, files, groups, staging)
         finally:
@@ -283,7 +291,7 @@ def _write_vocab(timer: _Timer, spark: SparkSession, word_files: list[str], conf
     return vocab
 
 
-def _input_files(locations: list[InputLocation]) -> list[str]:
+def input_files(locations: list[InputLocation]) -> list[str]:
     """Every input file once, sorted; a location that holds none is said, not refused."""
     for location in locations:
         if not location.files:
